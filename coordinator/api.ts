@@ -1,0 +1,201 @@
+/**
+ * The coordinator's HTTP API: clients run and query transactions; participants ask for
+ * decisions. Every input is checked against its schema before anything is written.
+ */
+import { createHash } from "node:crypto";
+import type { Express, Request, Response } from "express";
+import { z } from "zod";
+import { sleep } from "../shared/clock.js";
+import type { DurableLog, TxRecord } from "../shared/durable-log.js";
+import { TxExistsError } from "../shared/durable-log.js";
+import { ConflictError, UnavailableError, ValidationError } from "../shared/errors.js";
+import { parseWith } from "../shared/http-server.js";
+import { newTxid } from "../shared/ids.js";
+import type { Logger } from "../shared/logger.js";
+import { idempotencyKeySchema, transactionRequestSchema, txidSchema } from "../shared/messages.js";
+import type { Engine, TransactionResult } from "./engine.js";
+import type { ParticipantClient } from "./participant-client.js";
+import { phase2TargetsOf } from "./recovery.js";
+
+export interface ApiDeps {
+  engine: Engine;
+  log: DurableLog;
+  participants: ParticipantClient;
+  logger: Logger;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+}
+
+const listQuerySchema = z
+  .object({
+    state: z.enum(["preparing", "committing", "aborting", "committed", "aborted", "active", "finished"]).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+
+export function mountApi(app: Express, deps: ApiDeps): void {
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await deps.log.redis.ping();
+      res.json({ status: "ok", role: "coordinator" });
+    } catch {
+      res.status(503).json({ status: "unavailable", role: "coordinator", error: { code: "unavailable", message: "the decision log (Redis) is unreachable" } });
+    }
+  });
+
+  app.post("/v1/transactions", async (req, res) => {
+    const body = parseWith(transactionRequestSchema, req.body, "body");
+    const keyHeader = req.header("idempotency-key");
+    const idempotencyKey = keyHeader === undefined ? undefined : parseWith(idempotencyKeySchema, keyHeader, "header.Idempotency-Key");
+    const seen = new Set<string>();
+    body.participants.forEach((p, i) => {
+      if (!deps.participants.has(p.name)) {
+        throw new ValidationError(`body.participants.${i}.name: unknown participant ${JSON.stringify(p.name)}; known: ${deps.participants.names().join(", ")}`, `body.participants.${i}.name`);
+      }
+      if (seen.has(p.name)) throw new ValidationError(`body.participants.${i}.name: ${p.name} appears twice; put all its operations in one entry`, `body.participants.${i}.name`);
+      seen.add(p.name);
+    });
+    const timeoutMs = body.timeoutMs ?? deps.defaultTimeoutMs;
+    if (timeoutMs > deps.maxTimeoutMs) throw new ValidationError(`body.timeoutMs: must be at most ${deps.maxTimeoutMs}`, "body.timeoutMs");
+
+    const txid = newTxid();
+    if (idempotencyKey !== undefined) {
+      const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 32);
+      const claim = await withRedis(() => deps.log.claimIdempotencyKey(idempotencyKey, txid, requestHash));
+      if (!claim.claimed) {
+        if (claim.requestHash !== requestHash) throw new ConflictError(`Idempotency-Key ${idempotencyKey} was used for a different request (transaction ${claim.txid})`, "idempotency-key-reused");
+        const first = await resultOf(deps, claim.txid, timeoutMs);
+        res.setHeader("Idempotent-Replayed", "true");
+        sendResult(res, first);
+        return;
+      }
+    }
+    let result: TransactionResult;
+    try {
+      result = await deps.engine.run({ txid, participants: body.participants, timeoutMs, ...(idempotencyKey ? { idempotencyKey } : {}) });
+    } catch (err) {
+      if (err instanceof TxExistsError) throw new ConflictError(err.message);
+      throw new UnavailableError(`the decision log is unreachable; nothing was done (${(err as Error).message})`);
+    }
+    sendResult(res, result);
+  });
+
+  app.get("/v1/transactions", async (req, res) => {
+    const q = parseWith(listQuerySchema, req.query, "query");
+    const records = await withRedis(() => listTransactions(deps.log, q.state, q.limit));
+    res.json({ transactions: records.map(summary) });
+  });
+
+  app.get("/v1/transactions/:txid", async (req, res) => {
+    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
+    const [record, events] = await withRedis(() => Promise.all([deps.log.get(txid), deps.log.events(txid)]));
+    if (!record) {
+      res.status(404).json({ error: { code: "not-found", message: `no transaction ${txid} (unknown, or expired after the retention period)` } });
+      return;
+    }
+    res.json({
+      ...summary(record),
+      timeoutMs: record.timeoutMs,
+      deadlineAt: iso(record.deadlineAtMs),
+      decidedBy: record.decidedBy,
+      decidedAt: iso(record.decidedAtMs),
+      endedAt: iso(record.endedAtMs),
+      presumedAbort: record.presumed,
+      participants: record.participants.map((name) => ({ name, vote: record.votes[name] ?? null, acknowledgedAt: iso(record.acks[name]) ?? null })),
+      events: events.map((e) => ({ type: e.type, at: iso(e.atMs), data: e.data })),
+    });
+  });
+
+  // A participant in doubt asks here. An unknown txid is presumed aborted, and that answer is
+  // written to the register first, so it can never later become a COMMIT.
+  app.get("/v1/transactions/:txid/decision", async (req, res) => {
+    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
+    const decision = await withRedis(() => decisionFor(deps, txid));
+    res.json({ txid, decision });
+  });
+}
+
+async function decisionFor(deps: ApiDeps, txid: string): Promise<"commit" | "abort" | "pending"> {
+  const record = await deps.log.get(txid);
+  if (record?.decision) return record.decision;
+  if (record && (deps.engine.active.has(txid) || (record.deadlineAtMs ?? 0) > Date.now())) return "pending";
+  // Unknown, or past its deadline with nobody deciding: abort through the register.
+  const stored = await deps.log.decideOnce(txid, "abort", { reason: record ? "deadline passed; a participant asked" : "presumed abort: unknown transaction", by: "inquiry", retryDelayMs: 0 });
+  deps.logger.info({ txid, decision: stored.decision, won: stored.won, presumed: !record }, "decision inquiry");
+  return stored.decision;
+}
+
+function sendResult(res: Response, result: TransactionResult): void {
+  const body = { txid: result.txid, outcome: result.outcome, ...(result.reason ? { reason: result.reason } : {}), participants: result.participants };
+  if (result.outcome === "unknown") {
+    res.status(503).json({ ...body, error: { code: "outcome-unknown", message: result.reason ?? "outcome unknown" } });
+    return;
+  }
+  if (result.clientFault) {
+    const f = result.clientFault;
+    res.status(f.status).json({ ...body, error: { code: f.code, message: f.message, participant: f.participant } });
+    return;
+  }
+  res.json(body);
+}
+
+/** The result of an earlier run, read from the log (for an Idempotency-Key retry). */
+async function resultOf(deps: ApiDeps, txid: string, timeoutMs: number): Promise<TransactionResult> {
+  // The first request may still be running: wait for its decision, but not forever.
+  const waitUntil = Date.now() + timeoutMs + 5000;
+  for (;;) {
+    const record = await withRedis(() => deps.log.get(txid));
+    if (record?.decision) return resultFromRecord(record);
+    if (Date.now() > waitUntil || (!record && !deps.engine.active.has(txid) && Date.now() > waitUntil - timeoutMs)) {
+      const stored = await withRedis(() => deps.log.decideOnce(txid, "abort", { reason: "the first request with this Idempotency-Key did not finish", by: "inquiry", retryDelayMs: 0 }));
+      const after = await withRedis(() => deps.log.get(txid));
+      return after ? resultFromRecord(after) : { txid, outcome: stored.decision === "commit" ? "committed" : "aborted", participants: [] };
+    }
+    await sleep(50);
+  }
+}
+
+function resultFromRecord(record: TxRecord): TransactionResult {
+  const decision = record.decision;
+  const targets = decision ? new Set(phase2TargetsOf(record, decision)) : new Set<string>();
+  return {
+    txid: record.txid,
+    outcome: decision === "commit" ? "committed" : "aborted",
+    ...(record.reason ? { reason: record.reason } : {}),
+    participants: record.participants.map((name) => {
+      const vote = record.votes[name] ?? (record.onePhase ? (decision === "commit" ? "yes" : "no") : "none");
+      const done = !targets.has(name) || record.acks[name] !== undefined || record.onePhase;
+      const state = vote === "read-only" ? "read-only" : done ? (decision === "commit" ? "committed" : "aborted") : decision === "commit" ? "committing" : "aborting";
+      return { name, vote, state };
+    }),
+  };
+}
+
+async function listTransactions(log: DurableLog, state: string | undefined, limit: number): Promise<TxRecord[]> {
+  const indexes: ("undecided" | "unacked" | "finished")[] =
+    state === "preparing" ? ["undecided"] : state === "committing" || state === "aborting" ? ["unacked"] : state === "committed" || state === "aborted" || state === "finished" ? ["finished"] : state === "active" ? ["undecided", "unacked"] : ["undecided", "unacked", "finished"];
+  const txids = (await Promise.all(indexes.map((i) => log.listIndex(i, limit)))).flat();
+  const records = await log.getMany([...new Set(txids)].sort().reverse());
+  const wanted = state === undefined || state === "active" || state === "finished" ? records : records.filter((r) => r.state === state);
+  return wanted.slice(0, limit);
+}
+
+function summary(r: TxRecord) {
+  return { txid: r.txid, state: r.state, decision: r.decision ?? null, reason: r.reason ?? null, participants: r.participants, createdAt: iso(r.createdAtMs) };
+}
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined || Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+/** Redis errors become a clear 503 instead of a 500. */
+async function withRedis<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof Error && /Connection|ECONNREFUSED|max retries|Stream isn't writeable|ETIMEDOUT|closed/i.test(err.message)) {
+      throw new UnavailableError(`the decision log (Redis) is unreachable: ${err.message}`);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,77 @@
+/** The bank's own endpoints: read accounts and the ledger; open accounts (administrators only). */
+import { timingSafeEqual } from "node:crypto";
+import type { Express, Request } from "express";
+import type { Pool } from "pg";
+import { z } from "zod";
+import { ConflictError, NotFoundError, UnauthorizedError } from "../../shared/errors.js";
+import { parseWith } from "../../shared/http-server.js";
+import type { Logger } from "../../shared/logger.js";
+import { txidSchema } from "../../shared/messages.js";
+import { PG, pgCode } from "../framework/pg-errors.js";
+import { accountIdSchema, openAccountSchema } from "./operations.js";
+
+const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).strict();
+const ledgerQuerySchema = z.object({ txid: txidSchema.optional(), account: accountIdSchema.optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }).strict();
+
+export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger; adminSecret: string | undefined }): void {
+  const { pool } = ctx;
+
+  app.get("/v1/accounts", async (req, res) => {
+    const q = parseWith(listQuerySchema, req.query, "query");
+    const { rows } = await pool.query<{ id: string; balance: string; version: string }>("SELECT id, balance::text AS balance, version::text AS version FROM accounts ORDER BY id LIMIT $1", [q.limit]);
+    const total = await pool.query<{ total: string; count: string }>("SELECT COALESCE(sum(balance), 0)::text AS total, count(*)::text AS count FROM accounts");
+    res.json({ accounts: rows.map((r) => ({ id: r.id, balance: r.balance, version: Number(r.version) })), total: total.rows[0]?.total ?? "0", count: Number(total.rows[0]?.count ?? 0) });
+  });
+
+  app.get("/v1/accounts/:id", async (req, res) => {
+    const id = parseWith(accountIdSchema, req.params.id, "params.id");
+    const { rows } = await pool.query<{ balance: string; version: string }>("SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1", [id]);
+    const row = rows[0];
+    if (!row) throw new NotFoundError(`account ${id} does not exist`);
+    res.json({ id, balance: row.balance, version: Number(row.version) });
+  });
+
+  // Opening an account with a balance creates money outside any transfer, so it is an
+  // administrator's act: it needs the admin secret when one is configured, and leaves an
+  // 'open' ledger entry so that balances always equal the sum of their ledger.
+  app.post("/v1/accounts", async (req, res) => {
+    requireAdmin(req, ctx.adminSecret);
+    const body = parseWith(openAccountSchema, req.body, "body");
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("INSERT INTO accounts (id, balance) VALUES ($1, $2::bigint)", [body.id, body.balance]);
+      await client.query("INSERT INTO ledger (txid, account, delta, kind) VALUES (NULL, $1, $2::bigint, 'open')", [body.id, body.balance]);
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      if (pgCode(err) === PG.uniqueViolation) throw new ConflictError(`account ${body.id} already exists`, "account-exists");
+      throw err;
+    } finally {
+      client.release();
+    }
+    ctx.logger.info({ account: body.id, balance: body.balance }, "account opened");
+    res.status(201).json({ id: body.id, balance: body.balance, version: 0 });
+  });
+
+  app.get("/v1/ledger", async (req, res) => {
+    const q = parseWith(ledgerQuerySchema, req.query, "query");
+    const { rows } = await pool.query<{ txid: string | null; account: string; delta: string; kind: string; at: Date }>(
+      `SELECT txid, account, delta::text AS delta, kind, at FROM ledger
+        WHERE ($1::uuid IS NULL OR txid = $1::uuid) AND ($2::text IS NULL OR account = $2)
+        ORDER BY id DESC LIMIT $3`,
+      [q.txid ?? null, q.account ?? null, q.limit],
+    );
+    res.json({ entries: rows.map((r) => ({ txid: r.txid, account: r.account, delta: r.delta, kind: r.kind, at: r.at.toISOString() })) });
+  });
+}
+
+function requireAdmin(req: Request, secret: string | undefined): void {
+  if (secret === undefined || secret === "") return;
+  const header = req.header("authorization") ?? "";
+  const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+  const expected = Buffer.from(secret);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new UnauthorizedError("opening accounts needs the admin secret: Authorization: Bearer <CONCORD_ADMIN_SECRET>");
+  }
+}

@@ -1,0 +1,31 @@
+import { z } from "zod";
+
+/**
+ * The bank's operations. Money is an integer count of minor units, carried as a decimal string
+ * so that no JSON parser rounds it: no floats, exponents, signs or leading zeros.
+ */
+export const MAX_AMOUNT = 10n ** 15n;
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const accountIdSchema = z.string().regex(ACCOUNT_ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -");
+export const amountSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, "must be a positive integer number of minor units written as a string, e.g. \"1250\"")
+  // zod runs refinements even after the regex failed; BigInt must only see digits.
+  .refine((s) => /^[0-9]+$/.test(s) && BigInt(s) <= MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`);
+const versionSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const moneyOp = (op: "debit" | "credit") =>
+  z.object({ op: z.literal(op), account: accountIdSchema, amount: amountSchema, expectedVersion: versionSchema.optional() }).strict();
+
+export const bankOperationSchema = z.discriminatedUnion("op", [
+  moneyOp("debit"),
+  moneyOp("credit"),
+  /** Reads a balance under a FOR SHARE lock. */
+  z.object({ op: z.literal("read"), account: accountIdSchema }).strict(),
+]);
+export type BankOperation = z.infer<typeof bankOperationSchema>;
+
+export const bankOperationsSchema = z.array(bankOperationSchema).min(1).max(64);
+
+export const openAccountSchema = z.object({ id: accountIdSchema, balance: z.union([z.literal("0"), amountSchema]) }).strict();

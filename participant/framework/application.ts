@@ -1,0 +1,34 @@
+import type { Express } from "express";
+import type { Pool, PoolClient } from "pg";
+import type { Logger } from "../../shared/logger.js";
+
+/**
+ * What an application plugs into the participant framework: how to parse its operations and
+ * how to execute them inside an open PostgreSQL transaction. The framework owns everything else:
+ * BEGIN, timeouts, the outcome row, PREPARE TRANSACTION, idempotency and the journal.
+ */
+export interface Application<Ops> {
+  readonly name: string;
+  /** Idempotent DDL, run at start-up in one transaction. */
+  readonly migrations: readonly string[];
+  /** Checks operations completely before any SQL runs; throws ValidationError (400). */
+  parseOperations(raw: unknown[]): Ops;
+  /**
+   * Executes the operations in the open transaction. Throws VoteNoError for a business refusal.
+   * `readOnly` means nothing was written and no lock needs to outlive the call.
+   */
+  execute(client: PoolClient, txid: string, ops: Ops): Promise<{ readOnly: boolean; results?: unknown[] }>;
+  /** Routes of the application's own (reads, administration). */
+  mountRoutes?(app: Express, ctx: { pool: Pool; logger: Logger; adminSecret: string | undefined }): void;
+}
+
+/** Thrown by an application when the participant must vote NO (insufficient funds, a conflict…). */
+export class VoteNoError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly detail?: Record<string, unknown>,
+  ) {
+    super(reason);
+    this.name = "VoteNoError";
+  }
+}

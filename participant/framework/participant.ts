@@ -1,0 +1,248 @@
+/**
+ * A 2PC participant on PostgreSQL. PREPARE executes the application's operations in a local
+ * transaction and ends it with PREPARE TRANSACTION; COMMIT and ABORT finish it. PostgreSQL is the
+ * truth about what is prepared or committed; the journal (Redis) records each vote and decision
+ * before the participant acts on it. Every message is idempotent by txid.
+ */
+import type pg from "pg";
+import type { DurableLog } from "../../shared/durable-log.js";
+import { VoteCode } from "../../shared/durable-log.js";
+import { ConflictError, UnavailableError } from "../../shared/errors.js";
+import { gidFor } from "../../shared/ids.js";
+import type { Logger } from "../../shared/logger.js";
+import type { DecisionAck, OnePhaseResponse, PrepareResponse } from "../../shared/messages.js";
+import { VoteNoError, type Application } from "./application.js";
+import { KeyedMutex } from "./keyed-mutex.js";
+import { PG, pgCode, voteNoReasonFor } from "./pg-errors.js";
+
+export interface ParticipantOptions {
+  name: string;
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+type Outcome = { prepared: boolean; state: "committed" | "aborted" | undefined };
+
+export class Participant<Ops> {
+  private readonly mutex = new KeyedMutex();
+
+  constructor(
+    private readonly options: ParticipantOptions,
+    private readonly pool: pg.Pool,
+    private readonly journal: DurableLog,
+    private readonly app: Application<Ops>,
+    private readonly logger: Logger,
+  ) {}
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  private gid(txid: string): string {
+    return gidFor(this.options.name, txid);
+  }
+
+  async prepare(txid: string, rawOperations: unknown[], timeoutMs: number | undefined): Promise<PrepareResponse> {
+    // Validation happens before anything is written: a malformed request changes nothing.
+    const ops = this.app.parseOperations(rawOperations);
+    return this.mutex.run(txid, async () => {
+      const record = await this.journal.get(txid);
+      const prior = record?.votes[this.name];
+      if (prior) return { vote: prior, ...(record?.reason ? { reason: record.reason } : {}) };
+      if (record?.decision === "abort") return { vote: "no", reason: "already-aborted" };
+      if (record?.decision === "commit") throw new ConflictError(`transaction ${txid} has a COMMIT journaled but was never prepared here`, "protocol-violation");
+      return this.executeAndPrepare(txid, ops, timeoutMs);
+    });
+  }
+
+  private async executeAndPrepare(txid: string, ops: Ops, timeoutMs: number | undefined): Promise<PrepareResponse> {
+    const run = await this.inTransaction(timeoutMs, async (client) => {
+      await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
+      const outcome = await this.app.execute(client, txid, ops);
+      // Nothing written and no lock to keep: release everything now and leave phase 2.
+      if (outcome.readOnly) return { ...outcome, end: "ROLLBACK" };
+      return { ...outcome, end: `PREPARE TRANSACTION '${this.gid(txid)}'` };
+    });
+    // The connection is back in the pool before any follow-up query: holding it while asking
+    // for another could exhaust the pool under load.
+    if (!run.ok) return this.refuse(txid, run.error);
+    const { readOnly, results } = run.value;
+    if (readOnly) {
+      await this.journal.recordVote(txid, this.name, "read-only");
+      this.logger.info({ txid, vote: "read-only" }, "vote");
+      return { vote: "read-only", ...(results ? { results } : {}) };
+    }
+    return this.journalYes(txid, results);
+  }
+
+  /**
+   * BEGIN with timeouts, the work, then the statement the work chose to end with (COMMIT,
+   * ROLLBACK or PREPARE TRANSACTION). Any failure rolls back; the error is returned, not thrown.
+   */
+  private async inTransaction<T extends { end: string }>(timeoutMs: number | undefined, work: (client: pg.PoolClient) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      await this.beginWithTimeouts(client, timeoutMs);
+      const value = await work(client);
+      await client.query(value.end);
+      return { ok: true, value };
+    } catch (error) {
+      await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      return { ok: false, error };
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** The YES vote is journaled before it is sent; without the journal entry there is no YES. */
+  private async journalYes(txid: string, results: unknown[] | undefined): Promise<PrepareResponse> {
+    let stored;
+    try {
+      stored = await this.journal.recordVote(txid, this.name, "yes");
+    } catch (err) {
+      await this.rollbackPrepared(txid);
+      throw new UnavailableError(`journal unreachable; transaction ${txid} was rolled back: ${(err as Error).message}`);
+    }
+    if (stored.code === VoteCode.Decided && stored.decision === "abort") {
+      await this.rollbackPrepared(txid);
+      return { vote: "no", reason: "already-aborted" };
+    }
+    this.logger.info({ txid, vote: "yes" }, "prepared");
+    return { vote: "yes", ...(results ? { results } : {}) };
+  }
+
+  /** Turns a failed prepare into a NO vote, made permanent by a tombstone, or rethrows a bug. */
+  private async refuse(txid: string, err: unknown): Promise<PrepareResponse> {
+    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
+      const { state } = await this.outcome(txid);
+      return { vote: "no", reason: state === "committed" ? "already-committed" : "already-aborted" };
+    }
+    let reason: string;
+    let detail: Record<string, unknown> | undefined;
+    if (err instanceof VoteNoError) {
+      reason = err.reason;
+      detail = err.detail;
+    } else {
+      const known = voteNoReasonFor(err);
+      if (known === undefined) throw err;
+      reason = known;
+      // A lock timeout on our own outcome row means this txid is already prepared (a repeated
+      // PREPARE whose journal entry was lost): that is a YES, not a NO.
+      if (known === "lock-timeout" && (await this.outcome(txid)).prepared) return this.journalYes(txid, undefined);
+    }
+    await this.writeTombstone(txid);
+    await this.journal.recordVote(txid, this.name, "no", reason);
+    this.logger.info({ txid, vote: "no", reason, detail }, "vote");
+    return { vote: "no", reason, ...(detail ? { detail } : {}) };
+  }
+
+  async commit(txid: string): Promise<DecisionAck> {
+    const gid = this.gid(txid);
+    return this.mutex.run(txid, async () => {
+      // Check before journaling, so that a stray COMMIT cannot put a decision in the journal.
+      const before = await this.outcome(txid);
+      if (!before.prepared) {
+        if (before.state === "committed") return { txid, state: "committed" };
+        throw new ConflictError(
+          before.state === "aborted" ? `transaction ${txid} was aborted here; it cannot commit` : `transaction ${txid} is not prepared here`,
+          before.state === "aborted" ? "already-aborted" : "not-prepared",
+        );
+      }
+      const stored = await this.journal.decideOnce(txid, "commit", { by: "participant", reason: "COMMIT received", missingRecord: "create" });
+      if (stored.decision !== "commit") throw new ConflictError(`transaction ${txid} has ABORT journaled; refusing COMMIT`, "already-aborted");
+      await this.pool.query(`COMMIT PREPARED '${gid}'`);
+      this.logger.info({ txid, state: "committed" }, "commit prepared");
+      await this.journal.end(txid, [this.name]);
+      return { txid, state: "committed" };
+    });
+  }
+
+  async abort(txid: string): Promise<DecisionAck> {
+    return this.mutex.run(txid, async () => {
+      const before = await this.outcome(txid);
+      if (before.state === "committed" && !before.prepared) {
+        // Committed (in one phase, or a COMMIT came first): ABORT can no longer hold.
+        throw new ConflictError(`transaction ${txid} is already committed here`, "already-committed");
+      }
+      const stored = await this.journal.decideOnce(txid, "abort", { by: "participant", reason: "ABORT received", missingRecord: "create" });
+      if (stored.decision !== "abort") throw new ConflictError(`transaction ${txid} has COMMIT journaled; refusing ABORT`, "already-committed");
+      if (before.prepared) await this.rollbackPrepared(txid);
+      // The tombstone makes a PREPARE that arrives after this ABORT fail on the unique key.
+      await this.writeTombstone(txid);
+      this.logger.info({ txid, state: "aborted" }, "aborted");
+      await this.journal.end(txid, [this.name]);
+      return { txid, state: "aborted" };
+    });
+  }
+
+  /** One participant only: execute and commit locally, no prepare round. */
+  async onePhase(txid: string, rawOperations: unknown[], timeoutMs: number | undefined): Promise<OnePhaseResponse> {
+    const ops = this.app.parseOperations(rawOperations);
+    return this.mutex.run(txid, async () => {
+      const run = await this.inTransaction(timeoutMs, async (client) => {
+        await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
+        return { ...(await this.app.execute(client, txid, ops)), end: "COMMIT" };
+      });
+      if (!run.ok) return this.refuseOnePhase(txid, run.error);
+      this.logger.info({ txid, outcome: "committed" }, "one-phase commit");
+      return { outcome: "committed", ...(run.value.results ? { results: run.value.results } : {}) };
+    });
+  }
+
+  private async refuseOnePhase(txid: string, err: unknown): Promise<OnePhaseResponse> {
+    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
+      const { state } = await this.outcome(txid);
+      return state === "committed" ? { outcome: "committed" } : { outcome: "aborted", reason: "already-aborted" };
+    }
+    const reason = err instanceof VoteNoError ? err.reason : voteNoReasonFor(err);
+    if (reason === undefined) throw err;
+    await this.writeTombstone(txid);
+    const detail = err instanceof VoteNoError ? err.detail : undefined;
+    this.logger.info({ txid, outcome: "aborted", reason }, "one-phase abort");
+    return { outcome: "aborted", reason, ...(detail ? { detail } : {}) };
+  }
+
+  /** What PostgreSQL knows about a txid: prepared right now, and the committed outcome row. */
+  async outcome(txid: string): Promise<Outcome> {
+    const { rows } = await this.pool.query<{ prepared: boolean; state: "committed" | "aborted" | null }>(
+      "SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1) AS prepared, (SELECT state FROM concord_txn WHERE txid = $2) AS state",
+      [this.gid(txid), txid],
+    );
+    const row = rows[0];
+    return { prepared: row?.prepared ?? false, state: row?.state ?? undefined };
+  }
+
+  private async rollbackPrepared(txid: string): Promise<void> {
+    try {
+      await this.pool.query(`ROLLBACK PREPARED '${this.gid(txid)}'`);
+    } catch (err) {
+      if (pgCode(err) !== PG.undefinedObject) throw err;
+    }
+  }
+
+  private async writeTombstone(txid: string): Promise<void> {
+    const { rowCount } = await this.pool.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'aborted') ON CONFLICT (txid) DO NOTHING", [txid]);
+    if (rowCount === 0) {
+      const { state } = await this.outcome(txid);
+      if (state === "committed") throw new ConflictError(`transaction ${txid} is already committed here`, "already-committed");
+    }
+  }
+
+  private async beginWithTimeouts(client: pg.PoolClient, timeoutMs: number | undefined): Promise<void> {
+    // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
+    // consistent read can wait on each other across databases, where no single PostgreSQL sees
+    // the deadlock. Both values are integers we computed, never client text.
+    const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, timeoutMs ?? Infinity)));
+    const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, timeoutMs ?? Infinity)));
+    await client.query(`BEGIN; SET LOCAL lock_timeout = ${lockMs}; SET LOCAL statement_timeout = ${statementMs}`);
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw new UnavailableError(`PostgreSQL unreachable: ${(err as Error).message}`);
+    }
+  }
+}

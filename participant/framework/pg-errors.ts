@@ -1,0 +1,33 @@
+/** PostgreSQL error codes the participant acts on (https://www.postgresql.org/docs/15/errcodes-appendix.html). */
+export const PG = {
+  uniqueViolation: "23505",
+  checkViolation: "23514",
+  lockNotAvailable: "55P03",
+  queryCanceled: "57014",
+  deadlockDetected: "40P01",
+  serializationFailure: "40001",
+  undefinedObject: "42704",
+  invalidTextRepresentation: "22P02",
+  numericValueOutOfRange: "22003",
+} as const;
+
+export function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Failures that are a normal NO vote (contention, timeouts), not a bug. */
+export function voteNoReasonFor(err: unknown): string | undefined {
+  switch (pgCode(err)) {
+    case PG.lockNotAvailable:
+      return "lock-timeout";
+    case PG.queryCanceled:
+      return "statement-timeout";
+    case PG.deadlockDetected:
+      return "deadlock";
+    case PG.serializationFailure:
+      return "serialization-failure";
+    default:
+      return undefined;
+  }
+}

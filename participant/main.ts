@@ -1,0 +1,51 @@
+/** Participant process: configuration, start-up checks, migrations, then the HTTP API. */
+import { loadConfig, participantEnvSchema } from "../shared/config.js";
+import { DurableLog } from "../shared/durable-log.js";
+import { runMain } from "../shared/process-main.js";
+import { createApp, finishApp, listen } from "../shared/http-server.js";
+import { createLogger } from "../shared/logger.js";
+import { connectRedis, ensureDurableRedis } from "../shared/redis-durability.js";
+import { bankApplication } from "./bank/bank-application.js";
+import { mountTwoPhaseRoutes } from "./framework/http.js";
+import { Participant } from "./framework/participant.js";
+import { createPool, ensurePreparedTransactions, FRAMEWORK_MIGRATIONS, migrate } from "./framework/pg-store.js";
+
+async function main(): Promise<void> {
+  const config = loadConfig(participantEnvSchema);
+  const name = config.CONCORD_PARTICIPANT_NAME;
+  const logger = createLogger(`participant:${name}`, config.CONCORD_LOG_LEVEL);
+  const pool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_POOL_SIZE, logger);
+  await ensurePreparedTransactions(pool, config.CONCORD_PG_POOL_SIZE, logger);
+  const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
+  await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: `participant ${name}` });
+  const journal = new DurableLog(redis, { namespace: `participant:${name}`, retentionSeconds: config.CONCORD_RETENTION_SECONDS });
+
+  const application = bankApplication;
+  await migrate(pool, [...FRAMEWORK_MIGRATIONS, ...application.migrations]);
+  const participant = new Participant(
+    { name, lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS, statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS },
+    pool,
+    journal,
+    application,
+    logger,
+  );
+
+  const app = createApp();
+  mountTwoPhaseRoutes(app, participant, { pool, journal });
+  application.mountRoutes?.(app, { pool, logger, adminSecret: config.CONCORD_ADMIN_SECRET });
+  finishApp(app, logger);
+  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);
+  logger.info({ host: config.CONCORD_HOST, port: config.CONCORD_PORT, application: application.name }, "participant listening");
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    server.close();
+    redis.disconnect();
+    void pool.end();
+    setTimeout(() => process.exit(0), 200).unref();
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+runMain("participant", main);

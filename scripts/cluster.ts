@@ -1,0 +1,58 @@
+/** `npm run cluster -- start|stop|status [--banks N] [--dir D]` */
+import { clusterStatus, DEFAULT_CLUSTER_DIR, startCluster, stopCluster } from "./cluster/cluster.js";
+import { clusterFilePath } from "./cluster/cluster-file.js";
+import { parseArgs, runCli, UsageError } from "./cli-args.js";
+
+const USAGE = `usage: npm run cluster -- <command> [options]
+
+commands:
+  start    start (or restart what is not running of) a local cluster
+  stop     stop every process the cluster in --dir started
+  status   show each process: running, healthy, pid, port
+
+options:
+  --banks N   number of banks for start (default 3)
+  --dir D     state folder (default ${DEFAULT_CLUSTER_DIR})`;
+
+runCli("cluster", USAGE, async () => {
+  const { positional, flags } = parseArgs(process.argv.slice(2), { banks: "number", dir: "string", help: "boolean" });
+  if (flags.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const [command, ...extra] = positional;
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
+  const dir = String(flags.dir ?? DEFAULT_CLUSTER_DIR);
+  switch (command) {
+    case "start": {
+      const file = await startCluster({ dir, banks: Number(flags.banks ?? 3) });
+      process.stdout.write(`cluster running; description in ${clusterFilePath(file.dir)}\n`);
+      process.stdout.write(`coordinator  ${file.coordinator.url}\n`);
+      for (const b of file.banks) process.stdout.write(`${b.name.padEnd(12)} ${b.participantUrl}  (PostgreSQL on 127.0.0.1:${b.postgresPort})\n`);
+      return 0;
+    }
+    case "stop": {
+      const results = await stopCluster(dir);
+      if (results.length === 0) process.stdout.write(`no cluster in ${dir}\n`);
+      for (const r of results) process.stdout.write(`${r.name.padEnd(20)} ${r.result}\n`);
+      return 0;
+    }
+    case "status": {
+      const { file, processes } = await clusterStatus(dir);
+      if (!file) {
+        process.stdout.write(`no cluster in ${dir}\n`);
+        return 1;
+      }
+      process.stdout.write(`${"name".padEnd(20)} ${"role".padEnd(12)} ${"pid".padEnd(8)} ${"port".padEnd(6)} state\n`);
+      for (const p of processes) {
+        const state = p.healthy ? "healthy" : p.running ? "running, not answering" : "not running";
+        process.stdout.write(`${p.name.padEnd(20)} ${p.role.padEnd(12)} ${String(p.pid).padEnd(8)} ${String(p.port).padEnd(6)} ${state}\n`);
+      }
+      return processes.every((p) => p.healthy) ? 0 : 1;
+    }
+    case undefined:
+      throw new UsageError("missing command");
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+});

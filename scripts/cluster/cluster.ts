@@ -1,0 +1,218 @@
+/**
+ * The local cluster: a private PostgreSQL and Redis per bank, a Redis for the coordinator's log,
+ * the coordinator and one participant per bank, all on free loopback ports, described in
+ * `<dir>/cluster.json`. Starting on an existing folder reuses its data, ports and secrets, and
+ * starts only what is not running: that is how a restart after a crash is done.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import axios from "axios";
+import { readClusterFile, writeClusterFile, type BankEntry, type ClusterFile, type ProcessEntry } from "./cluster-file.js";
+import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "./postgres.js";
+import { freePort, isOurProcess, portIsFree, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "./processes.js";
+import { redisReady, redisSpec, redisUrl } from "./redis.js";
+
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const DEFAULT_CLUSTER_DIR = ".concord/cluster";
+const START_TIMEOUT_MS = 60_000;
+
+export interface StartOptions {
+  dir: string;
+  banks: number;
+  /** Extra environment for the coordinator and participants (tests shorten timeouts with it). */
+  env?: Record<string, string>;
+}
+
+export function bankNames(count: number): string[] {
+  if (!Number.isInteger(count) || count < 1 || count > 26) throw new Error(`--banks must be an integer from 1 to 26, got ${count}`);
+  return Array.from({ length: count }, (_, i) => `bank-${String.fromCharCode(97 + i)}`);
+}
+
+const secret = () => randomBytes(24).toString("base64url");
+
+/** Keeps a port from the last run when it is still free, so URLs stay stable across restarts. */
+async function pickPort(previous: number | undefined): Promise<number> {
+  if (previous && (await portIsFree(previous))) return previous;
+  return freePort();
+}
+
+export async function startCluster(options: StartOptions): Promise<ClusterFile> {
+  const dir = resolve(options.dir);
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  const previous = readClusterFile(dir);
+  const running = new Map((previous?.processes ?? []).filter((p) => isOurProcess(p.pid, p.marker)).map((p) => [p.name, p]));
+  const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
+  const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name)));
+  const secrets = previous?.secrets ?? { adminSecret: secret(), postgresPassword: secret(), redisPassword: secret() };
+  const names = previous && options.banks === previous.banks.length ? previous.banks.map((b) => b.name) : bankNames(options.banks);
+  const user = postgresUser();
+  const pgRoot = postgresDataRoot(dir, user);
+  const log = (name: string) => join(dir, "logs", `${name}.log`);
+
+  const specs: ProcessSpec[] = [];
+  const banks: BankEntry[] = [];
+  const coordinatorRedisPort = await portFor("redis-coordinator");
+  specs.push(redisSpec({ name: "redis-coordinator", dataDir: join(dir, "redis", "coordinator"), port: coordinatorRedisPort, password: secrets.redisPassword, log: log("redis-coordinator") }));
+  const coordinatorPort = await portFor("coordinator");
+  const coordinatorUrl = `http://127.0.0.1:${coordinatorPort}`;
+
+  for (const name of names) {
+    const pgPort = await portFor(`postgres-${name}`);
+    const jPort = await portFor(`redis-${name}`);
+    const pPort = await portFor(name);
+    const dataDir = join(pgRoot, name);
+    const bank: BankEntry = {
+      name,
+      participantUrl: `http://127.0.0.1:${pPort}`,
+      databaseUrl: databaseUrl(pgPort, secrets.postgresPassword, `concord_${name.replace(/-/g, "_")}`),
+      redisUrl: redisUrl(jPort, secrets.redisPassword),
+      postgresPort: pgPort,
+      postgresDataDir: dataDir,
+    };
+    banks.push(bank);
+    specs.push(postgresSpec({ name: `postgres-${name}`, dataDir, port: pgPort, log: log(`postgres-${name}`), user }));
+    specs.push(redisSpec({ name: `redis-${name}`, dataDir: join(dir, "redis", name), port: jPort, password: secrets.redisPassword, log: log(`redis-${name}`) }));
+    specs.push({
+      name,
+      role: "participant",
+      command: process.execPath,
+      args: [join(DIST, "participant", "main.js"), `--concord-name=${name}`, `--concord-dir=${dir}`],
+      env: {
+        CONCORD_PARTICIPANT_NAME: name,
+        CONCORD_HOST: "127.0.0.1",
+        CONCORD_PORT: String(pPort),
+        CONCORD_DATABASE_URL: bank.databaseUrl,
+        CONCORD_REDIS_URL: bank.redisUrl,
+        CONCORD_COORDINATOR_URL: coordinatorUrl,
+        CONCORD_ADMIN_SECRET: secrets.adminSecret,
+        ...options.env,
+      },
+      port: pPort,
+      url: bank.participantUrl,
+      log: log(name),
+      marker: `--concord-dir=${dir}`,
+      stopSignal: "SIGTERM",
+    });
+  }
+  specs.push({
+    name: "coordinator",
+    role: "coordinator",
+    command: process.execPath,
+    args: [join(DIST, "coordinator", "main.js"), "--concord-name=coordinator", `--concord-dir=${dir}`],
+    env: {
+      CONCORD_HOST: "127.0.0.1",
+      CONCORD_PORT: String(coordinatorPort),
+      CONCORD_REDIS_URL: redisUrl(coordinatorRedisPort, secrets.redisPassword),
+      CONCORD_PARTICIPANTS: banks.map((b) => `${b.name}=${b.participantUrl}`).join(","),
+      CONCORD_ADMIN_SECRET: secrets.adminSecret,
+      ...options.env,
+    },
+    port: coordinatorPort,
+    url: coordinatorUrl,
+    log: log("coordinator"),
+    marker: `--concord-dir=${dir}`,
+    stopSignal: "SIGTERM",
+  });
+  // Participants and the coordinator share a marker prefix; make each unique by its name.
+  for (const s of specs) if (s.role === "coordinator" || s.role === "participant") s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
+
+  const file: ClusterFile = {
+    version: 1,
+    dir,
+    startedAt: new Date().toISOString(),
+    coordinator: { url: coordinatorUrl, redisUrl: redisUrl(coordinatorRedisPort, secrets.redisPassword) },
+    banks,
+    secrets,
+    processes: [],
+  };
+  const entries = new Map<string, ProcessEntry>();
+  const save = () => writeClusterFile(dir, { ...file, processes: specs.flatMap((s) => entries.get(s.name) ?? []) });
+
+  // Stores first, in parallel; then the services that need them.
+  const stores = specs.filter((s) => s.role === "postgres" || s.role === "redis");
+  const services = specs.filter((s) => s.role === "coordinator" || s.role === "participant");
+  for (const s of stores) if (s.role === "postgres") initPostgres(s.args[1] as string, secrets.postgresPassword, user);
+  await Promise.all(stores.map(async (s) => entries.set(s.name, await ensureRunning(s, running.get(s.name), secrets))));
+  save();
+  await Promise.all(banks.map((b) => ensureDatabase(b.postgresPort, secrets.postgresPassword, new URL(b.databaseUrl).pathname.slice(1))));
+  await Promise.all(services.map(async (s) => entries.set(s.name, await ensureRunning(s, running.get(s.name), secrets))));
+  save();
+  return readClusterFile(dir) as ClusterFile;
+}
+
+/** Starts one process unless it already runs, and waits until it is ready. */
+export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | undefined, secrets: ClusterFile["secrets"]): Promise<ProcessEntry> {
+  if (current && isOurProcess(current.pid, current.marker)) return current;
+  const pid = spawnDetached(spec);
+  const alive = () => isOurProcess(pid, spec.marker);
+  await waitUntil(spec.name, () => ready(spec, secrets), { timeoutMs: START_TIMEOUT_MS, alive, log: spec.log });
+  return { ...spec, pid };
+}
+
+async function ready(spec: ProcessSpec, secrets: ClusterFile["secrets"]): Promise<boolean> {
+  switch (spec.role) {
+    case "postgres":
+      return postgresReady(spec.port, secrets.postgresPassword);
+    case "redis":
+      return redisReady(redisUrl(spec.port, secrets.redisPassword));
+    default: {
+      const res = await axios.get(`${spec.url}/healthz`, { timeout: 1000, validateStatus: () => true });
+      return res.status === 200;
+    }
+  }
+}
+
+/** Restarts one named process of a running cluster from its recorded spec (after a kill). */
+export async function restartProcess(dir: string, name: string): Promise<ProcessEntry> {
+  const file = readClusterFile(resolve(dir));
+  if (!file) throw new Error(`no cluster in ${dir}`);
+  const entry = file.processes.find((p) => p.name === name);
+  if (!entry) throw new Error(`no process named ${name} in ${dir}; known: ${file.processes.map((p) => p.name).join(", ")}`);
+  const started = await ensureRunning(entry, entry, file.secrets);
+  writeClusterFile(file.dir, { ...file, processes: file.processes.map((p) => (p.name === name ? started : p)) });
+  return started;
+}
+
+/** Stops what this cluster started, services before stores, and nothing else. */
+export async function stopCluster(dir: string): Promise<{ name: string; result: string }[]> {
+  const file = readClusterFile(resolve(dir));
+  if (!file) return [];
+  const order = ["coordinator", "participant", "redis", "postgres"] as const;
+  const results: { name: string; result: string }[] = [];
+  for (const role of order) {
+    const batch = file.processes.filter((p) => p.role === role);
+    const done = await Promise.all(batch.map(async (p) => ({ name: p.name, result: await stopProcess(p.pid, p.marker, p.stopSignal) })));
+    results.push(...done);
+  }
+  return results;
+}
+
+export interface ProcessStatus {
+  name: string;
+  role: string;
+  pid: number;
+  port: number;
+  running: boolean;
+  healthy: boolean;
+}
+
+export async function clusterStatus(dir: string): Promise<{ file: ClusterFile | undefined; processes: ProcessStatus[] }> {
+  const file = readClusterFile(resolve(dir));
+  if (!file) return { file, processes: [] };
+  const processes = await Promise.all(
+    file.processes.map(async (p) => {
+      const running = isOurProcess(p.pid, p.marker);
+      const healthy = running && (await ready(p, file.secrets).catch(() => false));
+      return { name: p.name, role: p.role, pid: p.pid, port: p.port, running, healthy };
+    }),
+  );
+  return { file, processes };
+}
+
+/** The cluster in `dir` when every process in it runs and answers. */
+export async function runningCluster(dir: string): Promise<ClusterFile | undefined> {
+  const { file, processes } = await clusterStatus(dir);
+  return file && processes.length > 0 && processes.every((p) => p.healthy) ? file : undefined;
+}

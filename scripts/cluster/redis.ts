@@ -1,0 +1,48 @@
+/** A private Redis with the only durable setting we accept: AOF, fsync on every write. */
+import { mkdirSync } from "node:fs";
+import { Redis } from "ioredis";
+import type { ProcessSpec } from "./processes.js";
+
+export function redisSpec(p: { name: string; dataDir: string; port: number; password: string; log: string; durable?: boolean }): ProcessSpec {
+  mkdirSync(p.dataDir, { recursive: true });
+  const durable = p.durable ?? true;
+  return {
+    name: p.name,
+    role: "redis",
+    command: process.env.CONCORD_REDIS_SERVER ?? "redis-server",
+    args: [
+      "--port", String(p.port),
+      "--bind", "127.0.0.1",
+      "--dir", p.dataDir,
+      "--appendonly", durable ? "yes" : "no",
+      "--appendfsync", durable ? "always" : "everysec",
+      "--save", "",
+      "--requirepass", p.password,
+      "--daemonize", "no",
+      "--logfile", "",
+    ],
+    env: {},
+    port: p.port,
+    log: p.log,
+    // The port is in the process title ("redis-server 127.0.0.1:PORT").
+    marker: `:${p.port}`,
+    stopSignal: "SIGTERM",
+  };
+}
+
+export function redisUrl(port: number, password: string): string {
+  return `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+}
+
+export async function redisReady(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    return (await client.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,75 @@
+import { z } from "zod";
+import { isParticipantName } from "./ids.js";
+
+/**
+ * Every setting of every process comes from the environment, defined once here. The README's
+ * configuration table and the docker-compose test are both checked against these schemas.
+ */
+const bool = z.enum(["true", "false", "1", "0", ""]).default("false").transform((v) => v === "true" || v === "1");
+const port = z.coerce.number().int().min(0).max(65535);
+const ms = (min: number, max: number, dflt: number) => z.coerce.number().int().min(min).max(max).default(dflt);
+const redisUrl = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL");
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
+
+/** `name=url,name=url`: the coordinator's registry of participants. Clients never send URLs. */
+const participantMap = z.string().min(1).transform((raw, ctx) => {
+  const entries = new Map<string, string>();
+  for (const item of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const eq = item.indexOf("=");
+    const name = item.slice(0, eq);
+    const url = item.slice(eq + 1).replace(/\/+$/, "");
+    if (eq <= 0 || !isParticipantName(name) || !httpUrl.safeParse(url).success) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected name=http://host:port, got ${JSON.stringify(item)}` });
+      return z.NEVER;
+    }
+    if (entries.has(name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `participant ${name} is listed twice` });
+      return z.NEVER;
+    }
+    entries.set(name, url);
+  }
+  return entries;
+});
+
+export const coordinatorEnvSchema = z.object({
+  CONCORD_HOST: z.string().default("127.0.0.1"),
+  CONCORD_PORT: port.default(7000),
+  CONCORD_REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  CONCORD_PARTICIPANTS: participantMap,
+  CONCORD_ACCEPT_NONDURABLE_REDIS: bool,
+  CONCORD_DEFAULT_TIMEOUT_MS: ms(100, 600_000, 5000),
+  CONCORD_MAX_TIMEOUT_MS: ms(100, 600_000, 60_000),
+  CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS: ms(100, 600_000, 10_000),
+  CONCORD_RETENTION_SECONDS: z.coerce.number().int().min(60).max(365 * 86400).default(7 * 86400),
+  CONCORD_RECOVERY_INTERVAL_MS: ms(50, 600_000, 1000),
+  CONCORD_ADMIN_SECRET: z.string().optional(),
+  CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type CoordinatorConfig = z.infer<typeof coordinatorEnvSchema>;
+
+export const participantEnvSchema = z.object({
+  CONCORD_PARTICIPANT_NAME: z.string().refine(isParticipantName, "must match ^[a-z][a-z0-9-]{0,31}$"),
+  CONCORD_HOST: z.string().default("127.0.0.1"),
+  CONCORD_PORT: port.default(7100),
+  CONCORD_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
+  CONCORD_REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  CONCORD_COORDINATOR_URL: httpUrl.optional(),
+  CONCORD_ACCEPT_NONDURABLE_REDIS: bool,
+  CONCORD_LOCK_TIMEOUT_MS: ms(10, 600_000, 2000),
+  CONCORD_STATEMENT_TIMEOUT_MS: ms(10, 600_000, 10_000),
+  CONCORD_PG_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  CONCORD_RETENTION_SECONDS: z.coerce.number().int().min(60).max(365 * 86400).default(7 * 86400),
+  CONCORD_ADMIN_SECRET: z.string().optional(),
+  CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
+
+/** Parses the environment or explains, variable by variable, what to fix. */
+export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

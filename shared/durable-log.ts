@@ -1,0 +1,329 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
+import type { Decision, Vote } from "./messages.js";
+
+/**
+ * The durable log: the coordinator's decision log and each participant's journal are the same
+ * module over different key spaces. Every multi-key step is one Lua script (shared/lua), so a
+ * crash can never leave half of a step behind.
+ *
+ * Keys of one transaction and the index shard it belongs to share a hash tag, `{ns:shard}`: under
+ * Redis Cluster a script only touches keys of one slot, and the global indexes are spread over
+ * SHARD_COUNT slots instead of living on one node.
+ */
+export const SHARD_COUNT = 16;
+const MAX_EVENTS = 1000;
+const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "lua");
+
+export type TxState = "preparing" | "prepared" | "committing" | "aborting" | "committed" | "aborted" | "read-only";
+export type DecidedBy = "engine" | "recovery" | "inquiry" | "operator" | "participant";
+
+/** Return codes of the scripts' headers, by name. */
+export enum BeginCode { Begun = 1, Exists = -1 }
+export enum DecideCode { Written = 1, AlreadyDecided = 0, NoRecord = -1 }
+export enum VoteCode { Recorded = 1, AlreadyVoted = 0, Decided = -2 }
+export enum EndCode { Ended = 1, AlreadyEnded = 0, NotDecided = -1 }
+
+/** Thrown when begin finds a record for the txid already (a duplicate begin, or a presumed abort). */
+export class TxExistsError extends Error {
+  readonly retryable = false;
+  constructor(readonly txid: string, readonly state: string) {
+    super(`transaction ${txid} already has a record (state ${state || "unknown"})`);
+    this.name = "TxExistsError";
+  }
+}
+
+/** Thrown when a step that needs a stored decision finds none: a programmer error in the caller. */
+export class NotDecidedError extends Error {
+  readonly retryable = false;
+  constructor(readonly txid: string) {
+    super(`transaction ${txid} has no decision`);
+    this.name = "NotDecidedError";
+  }
+}
+
+export interface TxRecord {
+  txid: string;
+  state: TxState;
+  participants: string[];
+  onePhase: boolean;
+  timeoutMs: number | undefined;
+  createdAtMs: number | undefined;
+  deadlineAtMs: number | undefined;
+  decision: Decision | undefined;
+  reason: string | undefined;
+  decidedBy: string | undefined;
+  decidedAtMs: number | undefined;
+  endedAtMs: number | undefined;
+  presumed: boolean;
+  idempotencyKey: string | undefined;
+  votes: Record<string, Vote>;
+  acks: Record<string, number>;
+}
+
+export interface LogEvent {
+  id: string;
+  type: string;
+  atMs: number;
+  data: unknown;
+}
+
+export interface DecideResult {
+  /** True when this call wrote the register; false when it found a decision and returned it. */
+  won: boolean;
+  decision: Decision;
+  reason: string;
+}
+
+interface Scripts {
+  concordBegin(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, number | string, number?]>;
+  concordDecideOnce(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
+  concordRecordVote(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
+  concordAck(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number]>;
+  concordEnd(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string]>;
+  concordDue(k1: string, ...argv: (string | number)[]): Promise<(string | number)[]>;
+}
+
+// Command names carry a prefix: ioredis has methods of its own (`end` is an alias of
+// disconnect), and a script registered under such a name would never be called.
+const SCRIPTS: Record<keyof Scripts, { file: string; keys: number }> = {
+  concordBegin: { file: "begin-3.lua", keys: 3 },
+  concordDecideOnce: { file: "decide-once-4.lua", keys: 4 },
+  concordRecordVote: { file: "record-vote-3.lua", keys: 3 },
+  concordAck: { file: "ack-3.lua", keys: 3 },
+  concordEnd: { file: "end-4.lua", keys: 4 },
+  concordDue: { file: "due-1.lua", keys: 1 },
+};
+
+/** Registers the scripts once per connection; ioredis then calls them by SHA (EVALSHA). */
+function defineScripts(redis: Redis): Scripts {
+  const target = redis as unknown as Record<string, unknown>;
+  for (const [name, def] of Object.entries(SCRIPTS)) {
+    if (registered.has(redis)) break;
+    if (typeof target[name] === "function") throw new Error(`ioredis already has a method named ${name}`);
+    redis.defineCommand(name, { numberOfKeys: def.keys, lua: readFileSync(join(LUA_DIR, def.file), "utf8") });
+  }
+  registered.add(redis);
+  return redis as unknown as Scripts;
+}
+const registered = new WeakSet<Redis>();
+
+/** FNV-1a over the txid: stable across processes and languages, cheap, evenly spread. */
+export function shardOf(txid: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < txid.length; i++) {
+    hash ^= txid.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % SHARD_COUNT;
+}
+
+export interface DurableLogOptions {
+  /** Key-space name: "coordinator" for the decision log, "participant:<name>" for a journal. */
+  namespace: string;
+  retentionSeconds: number;
+}
+
+export class DurableLog {
+  private readonly scripts: Scripts;
+
+  constructor(
+    readonly redis: Redis,
+    private readonly options: DurableLogOptions,
+  ) {
+    this.scripts = defineScripts(redis);
+  }
+
+  private tag(shard: number): string {
+    return `{concord:${this.options.namespace}:${shard}}`;
+  }
+  private txKey(txid: string): string {
+    return `${this.tag(shardOf(txid))}:tx:${txid}`;
+  }
+  private eventsKey(txid: string): string {
+    return `${this.tag(shardOf(txid))}:ev:${txid}`;
+  }
+  private indexKey(shard: number, index: "undecided" | "unacked" | "finished"): string {
+    return `${this.tag(shard)}:${index}`;
+  }
+  private keysFor(txid: string) {
+    const shard = shardOf(txid);
+    return {
+      tx: this.txKey(txid),
+      events: this.eventsKey(txid),
+      undecided: this.indexKey(shard, "undecided"),
+      unacked: this.indexKey(shard, "unacked"),
+      finished: this.indexKey(shard, "finished"),
+    };
+  }
+
+  async begin(txid: string, p: { participants: string[]; timeoutMs: number; onePhase: boolean; idempotencyKey?: string }): Promise<{ createdAtMs: number; deadlineAtMs: number }> {
+    const k = this.keysFor(txid);
+    const [code, a, b] = await this.scripts.concordBegin(k.tx, k.events, k.undecided, txid, JSON.stringify(p.participants), p.timeoutMs, p.onePhase ? "1" : "0", p.idempotencyKey ?? "", MAX_EVENTS);
+    if (code === BeginCode.Exists) throw new TxExistsError(txid, String(a));
+    return { createdAtMs: Number(a), deadlineAtMs: Number(b) };
+  }
+
+  /**
+   * Writes the decision unless one is stored, and returns the stored one either way: the caller
+   * must act on the returned decision, never on the one it asked for.
+   */
+  async decideOnce(
+    txid: string,
+    decision: Decision,
+    p: { reason?: string; by: DecidedBy; votes?: Record<string, Vote>; retryDelayMs?: number; missingRecord?: "presume" | "create" },
+  ): Promise<DecideResult> {
+    const k = this.keysFor(txid);
+    const [code, stored, reason] = await this.scripts.concordDecideOnce(
+      k.tx, k.events, k.undecided, k.unacked,
+      txid, decision, p.reason ?? "", p.by, p.votes ? JSON.stringify(p.votes) : "",
+      p.retryDelayMs ?? 5000, this.options.retentionSeconds, MAX_EVENTS, p.missingRecord ?? "presume",
+    );
+    if (code === DecideCode.NoRecord) throw new NotDecidedError(txid);
+    return { won: code === DecideCode.Written, decision: stored as Decision, reason };
+  }
+
+  /** Journals a participant's vote; returns what is stored (the first vote wins). */
+  async recordVote(txid: string, participant: string, vote: Vote, reason = ""): Promise<{ code: VoteCode; vote: Vote | undefined; decision: Decision | undefined }> {
+    const k = this.keysFor(txid);
+    const [code, stored, decision] = await this.scripts.concordRecordVote(k.tx, k.events, k.undecided, txid, participant, vote, reason, this.options.retentionSeconds, MAX_EVENTS);
+    return { code, vote: (stored || undefined) as Vote | undefined, decision: (decision || undefined) as Decision | undefined };
+  }
+
+  async ack(txid: string, acked: string[], nextRetryDelayMs: number): Promise<void> {
+    const k = this.keysFor(txid);
+    const [code] = await this.scripts.concordAck(k.tx, k.events, k.unacked, txid, JSON.stringify(acked), nextRetryDelayMs, MAX_EVENTS);
+    if (code !== 1) throw new NotDecidedError(txid);
+  }
+
+  async end(txid: string, acked: string[]): Promise<"committed" | "aborted"> {
+    const k = this.keysFor(txid);
+    const [code, state] = await this.scripts.concordEnd(k.tx, k.events, k.unacked, k.finished, txid, JSON.stringify(acked), this.options.retentionSeconds, MAX_EVENTS);
+    if (code === EndCode.NotDecided) throw new NotDecidedError(txid);
+    return state as "committed" | "aborted";
+  }
+
+  async get(txid: string): Promise<TxRecord | undefined> {
+    const h = await this.redis.hgetall(this.txKey(txid));
+    return Object.keys(h).length === 0 ? undefined : parseRecord(txid, h);
+  }
+
+  async getMany(txids: string[]): Promise<TxRecord[]> {
+    if (txids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const txid of txids) pipeline.hgetall(this.txKey(txid));
+    const replies = (await pipeline.exec()) ?? [];
+    const records: TxRecord[] = [];
+    replies.forEach(([err, h], i) => {
+      const txid = txids[i];
+      if (!err && txid && h && Object.keys(h as object).length > 0) records.push(parseRecord(txid, h as Record<string, string>));
+    });
+    return records;
+  }
+
+  async events(txid: string): Promise<LogEvent[]> {
+    const entries = await this.redis.xrange(this.eventsKey(txid), "-", "+", "COUNT", MAX_EVENTS);
+    return entries.map(([id, fields]) => {
+      const f = fieldsToObject(fields);
+      return { id, type: f.type ?? "", atMs: Number(f.at), data: f.data ? safeJson(f.data) : undefined };
+    });
+  }
+
+  /** Transactions whose index time has passed on the Redis clock, across all shards. */
+  async due(index: "undecided" | "unacked", limit: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let shard = 0; shard < SHARD_COUNT && out.length < limit; shard++) {
+      const [, ...members] = await this.scripts.concordDue(this.indexKey(shard, index), limit - out.length);
+      out.push(...members.map(String));
+    }
+    return out;
+  }
+
+  /** Counts of the active indexes: the work recovery would have right now. */
+  async activeCounts(): Promise<{ undecided: number; unacked: number }> {
+    const pipeline = this.redis.pipeline();
+    for (let shard = 0; shard < SHARD_COUNT; shard++) {
+      pipeline.zcard(this.indexKey(shard, "undecided"));
+      pipeline.zcard(this.indexKey(shard, "unacked"));
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    let undecided = 0;
+    let unacked = 0;
+    replies.forEach(([, n], i) => {
+      if (i % 2 === 0) undecided += Number(n);
+      else unacked += Number(n);
+    });
+    return { undecided, unacked };
+  }
+
+  /**
+   * Most recent transactions of one index, newest first. Reads at most `limit` per shard, so the
+   * cost is bounded by the limit, never by history.
+   */
+  async listIndex(index: "undecided" | "unacked" | "finished", limit: number): Promise<string[]> {
+    const pipeline = this.redis.pipeline();
+    for (let shard = 0; shard < SHARD_COUNT; shard++) pipeline.zrevrange(this.indexKey(shard, index), 0, limit - 1);
+    const replies = (await pipeline.exec()) ?? [];
+    const all = replies.flatMap(([, members]) => (members as string[] | null) ?? []);
+    // UUID v7 txids sort by creation time.
+    return all.sort().reverse().slice(0, limit);
+  }
+
+  /** Claims an idempotency key for a txid, or returns the txid and request hash that hold it. */
+  async claimIdempotencyKey(key: string, txid: string, requestHash: string): Promise<{ claimed: true } | { claimed: false; txid: string; requestHash: string }> {
+    const redisKey = `{concord:${this.options.namespace}:idempotency}:${key}`;
+    const value = `${txid} ${requestHash}`;
+    const ok = await this.redis.set(redisKey, value, "EX", this.options.retentionSeconds, "NX");
+    if (ok === "OK") return { claimed: true };
+    const stored = (await this.redis.get(redisKey)) ?? "";
+    const [storedTxid = "", storedHash = ""] = stored.split(" ");
+    return { claimed: false, txid: storedTxid, requestHash: storedHash };
+  }
+}
+
+function fieldsToObject(fields: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string;
+  return out;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function num(v: string | undefined): number | undefined {
+  return v === undefined || v === "" ? undefined : Number(v);
+}
+
+function parseRecord(txid: string, h: Record<string, string>): TxRecord {
+  const votes: Record<string, Vote> = {};
+  const acks: Record<string, number> = {};
+  for (const [field, value] of Object.entries(h)) {
+    if (field.startsWith("vote:")) votes[field.slice(5)] = value as Vote;
+    else if (field.startsWith("ack:")) acks[field.slice(4)] = Number(value);
+  }
+  return {
+    txid,
+    state: (h.state ?? "preparing") as TxState,
+    participants: h.participants ? (JSON.parse(h.participants) as string[]) : [],
+    onePhase: h.onePhase === "1",
+    timeoutMs: num(h.timeoutMs),
+    createdAtMs: num(h.createdAt),
+    deadlineAtMs: num(h.deadlineAt),
+    decision: (h.decision || undefined) as Decision | undefined,
+    reason: h.reason || undefined,
+    decidedBy: h.decidedBy || undefined,
+    decidedAtMs: num(h.decidedAt),
+    endedAtMs: num(h.endedAt),
+    presumed: h.presumed === "1",
+    idempotencyKey: h.idempotencyKey || undefined,
+    votes,
+    acks,
+  };
+}

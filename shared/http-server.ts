@@ -1,0 +1,72 @@
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { Server } from "node:http";
+import type { z } from "zod";
+import { ConcordError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { LIMITS } from "./messages.js";
+
+/** An express app with the JSON body rules every Concord service shares. */
+export function createApp(): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use((req, _res, next) => {
+    // A body that is not JSON is refused rather than parsed as nothing: the client must learn
+    // that its request was not understood.
+    const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    if (hasBody && !req.is("application/json")) {
+      next(new UnsupportedMediaTypeError("request bodies must be JSON (Content-Type: application/json)"));
+      return;
+    }
+    next();
+  });
+  app.use(express.json({ limit: LIMITS.maxBodyBytes, strict: true }));
+  return app;
+}
+
+/** Parses a value with a schema, turning the first issue into a 400 that names the field. */
+export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue && issue.path.length > 0 ? `${where}.${issue.path.join(".")}` : where;
+  throw new ValidationError(`${path}: ${issue?.message ?? "invalid"}`, path);
+}
+
+/** The last handlers: unknown routes become 404 and every error becomes `{error: {...}}`. */
+export function finishApp(app: Express, logger: Logger): void {
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new NotFoundError(`no route for ${req.method} ${req.path}`));
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const known = toConcordError(err);
+    if (known) {
+      res.status(known.httpStatus).json(known.toBody());
+      return;
+    }
+    // Anything else is a bug: log it whole, tell the client nothing about internals.
+    logger.error({ err, method: req.method, path: req.path }, "unhandled error");
+    res.status(500).json({ error: { code: "internal", message: "internal error; see the service log" } });
+  });
+}
+
+function toConcordError(err: unknown): ConcordError | undefined {
+  if (err instanceof ConcordError) return err;
+  const e = err as { type?: string; status?: number; message?: string } | undefined;
+  if (e?.type === "entity.too.large") return new PayloadTooLargeError(`request body exceeds ${LIMITS.maxBodyBytes} bytes`);
+  if (e?.type === "entity.parse.failed") return new ValidationError(`request body is not valid JSON: ${e.message ?? ""}`.trim(), "body");
+  if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return new UnsupportedMediaTypeError(e.message ?? "unsupported encoding");
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new ValidationError(e.message ?? "bad request");
+  return undefined;
+}
+
+export function listen(app: Express, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    // Keep-alive longer than the clients' idle timeout, so a client never writes into a socket
+    // the server is closing.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    server.requestTimeout = 30_000;
+  });
+}

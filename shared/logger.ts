@@ -1,0 +1,18 @@
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+/**
+ * Structured logs, one JSON line per event. Secrets are redacted wherever they could appear,
+ * so a log file can be shared with whoever debugs an incident.
+ */
+export function createLogger(name: string, level: string = process.env.CONCORD_LOG_LEVEL ?? "info"): Logger {
+  return pino({
+    name,
+    level,
+    redact: {
+      paths: ["secret", "*.secret", "password", "*.password", "authorization", "*.authorization", "headers.authorization", "redisUrl", "databaseUrl", "*.redisUrl", "*.databaseUrl"],
+      censor: "[redacted]",
+    },
+  });
+}

@@ -1,0 +1,31 @@
+--[[
+  begin: the first record of a transaction, written before any PREPARE is sent.
+
+  KEYS[1] tx hash          {ns:shard}:tx:<txid>
+  KEYS[2] event stream     {ns:shard}:ev:<txid>
+  KEYS[3] undecided index  {ns:shard}:undecided   (zset txid -> deadline, Redis clock ms)
+
+  ARGV[1] txid
+  ARGV[2] participants     JSON array of names
+  ARGV[3] timeoutMs        deadline = Redis TIME + timeoutMs
+  ARGV[4] onePhase         "1" or "0"
+  ARGV[5] idempotencyKey   "" when none
+  ARGV[6] maxEvents        stream length bound
+
+  Returns {1, createdAtMs, deadlineAtMs}   begun
+          {-1, state}                      EXISTS: a record for this txid is already there (a
+                                           presumed abort, or a duplicate begin); nothing written
+]]
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {-1, redis.call('HGET', KEYS[1], 'state') or ''}
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local deadline = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1],
+  'txid', ARGV[1], 'participants', ARGV[2], 'timeoutMs', ARGV[3], 'onePhase', ARGV[4],
+  'idempotencyKey', ARGV[5], 'state', 'preparing', 'createdAt', now, 'deadlineAt', deadline)
+redis.call('ZADD', KEYS[3], deadline, ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'begin', 'at', now,
+  'data', cjson.encode({participants = cjson.decode(ARGV[2]), timeoutMs = tonumber(ARGV[3]), onePhase = ARGV[4] == '1'}))
+return {1, now, deadline}

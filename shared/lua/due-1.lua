@@ -1,0 +1,15 @@
+--[[
+  due: members of an index whose score (a time on the Redis clock) has passed. Using Redis's
+  clock gives every coordinator process the same notion of "now" across restarts.
+
+  KEYS[1] index            undecided or unacked zset
+
+  ARGV[1] limit            at most this many members
+
+  Returns {nowMs, member1, member2, ...}
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+table.insert(members, 1, now)
+return members

@@ -1,0 +1,81 @@
+import { z } from "zod";
+import { PARTICIPANT_NAME_PATTERN, TXID_PATTERN } from "./ids.js";
+
+/**
+ * Wire messages, defined once: each schema is the validator and the source of its TypeScript
+ * type. Objects are strict (unknown fields are an error) and every list has an upper bound.
+ */
+export const LIMITS = {
+  maxParticipantsPerTransaction: 16,
+  maxOperationsPerParticipant: 64,
+  maxBodyBytes: 64 * 1024,
+  minTimeoutMs: 100,
+} as const;
+
+export const txidSchema = z.string().regex(TXID_PATTERN, "must be a lowercase UUID such as 0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90");
+export const participantNameSchema = z.string().regex(PARTICIPANT_NAME_PATTERN, "must match ^[a-z][a-z0-9-]{0,31}$");
+
+/** Operations are the application's business; the coordinator only checks their envelope. */
+export const operationEnvelopeSchema = z.record(z.string(), z.unknown());
+export const operationsSchema = z.array(operationEnvelopeSchema).min(1).max(LIMITS.maxOperationsPerParticipant);
+
+export const voteSchema = z.enum(["yes", "no", "read-only"]);
+export type Vote = z.infer<typeof voteSchema>;
+export const decisionSchema = z.enum(["commit", "abort"]);
+export type Decision = z.infer<typeof decisionSchema>;
+
+// ---- client -> coordinator -------------------------------------------------------------
+
+export const transactionRequestSchema = z
+  .object({
+    participants: z
+      .array(z.object({ name: participantNameSchema, operations: operationsSchema }).strict())
+      .min(1)
+      .max(LIMITS.maxParticipantsPerTransaction),
+    timeoutMs: z.number().int().min(LIMITS.minTimeoutMs).optional(),
+  })
+  .strict();
+export type TransactionRequest = z.infer<typeof transactionRequestSchema>;
+
+export const idempotencyKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+
+// ---- coordinator -> participant ---------------------------------------------------------
+
+export const prepareRequestSchema = z
+  .object({
+    operations: operationsSchema,
+    /** Time left until the coordinator's deadline; the participant bounds its locks by it. */
+    timeoutMs: z.number().int().min(1).max(600_000).optional(),
+  })
+  .strict();
+export type PrepareRequest = z.infer<typeof prepareRequestSchema>;
+
+export const prepareResponseSchema = z.object({
+  vote: voteSchema,
+  reason: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+  results: z.array(z.unknown()).optional(),
+});
+export type PrepareResponse = z.infer<typeof prepareResponseSchema>;
+
+export const onePhaseResponseSchema = z.object({
+  outcome: z.enum(["committed", "aborted"]),
+  reason: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+  results: z.array(z.unknown()).optional(),
+});
+export type OnePhaseResponse = z.infer<typeof onePhaseResponseSchema>;
+
+export const decisionAckSchema = z.object({ txid: txidSchema, state: z.enum(["committed", "aborted"]) });
+export type DecisionAck = z.infer<typeof decisionAckSchema>;
+
+/** Empty body of COMMIT and ABORT: anything else is refused rather than silently ignored. */
+export const emptyBodySchema = z.object({}).strict();
+
+// ---- participant -> coordinator ---------------------------------------------------------
+
+export const decisionInquiryResponseSchema = z.object({
+  txid: txidSchema,
+  decision: z.enum(["commit", "abort", "pending"]),
+});
+export type DecisionInquiryResponse = z.infer<typeof decisionInquiryResponseSchema>;
