@@ -3,7 +3,7 @@
  * decisions. Every input is checked against its schema before anything is written.
  */
 import { createHash } from "node:crypto";
-import type { Express, Request, Response } from "express";
+import type { Express, Response } from "express";
 import { z } from "zod";
 import { sleep } from "../shared/clock.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";

@@ -1,0 +1,33 @@
+/**
+ * One real cluster for the integration suites: private PostgreSQL servers, Redis servers, the
+ * coordinator and the participants, started from nothing in a fresh state folder.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
+import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+
+let shared: Promise<ClusterFile> | undefined;
+let sharedDir: string | undefined;
+
+/** Short lock and deadline limits keep contention tests quick; production defaults are longer. */
+export const TEST_ENV: Record<string, string> = { CONCORD_LOG_LEVEL: "warn", CONCORD_LOCK_TIMEOUT_MS: "1000" };
+
+export function sharedCluster(): Promise<ClusterFile> {
+  if (!shared) {
+    sharedDir = mkdtempSync(join(tmpdir(), "concord-test-"));
+    shared = startCluster({ dir: sharedDir, banks: 3, env: TEST_ENV });
+  }
+  return shared;
+}
+
+export async function stopSharedCluster(): Promise<void> {
+  if (!shared || !sharedDir) return;
+  const file = await shared.catch(() => undefined);
+  await stopCluster(sharedDir);
+  // PostgreSQL data may live outside the state folder (when the postgres user cannot reach it).
+  for (const bank of file?.banks ?? []) rmSync(bank.postgresDataDir, { recursive: true, force: true });
+  rmSync(sharedDir, { recursive: true, force: true });
+  shared = undefined;
+}
