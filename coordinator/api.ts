@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Express, Response } from "express";
 import { z } from "zod";
-import { sleep } from "../shared/clock.js";
+import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { TxExistsError } from "../shared/durable-log.js";
 import { ConflictError, UnavailableError, ValidationError } from "../shared/errors.js";
@@ -118,7 +118,8 @@ export function mountApi(app: Express, deps: ApiDeps): void {
 async function decisionFor(deps: ApiDeps, txid: string): Promise<"commit" | "abort" | "pending"> {
   const record = await deps.log.get(txid);
   if (record?.decision) return record.decision;
-  if (record && (deps.engine.active.has(txid) || (record.deadlineAtMs ?? 0) > Date.now())) return "pending";
+  // The deadline was set on the Redis clock, so it is compared with the Redis clock.
+  if (record && (deps.engine.active.has(txid) || (record.deadlineAtMs ?? 0) > (await deps.log.nowMs()))) return "pending";
   // Unknown, or past its deadline with nobody deciding: abort through the register.
   const stored = await deps.log.decideOnce(txid, "abort", { reason: record ? "deadline passed; a participant asked" : "presumed abort: unknown transaction", by: "inquiry", retryDelayMs: 0 });
   deps.logger.info({ txid, decision: stored.decision, won: stored.won, presumed: !record }, "decision inquiry");
@@ -142,11 +143,14 @@ function sendResult(res: Response, result: TransactionResult): void {
 /** The result of an earlier run, read from the log (for an Idempotency-Key retry). */
 async function resultOf(deps: ApiDeps, txid: string, timeoutMs: number): Promise<TransactionResult> {
   // The first request may still be running: wait for its decision, but not forever.
-  const waitUntil = Date.now() + timeoutMs + 5000;
+  const waitUntil = monotonicMs() + timeoutMs + 5000;
   for (;;) {
     const record = await withRedis(() => deps.log.get(txid));
     if (record?.decision) return resultFromRecord(record);
-    if (Date.now() > waitUntil || (!record && !deps.engine.active.has(txid) && Date.now() > waitUntil - timeoutMs)) {
+    const now = monotonicMs();
+    if (now > waitUntil || (!record && !deps.engine.active.has(txid) && now > waitUntil - timeoutMs)) {
+      // A one-phase participant decides on its own; only recovery, which asks it, may settle it.
+      if (record?.onePhase) return { txid, outcome: "unknown", reason: "the first request has not finished; recovery will settle it", participants: [] };
       const stored = await withRedis(() => deps.log.decideOnce(txid, "abort", { reason: "the first request with this Idempotency-Key did not finish", by: "inquiry", retryDelayMs: 0 }));
       const after = await withRedis(() => deps.log.get(txid));
       return after ? resultFromRecord(after) : { txid, outcome: stored.decision === "commit" ? "committed" : "aborted", participants: [] };

@@ -87,7 +87,7 @@ export function step(state: CoreState, event: Event): StepResult {
     case "vote":
       return onVote(state, event.participant, event.vote, event.reason);
     case "prepare-failed":
-      return onVote(state, event.participant, "no", event.reason);
+      return onPrepareFailed(state, event.participant, event.reason);
     case "deadline":
       return onDeadline(state);
     case "decision-stored":
@@ -132,6 +132,17 @@ function onVote(state: CoreState, participant: string, vote: Vote, reason: strin
   return requestDecision(next, "commit", "all participants voted yes");
 }
 
+/**
+ * No usable answer is not a NO: the PREPARE may have run and be prepared right now. So the
+ * transaction aborts, and the participant stays a target of the ABORT (no vote is recorded).
+ */
+function onPrepareFailed(state: CoreState, participant: string, reason: string): StepResult {
+  assert(state.participants.includes(participant), `prepare failure of a participant not in the transaction: ${participant}`);
+  if (state.phase !== "preparing" || state.votes[participant] !== undefined) return none(state);
+  const next: CoreState = { ...state, voteReasons: { ...state.voteReasons, [participant]: reason } };
+  return requestDecision(next, "abort", `${participant} did not vote: ${reason}`);
+}
+
 function onDeadline(state: CoreState): StepResult {
   // One phase has no deadline of its own: the participant decides, bounded by its request timeout.
   if (state.phase !== "preparing" || state.onePhase) return none(state);
@@ -165,7 +176,13 @@ function onDecisionStored(state: CoreState, decision: Decision, reason: string):
     phase2Targets: targets,
   };
   const sends: Effect[] = targets.map((participant) => ({ type: "send-decision", participant, decision }));
-  if (targets.length === 0) return { state: { ...next, replied: true }, effects: [{ type: "write-end", acked: [] }, replyEffect(next)] };
+  if (targets.length === 0) {
+    // Nobody to tell: end now. The client may already have heard "unknown" (decision-unknown),
+    // and is never answered twice.
+    const effects: Effect[] = [{ type: "write-end", acked: [] }];
+    if (!state.replied) effects.push(replyEffect(next));
+    return { state: { ...next, replied: true }, effects };
+  }
   return { state: next, effects: sends };
 }
 
@@ -208,6 +225,7 @@ function onOnePhaseResult(state: CoreState, outcome: "committed" | "aborted", re
 }
 
 function onOnePhaseFailed(state: CoreState): StepResult {
+  assert(state.onePhase, "a one-phase failure in a two-phase transaction");
   const [only] = state.participants;
   if (state.phase !== "preparing" || only === undefined) return none(state);
   // We cannot presume abort: the participant may have committed before its answer was lost.

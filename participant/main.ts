@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   const name = config.CONCORD_PARTICIPANT_NAME;
   const logger = createLogger(`participant:${name}`, config.CONCORD_LOG_LEVEL);
   const pool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_POOL_SIZE, logger);
+  const decisionPool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_DECISION_POOL_SIZE, logger);
   await ensurePreparedTransactions(pool, config.CONCORD_PG_POOL_SIZE, logger);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
   await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: `participant ${name}` });
@@ -25,13 +26,14 @@ async function main(): Promise<void> {
   const participant = new Participant(
     { name, lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS, statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS },
     pool,
+    decisionPool,
     journal,
     application,
     logger,
   );
 
   const app = createApp();
-  mountTwoPhaseRoutes(app, participant, { pool, journal });
+  mountTwoPhaseRoutes(app, participant, { pool: decisionPool, journal });
   application.mountRoutes?.(app, { pool, logger, adminSecret: config.CONCORD_ADMIN_SECRET });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     server.close();
     redis.disconnect();
     void pool.end();
+    void decisionPool.end();
     setTimeout(() => process.exit(0), 200).unref();
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));

@@ -231,6 +231,12 @@ export class DurableLog {
     });
   }
 
+  /** Now on the Redis clock: the clock every deadline and retry time in the log is set on. */
+  async nowMs(): Promise<number> {
+    const [seconds, micros] = await this.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
   /** Transactions whose index time has passed on the Redis clock, across all shards. */
   async due(index: "undecided" | "unacked", limit: number): Promise<string[]> {
     const out: string[] = [];

@@ -1,6 +1,7 @@
 import type { Express } from "express";
 import type { Pool, PoolClient } from "pg";
 import type { Logger } from "../../shared/logger.js";
+import type { Migration } from "./pg-store.js";
 
 /**
  * What an application plugs into the participant framework: how to parse its operations and
@@ -9,8 +10,8 @@ import type { Logger } from "../../shared/logger.js";
  */
 export interface Application<Ops> {
   readonly name: string;
-  /** Idempotent DDL, run at start-up in one transaction. */
-  readonly migrations: readonly string[];
+  /** Schema steps, each applied once at start-up (see pg-store.ts migrate). */
+  readonly migrations: readonly Migration[];
   /** Checks operations completely before any SQL runs; throws ValidationError (400). */
   parseOperations(raw: unknown[]): Ops;
   /**

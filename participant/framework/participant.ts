@@ -5,6 +5,7 @@
  * before the participant acts on it. Every message is idempotent by txid.
  */
 import type pg from "pg";
+import { monotonicMs } from "../../shared/clock.js";
 import type { DurableLog } from "../../shared/durable-log.js";
 import { VoteCode } from "../../shared/durable-log.js";
 import { ConflictError, UnavailableError } from "../../shared/errors.js";
@@ -28,7 +29,13 @@ export class Participant<Ops> {
 
   constructor(
     private readonly options: ParticipantOptions,
+    /** Runs PREPARE work: transactions that may wait on row locks. */
     private readonly pool: pg.Pool,
+    /**
+     * Runs COMMIT/ROLLBACK PREPARED, outcome checks and tombstones. Kept apart so that phase 2,
+     * which releases locks, never queues behind prepares that are waiting for those locks.
+     */
+    private readonly decisionPool: pg.Pool,
     private readonly journal: DurableLog,
     private readonly app: Application<Ops>,
     private readonly logger: Logger,
@@ -43,6 +50,8 @@ export class Participant<Ops> {
   }
 
   async prepare(txid: string, rawOperations: unknown[], timeoutMs: number | undefined): Promise<PrepareResponse> {
+    // The coordinator's deadline runs from now: time spent queued counts against it.
+    const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     // Validation happens before anything is written: a malformed request changes nothing.
     const ops = this.app.parseOperations(rawOperations);
     return this.mutex.run(txid, async () => {
@@ -51,12 +60,12 @@ export class Participant<Ops> {
       if (prior) return { vote: prior, ...(record?.reason ? { reason: record.reason } : {}) };
       if (record?.decision === "abort") return { vote: "no", reason: "already-aborted" };
       if (record?.decision === "commit") throw new ConflictError(`transaction ${txid} has a COMMIT journaled but was never prepared here`, "protocol-violation");
-      return this.executeAndPrepare(txid, ops, timeoutMs);
+      return this.executeAndPrepare(txid, ops, deadlineAt);
     });
   }
 
-  private async executeAndPrepare(txid: string, ops: Ops, timeoutMs: number | undefined): Promise<PrepareResponse> {
-    const run = await this.inTransaction(timeoutMs, async (client) => {
+  private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number): Promise<PrepareResponse> {
+    const run = await this.inTransaction(deadlineAt, async (client) => {
       await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
       const outcome = await this.app.execute(client, txid, ops);
       // Nothing written and no lock to keep: release everything now and leave phase 2.
@@ -79,11 +88,15 @@ export class Participant<Ops> {
    * BEGIN with timeouts, the work, then the statement the work chose to end with (COMMIT,
    * ROLLBACK or PREPARE TRANSACTION). Any failure rolls back; the error is returned, not thrown.
    */
-  private async inTransaction<T extends { end: string }>(timeoutMs: number | undefined, work: (client: pg.PoolClient) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  private async inTransaction<T extends { end: string }>(deadlineAt: number, work: (client: pg.PoolClient) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
     const client = await this.connect();
     let broken: Error | undefined;
     try {
-      await this.beginWithTimeouts(client, timeoutMs);
+      // A PREPARE that waited past the coordinator's deadline for a connection would only
+      // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
+      const remainingMs = Math.floor(deadlineAt - monotonicMs());
+      if (remainingMs < 1) throw new VoteNoError("deadline-passed");
+      await this.beginWithTimeouts(client, remainingMs);
       const value = await work(client);
       await client.query(value.end);
       return { ok: true, value };
@@ -151,7 +164,7 @@ export class Participant<Ops> {
       }
       const stored = await this.journal.decideOnce(txid, "commit", { by: "participant", reason: "COMMIT received", missingRecord: "create" });
       if (stored.decision !== "commit") throw new ConflictError(`transaction ${txid} has ABORT journaled; refusing COMMIT`, "already-aborted");
-      await this.pool.query(`COMMIT PREPARED '${gid}'`);
+      await this.decisionPool.query(`COMMIT PREPARED '${gid}'`);
       this.logger.info({ txid, state: "committed" }, "commit prepared");
       await this.journal.end(txid, [this.name]);
       return { txid, state: "committed" };
@@ -178,9 +191,10 @@ export class Participant<Ops> {
 
   /** One participant only: execute and commit locally, no prepare round. */
   async onePhase(txid: string, rawOperations: unknown[], timeoutMs: number | undefined): Promise<OnePhaseResponse> {
+    const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     const ops = this.app.parseOperations(rawOperations);
     return this.mutex.run(txid, async () => {
-      const run = await this.inTransaction(timeoutMs, async (client) => {
+      const run = await this.inTransaction(deadlineAt, async (client) => {
         await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
         return { ...(await this.app.execute(client, txid, ops)), end: "COMMIT" };
       });
@@ -205,7 +219,7 @@ export class Participant<Ops> {
 
   /** What PostgreSQL knows about a txid: prepared right now, and the committed outcome row. */
   async outcome(txid: string): Promise<Outcome> {
-    const { rows } = await this.pool.query<{ prepared: boolean; state: "committed" | "aborted" | null }>(
+    const { rows } = await this.decisionPool.query<{ prepared: boolean; state: "committed" | "aborted" | null }>(
       "SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1) AS prepared, (SELECT state FROM concord_txn WHERE txid = $2) AS state",
       [this.gid(txid), txid],
     );
@@ -215,26 +229,26 @@ export class Participant<Ops> {
 
   private async rollbackPrepared(txid: string): Promise<void> {
     try {
-      await this.pool.query(`ROLLBACK PREPARED '${this.gid(txid)}'`);
+      await this.decisionPool.query(`ROLLBACK PREPARED '${this.gid(txid)}'`);
     } catch (err) {
       if (pgCode(err) !== PG.undefinedObject) throw err;
     }
   }
 
   private async writeTombstone(txid: string): Promise<void> {
-    const { rowCount } = await this.pool.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'aborted') ON CONFLICT (txid) DO NOTHING", [txid]);
+    const { rowCount } = await this.decisionPool.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'aborted') ON CONFLICT (txid) DO NOTHING", [txid]);
     if (rowCount === 0) {
       const { state } = await this.outcome(txid);
       if (state === "committed") throw new ConflictError(`transaction ${txid} is already committed here`, "already-committed");
     }
   }
 
-  private async beginWithTimeouts(client: pg.PoolClient, timeoutMs: number | undefined): Promise<void> {
+  private async beginWithTimeouts(client: pg.PoolClient, remainingMs: number): Promise<void> {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
     // the deadlock. Both values are integers we computed, never client text.
-    const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, timeoutMs ?? Infinity)));
-    const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, timeoutMs ?? Infinity)));
+    const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, remainingMs)));
+    const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)));
     await client.query(`BEGIN; SET LOCAL lock_timeout = ${lockMs}; SET LOCAL statement_timeout = ${statementMs}`);
   }
 

@@ -3,12 +3,15 @@ import type { Logger } from "../../shared/logger.js";
 import { UnsafeConfigurationError } from "../../shared/errors.js";
 
 /** The framework's own table: one row per txid, the outcome (or tombstone) of each transaction. */
-export const FRAMEWORK_MIGRATIONS = [
-  `CREATE TABLE IF NOT EXISTS concord_txn (
-     txid uuid PRIMARY KEY,
-     state text NOT NULL CHECK (state IN ('committed', 'aborted')),
-     at timestamptz NOT NULL DEFAULT now()
-   )`,
+export const FRAMEWORK_MIGRATIONS: Migration[] = [
+  {
+    relation: "concord_txn",
+    sql: `CREATE TABLE IF NOT EXISTS concord_txn (
+            txid uuid PRIMARY KEY,
+            state text NOT NULL CHECK (state IN ('committed', 'aborted')),
+            at timestamptz NOT NULL DEFAULT now()
+          )`,
+  },
 ];
 
 export function createPool(url: string, max: number, logger: Logger): pg.Pool {
@@ -36,13 +39,36 @@ export async function ensurePreparedTransactions(pool: pg.Pool, poolSize: number
   return max;
 }
 
-/** Runs the migrations once, even when several participants start against one database. */
-export async function migrate(pool: pg.Pool, statements: readonly string[]): Promise<void> {
+/** A schema object and the DDL that creates it. */
+export interface Migration {
+  /** The relation (table or index) the DDL creates; its presence means the step is done. */
+  relation: string;
+  sql: string;
+}
+
+/**
+ * Runs the migrations that are not applied yet, once, even when several participants start
+ * against one database. Steps already applied are skipped without touching their tables: DDL
+ * such as CREATE INDEX IF NOT EXISTS takes a lock that conflicts with the row locks of prepared
+ * transactions, and a restarted participant with transactions still prepared would otherwise
+ * hang at start-up, before it could serve the COMMIT that releases them.
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<void> {
+  const missing = async (client: pg.PoolClient) => {
+    const { rows } = await client.query<{ relation: string; present: boolean }>(
+      "SELECT r AS relation, to_regclass(r) IS NOT NULL AS present FROM unnest($1::text[]) AS r",
+      [migrations.map((m) => m.relation)],
+    );
+    const absent = new Set(rows.filter((r) => !r.present).map((r) => r.relation));
+    return migrations.filter((m) => absent.has(m.relation));
+  };
   const client = await pool.connect();
   try {
+    if ((await missing(client)).length === 0) return;
     await client.query("BEGIN");
+    await client.query("SET LOCAL lock_timeout = '30s'");
     await client.query("SELECT pg_advisory_xact_lock(4207001)");
-    for (const sql of statements) await client.query(sql);
+    for (const m of await missing(client)) await client.query(m.sql);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);

@@ -127,25 +127,31 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     secrets,
     processes: [],
   };
-  const entries = new Map<string, ProcessEntry>();
+  // Every process is recorded the moment it is spawned, so `stop` can find it even when a later
+  // step of this start fails.
+  const entries = new Map<string, ProcessEntry>(running);
   const save = () => writeClusterFile(dir, { ...file, processes: specs.flatMap((s) => entries.get(s.name) ?? []) });
+  const record = (entry: ProcessEntry) => {
+    entries.set(entry.name, entry);
+    save();
+  };
+  save();
 
   // Stores first, in parallel; then the services that need them.
   const stores = specs.filter((s) => s.role === "postgres" || s.role === "redis");
   const services = specs.filter((s) => s.role === "coordinator" || s.role === "participant");
   for (const s of stores) if (s.role === "postgres") initPostgres(s.args[1] as string, secrets.postgresPassword, user);
-  await Promise.all(stores.map(async (s) => entries.set(s.name, await ensureRunning(s, running.get(s.name), secrets))));
-  save();
+  await Promise.all(stores.map((s) => ensureRunning(s, running.get(s.name), secrets, record)));
   await Promise.all(banks.map((b) => ensureDatabase(b.postgresPort, secrets.postgresPassword, new URL(b.databaseUrl).pathname.slice(1))));
-  await Promise.all(services.map(async (s) => entries.set(s.name, await ensureRunning(s, running.get(s.name), secrets))));
-  save();
+  await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), secrets, record)));
   return readClusterFile(dir) as ClusterFile;
 }
 
 /** Starts one process unless it already runs, and waits until it is ready. */
-export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | undefined, secrets: ClusterFile["secrets"]): Promise<ProcessEntry> {
+export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | undefined, secrets: ClusterFile["secrets"], record: (entry: ProcessEntry) => void = () => undefined): Promise<ProcessEntry> {
   if (current && isOurProcess(current.pid, current.marker)) return current;
   const pid = spawnDetached(spec);
+  record({ ...spec, pid });
   const alive = () => isOurProcess(pid, spec.marker);
   await waitUntil(spec.name, () => ready(spec, secrets), { timeoutMs: START_TIMEOUT_MS, alive, log: spec.log });
   return { ...spec, pid };
@@ -170,9 +176,8 @@ export async function restartProcess(dir: string, name: string): Promise<Process
   if (!file) throw new Error(`no cluster in ${dir}`);
   const entry = file.processes.find((p) => p.name === name);
   if (!entry) throw new Error(`no process named ${name} in ${dir}; known: ${file.processes.map((p) => p.name).join(", ")}`);
-  const started = await ensureRunning(entry, entry, file.secrets);
-  writeClusterFile(file.dir, { ...file, processes: file.processes.map((p) => (p.name === name ? started : p)) });
-  return started;
+  const record = (started: ProcessEntry) => writeClusterFile(file.dir, { ...file, processes: file.processes.map((p) => (p.name === name ? started : p)) });
+  return ensureRunning(entry, entry, file.secrets, record);
 }
 
 /** Stops what this cluster started, services before stores, and nothing else. */

@@ -1,0 +1,60 @@
+import { expect } from "chai";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { startCluster } from "../../scripts/cluster/cluster.js";
+import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { isOurProcess } from "../../scripts/cluster/processes.js";
+import { account, http, openAccount, uniqueAccount, withBankDb } from "../support/bank-client.js";
+import { sharedCluster, TEST_ENV } from "../support/cluster-fixture.js";
+
+describe("the local cluster", function () {
+  let cluster: ClusterFile;
+
+  before(async function () {
+    this.timeout(120_000);
+    cluster = await sharedCluster();
+  });
+
+  it("describes every process in cluster.json, readable only by its owner", function () {
+    const mode = statSync(join(cluster.dir, "cluster.json")).mode & 0o777;
+    expect(mode).to.equal(0o600);
+    const names = cluster.processes.map((p) => p.name).sort();
+    expect(names).to.deep.equal(["bank-a", "bank-b", "bank-c", "coordinator", "postgres-bank-a", "postgres-bank-b", "postgres-bank-c", "redis-bank-a", "redis-bank-b", "redis-bank-c", "redis-coordinator"]);
+    for (const p of cluster.processes) {
+      expect(p.pid, p.name).to.be.a("number");
+      expect(p.port, p.name).to.be.greaterThan(0);
+      expect(p.log, p.name).to.match(/\.log$/);
+      expect(isOurProcess(p.pid, p.marker), `${p.name} running`).to.equal(true);
+    }
+    for (const b of cluster.banks) expect(b.databaseUrl).to.match(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/concord_bank_[abc]$/);
+    expect(cluster.secrets.adminSecret).to.have.length.greaterThan(20);
+  });
+
+  it("runs each bank on its own PostgreSQL server with prepared transactions enabled, and each Redis with AOF fsync always", async function () {
+    const ports = new Set(cluster.banks.map((b) => b.postgresPort));
+    expect(ports.size).to.equal(cluster.banks.length);
+    for (const b of cluster.banks) {
+      const max = await withBankDb(cluster, b.name, async (db) => Number((await db.query("SHOW max_prepared_transactions")).rows[0].max_prepared_transactions));
+      expect(max).to.be.greaterThan(0);
+    }
+    const redisPorts = new Set(cluster.processes.filter((p) => p.role === "redis").map((p) => p.port));
+    expect(redisPorts.size).to.equal(cluster.banks.length + 1);
+  });
+
+  it("re-running start on the same folder restarts only what was killed, and reuses its data", async function () {
+    this.timeout(120_000);
+    const id = uniqueAccount("survivor");
+    await openAccount(cluster, "bank-c", id, 77);
+    const victim = cluster.processes.find((p) => p.name === "bank-c");
+    if (!victim) throw new Error("no bank-c");
+    process.kill(victim.pid, "SIGKILL");
+    const others = cluster.processes.filter((p) => p.name !== "bank-c").map((p) => [p.name, p.pid]);
+    const again = await startCluster({ dir: cluster.dir, banks: 3, env: TEST_ENV });
+    const restarted = again.processes.find((p) => p.name === "bank-c");
+    expect(restarted?.pid).to.not.equal(victim.pid);
+    expect(restarted?.port).to.equal(victim.port);
+    expect(again.processes.filter((p) => p.name !== "bank-c").map((p) => [p.name, p.pid])).to.deep.equal(others);
+    expect((await account(again, "bank-c", id)).balance).to.equal(77n);
+    expect((await http.get(`${restarted?.url}/healthz`)).status).to.equal(200);
+  });
+});

@@ -1,0 +1,111 @@
+/** Small helpers the integration tests use to talk to a running cluster. */
+import axios, { type AxiosResponse } from "axios";
+import pg from "pg";
+import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+
+export const http = axios.create({ validateStatus: () => true, timeout: 30_000 });
+
+export function bankUrl(cluster: ClusterFile, name: string): string {
+  const bank = cluster.banks.find((b) => b.name === name);
+  if (!bank) throw new Error(`no bank ${name}`);
+  return bank.participantUrl;
+}
+
+export async function openAccount(cluster: ClusterFile, bank: string, id: string, balance: bigint | number): Promise<void> {
+  const res = await http.post(`${bankUrl(cluster, bank)}/v1/accounts`, { id, balance: String(balance) }, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } });
+  if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
+}
+
+export async function account(cluster: ClusterFile, bank: string, id: string): Promise<{ balance: bigint; version: number }> {
+  const res = await http.get(`${bankUrl(cluster, bank)}/v1/accounts/${id}`);
+  if (res.status !== 200) throw new Error(`reading ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
+  return { balance: BigInt(res.data.balance), version: res.data.version };
+}
+
+export interface TransferSpec {
+  from: { bank: string; account: string; expectedVersion?: number };
+  to: { bank: string; account: string };
+  amount: bigint | number | string;
+}
+
+export function transferBody(t: TransferSpec): unknown {
+  return {
+    participants: [
+      { name: t.from.bank, operations: [{ op: "debit", account: t.from.account, amount: String(t.amount), ...(t.from.expectedVersion !== undefined ? { expectedVersion: t.from.expectedVersion } : {}) }] },
+      { name: t.to.bank, operations: [{ op: "credit", account: t.to.account, amount: String(t.amount) }] },
+    ],
+  };
+}
+
+export function transfer(cluster: ClusterFile, t: TransferSpec, headers: Record<string, string> = {}): Promise<AxiosResponse> {
+  return http.post(`${cluster.coordinator.url}/v1/transactions`, transferBody(t), { headers });
+}
+
+/** Opens a database connection to one bank's PostgreSQL, runs `work`, closes it. */
+export async function withBankDb<T>(cluster: ClusterFile, bank: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
+  const entry = cluster.banks.find((b) => b.name === bank);
+  if (!entry) throw new Error(`no bank ${bank}`);
+  const db = new pg.Client({ connectionString: entry.databaseUrl });
+  await db.connect();
+  try {
+    return await work(db);
+  } finally {
+    await db.end();
+  }
+}
+
+/** Prepared transactions left at any bank: after every test this must be zero. */
+export async function preparedLeft(cluster: ClusterFile): Promise<number> {
+  let total = 0;
+  for (const bank of cluster.banks) {
+    total += await withBankDb(cluster, bank.name, async (db) => Number((await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n));
+  }
+  return total;
+}
+
+/** The sum of every balance at every bank, and the number of ledger entries. */
+export async function snapshot(cluster: ClusterFile): Promise<{ total: bigint; ledgerEntries: number; perAccount: Map<string, bigint> }> {
+  let total = 0n;
+  let ledgerEntries = 0;
+  const perAccount = new Map<string, bigint>();
+  for (const bank of cluster.banks) {
+    await withBankDb(cluster, bank.name, async (db) => {
+      const { rows } = await db.query<{ id: string; balance: string }>("SELECT id, balance::text AS balance FROM accounts");
+      for (const r of rows) {
+        total += BigInt(r.balance);
+        perAccount.set(`${bank.name}/${r.id}`, BigInt(r.balance));
+      }
+      ledgerEntries += Number((await db.query("SELECT count(*) AS n FROM ledger")).rows[0].n);
+    });
+  }
+  return { total, ledgerEntries, perAccount };
+}
+
+/** Ledger entries of one txid at one bank. */
+export async function ledgerOf(cluster: ClusterFile, bank: string, txid: string): Promise<{ account: string; delta: bigint }[]> {
+  return withBankDb(cluster, bank, async (db) => {
+    const { rows } = await db.query<{ account: string; delta: string }>("SELECT account, delta::text AS delta FROM ledger WHERE txid = $1", [txid]);
+    return rows.map((r) => ({ account: r.account, delta: BigInt(r.delta) }));
+  });
+}
+
+let counter = 0;
+/** Account ids unique to this test run, so suites never see each other's money. */
+export function uniqueAccount(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+/**
+ * Waits until the coordinator has no transaction in flight (bounded), so checks of what is
+ * left at the banks see the system at rest rather than mid-phase-2.
+ */
+export async function settled(cluster: ClusterFile, boundMs = 30_000): Promise<void> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    const res = await http.get(`${cluster.coordinator.url}/v1/transactions?state=active&limit=1`);
+    if (res.status === 200 && res.data.transactions.length === 0) return;
+    if (Date.now() > until) throw new Error(`transactions still in flight after ${boundMs} ms: ${JSON.stringify(res.data)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
