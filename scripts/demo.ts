@@ -1,0 +1,210 @@
+/**
+ * `npm run demo`: money moves between banks, atomically, and the total never changes.
+ * Starts a local 3-bank cluster unless one is running, opens accounts, shows the balances,
+ * runs a few hundred concurrent transfers (some deliberately overdrawing), shows the balances
+ * again, and checks the invariants. Exits non-zero if any check fails.
+ */
+import axios from "axios";
+import pg from "pg";
+import { sleep } from "../shared/clock.js";
+import { parseArgs, runCli, UsageError } from "./cli-args.js";
+import { DEFAULT_CLUSTER_DIR, runningCluster, startCluster } from "./cluster/cluster.js";
+import type { ClusterFile } from "./cluster/cluster-file.js";
+import { money, progressBar, table } from "./demo-format.js";
+
+const USAGE = `usage: npm run demo [-- --transfers N] [--concurrency C] [--dir D]
+
+  --transfers N     transfers to run (default 300)
+  --concurrency C   transfers in flight at once (default 16)
+  --dir D           cluster state folder (default ${DEFAULT_CLUSTER_DIR})`;
+
+const http = axios.create({ validateStatus: () => true, timeout: 30_000 });
+const HOLDERS = ["alice", "bob", "carol", "dave", "erin"];
+const OPENING_BALANCE = 100_000n; // 1,000.00
+const out = (line = "") => process.stdout.write(`${line}\n`);
+
+interface Account {
+  bank: string;
+  id: string;
+}
+
+interface Outcome {
+  txid: string;
+  outcome: string;
+  reason: string;
+}
+
+runCli("demo", USAGE, async () => {
+  const { flags } = parseArgs(process.argv.slice(2), { transfers: "number", concurrency: "number", dir: "string" });
+  const transfers = Number(flags.transfers ?? 300);
+  const concurrency = Number(flags.concurrency ?? 16);
+  if (!Number.isInteger(transfers) || transfers < 1 || transfers > 100_000) throw new UsageError("--transfers must be an integer from 1 to 100000");
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError("--concurrency must be an integer from 1 to 256");
+  const dir = String(flags.dir ?? DEFAULT_CLUSTER_DIR);
+
+  const cluster = await clusterFor(dir);
+  const accounts = await openAccounts(cluster);
+  const before = await balances(cluster, accounts);
+  out("\nBalances before:");
+  printBalances(cluster, accounts, before);
+
+  out(`\nRunning ${transfers} transfers between banks, ${concurrency} at a time (about 1 in 10 overdraws on purpose):`);
+  const results = await runTransfers(cluster, accounts, transfers, concurrency);
+  await settled(cluster);
+  const after = await balances(cluster, accounts);
+  out("\nBalances after:");
+  printBalances(cluster, accounts, after);
+  printOutcomes(results);
+
+  const ok = await runChecks(cluster, before, after, results);
+  await showHistory(cluster, results);
+  out(`\nThe cluster is still running (${cluster.coordinator.url}); stop it with: npm run cluster -- stop`);
+  return ok ? 0 : 1;
+});
+
+async function clusterFor(dir: string): Promise<ClusterFile> {
+  const running = await runningCluster(dir);
+  if (running) {
+    out(`Using the cluster running in ${dir} (coordinator ${running.coordinator.url}).`);
+    return running;
+  }
+  out(`Starting a local cluster in ${dir}: 3 banks, each with its own PostgreSQL and Redis, plus the coordinator...`);
+  const started = await startCluster({ dir, banks: 3 });
+  out(`Cluster up: coordinator ${started.coordinator.url}, banks ${started.banks.map((b) => `${b.name} ${b.participantUrl}`).join(", ")}.`);
+  return started;
+}
+
+/** Opens each holder's account at each bank; accounts from an earlier run are reused. */
+async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
+  const accounts: Account[] = [];
+  for (const bank of cluster.banks) {
+    for (const holder of HOLDERS) {
+      const id = `${holder}`;
+      const res = await http.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } });
+      if (res.status !== 201 && res.status !== 409) throw new Error(`opening ${bank.name}/${id} failed: ${res.status} ${JSON.stringify(res.data)}`);
+      accounts.push({ bank: bank.name, id });
+    }
+  }
+  return accounts;
+}
+
+const key = (a: Account) => `${a.bank}/${a.id}`;
+
+async function balances(cluster: ClusterFile, accounts: Account[]): Promise<Map<string, bigint>> {
+  const result = new Map<string, bigint>();
+  for (const bank of cluster.banks) {
+    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`);
+    if (res.status !== 200) throw new Error(`reading ${bank.name}: ${res.status}`);
+    for (const a of res.data.accounts as { id: string; balance: string }[]) {
+      if (accounts.some((x) => x.bank === bank.name && x.id === a.id)) result.set(`${bank.name}/${a.id}`, BigInt(a.balance));
+    }
+  }
+  return result;
+}
+
+function printBalances(cluster: ClusterFile, accounts: Account[], values: Map<string, bigint>): void {
+  const headers = ["holder", ...cluster.banks.map((b) => b.name)];
+  const rows = HOLDERS.map((h) => [h, ...cluster.banks.map((b) => money(values.get(`${b.name}/${h}`) ?? 0n))]);
+  const bankTotals = cluster.banks.map((b) => accounts.filter((a) => a.bank === b.name).reduce((s, a) => s + (values.get(key(a)) ?? 0n), 0n));
+  rows.push(["bank total", ...bankTotals.map(money)]);
+  out(table(headers, rows, headers.map((_, i) => i).slice(1)));
+  out(`total over all banks: ${money(bankTotals.reduce((s, v) => s + v, 0n))}`);
+}
+
+async function runTransfers(cluster: ClusterFile, accounts: Account[], count: number, concurrency: number): Promise<Outcome[]> {
+  const results: Outcome[] = [];
+  const progress = progressBar(count);
+  let next = 0;
+  const tally = () => `committed ${results.filter((r) => r.outcome === "committed").length}, aborted ${results.filter((r) => r.outcome === "aborted").length}`;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      const from = pick(accounts);
+      let to = pick(accounts);
+      while (to.bank === from.bank) to = pick(accounts);
+      // One in ten asks for more than any account holds: it must abort at the debiting bank
+      // and leave the credit at the other bank undone.
+      const amount = Math.random() < 0.1 ? 10_000_000 : 100 + Math.floor(Math.random() * 30_000);
+      const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
+        participants: [
+          { name: from.bank, operations: [{ op: "debit", account: from.id, amount: String(amount) }] },
+          { name: to.bank, operations: [{ op: "credit", account: to.id, amount: String(amount) }] },
+        ],
+      });
+      const reason = (res.data?.participants as { reason?: string }[] | undefined)?.find((p) => p.reason)?.reason ?? res.data?.error?.code ?? (res.status === 200 ? "" : `HTTP ${res.status}`);
+      results.push({ txid: res.data?.txid ?? "", outcome: res.data?.outcome ?? "error", reason });
+      progress(results.length, tally());
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return results;
+}
+
+function pick<T>(items: T[]): T {
+  return items[Math.floor(Math.random() * items.length)] as T;
+}
+
+function printOutcomes(results: Outcome[]): void {
+  const counts = new Map<string, number>();
+  for (const r of results) {
+    const label = r.outcome === "committed" ? "committed" : `${r.outcome} (${r.reason || "no reason given"})`;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  out("\nOutcomes:");
+  for (const [label, n] of [...counts].sort((a, b) => b[1] - a[1])) out(`  ${String(n).padStart(5)}  ${label}`);
+}
+
+/** Waits (bounded) until the coordinator has nothing in flight: the checks look at rest. */
+async function settled(cluster: ClusterFile): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const res = await http.get(`${cluster.coordinator.url}/v1/transactions?state=active&limit=1`);
+    if (res.status === 200 && res.data.transactions.length === 0) return;
+    await sleep(100);
+  }
+}
+
+async function runChecks(cluster: ClusterFile, before: Map<string, bigint>, after: Map<string, bigint>, results: Outcome[]): Promise<boolean> {
+  const sum = (m: Map<string, bigint>) => [...m.values()].reduce((s, v) => s + v, 0n);
+  const committed = results.filter((r) => r.outcome === "committed").map((r) => r.txid);
+  const aborted = results.filter((r) => r.outcome === "aborted").map((r) => r.txid);
+  const perBank = await Promise.all(cluster.banks.map((b) => bankFacts(b.databaseUrl, committed, aborted)));
+  const prepared = perBank.reduce((s, f) => s + f.prepared, 0);
+  const committedEntries = perBank.reduce((s, f) => s + f.committedEntries, 0);
+  const abortedEntries = perBank.reduce((s, f) => s + f.abortedEntries, 0);
+  const checks: [string, boolean][] = [
+    [`total unchanged (${money(sum(before))} before, ${money(sum(after))} after)`, sum(before) === sum(after)],
+    [`no balance is negative`, [...after.values()].every((v) => v >= 0n)],
+    [`every committed transfer is in the ledger at both its banks (${committedEntries} entries for ${committed.length} transfers)`, committedEntries === committed.length * 2],
+    [`no aborted transfer left a ledger entry anywhere (${abortedEntries} found)`, abortedEntries === 0],
+    [`no prepared transaction left at any bank (${prepared} found)`, prepared === 0],
+    [`every transfer got an answer (${results.length - committed.length - aborted.length} without)`, committed.length + aborted.length === results.length],
+  ];
+  out("\nChecks:");
+  for (const [label, ok] of checks) out(`  ${ok ? "PASS" : "FAIL"}  ${label}`);
+  const ok = checks.every(([, passed]) => passed);
+  out(ok ? "\nAll checks passed." : "\nSOME CHECKS FAILED.");
+  return ok;
+}
+
+async function bankFacts(databaseUrl: string, committed: string[], aborted: string[]): Promise<{ prepared: number; committedEntries: number; abortedEntries: number }> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const prepared = Number((await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n);
+    const count = async (txids: string[]) => Number((await db.query("SELECT count(*) AS n FROM ledger WHERE txid = ANY($1::uuid[])", [txids])).rows[0].n);
+    return { prepared, committedEntries: await count(committed), abortedEntries: await count(aborted) };
+  } finally {
+    await db.end();
+  }
+}
+
+async function showHistory(cluster: ClusterFile, results: Outcome[]): Promise<void> {
+  const sample = results.find((r) => r.outcome === "committed") ?? results[0];
+  if (!sample) return;
+  const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${sample.txid}`);
+  if (res.status !== 200) return;
+  const tx = res.data as { txid: string; state: string; participants: { name: string; vote: string | null; acknowledgedAt: string | null }[]; events: { type: string; at: string; data: unknown }[] };
+  out(`\nOne transfer's history, from GET ${cluster.coordinator.url}/v1/transactions/${tx.txid}:`);
+  out(`  state ${tx.state}; ${tx.participants.map((p) => `${p.name} voted ${p.vote ?? "-"}${p.acknowledgedAt ? `, acknowledged ${p.acknowledgedAt}` : ""}`).join("; ")}`);
+  for (const e of tx.events) out(`  ${e.at}  ${e.type.padEnd(9)} ${JSON.stringify(e.data)}`);
+}
