@@ -44,6 +44,12 @@ export function postgresDataRoot(stateDir: string, user: { uid: number; gid: num
   return join(tmpdir(), `concord-postgres-${id}`);
 }
 
+/** Removes PostgreSQL data that lives outside the state folder (the fallback above). */
+export function removeOutsideData(stateDir: string): void {
+  const id = createHash("sha256").update(resolve(stateDir)).digest("hex").slice(0, 12);
+  rmSync(join(tmpdir(), `concord-postgres-${id}`), { recursive: true, force: true });
+}
+
 function reachableBy(dir: string, user: { uid: number; gid: number }): boolean {
   mkdirSync(dir, { recursive: true });
   const r = spawnSync("test", ["-x", resolve(dir)], { uid: user.uid, gid: user.gid });

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "../../scripts/cluster/postgres.js";
+import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser, removeOutsideData } from "../../scripts/cluster/postgres.js";
 import { freePort, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../../scripts/cluster/processes.js";
 import { redisReady, redisSpec, redisUrl } from "../../scripts/cluster/redis.js";
 
@@ -36,6 +36,7 @@ describe("start-up refuses unsafe stores", function () {
   after(async function () {
     this.timeout(60_000);
     for (const [i, spec] of started.entries()) await stopProcess(pids[i] as number, spec.marker, spec.stopSignal);
+    removeOutsideData(dir);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -79,7 +80,6 @@ describe("start-up refuses unsafe stores", function () {
     });
     expect(refused.code).to.equal(1);
     expect(refused.output).to.match(/max_prepared_transactions = 0/).and.match(/-c max_prepared_transactions=N/);
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("a service with a malformed configuration stops and names the variable", async function () {

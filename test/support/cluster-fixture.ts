@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
+import { removeOutsideData } from "../../scripts/cluster/postgres.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 
 let shared: Promise<ClusterFile> | undefined;
@@ -24,10 +25,10 @@ export function sharedCluster(): Promise<ClusterFile> {
 
 export async function stopSharedCluster(): Promise<void> {
   if (!shared || !sharedDir) return;
-  const file = await shared.catch(() => undefined);
+  await shared.catch(() => undefined);
   await stopCluster(sharedDir);
   // PostgreSQL data may live outside the state folder (when the postgres user cannot reach it).
-  for (const bank of file?.banks ?? []) rmSync(bank.postgresDataDir, { recursive: true, force: true });
+  removeOutsideData(sharedDir);
   rmSync(sharedDir, { recursive: true, force: true });
   shared = undefined;
 }
