@@ -8,6 +8,7 @@ import { backoffDelayMs } from "../shared/backoff.js";
 import { sleep } from "../shared/clock.js";
 import type { DurableLog } from "../shared/durable-log.js";
 import { TransportError } from "../shared/http-client.js";
+import { FailpointError, type Failpoints } from "../shared/failpoints.js";
 import type { Logger } from "../shared/logger.js";
 import { onePhaseResponseSchema, prepareResponseSchema, type Decision, type Vote } from "../shared/messages.js";
 import type { ParticipantClient } from "./participant-client.js";
@@ -67,6 +68,7 @@ export class Engine {
     private readonly log: DurableLog,
     private readonly participants: ParticipantClient,
     private readonly logger: Logger,
+    private readonly failpoints: Failpoints,
     private readonly options: EngineOptions = DEFAULT_ENGINE_OPTIONS,
   ) {}
 
@@ -76,13 +78,14 @@ export class Engine {
     const onePhase = names.length === 1;
     await this.log.begin(input.txid, { participants: names, timeoutMs: input.timeoutMs, onePhase, ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}) });
     this.logger.info({ txid: input.txid, participants: names, timeoutMs: input.timeoutMs, onePhase }, "begin");
+    await this.failpoints.hit("coordinator.after-begin");
     const run = new TransactionRun(this, input);
     return run.start();
   }
 
   /** @internal used by TransactionRun */
   get deps() {
-    return { log: this.log, participants: this.participants, logger: this.logger, options: this.options };
+    return { log: this.log, participants: this.participants, logger: this.logger, failpoints: this.failpoints, options: this.options };
   }
 }
 
@@ -95,6 +98,12 @@ class TransactionRun {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private replyTimer: NodeJS.Timeout | undefined;
   private resolveReply!: (r: TransactionResult) => void;
+  // Failpoints "between prepares" and "after the first COMMIT" need a first message that is
+  // known to have been answered while the others are not yet sent.
+  private preparesStarted = 0;
+  private decisionsStarted = 0;
+  private readonly firstPrepare = deferred();
+  private readonly firstDecision = deferred();
   private readonly reply = new Promise<TransactionResult>((resolve) => (this.resolveReply = resolve));
 
   constructor(
@@ -166,7 +175,11 @@ class TransactionRun {
   private async sendPrepare(name: string): Promise<void> {
     const txid = this.input.txid;
     try {
-      const res = await this.d.participants.prepare(name, txid, this.operations.get(name) ?? [], this.remainingMs());
+      if (this.preparesStarted++ > 0 && this.d.failpoints.isArmed("coordinator.between-prepares")) {
+        await this.firstPrepare.promise;
+        await this.d.failpoints.hit("coordinator.between-prepares");
+      }
+      const res = await this.d.participants.prepare(name, txid, this.operations.get(name) ?? [], this.remainingMs(), this.state.participants).finally(() => this.firstPrepare.resolve());
       const parsed = prepareResponseSchema.safeParse(res.data);
       if (res.status === 200 && parsed.success) {
         const { vote, reason, detail, results } = parsed.data;
@@ -180,7 +193,8 @@ class TransactionRun {
       this.d.logger.warn({ txid, participant: name, status: res.status, reason }, "prepare refused");
       this.dispatch({ type: "prepare-failed", participant: name, reason });
     } catch (err) {
-      if (!(err instanceof TransportError)) throw err;
+      if (!(err instanceof TransportError || err instanceof FailpointError)) throw err;
+      this.firstPrepare.resolve();
       this.d.logger.warn({ txid, participant: name, err: err.message }, "prepare got no answer");
       this.dispatch({ type: "prepare-failed", participant: name, reason: "no answer to prepare" });
     }
@@ -255,11 +269,10 @@ class TransactionRun {
     // decide-once is idempotent (it returns what is stored), so a retry after a lost reply is
     // safe; a few quick ones ride out a Redis reconnect.
     for (let attempt = 0; ; attempt++) {
+      let stored;
       try {
-        const stored = await this.d.log.decideOnce(txid, decision, { reason, by: "engine", votes, retryDelayMs: this.d.options.recoveryHandoffMs });
-        this.d.logger.info({ txid, requested: decision, decision: stored.decision, won: stored.won, reason: stored.reason }, "decision");
-        this.dispatch({ type: "decision-stored", decision: stored.decision, reason: stored.reason });
-        return;
+        await this.d.failpoints.hit("coordinator.after-votes");
+        stored = await this.d.log.decideOnce(txid, decision, { reason, by: "engine", votes, retryDelayMs: this.d.options.recoveryHandoffMs });
       } catch (err) {
         if (attempt >= 2) {
           this.d.logger.error({ txid, err: String(err) }, "decision not recorded; leaving it to recovery");
@@ -268,7 +281,20 @@ class TransactionRun {
           return;
         }
         await sleep(backoffDelayMs(attempt));
+        continue;
       }
+      this.d.logger.info({ txid, requested: decision, decision: stored.decision, won: stored.won, reason: stored.reason }, "decision");
+      try {
+        await this.d.failpoints.hit("coordinator.after-decision");
+      } catch (err) {
+        // The engine loses track of a decided transaction, as if this one run had crashed:
+        // the client hears "unknown" and recovery finishes phase 2.
+        this.dispatch({ type: "decision-unknown", error: (err as Error).message });
+        this.finish();
+        return;
+      }
+      this.dispatch({ type: "decision-stored", decision: stored.decision, reason: stored.reason });
+      return;
     }
   }
 
@@ -278,9 +304,14 @@ class TransactionRun {
     if (!this.replyTimer && !this.state.replied) {
       this.replyTimer = setTimeout(() => this.dispatch({ type: "reply-wait-expired" }), this.d.options.replyWaitMs);
     }
+    const waitForFirst = this.decisionsStarted++ > 0 && this.d.failpoints.isArmed("coordinator.after-first-commit");
     for (let attempt = 0; attempt < this.d.options.phase2Attempts; attempt++) {
       try {
-        const res = await this.d.participants.decide(name, txid, decision);
+        if (waitForFirst && attempt === 0) {
+          await this.firstDecision.promise;
+          await this.d.failpoints.hit("coordinator.after-first-commit");
+        }
+        const res = await this.d.participants.decide(name, txid, decision).finally(() => this.firstDecision.resolve());
         if (res.status === 200) {
           this.d.logger.info({ txid, participant: name, decision }, "ack");
           this.dispatch({ type: "ack", participant: name });
@@ -292,7 +323,8 @@ class TransactionRun {
         this.d.logger[level]({ txid, participant: name, decision, status: res.status, body: res.data }, "decision refused");
         if (res.status === 409) break;
       } catch (err) {
-        if (!(err instanceof TransportError)) throw err;
+        if (!(err instanceof TransportError || err instanceof FailpointError)) throw err;
+        this.firstDecision.resolve();
         this.d.logger.warn({ txid, participant: name, decision, attempt, err: err.message }, "decision got no answer");
       }
       await sleep(backoffDelayMs(attempt));
@@ -346,4 +378,10 @@ class TransactionRun {
     if (this.replyTimer) clearTimeout(this.replyTimer);
     this.engine.active.delete(this.input.txid);
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }

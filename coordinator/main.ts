@@ -1,6 +1,8 @@
 /** Coordinator process: configuration, the durable-log check, recovery, then the HTTP API. */
 import { loadConfig, coordinatorEnvSchema } from "../shared/config.js";
+import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { DurableLog } from "../shared/durable-log.js";
+import { COORDINATOR_FAILPOINTS, Failpoints } from "../shared/failpoints.js";
 import { runMain } from "../shared/process-main.js";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
@@ -18,10 +20,13 @@ async function main(): Promise<void> {
   await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: "coordinator" });
   const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: config.CONCORD_RETENTION_SECONDS });
   const participants = new ParticipantClient(createHttpClient(), config.CONCORD_PARTICIPANTS, config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS);
-  const engine = new Engine(log, participants, logger, DEFAULT_ENGINE_OPTIONS);
-  const recovery = new Recovery(log, participants, logger, (txid) => engine.active.has(txid));
+  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => logger.warn({ failpoint: name, spec }, "failpoint fired"));
+  failpoints.configure(config.CONCORD_FAILPOINTS);
+  const engine = new Engine(log, participants, logger, failpoints, DEFAULT_ENGINE_OPTIONS);
+  const recovery = new Recovery(log, participants, logger, (txid) => engine.active.has(txid), failpoints);
 
   const app = createApp();
+  if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, failpoints, config.CONCORD_ADMIN_SECRET ?? "");
   mountApi(app, { engine, log, participants, logger, defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS, maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);

@@ -26,8 +26,8 @@ export class ParticipantClient {
     return `${base}/v1/2pc/${txid}/${action}`;
   }
 
-  prepare(name: string, txid: string, operations: unknown[], timeoutMs: number): Promise<HttpReply> {
-    return this.http.post(this.url(name, txid, "prepare"), { operations, timeoutMs }, Math.min(timeoutMs, this.requestTimeoutMs));
+  prepare(name: string, txid: string, operations: unknown[], timeoutMs: number, participants: readonly string[]): Promise<HttpReply> {
+    return this.http.post(this.url(name, txid, "prepare"), { operations, timeoutMs, participants }, Math.min(timeoutMs, this.requestTimeoutMs));
   }
 
   onePhase(name: string, txid: string, operations: unknown[], timeoutMs: number): Promise<HttpReply> {

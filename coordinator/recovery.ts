@@ -8,6 +8,7 @@
 import { backoffDelayMs } from "../shared/backoff.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { TransportError } from "../shared/http-client.js";
+import type { Failpoints } from "../shared/failpoints.js";
 import type { Logger } from "../shared/logger.js";
 import type { Decision } from "../shared/messages.js";
 import type { ParticipantClient } from "./participant-client.js";
@@ -30,6 +31,7 @@ export class Recovery {
     private readonly participants: ParticipantClient,
     private readonly logger: Logger,
     private readonly isActive: (txid: string) => boolean,
+    private readonly failpoints: Failpoints,
     private readonly options: RecoveryOptions = DEFAULT_RECOVERY_OPTIONS,
   ) {}
 
@@ -111,10 +113,18 @@ export class Recovery {
     const decision = record.decision;
     const targets = record.onePhase ? [] : phase2TargetsOf(record, decision).filter((p) => record.acks[p] === undefined);
     const acked: string[] = [];
+    let sent = 0;
+    let firstSent!: () => void;
+    const first = new Promise<void>((r) => (firstSent = r));
     await Promise.all(
       targets.map(async (name) => {
+        // Recovery killed half-way: one participant has the decision, the others do not.
+        if (sent++ > 0 && this.failpoints.isArmed("coordinator.recovery-after-first-send")) {
+          await first;
+          await this.failpoints.hit("coordinator.recovery-after-first-send");
+        }
         try {
-          const res = await this.participants.decide(name, txid, decision);
+          const res = await this.participants.decide(name, txid, decision).finally(firstSent);
           if (res.status === 200) acked.push(name);
           else this.logger.warn({ txid, participant: name, decision, status: res.status, body: res.data }, "recovery: decision refused");
         } catch (err) {

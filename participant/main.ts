@@ -6,7 +6,11 @@ import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
 import { connectRedis, ensureDurableRedis } from "../shared/redis-durability.js";
 import { bankApplication } from "./bank/bank-application.js";
+import { mountAdminRoutes } from "../shared/admin-routes.js";
+import { Failpoints, PARTICIPANT_FAILPOINTS } from "../shared/failpoints.js";
+import { createHttpClient } from "../shared/http-client.js";
 import { mountTwoPhaseRoutes } from "./framework/http.js";
+import { ParticipantRecovery } from "./framework/recovery.js";
 import { Participant } from "./framework/participant.js";
 import { createPool, ensurePreparedTransactions, FRAMEWORK_MIGRATIONS, migrate } from "./framework/pg-store.js";
 
@@ -23,6 +27,8 @@ async function main(): Promise<void> {
 
   const application = bankApplication;
   await migrate(pool, [...FRAMEWORK_MIGRATIONS, ...application.migrations]);
+  const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) => logger.warn({ failpoint: fp, spec }, "failpoint fired"));
+  failpoints.configure(config.CONCORD_FAILPOINTS);
   const participant = new Participant(
     { name, lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS, statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS },
     pool,
@@ -30,17 +36,28 @@ async function main(): Promise<void> {
     journal,
     application,
     logger,
+    failpoints,
   );
 
   const app = createApp();
   mountTwoPhaseRoutes(app, participant, { pool: decisionPool, journal });
   application.mountRoutes?.(app, { pool, logger, adminSecret: config.CONCORD_ADMIN_SECRET });
+  if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, failpoints, config.CONCORD_ADMIN_SECRET ?? "");
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);
   logger.info({ host: config.CONCORD_HOST, port: config.CONCORD_PORT, application: application.name }, "participant listening");
+  // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
+  const recovery = new ParticipantRecovery(participant as Participant<unknown>, journal, createHttpClient({ maxSockets: 16 }), logger, failpoints, {
+    coordinatorUrl: config.CONCORD_COORDINATOR_URL,
+    peers: config.CONCORD_PEERS ?? new Map(),
+    minAgeMs: config.CONCORD_RECOVERY_MIN_AGE_MS,
+    requestTimeoutMs: 2000,
+  });
+  recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
+    recovery.stop();
     server.close();
     redis.disconnect();
     void pool.end();

@@ -43,6 +43,10 @@ export const coordinatorEnvSchema = z.object({
   CONCORD_RETENTION_SECONDS: z.coerce.number().int().min(60).max(365 * 86400).default(7 * 86400),
   CONCORD_RECOVERY_INTERVAL_MS: ms(50, 600_000, 1000),
   CONCORD_ADMIN_SECRET: z.string().optional(),
+  /** Failpoints armed at start-up (tests and chaos only): see shared/failpoints.ts. */
+  CONCORD_FAILPOINTS: z.string().optional(),
+  /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
+  CONCORD_ADMIN_ENDPOINTS: bool,
   CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type CoordinatorConfig = z.infer<typeof coordinatorEnvSchema>;
@@ -54,6 +58,11 @@ export const participantEnvSchema = z.object({
   CONCORD_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
   CONCORD_REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   CONCORD_COORDINATOR_URL: httpUrl.optional(),
+  /** The other participants, `name=url,...`: whom to ask while the coordinator is unreachable. */
+  CONCORD_PEERS: participantMap.optional(),
+  CONCORD_RECOVERY_INTERVAL_MS: ms(50, 600_000, 2000),
+  /** Prepared transactions younger than this are left to the coordinator's phase 2. */
+  CONCORD_RECOVERY_MIN_AGE_MS: ms(0, 600_000, 3000),
   CONCORD_ACCEPT_NONDURABLE_REDIS: bool,
   CONCORD_LOCK_TIMEOUT_MS: ms(10, 600_000, 500),
   CONCORD_STATEMENT_TIMEOUT_MS: ms(10, 600_000, 10_000),
@@ -61,6 +70,10 @@ export const participantEnvSchema = z.object({
   CONCORD_PG_DECISION_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
   CONCORD_RETENTION_SECONDS: z.coerce.number().int().min(60).max(365 * 86400).default(7 * 86400),
   CONCORD_ADMIN_SECRET: z.string().optional(),
+  /** Failpoints armed at start-up (tests and chaos only): see shared/failpoints.ts. */
+  CONCORD_FAILPOINTS: z.string().optional(),
+  /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
+  CONCORD_ADMIN_ENDPOINTS: bool,
   CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type ParticipantConfig = z.infer<typeof participantEnvSchema>;

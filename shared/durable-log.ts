@@ -186,9 +186,10 @@ export class DurableLog {
   }
 
   /** Journals a participant's vote; returns what is stored (the first vote wins). */
-  async recordVote(txid: string, participant: string, vote: Vote, reason = ""): Promise<{ code: VoteCode; vote: Vote | undefined; decision: Decision | undefined }> {
+  async recordVote(txid: string, participant: string, vote: Vote, p: { reason?: string; participants?: readonly string[] } = {}): Promise<{ code: VoteCode; vote: Vote | undefined; decision: Decision | undefined }> {
     const k = this.keysFor(txid);
-    const [code, stored, decision] = await this.scripts.concordRecordVote(k.tx, k.events, k.undecided, txid, participant, vote, reason, this.options.retentionSeconds, MAX_EVENTS);
+    const participants = p.participants && p.participants.length > 0 ? JSON.stringify(p.participants) : "";
+    const [code, stored, decision] = await this.scripts.concordRecordVote(k.tx, k.events, k.undecided, txid, participant, vote, p.reason ?? "", this.options.retentionSeconds, MAX_EVENTS, participants);
     return { code, vote: (stored || undefined) as Vote | undefined, decision: (decision || undefined) as Decision | undefined };
   }
 

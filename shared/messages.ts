@@ -46,6 +46,8 @@ export const prepareRequestSchema = z
     operations: operationsSchema,
     /** Time left until the coordinator's deadline; the participant bounds its locks by it. */
     timeoutMs: z.number().int().min(1).max(600_000).optional(),
+    /** Every participant of the transaction: the peers to ask if the coordinator is unreachable. */
+    participants: z.array(participantNameSchema).max(LIMITS.maxParticipantsPerTransaction).optional(),
   })
   .strict();
 export type PrepareRequest = z.infer<typeof prepareRequestSchema>;
@@ -71,6 +73,13 @@ export type DecisionAck = z.infer<typeof decisionAckSchema>;
 
 /** Empty body of COMMIT and ABORT: anything else is refused rather than silently ignored. */
 export const emptyBodySchema = z.object({}).strict();
+
+/** A peer's answer during cooperative termination. */
+export const peerInquiryResponseSchema = z.object({
+  txid: txidSchema,
+  decision: z.enum(["commit", "abort", "unknown"]),
+});
+export type PeerInquiryResponse = z.infer<typeof peerInquiryResponseSchema>;
 
 // ---- participant -> coordinator ---------------------------------------------------------
 

@@ -1,9 +1,9 @@
 /** The bank's own endpoints: read accounts and the ledger; open accounts (administrators only). */
-import { timingSafeEqual } from "node:crypto";
-import type { Express, Request } from "express";
+import type { Express } from "express";
 import type { Pool } from "pg";
 import { z } from "zod";
-import { ConflictError, NotFoundError, UnauthorizedError } from "../../shared/errors.js";
+import { requireBearer } from "../../shared/admin-routes.js";
+import { ConflictError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { txidSchema } from "../../shared/messages.js";
@@ -35,7 +35,7 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
   // administrator's act: it needs the admin secret when one is configured, and leaves an
   // 'open' ledger entry so that balances always equal the sum of their ledger.
   app.post("/v1/accounts", async (req, res) => {
-    requireAdmin(req, ctx.adminSecret);
+    requireBearer(req, ctx.adminSecret, "opening accounts");
     const body = parseWith(openAccountSchema, req.body, "body");
     const client = await pool.connect();
     try {
@@ -64,14 +64,4 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
     );
     res.json({ entries: rows.map((r) => ({ txid: r.txid, account: r.account, delta: r.delta, kind: r.kind, at: r.at.toISOString() })) });
   });
-}
-
-function requireAdmin(req: Request, secret: string | undefined): void {
-  if (secret === undefined || secret === "") return;
-  const header = req.header("authorization") ?? "";
-  const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
-  const expected = Buffer.from(secret);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new UnauthorizedError("opening accounts needs the admin secret: Authorization: Bearer <CONCORD_ADMIN_SECRET>");
-  }
 }

@@ -17,7 +17,7 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, participant: Participant<
   app.post("/v1/2pc/:txid/prepare", async (req, res) => {
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
     const body = parseWith(prepareRequestSchema, req.body, "body");
-    res.json(await participant.prepare(txid, body.operations, body.timeoutMs));
+    res.json(await participant.prepare(txid, body.operations, body.timeoutMs, body.participants));
   });
 
   app.post("/v1/2pc/:txid/one-phase", async (req, res) => {
@@ -36,6 +36,14 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, participant: Participant<
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
     parseWith(emptyBodySchema, req.body ?? {}, "body");
     res.json(await participant.abort(txid));
+  });
+
+  // A peer in doubt asks what we know (cooperative termination). It may write a tombstone, so
+  // it is a POST.
+  app.post("/v1/2pc/:txid/inquiry", async (req, res) => {
+    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
+    parseWith(emptyBodySchema, req.body ?? {}, "body");
+    res.json({ txid, decision: await participant.peerInquiry(txid) });
   });
 
   // What this participant knows of a txid: PostgreSQL's view and the journal's. For operators,

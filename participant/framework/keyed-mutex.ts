@@ -22,6 +22,10 @@ export class KeyedMutex {
     }
   }
 
+  has(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   get size(): number {
     return this.tails.size;
   }

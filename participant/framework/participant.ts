@@ -10,6 +10,7 @@ import type { DurableLog } from "../../shared/durable-log.js";
 import { VoteCode } from "../../shared/durable-log.js";
 import { ConflictError, UnavailableError } from "../../shared/errors.js";
 import { gidFor } from "../../shared/ids.js";
+import type { Failpoints } from "../../shared/failpoints.js";
 import type { Logger } from "../../shared/logger.js";
 import type { DecisionAck, OnePhaseResponse, PrepareResponse } from "../../shared/messages.js";
 import { VoteNoError, type Application } from "./application.js";
@@ -39,6 +40,7 @@ export class Participant<Ops> {
     private readonly journal: DurableLog,
     private readonly app: Application<Ops>,
     private readonly logger: Logger,
+    private readonly failpoints: Failpoints,
   ) {}
 
   get name(): string {
@@ -49,7 +51,7 @@ export class Participant<Ops> {
     return gidFor(this.options.name, txid);
   }
 
-  async prepare(txid: string, rawOperations: unknown[], timeoutMs: number | undefined): Promise<PrepareResponse> {
+  async prepare(txid: string, rawOperations: unknown[], timeoutMs: number | undefined, participants: readonly string[] = []): Promise<PrepareResponse> {
     // The coordinator's deadline runs from now: time spent queued counts against it.
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     // Validation happens before anything is written: a malformed request changes nothing.
@@ -60,11 +62,14 @@ export class Participant<Ops> {
       if (prior) return { vote: prior, ...(record?.reason ? { reason: record.reason } : {}) };
       if (record?.decision === "abort") return { vote: "no", reason: "already-aborted" };
       if (record?.decision === "commit") throw new ConflictError(`transaction ${txid} has a COMMIT journaled but was never prepared here`, "protocol-violation");
-      return this.executeAndPrepare(txid, ops, deadlineAt);
+      await this.failpoints.hit("participant.before-prepare");
+      const vote = await this.executeAndPrepare(txid, ops, deadlineAt, participants);
+      if (vote.vote === "yes") await this.failpoints.hit("participant.after-prepare");
+      return vote;
     });
   }
 
-  private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number): Promise<PrepareResponse> {
+  private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number, participants: readonly string[]): Promise<PrepareResponse> {
     const run = await this.inTransaction(deadlineAt, async (client) => {
       await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
       const outcome = await this.app.execute(client, txid, ops);
@@ -74,14 +79,14 @@ export class Participant<Ops> {
     });
     // The connection is back in the pool before any follow-up query: holding it while asking
     // for another could exhaust the pool under load.
-    if (!run.ok) return this.refuse(txid, run.error);
+    if (!run.ok) return this.refuse(txid, run.error, participants);
     const { readOnly, results } = run.value;
     if (readOnly) {
-      await this.journal.recordVote(txid, this.name, "read-only");
+      await this.journal.recordVote(txid, this.name, "read-only", { participants });
       this.logger.info({ txid, vote: "read-only" }, "vote");
       return { vote: "read-only", ...(results ? { results } : {}) };
     }
-    return this.journalYes(txid, results);
+    return this.journalYes(txid, results, participants);
   }
 
   /**
@@ -109,10 +114,10 @@ export class Participant<Ops> {
   }
 
   /** The YES vote is journaled before it is sent; without the journal entry there is no YES. */
-  private async journalYes(txid: string, results: unknown[] | undefined): Promise<PrepareResponse> {
+  private async journalYes(txid: string, results: unknown[] | undefined, participants: readonly string[]): Promise<PrepareResponse> {
     let stored;
     try {
-      stored = await this.journal.recordVote(txid, this.name, "yes");
+      stored = await this.journal.recordVote(txid, this.name, "yes", { participants });
     } catch (err) {
       await this.rollbackPrepared(txid);
       throw new UnavailableError(`journal unreachable; transaction ${txid} was rolled back: ${(err as Error).message}`);
@@ -126,7 +131,7 @@ export class Participant<Ops> {
   }
 
   /** Turns a failed prepare into a NO vote, made permanent by a tombstone, or rethrows a bug. */
-  private async refuse(txid: string, err: unknown): Promise<PrepareResponse> {
+  private async refuse(txid: string, err: unknown, participants: readonly string[]): Promise<PrepareResponse> {
     if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
       const { state } = await this.outcome(txid);
       return { vote: "no", reason: state === "committed" ? "already-committed" : "already-aborted" };
@@ -142,10 +147,10 @@ export class Participant<Ops> {
       reason = known;
       // A lock timeout on our own outcome row means this txid is already prepared (a repeated
       // PREPARE whose journal entry was lost): that is a YES, not a NO.
-      if (known === "lock-timeout" && (await this.outcome(txid)).prepared) return this.journalYes(txid, undefined);
+      if (known === "lock-timeout" && (await this.outcome(txid)).prepared) return this.journalYes(txid, undefined, participants);
     }
     await this.writeTombstone(txid);
-    await this.journal.recordVote(txid, this.name, "no", reason);
+    await this.journal.recordVote(txid, this.name, "no", { reason, participants });
     this.logger.info({ txid, vote: "no", reason, detail }, "vote");
     return { vote: "no", reason, ...(detail ? { detail } : {}) };
   }
@@ -164,8 +169,10 @@ export class Participant<Ops> {
       }
       const stored = await this.journal.decideOnce(txid, "commit", { by: "participant", reason: "COMMIT received", missingRecord: "create" });
       if (stored.decision !== "commit") throw new ConflictError(`transaction ${txid} has ABORT journaled; refusing COMMIT`, "already-aborted");
+      await this.failpoints.hit("participant.before-commit-prepared");
       await this.decisionPool.query(`COMMIT PREPARED '${gid}'`);
       this.logger.info({ txid, state: "committed" }, "commit prepared");
+      await this.failpoints.hit("participant.after-commit-prepared");
       await this.journal.end(txid, [this.name]);
       return { txid, state: "committed" };
     });
@@ -215,6 +222,42 @@ export class Participant<Ops> {
     const detail = err instanceof VoteNoError ? err.detail : undefined;
     this.logger.info({ txid, outcome: "aborted", reason }, "one-phase abort");
     return { outcome: "aborted", reason, ...(detail ? { detail } : {}) };
+  }
+
+  /**
+   * A peer asks what we know while the coordinator is unreachable (cooperative termination).
+   * We answer a decision only when we know it. If we have not voted, we never will: a tombstone
+   * makes a later PREPARE vote NO, so answering ABORT is safe. If we voted YES and have no
+   * decision, we are in doubt like the asker, and say so.
+   */
+  async peerInquiry(txid: string): Promise<"commit" | "abort" | "unknown"> {
+    return this.mutex.run(txid, async () => {
+      const [outcome, record] = await Promise.all([this.outcome(txid), this.journal.get(txid)]);
+      if (outcome.state === "committed" && !outcome.prepared) return "commit";
+      if (outcome.state === "aborted") return "abort";
+      if (record?.decision) return record.decision;
+      if (outcome.prepared || record?.votes[this.name] !== undefined) return "unknown";
+      await this.journal.decideOnce(txid, "abort", { by: "participant", reason: "a peer asked before this participant voted", missingRecord: "create" });
+      await this.writeTombstone(txid);
+      await this.journal.end(txid, [this.name]);
+      this.logger.info({ txid, answer: "abort" }, "peer inquiry before any vote: tombstone written");
+      return "abort";
+    });
+  }
+
+  /** Prepared transactions of this participant at least `minAgeMs` old, by txid. */
+  async preparedTxids(minAgeMs: number): Promise<string[]> {
+    const prefix = `concord:${this.name}:`;
+    const { rows } = await this.decisionPool.query<{ gid: string }>(
+      "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1) AND prepared <= now() - make_interval(secs => $2::double precision / 1000) ORDER BY prepared LIMIT 1000",
+      [prefix, minAgeMs],
+    );
+    return rows.map((r) => r.gid.slice(prefix.length));
+  }
+
+  /** True while a message of this txid is being handled here: recovery leaves it alone. */
+  isBusy(txid: string): boolean {
+    return this.mutex.has(txid);
   }
 
   /** What PostgreSQL knows about a txid: prepared right now, and the committed outcome row. */

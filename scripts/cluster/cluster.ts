@@ -115,6 +115,10 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     marker: `--concord-dir=${dir}`,
     stopSignal: "SIGTERM",
   });
+  // Each participant knows its peers, to ask them while the coordinator is unreachable.
+  for (const s of specs) {
+    if (s.role === "participant") s.env.CONCORD_PEERS = banks.filter((b) => b.name !== s.name).map((b) => `${b.name}=${b.participantUrl}`).join(",");
+  }
   // Participants and the coordinator share a marker prefix; make each unique by its name.
   for (const s of specs) if (s.role === "coordinator" || s.role === "participant") s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
 

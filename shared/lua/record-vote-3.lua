@@ -12,6 +12,8 @@
   ARGV[4] reason           "" for none
   ARGV[5] retentionSeconds lifetime of a record that needs no decision (no, read-only)
   ARGV[6] maxEvents        stream length bound
+  ARGV[7] participants     JSON array of every participant of the transaction ("" if unknown):
+                           whom to ask while the coordinator is unreachable
 
   Returns {1, vote, ""}          recorded
           {0, vote, decision}    a vote was already recorded; it is returned unchanged
@@ -30,6 +32,9 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], 'txid', ARGV[1], field, ARGV[3], 'createdAt', now)
+if ARGV[7] ~= '' then
+  redis.call('HSETNX', KEYS[1], 'participants', ARGV[7])
+end
 if ARGV[3] == 'yes' then
   redis.call('HSET', KEYS[1], 'state', 'prepared')
   redis.call('ZADD', KEYS[3], now, ARGV[1])
