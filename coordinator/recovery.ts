@@ -35,15 +35,21 @@ export class Recovery {
     private readonly options: RecoveryOptions = DEFAULT_RECOVERY_OPTIONS,
   ) {}
 
-  /** One pass over everything that is due. Concurrent calls share the pass in progress. */
-  sweep(): Promise<void> {
-    this.running ??= this.sweepOnce().finally(() => (this.running = undefined));
+  /**
+   * One pass over everything that is due. The first pass after start-up takes every decided
+   * transaction, due or not: the engine that was driving them died with the last process.
+   * Concurrent calls share the pass in progress.
+   */
+  sweep(startup = false): Promise<void> {
+    this.running ??= this.sweepOnce(startup).finally(() => (this.running = undefined));
     return this.running;
   }
 
   start(intervalMs: number): void {
+    let startup = true;
     const tick = () => {
-      this.sweep()
+      this.sweep(startup)
+        .then(() => (startup = false))
         .catch((err: unknown) => this.logger.warn({ err: String(err) }, "recovery pass failed; will retry"))
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, intervalMs);
@@ -57,10 +63,11 @@ export class Recovery {
     this.timer = undefined;
   }
 
-  private async sweepOnce(): Promise<void> {
+  private async sweepOnce(startup: boolean): Promise<void> {
     const undecided = (await this.log.due("undecided", this.options.batchSize)).filter((t) => !this.isActive(t));
     await this.inParallel(undecided, (txid) => this.decideExpired(txid));
-    const unacked = (await this.log.due("unacked", this.options.batchSize)).filter((t) => !this.isActive(t));
+    const decided = startup ? await this.log.listIndex("unacked", this.options.batchSize) : await this.log.due("unacked", this.options.batchSize);
+    const unacked = decided.filter((t) => !this.isActive(t));
     await this.inParallel(unacked, (txid) => this.drivePhase2(txid));
   }
 

@@ -25,7 +25,7 @@ export const bankApplication: Application<BankOperation[]> = {
     for (const op of ordered) {
       results.push(op.op === "read" ? await readLocked(client, op.account) : await applyDelta(client, txid, op));
     }
-    return { readOnly: ops.every((op) => op.op === "read"), results };
+    return { readOnly: ops.every((op) => op.op === "read" && !op.hold), results };
   },
 
   mountRoutes(app, ctx) {

@@ -21,8 +21,11 @@ const moneyOp = (op: "debit" | "credit") =>
 export const bankOperationSchema = z.discriminatedUnion("op", [
   moneyOp("debit"),
   moneyOp("credit"),
-  /** Reads a balance under a FOR SHARE lock. */
-  z.object({ op: z.literal("read"), account: accountIdSchema }).strict(),
+  /**
+   * Reads a balance under a FOR SHARE lock. With `hold`, the participant prepares instead of
+   * voting read-only, so the lock lasts until the decision: a consistent read across banks.
+   */
+  z.object({ op: z.literal("read"), account: accountIdSchema, hold: z.boolean().optional() }).strict(),
 ]);
 export type BankOperation = z.infer<typeof bankOperationSchema>;
 

@@ -56,13 +56,15 @@ export class Participant<Ops> {
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     // Validation happens before anything is written: a malformed request changes nothing.
     const ops = this.app.parseOperations(rawOperations);
+    // Before the per-txid lock: a PREPARE held here is one still on its way, which an ABORT
+    // sent later by the coordinator can overtake.
+    await this.failpoints.hit("participant.before-prepare");
     return this.mutex.run(txid, async () => {
       const record = await this.journal.get(txid);
       const prior = record?.votes[this.name];
       if (prior) return { vote: prior, ...(record?.reason ? { reason: record.reason } : {}) };
       if (record?.decision === "abort") return { vote: "no", reason: "already-aborted" };
       if (record?.decision === "commit") throw new ConflictError(`transaction ${txid} has a COMMIT journaled but was never prepared here`, "protocol-violation");
-      await this.failpoints.hit("participant.before-prepare");
       const vote = await this.executeAndPrepare(txid, ops, deadlineAt, participants);
       if (vote.vote === "yes") await this.failpoints.hit("participant.after-prepare");
       return vote;

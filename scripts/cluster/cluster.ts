@@ -9,6 +9,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import axios from "axios";
+import { sleep } from "../../shared/clock.js";
 import { readClusterFile, writeClusterFile, type BankEntry, type ClusterFile, type ProcessEntry } from "./cluster-file.js";
 import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "./postgres.js";
 import { freePort, isOurProcess, portIsFree, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "./processes.js";
@@ -32,10 +33,24 @@ export function bankNames(count: number): string[] {
 
 const secret = () => randomBytes(24).toString("base64url");
 
-/** Keeps a port from the last run when it is still free, so URLs stay stable across restarts. */
-async function pickPort(previous: number | undefined): Promise<number> {
-  if (previous && (await portIsFree(previous))) return previous;
-  return freePort();
+/**
+ * Keeps a port from the last run when it is still free, so URLs stay stable across restarts.
+ * Ports are not held between picking and use, so the kernel may offer the same free port
+ * twice: `taken` makes every pick of one start distinct.
+ */
+async function pickPort(previous: number | undefined, taken: Set<number>): Promise<number> {
+  if (previous && !taken.has(previous) && (await portIsFree(previous))) {
+    taken.add(previous);
+    return previous;
+  }
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await freePort();
+    if (!taken.has(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error("could not find a free loopback port");
 }
 
 export async function startCluster(options: StartOptions): Promise<ClusterFile> {
@@ -44,7 +59,8 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   const previous = readClusterFile(dir);
   const running = new Map((previous?.processes ?? []).filter((p) => isOurProcess(p.pid, p.marker)).map((p) => [p.name, p]));
   const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
-  const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name)));
+  const taken = new Set<number>([...running.values()].map((p) => p.port));
+  const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name), taken));
   const secrets = previous?.secrets ?? { adminSecret: secret(), postgresPassword: secret(), redisPassword: secret() };
   const names = previous && options.banks === previous.banks.length ? previous.banks.map((b) => b.name) : bankNames(options.banks);
   const user = postgresUser();
@@ -154,11 +170,20 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
 /** Starts one process unless it already runs, and waits until it is ready. */
 export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | undefined, secrets: ClusterFile["secrets"], record: (entry: ProcessEntry) => void = () => undefined): Promise<ProcessEntry> {
   if (current && isOurProcess(current.pid, current.marker)) return current;
-  const pid = spawnDetached(spec);
-  record({ ...spec, pid });
-  const alive = () => isOurProcess(pid, spec.marker);
-  await waitUntil(spec.name, () => ready(spec, secrets), { timeoutMs: START_TIMEOUT_MS, alive, log: spec.log });
-  return { ...spec, pid };
+  // Right after a kill -9 the old instance can linger for a moment (a PostgreSQL backend, a
+  // zombie pid in postmaster.pid), and the new one exits at once: try a few times.
+  for (let attempt = 1; ; attempt++) {
+    const pid = spawnDetached(spec);
+    record({ ...spec, pid });
+    const alive = () => isOurProcess(pid, spec.marker);
+    try {
+      await waitUntil(spec.name, () => ready(spec, secrets), { timeoutMs: START_TIMEOUT_MS, alive, log: spec.log });
+      return { ...spec, pid };
+    } catch (err) {
+      if (attempt >= 3 || alive()) throw err;
+      await sleep(500 * attempt);
+    }
+  }
 }
 
 async function ready(spec: ProcessSpec, secrets: ClusterFile["secrets"]): Promise<boolean> {
@@ -174,14 +199,21 @@ async function ready(spec: ProcessSpec, secrets: ClusterFile["secrets"]): Promis
   }
 }
 
-/** Restarts one named process of a running cluster from its recorded spec (after a kill). */
-export async function restartProcess(dir: string, name: string): Promise<ProcessEntry> {
+/**
+ * Restarts one named process of a running cluster from its recorded spec (after a kill).
+ * `extraEnv` applies to this start only (a failpoint armed from the first instruction, say);
+ * the recorded spec keeps its own environment for later restarts.
+ */
+export async function restartProcess(dir: string, name: string, extraEnv: Record<string, string> = {}): Promise<ProcessEntry> {
   const file = readClusterFile(resolve(dir));
   if (!file) throw new Error(`no cluster in ${dir}`);
   const entry = file.processes.find((p) => p.name === name);
   if (!entry) throw new Error(`no process named ${name} in ${dir}; known: ${file.processes.map((p) => p.name).join(", ")}`);
-  const record = (started: ProcessEntry) => writeClusterFile(file.dir, { ...file, processes: file.processes.map((p) => (p.name === name ? started : p)) });
-  return ensureRunning(entry, entry, file.secrets, record);
+  const record = (started: ProcessEntry) => {
+    const latest = readClusterFile(file.dir) ?? file;
+    writeClusterFile(file.dir, { ...latest, processes: latest.processes.map((p) => (p.name === name ? { ...started, env: entry.env } : p)) });
+  };
+  return ensureRunning({ ...entry, env: { ...entry.env, ...extraEnv } }, entry, file.secrets, record);
 }
 
 /** Stops what this cluster started, services before stores, and nothing else. */

@@ -24,8 +24,9 @@ export function redisSpec(p: { name: string; dataDir: string; port: number; pass
     env: {},
     port: p.port,
     log: p.log,
-    // The port is in the process title ("redis-server 127.0.0.1:PORT").
-    marker: `:${p.port}`,
+    // Redis rewrites its command line to "redis-server 127.0.0.1:PORT" once it has started;
+    // before that it reads "redis-server --port PORT ...". The bare port matches both.
+    marker: String(p.port),
     stopSignal: "SIGTERM",
   };
 }
