@@ -19,7 +19,7 @@ export interface RecoveryOptions {
   retryPolicy: { baseMs: number; capMs: number };
 }
 
-export const DEFAULT_RECOVERY_OPTIONS: RecoveryOptions = { batchSize: 1000, concurrency: 64, retryPolicy: { baseMs: 200, capMs: 30_000 } };
+export const DEFAULT_RECOVERY_OPTIONS: RecoveryOptions = { batchSize: 1000, concurrency: 64, retryPolicy: { baseMs: 200, capMs: 5_000 } };
 
 export class Recovery {
   private readonly attempts = new Map<string, number>();

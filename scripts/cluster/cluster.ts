@@ -216,6 +216,14 @@ export async function restartProcess(dir: string, name: string, extraEnv: Record
   return ensureRunning({ ...entry, env: { ...entry.env, ...extraEnv } }, entry, file.secrets, record);
 }
 
+/** Changes the recorded environment of one process; it applies from its next (re)start. */
+export function setProcessEnv(dir: string, name: string, env: Record<string, string>): void {
+  const file = readClusterFile(resolve(dir));
+  if (!file) throw new Error(`no cluster in ${dir}`);
+  if (!file.processes.some((p) => p.name === name)) throw new Error(`no process named ${name} in ${dir}`);
+  writeClusterFile(file.dir, { ...file, processes: file.processes.map((p) => (p.name === name ? { ...p, env: { ...p.env, ...env } } : p)) });
+}
+
 /** Stops what this cluster started, services before stores, and nothing else. */
 export async function stopCluster(dir: string): Promise<{ name: string; result: string }[]> {
   const file = readClusterFile(resolve(dir));

@@ -1,0 +1,170 @@
+/**
+ * A chaos run: start a cluster with a fault-injecting proxy in front of every participant,
+ * run transfers and consistent reads, inject the seed's fault schedule, heal everything, wait
+ * for recovery, and check every invariant.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import axios from "axios";
+import { monotonicMs, sleep } from "../../shared/clock.js";
+import { checkInvariants, type Report } from "../checker/invariants.js";
+import { gatherFacts } from "../checker/gather.js";
+import type { ClientEntry } from "../checker/facts.js";
+import { restartProcess, setProcessEnv, startCluster, stopCluster } from "../cluster/cluster.js";
+import { readClusterFile, type ClusterFile } from "../cluster/cluster-file.js";
+import { removeOutsideData } from "../cluster/postgres.js";
+import { stopProcess } from "../cluster/processes.js";
+import { FaultExecutor } from "./fault-executor.js";
+import { FaultProxy } from "./fault-proxy.js";
+import { seededRandom } from "./prng.js";
+import { chaosMarkdown, type ChaosReport } from "./report.js";
+import { describeFault, drawSchedule, type FaultKind } from "./schedule.js";
+import { Workload, type Account } from "./workload.js";
+
+export interface ChaosOptions {
+  seed: number;
+  durationSeconds: number;
+  faultKinds: FaultKind[];
+  banks: number;
+  concurrency: number;
+  dir: string;
+  keepRunning: boolean;
+  log: (line: string) => void;
+}
+
+const CHAOS_ENV = {
+  CONCORD_ADMIN_ENDPOINTS: "true",
+  CONCORD_RECOVERY_INTERVAL_MS: "500",
+  CONCORD_RECOVERY_MIN_AGE_MS: "2000",
+};
+const ACCOUNTS_PER_BANK = 6;
+const OPENING_BALANCE = 10_000n;
+const RECOVERY_BOUND_MS = 120_000;
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const dir = resolve(o.dir);
+  await stopCluster(dir);
+  removeOutsideData(dir);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+
+  o.log(`starting a ${o.banks}-bank cluster in ${dir}`);
+  const cluster = await startCluster({ dir, banks: o.banks, env: CHAOS_ENV });
+  const proxies = await putProxiesInFront(cluster);
+  const accounts = await openAccounts(cluster);
+  const expectedTotal = OPENING_BALANCE * BigInt(accounts.length);
+
+  const schedule = drawSchedule({ seed: o.seed, durationMs: o.durationSeconds * 1000, kinds: o.faultKinds, topology: { banks: cluster.banks.map((b) => b.name) } });
+  o.log(`fault schedule of seed ${o.seed}: ${schedule.length} faults`);
+  for (const f of schedule) o.log(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(f)}`);
+
+  const workload = new Workload(cluster.coordinator.url, accounts, expectedTotal, seededRandom(o.seed ^ 0x5eed), o.concurrency);
+  const executor = new FaultExecutor(dir, proxies);
+  const started = monotonicMs();
+  workload.start();
+  const faults: ChaosReport["faults"] = [];
+  for (const fault of schedule) {
+    const wait = fault.atMs - (monotonicMs() - started);
+    if (wait > 0) await sleep(wait);
+    const startedAtMs = monotonicMs() - started;
+    const result = await executor.apply(fault).catch((err: unknown) => `failed to apply: ${(err as Error).message}`);
+    o.log(`  ${(startedAtMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(fault)}: ${result}`);
+    faults.push({ atMs: fault.atMs, startedAtMs, description: describeFault(fault), result });
+  }
+  const remaining = o.durationSeconds * 1000 - (monotonicMs() - started);
+  if (remaining > 0) await sleep(remaining);
+  const traffic = await workload.stop();
+  o.log(`workload stopped: ${traffic.transfers.committed} committed, ${traffic.transfers.aborted} aborted, ${traffic.transfers.unknown} unknown, ${traffic.transfers.error} without an answer`);
+
+  o.log("healing: every process running, no failpoint armed, the network whole");
+  await heal(dir, o.banks, proxies);
+  const healedAt = monotonicMs();
+  const { checker, recovered } = await waitForRecovery(readClusterFile(dir) as ClusterFile, traffic.record);
+  const recoverySeconds = recovered ? (monotonicMs() - healedAt) / 1000 : null;
+
+  const report: ChaosReport = {
+    ok: checker.ok && traffic.reads.violations.length === 0,
+    seed: o.seed,
+    durationSeconds: o.durationSeconds,
+    faultKinds: o.faultKinds,
+    faults,
+    faultsInjected: countBy(schedule.map((f) => f.kind)),
+    transfers: traffic.transfers,
+    consistentReads: traffic.reads,
+    recoverySeconds,
+    checker,
+  };
+  writeFileSync(join(dir, "chaos-report.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, "chaos-report.md"), chaosMarkdown(report));
+  writeFileSync(join(dir, "client-record.jsonl"), traffic.record.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  await Promise.all([...proxies.values()].map((p) => p.stop()));
+  if (!o.keepRunning) await stopCluster(dir);
+  return report;
+}
+
+/** The coordinator reaches each participant through a proxy the runner controls. */
+async function putProxiesInFront(cluster: ClusterFile): Promise<Map<string, FaultProxy>> {
+  const proxies = new Map<string, FaultProxy>();
+  const routes: string[] = [];
+  for (const bank of cluster.banks) {
+    const proxy = new FaultProxy({ targetHost: "127.0.0.1", targetPort: Number(new URL(bank.participantUrl).port) });
+    routes.push(`${bank.name}=http://127.0.0.1:${await proxy.start()}`);
+    proxies.set(bank.name, proxy);
+  }
+  setProcessEnv(cluster.dir, "coordinator", { CONCORD_PARTICIPANTS: routes.join(",") });
+  const coordinator = cluster.processes.find((p) => p.name === "coordinator");
+  if (coordinator) await stopProcess(coordinator.pid, coordinator.marker, "SIGTERM");
+  await restartProcess(cluster.dir, "coordinator");
+  return proxies;
+}
+
+async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
+  const accounts: Account[] = [];
+  for (const bank of cluster.banks) {
+    for (let i = 0; i < ACCOUNTS_PER_BANK; i++) {
+      const id = `acct-${i}`;
+      const res = await axios.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` }, validateStatus: () => true });
+      if (res.status !== 201) throw new Error(`opening ${bank.name}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
+      accounts.push({ bank: bank.name, id });
+    }
+  }
+  return accounts;
+}
+
+async function heal(dir: string, banks: number, proxies: Map<string, FaultProxy>): Promise<void> {
+  for (const proxy of proxies.values()) await proxy.setMode({ kind: "pass" });
+  const file = readClusterFile(dir);
+  for (const p of file?.processes ?? []) {
+    try {
+      process.kill(p.pid, "SIGCONT");
+    } catch {
+      /* not running: restarted below */
+    }
+  }
+  const healed = await startCluster({ dir, banks, env: CHAOS_ENV });
+  const auth = { headers: { authorization: `Bearer ${healed.secrets.adminSecret}` }, validateStatus: () => true };
+  for (const p of healed.processes.filter((x) => x.role === "coordinator" || x.role === "participant")) {
+    const res = await axios.get(`${p.url}/v1/admin/failpoints`, auth).catch(() => undefined);
+    for (const fp of (res?.data?.failpoints ?? []) as { name: string; spec: unknown }[]) {
+      if (fp.spec) await axios.delete(`${p.url}/v1/admin/failpoints/${fp.name}`, auth).catch(() => undefined);
+    }
+  }
+}
+
+/** Polls the checker until nothing is left in flight (I6), bounded; returns the last report. */
+async function waitForRecovery(cluster: ClusterFile, record: ClientEntry[]): Promise<{ checker: Report; recovered: boolean }> {
+  const until = monotonicMs() + RECOVERY_BOUND_MS;
+  for (;;) {
+    const checker = checkInvariants(await gatherFacts(cluster, record));
+    const liveness = checker.invariants.find((i) => i.id === "I6");
+    if (liveness?.ok) return { checker, recovered: true };
+    if (monotonicMs() > until) return { checker, recovered: false };
+    await sleep(500);
+  }
+}
+
+function countBy(items: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[i] = (out[i] ?? 0) + 1;
+  return out;
+}

@@ -1,0 +1,98 @@
+/**
+ * The chaos run's client: concurrent transfers between accounts at different banks, plus
+ * periodic consistent total reads (2PC read transactions holding FOR SHARE locks until the
+ * decision). It records what it was told about every transfer, for the checker's I4.
+ */
+import axios from "axios";
+import { sleep } from "../../shared/clock.js";
+import type { ClientEntry } from "../checker/facts.js";
+import { pickFrom } from "./prng.js";
+
+export interface Account {
+  bank: string;
+  id: string;
+}
+
+export interface WorkloadResult {
+  transfers: { committed: number; aborted: number; unknown: number; error: number };
+  reads: { attempted: number; committed: number; violations: string[] };
+  record: ClientEntry[];
+}
+
+const http = axios.create({ validateStatus: () => true, timeout: 15_000 });
+
+export class Workload {
+  private running = false;
+  private readonly loops: Promise<void>[] = [];
+  private readonly result: WorkloadResult = { transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 }, reads: { attempted: 0, committed: 0, violations: [] }, record: [] };
+
+  constructor(
+    private readonly coordinatorUrl: string,
+    private readonly accounts: readonly Account[],
+    private readonly expectedTotal: bigint,
+    private readonly random: () => number,
+    private readonly concurrency: number,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    for (let i = 0; i < this.concurrency; i++) this.loops.push(this.transferLoop());
+    this.loops.push(this.readLoop());
+  }
+
+  /** Stops issuing requests and waits for those in flight (each bounded by its timeout). */
+  async stop(): Promise<WorkloadResult> {
+    this.running = false;
+    await Promise.all(this.loops);
+    return this.result;
+  }
+
+  private async transferLoop(): Promise<void> {
+    while (this.running) {
+      const from = pickFrom(this.random, this.accounts);
+      let to = pickFrom(this.random, this.accounts);
+      while (to.bank === from.bank) to = pickFrom(this.random, this.accounts);
+      // A few overdraw on purpose: aborts must be as clean as commits.
+      const amount = this.random() < 0.05 ? 1_000_000_000 : 1 + Math.floor(this.random() * 200);
+      const res = await http
+        .post(`${this.coordinatorUrl}/v1/transactions`, {
+          participants: [
+            { name: from.bank, operations: [{ op: "debit", account: from.id, amount: String(amount) }] },
+            { name: to.bank, operations: [{ op: "credit", account: to.id, amount: String(amount) }] },
+          ],
+          timeoutMs: 3000,
+        })
+        .catch(() => undefined);
+      this.note(res?.status, res?.data as { txid?: string; outcome?: string } | undefined);
+      // While the coordinator is down every request fails at once; do not spin.
+      if (!res || res.status >= 500) await sleep(50);
+    }
+  }
+
+  private note(status: number | undefined, data: { txid?: string; outcome?: string } | undefined): void {
+    const outcome = data?.outcome;
+    const kind: ClientEntry["outcome"] = outcome === "committed" || outcome === "aborted" ? outcome : outcome === "unknown" ? "unknown" : "error";
+    // A 4xx with outcome "aborted" is a refusal the participant explained; still an abort.
+    this.result.transfers[kind] += 1;
+    if (data?.txid && status !== undefined) this.result.record.push({ txid: data.txid, outcome: kind });
+  }
+
+  private async readLoop(): Promise<void> {
+    const banks = [...new Set(this.accounts.map((a) => a.bank))];
+    while (this.running) {
+      await sleep(1000);
+      if (!this.running) break;
+      this.result.reads.attempted += 1;
+      const res = await http
+        .post(`${this.coordinatorUrl}/v1/transactions`, {
+          participants: banks.map((bank) => ({ name: bank, operations: this.accounts.filter((a) => a.bank === bank).map((a) => ({ op: "read", account: a.id, hold: true })) })),
+          timeoutMs: 3000,
+        })
+        .catch(() => undefined);
+      if (res?.status !== 200 || res.data?.outcome !== "committed") continue;
+      this.result.reads.committed += 1;
+      const total = (res.data.participants as { results?: { balance: string }[] }[]).reduce((sum, p) => sum + (p.results ?? []).reduce((s, r) => s + BigInt(r.balance), 0n), 0n);
+      if (total !== this.expectedTotal) this.result.reads.violations.push(`read ${res.data.txid} saw a total of ${total}, expected ${this.expectedTotal}`);
+    }
+  }
+}
