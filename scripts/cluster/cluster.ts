@@ -38,11 +38,19 @@ const secret = () => randomBytes(24).toString("base64url");
  * Ports are not held between picking and use, so the kernel may offer the same free port
  * twice: `taken` makes every pick of one start distinct.
  */
-async function pickPort(previous: number | undefined, taken: Set<number>): Promise<number> {
-  if (previous && !taken.has(previous) && (await portIsFree(previous))) {
-    taken.add(previous);
-    return previous;
+async function pickPort(previous: number | undefined, taken: Set<number>, mustKeep: boolean): Promise<number> {
+  // A process restarted while others run must come back on its old port: they know it by URL.
+  // Right after a kill the port can be busy for a moment, so wait for it rather than move.
+  const until = Date.now() + (mustKeep ? 15_000 : 0);
+  while (previous && !taken.has(previous)) {
+    if (await portIsFree(previous)) {
+      taken.add(previous);
+      return previous;
+    }
+    if (Date.now() >= until) break;
+    await sleep(100);
   }
+  if (mustKeep && previous) throw new Error(`port ${previous} is still in use; cannot restart on it while the rest of the cluster runs`);
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = await freePort();
     if (!taken.has(port)) {
@@ -60,7 +68,7 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   const running = new Map((previous?.processes ?? []).filter((p) => isOurProcess(p.pid, p.marker)).map((p) => [p.name, p]));
   const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
   const taken = new Set<number>([...running.values()].map((p) => p.port));
-  const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name), taken));
+  const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name), taken, running.size > 0));
   const secrets = previous?.secrets ?? { adminSecret: secret(), postgresPassword: secret(), redisPassword: secret() };
   const names = previous && options.banks === previous.banks.length ? previous.banks.map((b) => b.name) : bankNames(options.banks);
   const user = postgresUser();
