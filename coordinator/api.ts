@@ -7,7 +7,7 @@ import type { Express, Response } from "express";
 import { z } from "zod";
 import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
-import { TxExistsError } from "../shared/durable-log.js";
+import { OnePhaseUndecidedError, TxExistsError } from "../shared/durable-log.js";
 import { ConflictError, UnavailableError, ValidationError } from "../shared/errors.js";
 import { parseWith } from "../shared/http-server.js";
 import { newTxid } from "../shared/ids.js";
@@ -120,8 +120,16 @@ async function decisionFor(deps: ApiDeps, txid: string): Promise<"commit" | "abo
   if (record?.decision) return record.decision;
   // The deadline was set on the Redis clock, so it is compared with the Redis clock.
   if (record && (deps.engine.active.has(txid) || (record.deadlineAtMs ?? 0) > (await deps.log.nowMs()))) return "pending";
-  // Unknown, or past its deadline with nobody deciding: abort through the register.
-  const stored = await deps.log.decideOnce(txid, "abort", { reason: record ? "deadline passed; a participant asked" : "presumed abort: unknown transaction", by: "inquiry", retryDelayMs: 0 });
+  // Unknown, or past its deadline with nobody deciding: abort through the register. A
+  // one-phase transaction is settled by recovery, which asks its participant.
+  if (record?.onePhase) return "pending";
+  let stored;
+  try {
+    stored = await deps.log.decideOnce(txid, "abort", { reason: record ? "deadline passed; a participant asked" : "presumed abort: unknown transaction", by: "inquiry", retryDelayMs: 0 });
+  } catch (err) {
+    if (err instanceof OnePhaseUndecidedError) return "pending";
+    throw err;
+  }
   deps.logger.info({ txid, decision: stored.decision, won: stored.won, presumed: !record }, "decision inquiry");
   return stored.decision;
 }
@@ -151,7 +159,13 @@ async function resultOf(deps: ApiDeps, txid: string, timeoutMs: number): Promise
     if (now > waitUntil || (!record && !deps.engine.active.has(txid) && now > waitUntil - timeoutMs)) {
       // A one-phase participant decides on its own; only recovery, which asks it, may settle it.
       if (record?.onePhase) return { txid, outcome: "unknown", reason: "the first request has not finished; recovery will settle it", participants: [] };
-      const stored = await withRedis(() => deps.log.decideOnce(txid, "abort", { reason: "the first request with this Idempotency-Key did not finish", by: "inquiry", retryDelayMs: 0 }));
+      let stored;
+      try {
+        stored = await withRedis(() => deps.log.decideOnce(txid, "abort", { reason: "the first request with this Idempotency-Key did not finish", by: "inquiry", retryDelayMs: 0 }));
+      } catch (err) {
+        if (err instanceof OnePhaseUndecidedError) return { txid, outcome: "unknown", reason: "the first request has not finished; recovery will settle it", participants: [] };
+        throw err;
+      }
       const after = await withRedis(() => deps.log.get(txid));
       return after ? resultFromRecord(after) : { txid, outcome: stored.decision === "commit" ? "committed" : "aborted", participants: [] };
     }

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { backoffDelayMs } from "../shared/backoff.js";
-import { sleep } from "../shared/clock.js";
+import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog } from "../shared/durable-log.js";
 import { TransportError } from "../shared/http-client.js";
 import { FailpointError, type Failpoints } from "../shared/failpoints.js";
@@ -98,6 +98,7 @@ class TransactionRun {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private replyTimer: NodeJS.Timeout | undefined;
   private resolveReply!: (r: TransactionResult) => void;
+  private readonly startedAt = monotonicMs();
   // Failpoints "between prepares" and "after the first COMMIT" need a first message that is
   // known to have been answered while the others are not yet sent.
   private preparesStarted = 0;
@@ -168,8 +169,9 @@ class TransactionRun {
     });
   }
 
+  /** Time left until the deadline: a PREPARE sent late must not hold locks past it. */
   private remainingMs(): number {
-    return Math.max(1, this.input.timeoutMs);
+    return Math.max(1, Math.floor(this.input.timeoutMs - (monotonicMs() - this.startedAt)));
   }
 
   private async sendPrepare(name: string): Promise<void> {
@@ -262,6 +264,9 @@ class TransactionRun {
       if (!(err instanceof TransportError)) throw err;
       this.dispatch({ type: "decision-unknown", error: `settling one phase: ${err.message}` });
     }
+    // Unsettled: let go, so that recovery (which skips transactions the engine drives) asks the
+    // participant again until it answers.
+    this.finish();
   }
 
   private async writeDecision(decision: Decision, reason: string, votes: Record<string, Vote>): Promise<void> {

@@ -163,6 +163,11 @@ function onDecisionStored(state: CoreState, decision: Decision, reason: string):
     assert.equal(decision, state.decision, "the write-once register returned two different decisions");
     return none(state);
   }
+  if (state.onePhase) {
+    // The participant decided; the register may only repeat it (recovery settles a one-phase
+    // transaction by asking the participant, never by presuming).
+    assert.equal(decision, state.requested, "a one-phase decision differs from the participant's outcome");
+  }
   if (decision === "commit" && !state.onePhase) {
     // The invariant the whole system rests on: nobody stores COMMIT unless every vote was YES.
     assert(state.participants.every((p) => state.votes[p] === "yes" || state.votes[p] === "read-only"), "a COMMIT decision is stored but not every participant voted YES");

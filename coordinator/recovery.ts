@@ -103,15 +103,27 @@ export class Recovery {
   private async settleOnePhase(record: TxRecord): Promise<void> {
     const [name] = record.participants;
     if (!name) return;
-    const res = await this.participants.decide(name, record.txid, "abort");
+    const res = await this.participants.decide(name, record.txid, "abort").catch(async (err: unknown) => {
+      if (!(err instanceof TransportError)) throw err;
+      await this.backOff(record.txid, "undecided");
+      return undefined;
+    });
+    if (!res) return;
     const code = (res.data as { error?: { code?: string } } | undefined)?.error?.code;
     let decision: Decision;
     if (res.status === 200) decision = "abort";
     else if (res.status === 409 && code === "already-committed") decision = "commit";
-    else return;
+    else return this.backOff(record.txid, "undecided");
     const stored = await this.log.decideOnce(record.txid, decision, { reason: `settled one phase by recovery`, by: "recovery", retryDelayMs: 0 });
     await this.log.end(record.txid, []);
     this.logger.info({ txid: record.txid, decision: stored.decision }, "recovery settled one-phase transaction");
+  }
+
+  /** Waits longer before the next attempt at a transaction that cannot be finished yet. */
+  private async backOff(txid: string, index: RecoveryIndex): Promise<void> {
+    const attempt = (this.attempts.get(txid) ?? 0) + 1;
+    this.attempts.set(txid, attempt);
+    await this.log.postpone(txid, index, backoffDelayMs(attempt, this.options.retryPolicy));
   }
 
   private async drivePhase2(txid: string): Promise<void> {
@@ -149,8 +161,12 @@ export class Recovery {
     const attempt = (this.attempts.get(txid) ?? 0) + 1;
     this.attempts.set(txid, attempt);
     await this.log.ack(txid, acked, backoffDelayMs(attempt, this.options.retryPolicy));
+    // The map only remembers transactions recovery is still retrying; bound it all the same.
+    if (this.attempts.size > 100_000) this.attempts.clear();
   }
 }
+
+type RecoveryIndex = "undecided" | "unacked";
 
 /** The participants that must hear a decision, from what the log recorded of their votes. */
 export function phase2TargetsOf(record: TxRecord, decision: Decision): string[] {

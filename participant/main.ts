@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const name = config.CONCORD_PARTICIPANT_NAME;
   const logger = createLogger(`participant:${name}`, config.CONCORD_LOG_LEVEL);
   const pool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_POOL_SIZE, logger);
-  const decisionPool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_DECISION_POOL_SIZE, logger);
+  // Phase-2 statements must not wait forever on a row lock (a tombstone behind a prepared row).
+  const decisionPool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_DECISION_POOL_SIZE, logger, 5000);
   await ensurePreparedTransactions(pool, config.CONCORD_PG_POOL_SIZE, logger);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
   await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: `participant ${name}` });

@@ -22,7 +22,7 @@ export type DecidedBy = "engine" | "recovery" | "inquiry" | "operator" | "partic
 
 /** Return codes of the scripts' headers, by name. */
 export enum BeginCode { Begun = 1, Exists = -1 }
-export enum DecideCode { Written = 1, AlreadyDecided = 0, NoRecord = -1 }
+export enum DecideCode { Written = 1, AlreadyDecided = 0, NoRecord = -1, OnePhase = -2 }
 export enum VoteCode { Recorded = 1, AlreadyVoted = 0, Decided = -2 }
 export enum EndCode { Ended = 1, AlreadyEnded = 0, NotDecided = -1 }
 
@@ -41,6 +41,15 @@ export class NotDecidedError extends Error {
   constructor(readonly txid: string) {
     super(`transaction ${txid} has no decision`);
     this.name = "NotDecidedError";
+  }
+}
+
+/** Thrown when an inquiry tries to decide a one-phase transaction, which only its participant can. */
+export class OnePhaseUndecidedError extends Error {
+  readonly retryable = true;
+  constructor(readonly txid: string) {
+    super(`transaction ${txid} is one-phase: only its participant decides it`);
+    this.name = "OnePhaseUndecidedError";
   }
 }
 
@@ -84,6 +93,7 @@ interface Scripts {
   concordAck(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number]>;
   concordEnd(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string]>;
   concordDue(k1: string, ...argv: (string | number)[]): Promise<(string | number)[]>;
+  concordPostpone(k1: string, ...argv: (string | number)[]): Promise<number>;
 }
 
 // Command names carry a prefix: ioredis has methods of its own (`end` is an alias of
@@ -95,6 +105,7 @@ const SCRIPTS: Record<keyof Scripts, { file: string; keys: number }> = {
   concordAck: { file: "ack-3.lua", keys: 3 },
   concordEnd: { file: "end-4.lua", keys: 4 },
   concordDue: { file: "due-1.lua", keys: 1 },
+  concordPostpone: { file: "postpone-1.lua", keys: 1 },
 };
 
 /** Registers the scripts once per connection; ioredis then calls them by SHA (EVALSHA). */
@@ -182,6 +193,7 @@ export class DurableLog {
       p.retryDelayMs ?? 5000, this.options.retentionSeconds, MAX_EVENTS, p.missingRecord ?? "presume",
     );
     if (code === DecideCode.NoRecord) throw new NotDecidedError(txid);
+    if (code === DecideCode.OnePhase) throw new OnePhaseUndecidedError(txid);
     return { won: code === DecideCode.Written, decision: stored as Decision, reason };
   }
 
@@ -246,6 +258,11 @@ export class DurableLog {
       out.push(...members.map(String));
     }
     return out;
+  }
+
+  /** Makes a transaction due again only after `delayMs` (recovery backs off from it). */
+  async postpone(txid: string, index: "undecided" | "unacked", delayMs: number): Promise<void> {
+    await this.scripts.concordPostpone(this.indexKey(shardOf(txid), index), txid, delayMs);
   }
 
   /** Counts of the active indexes: the work recovery would have right now. */

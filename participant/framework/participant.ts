@@ -61,9 +61,10 @@ export class Participant<Ops> {
     await this.failpoints.hit("participant.before-prepare");
     return this.mutex.run(txid, async () => {
       const record = await this.journal.get(txid);
-      const prior = record?.votes[this.name];
-      if (prior) return { vote: prior, ...(record?.reason ? { reason: record.reason } : {}) };
       if (record?.decision === "abort") return { vote: "no", reason: "already-aborted" };
+      const prior = record?.votes[this.name];
+      if (prior === "yes") return this.repeatYes(txid);
+      if (prior) return { vote: prior, ...(record?.reason ? { reason: record.reason } : {}) };
       if (record?.decision === "commit") throw new ConflictError(`transaction ${txid} has a COMMIT journaled but was never prepared here`, "protocol-violation");
       const vote = await this.executeAndPrepare(txid, ops, deadlineAt, participants);
       if (vote.vote === "yes") await this.failpoints.hit("participant.after-prepare");
@@ -115,13 +116,27 @@ export class Participant<Ops> {
     }
   }
 
+  /**
+   * A repeated PREPARE after a YES. PostgreSQL, not the journal, says whether the YES still
+   * stands: a journal write whose reply was lost can hold a YES for a transaction we rolled back.
+   */
+  private async repeatYes(txid: string): Promise<PrepareResponse> {
+    const { prepared, state } = await this.outcome(txid);
+    if (prepared || state === "committed") return { vote: "yes" };
+    await this.writeTombstone(txid);
+    return { vote: "no", reason: "already-aborted" };
+  }
+
   /** The YES vote is journaled before it is sent; without the journal entry there is no YES. */
   private async journalYes(txid: string, results: unknown[] | undefined, participants: readonly string[]): Promise<PrepareResponse> {
     let stored;
     try {
       stored = await this.journal.recordVote(txid, this.name, "yes", { participants });
     } catch (err) {
+      // The write may have landed with its reply lost: a tombstone makes sure the YES it may
+      // hold can never be acted on (PostgreSQL is the truth about what is prepared).
       await this.rollbackPrepared(txid);
+      await this.writeTombstone(txid);
       throw new UnavailableError(`journal unreachable; transaction ${txid} was rolled back: ${(err as Error).message}`);
     }
     if (stored.code === VoteCode.Decided && stored.decision === "abort") {
@@ -147,9 +162,9 @@ export class Participant<Ops> {
       const known = voteNoReasonFor(err);
       if (known === undefined) throw err;
       reason = known;
-      // A lock timeout on our own outcome row means this txid is already prepared (a repeated
-      // PREPARE whose journal entry was lost): that is a YES, not a NO.
-      if (known === "lock-timeout" && (await this.outcome(txid)).prepared) return this.journalYes(txid, undefined, participants);
+      // Waiting on our own outcome row means this txid is already prepared (a repeated PREPARE
+      // whose journal entry was lost): that is a YES, and a tombstone would wait on it forever.
+      if ((await this.outcome(txid)).prepared) return this.journalYes(txid, undefined, participants);
     }
     await this.writeTombstone(txid);
     await this.journal.recordVote(txid, this.name, "no", { reason, participants });
@@ -203,6 +218,8 @@ export class Participant<Ops> {
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     const ops = this.app.parseOperations(rawOperations);
     return this.mutex.run(txid, async () => {
+      // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
+      if ((await this.journal.get(txid))?.decision === "abort") return { outcome: "aborted", reason: "already-aborted" };
       const run = await this.inTransaction(deadlineAt, async (client) => {
         await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
         return { ...(await this.app.execute(client, txid, ops)), end: "COMMIT" };
@@ -255,6 +272,23 @@ export class Participant<Ops> {
       [prefix, minAgeMs],
     );
     return rows.map((r) => r.gid.slice(prefix.length));
+  }
+
+  /**
+   * Journal records that got a decision but no end record (a crash between the two): once
+   * PostgreSQL holds nothing prepared for them, they are ended so they expire.
+   */
+  async endFinishedJournalRecords(limit: number): Promise<number> {
+    let ended = 0;
+    for (const txid of await this.journal.due("unacked", limit)) {
+      if (this.isBusy(txid)) continue;
+      const done = await this.mutex.run(txid, async () => !(await this.outcome(txid)).prepared);
+      if (done) {
+        await this.journal.end(txid, [this.name]);
+        ended++;
+      }
+    }
+    return ended;
   }
 
   /** True while a message of this txid is being handled here: recovery leaves it alone. */

@@ -14,11 +14,22 @@ export const FRAMEWORK_MIGRATIONS: Migration[] = [
   },
 ];
 
-export function createPool(url: string, max: number, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
-  // An idle connection dies when PostgreSQL restarts; the pool replaces it. Without this
-  // listener the error would crash the process.
+export function createPool(url: string, max: number, logger: Logger, lockTimeoutMs?: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    // A session-wide lock timeout, for pools whose statements must never wait without bound.
+    ...(lockTimeoutMs !== undefined ? { options: `-c lock_timeout=${Math.floor(lockTimeoutMs)}` } : {}),
+  });
+  // A connection dies when PostgreSQL restarts; the pool replaces it. Without these listeners
+  // the error event would crash the process: the pool's covers idle connections, and each
+  // client's own covers the moments a checked-out connection is between two queries.
   pool.on("error", (err) => logger.warn({ err: err.message }, "idle PostgreSQL connection lost"));
+  pool.on("connect", (client) => {
+    client.on("error", (err) => logger.warn({ err: err.message }, "PostgreSQL connection lost"));
+  });
   return pool;
 }
 

@@ -61,6 +61,7 @@ export class ParticipantRecovery {
   }
 
   private async sweepOnce(minAgeMs: number): Promise<number> {
+    await this.participant.endFinishedJournalRecords(100);
     const txids = (await this.participant.preparedTxids(minAgeMs)).filter((t) => !this.participant.isBusy(t));
     let resolved = 0;
     for (const txid of txids) {

@@ -14,6 +14,8 @@ export interface ChaosReport {
   transfers: WorkloadResult["transfers"];
   consistentReads: WorkloadResult["reads"];
   recoverySeconds: number | null;
+  /** Processes that died without the schedule killing them: always a bug. */
+  unexpectedExits: string[];
   checker: Report;
 }
 
@@ -26,6 +28,7 @@ export function chaosMarkdown(r: ChaosReport): string {
     `Transfers: ${r.transfers.committed} committed, ${r.transfers.aborted} aborted, ${r.transfers.unknown} unknown, ${r.transfers.error} without an answer.`,
     `Consistent reads: ${r.consistentReads.committed} of ${r.consistentReads.attempted} committed; ${r.consistentReads.violations.length} saw a wrong total.`,
     `Time to recover after the last fault healed: ${r.recoverySeconds === null ? "did not recover" : `${r.recoverySeconds.toFixed(1)} s`}.`,
+    `Processes that exited on their own: ${r.unexpectedExits.length === 0 ? "none" : r.unexpectedExits.join(", ")}.`,
     "",
     "## Faults",
     "",
@@ -49,5 +52,6 @@ export function chaosSummary(r: ChaosReport): string {
     `  recovery after healing: ${r.recoverySeconds === null ? "did not recover" : `${r.recoverySeconds.toFixed(1)} s`}`,
     ...invariants.map((l) => `  ${l}`),
     `  ${r.consistentReads.violations.length === 0 ? "PASS" : "FAIL"} consistent reads saw the opened total`,
+    `  ${r.unexpectedExits.length === 0 ? "PASS" : "FAIL"} no process exited on its own${r.unexpectedExits.length ? `: ${r.unexpectedExits.join(", ")}` : ""}`,
   ].join("\n");
 }

@@ -13,7 +13,7 @@ import type { ClientEntry } from "../checker/facts.js";
 import { restartProcess, setProcessEnv, startCluster, stopCluster } from "../cluster/cluster.js";
 import { readClusterFile, type ClusterFile } from "../cluster/cluster-file.js";
 import { removeOutsideData } from "../cluster/postgres.js";
-import { stopProcess } from "../cluster/processes.js";
+import { isOurProcess, stopProcess } from "../cluster/processes.js";
 import { FaultExecutor } from "./fault-executor.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { seededRandom } from "./prng.js";
@@ -63,9 +63,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const started = monotonicMs();
   workload.start();
   const faults: ChaosReport["faults"] = [];
+  const unexpectedExits: string[] = [];
   for (const fault of schedule) {
     const wait = fault.atMs - (monotonicMs() - started);
     if (wait > 0) await sleep(wait);
+    // Between faults everything the schedule touched has been restarted: a dead process now
+    // died on its own, which is a bug to report (it is restarted so the run stays meaningful).
+    for (const name of await restartUnexpectedlyDead(dir)) {
+      const at = ((monotonicMs() - started) / 1000).toFixed(1);
+      unexpectedExits.push(`${name} (found dead at ${at} s)`);
+      o.log(`  UNEXPECTED: ${name} exited on its own; restarted`);
+    }
     const startedAtMs = monotonicMs() - started;
     const result = await executor.apply(fault).catch((err: unknown) => `failed to apply: ${(err as Error).message}`);
     o.log(`  ${(startedAtMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(fault)}: ${result}`);
@@ -73,6 +81,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   }
   const remaining = o.durationSeconds * 1000 - (monotonicMs() - started);
   if (remaining > 0) await sleep(remaining);
+  for (const name of await restartUnexpectedlyDead(dir)) unexpectedExits.push(`${name} (found dead at the end)`);
   const traffic = await workload.stop();
   o.log(`workload stopped: ${traffic.transfers.committed} committed, ${traffic.transfers.aborted} aborted, ${traffic.transfers.unknown} unknown, ${traffic.transfers.error} without an answer`);
 
@@ -83,7 +92,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const recoverySeconds = recovered ? (monotonicMs() - healedAt) / 1000 : null;
 
   const report: ChaosReport = {
-    ok: checker.ok && traffic.reads.violations.length === 0,
+    ok: checker.ok && traffic.reads.violations.length === 0 && unexpectedExits.length === 0,
     seed: o.seed,
     durationSeconds: o.durationSeconds,
     faultKinds: o.faultKinds,
@@ -92,6 +101,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     transfers: traffic.transfers,
     consistentReads: traffic.reads,
     recoverySeconds,
+    unexpectedExits,
     checker,
   };
   writeFileSync(join(dir, "chaos-report.json"), `${JSON.stringify(report, null, 2)}\n`);
@@ -161,6 +171,12 @@ async function waitForRecovery(cluster: ClusterFile, record: ClientEntry[]): Pro
     if (monotonicMs() > until) return { checker, recovered: false };
     await sleep(500);
   }
+}
+
+async function restartUnexpectedlyDead(dir: string): Promise<string[]> {
+  const dead = (readClusterFile(dir)?.processes ?? []).filter((p) => !isOurProcess(p.pid, p.marker)).map((p) => p.name);
+  for (const name of dead) await restartProcess(dir, name);
+  return dead;
 }
 
 function countBy(items: string[]): Record<string, number> {

@@ -22,9 +22,14 @@
                            "create":  an unknown txid gets a record that awaits its end (a
                            participant's journal meeting a decision before its own vote)
 
+  A one-phase transaction is decided by its single participant: only a caller that asked it
+  (the engine, recovery) may write its decision; an inquiry ("inquiry") is refused.
+
   Returns {1, decision, reason}   this call wrote the decision
           {0, decision, reason}   a decision was already stored; it is returned unchanged
           {-1, "", ""}            NO-RECORD: commit asked for an unknown txid in presume mode;
+                                  nothing written
+          {-2, "", ""}            ONE-PHASE: an inquiry may not decide a one-phase transaction;
                                   nothing written
 ]]
 local existing = redis.call('HGET', KEYS[1], 'decision')
@@ -35,6 +40,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local decision = ARGV[2]
 local known = redis.call('EXISTS', KEYS[1]) == 1
+if known and ARGV[4] == 'inquiry' and redis.call('HGET', KEYS[1], 'onePhase') == '1' then
+  return {-2, '', ''}
+end
 
 if not known and ARGV[9] == 'presume' then
   if decision ~= 'abort' then

@@ -134,6 +134,17 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("gives each participant every other participant as a peer, at its service and port", () => {
+    for (const bank of BANKS) {
+      const peers = participantEnvSchema.parse(environmentOf(bank)).CONCORD_PEERS ?? new Map<string, string>();
+      expect([...peers.keys()].sort(), bank).to.deep.equal(BANKS.filter((b) => b !== bank).sort());
+      for (const [peer, raw] of peers) {
+        const url = new URL(raw);
+        expect([url.hostname, effectivePort(url)], `${bank} -> ${peer}`).to.deep.equal([peer, participantEnvSchema.parse(environmentOf(peer)).CONCORD_PORT]);
+      }
+    }
+  });
+
   it("connects each participant to its own PostgreSQL service", () => {
     for (const bank of BANKS) expect(new URL(variable(bank, "CONCORD_DATABASE_URL")).hostname, bank).to.equal(postgresOf(bank));
   });

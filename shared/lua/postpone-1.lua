@@ -1,0 +1,14 @@
+--[[
+  postpone: moves a member of an index to a later time on the Redis clock, so that recovery
+  does not retry, on every pass, a transaction it cannot finish yet.
+
+  KEYS[1] index            undecided or unacked zset
+
+  ARGV[1] member           txid
+  ARGV[2] delayMs          new score = Redis TIME + delayMs
+
+  Returns 1 when moved, 0 when the member is not in the index (nothing written)
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1])
