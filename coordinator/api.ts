@@ -9,7 +9,7 @@ import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { OnePhaseUndecidedError, TxExistsError } from "../shared/durable-log.js";
 import { ConflictError, UnavailableError, ValidationError } from "../shared/errors.js";
-import { parseWith } from "../shared/http-server.js";
+import { isConnectionFailure, parseWith } from "../shared/http-server.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { idempotencyKeySchema, transactionRequestSchema, txidSchema } from "../shared/messages.js";
@@ -211,8 +211,8 @@ async function withRedis<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof Error && /Connection|ECONNREFUSED|max retries|Stream isn't writeable|ETIMEDOUT|closed/i.test(err.message)) {
-      throw new UnavailableError(`the decision log (Redis) is unreachable: ${err.message}`);
+    if (isConnectionFailure(err) || (err instanceof Error && /max retries|Stream isn't writeable/i.test(err.message))) {
+      throw new UnavailableError(`the decision log (Redis) is unreachable: ${(err as Error).message}`);
     }
     throw err;
   }

@@ -1,7 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Server } from "node:http";
 import type { z } from "zod";
-import { ConcordError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "./errors.js";
+import { ConcordError, NotFoundError, PayloadTooLargeError, UnavailableError, UnsupportedMediaTypeError, ValidationError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { LIMITS } from "./messages.js";
 
@@ -57,7 +57,19 @@ function toConcordError(err: unknown): ConcordError | undefined {
   if (e?.type === "entity.parse.failed") return new ValidationError(`request body is not valid JSON: ${e.message ?? ""}`.trim(), "body");
   if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return new UnsupportedMediaTypeError(e.message ?? "unsupported encoding");
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new ValidationError(e.message ?? "bad request");
+  if (isConnectionFailure(err)) return new UnavailableError(`a store is unreachable; nothing was done that is not recorded: ${(err as Error).message}`);
   return undefined;
+}
+
+/**
+ * A store (PostgreSQL, Redis) that died or restarted under a request. That is an operating
+ * error — 503, retry later — not a bug: every step before it was either durable or undone.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(code) || code.startsWith("08"))) return true;
+  const message = err instanceof Error ? err.message : "";
+  return /Connection terminated|not queryable|connection error|Connection is closed|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery mode)/i.test(message);
 }
 
 export function listen(app: Express, host: string, port: number): Promise<Server> {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
+import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
 import { balanceOf, ledgerEntriesOf, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
 import { http } from "../support/bank-client.js";
 
@@ -7,14 +7,7 @@ describe("the coordinator killed at each protocol step (processes really killed)
   this.timeout(120_000);
   let h: FaultHarness;
 
-  before(async () => {
-    h = await faultHarness();
-  });
-
-  afterEach(async () => {
-    await h.heal();
-    await h.disarmAll();
-  });
+  useFaultHarness((harness) => (h = harness));
 
   it("coordinator killed after some prepares: presumed abort rolls back the participant that prepared", async () => {
     const spec = await openPair(h);

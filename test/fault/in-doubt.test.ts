@@ -1,20 +1,13 @@
 import { expect } from "chai";
 import { sleep } from "../../shared/clock.js";
-import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
+import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
 import { balanceOf, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
 
 describe("participants in doubt (processes really stopped and killed)", function () {
   this.timeout(120_000);
   let h: FaultHarness;
 
-  before(async () => {
-    h = await faultHarness();
-  });
-
-  afterEach(async () => {
-    await h.heal();
-    await h.disarmAll();
-  });
+  useFaultHarness((harness) => (h = harness));
 
   it("prepared participants cut off from the coordinator stay prepared, never guess, and follow the decision after healing", async () => {
     const spec = await openPair(h);

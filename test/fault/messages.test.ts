@@ -1,21 +1,14 @@
 import { expect } from "chai";
 import { sleep } from "../../shared/clock.js";
 import { http } from "../support/bank-client.js";
-import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
+import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
 import { balanceOf, ledgerEntriesOf, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
 
 describe("duplicated and reordered messages", function () {
   this.timeout(120_000);
   let h: FaultHarness;
 
-  before(async () => {
-    h = await faultHarness();
-  });
-
-  afterEach(async () => {
-    await h.heal();
-    await h.disarmAll();
-  });
+  useFaultHarness((harness) => (h = harness));
 
   it("duplicated PREPAREs and COMMITs of a committed transfer, sent all at once, change nothing", async () => {
     const spec = await openPair(h);

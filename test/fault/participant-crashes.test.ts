@@ -1,19 +1,12 @@
 import { expect } from "chai";
-import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
+import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
 import { balanceOf, ledgerEntriesOf, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
 
 describe("participants killed at each protocol step (processes really killed)", function () {
   this.timeout(120_000);
   let h: FaultHarness;
 
-  before(async () => {
-    h = await faultHarness();
-  });
-
-  afterEach(async () => {
-    await h.heal();
-    await h.disarmAll();
-  });
+  useFaultHarness((harness) => (h = harness));
 
   it("participant killed before prepare: the transfer aborts, and after restart nothing moved", async () => {
     const spec = await openPair(h);

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
+import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
 import { balanceOf, ledgerEntriesOf, listed, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
 import { http, transferBody } from "../support/bank-client.js";
 
@@ -7,14 +7,7 @@ describe("Redis and PostgreSQL killed (processes really killed)", function () {
   this.timeout(120_000);
   let h: FaultHarness;
 
-  before(async () => {
-    h = await faultHarness();
-  });
-
-  afterEach(async () => {
-    await h.heal();
-    await h.disarmAll();
-  });
+  useFaultHarness((harness) => (h = harness));
 
   it("Redis killed right after a decision: the decision survives, clients get a clear error while it is down, and recovery finishes", async () => {
     const spec = await openPair(h);

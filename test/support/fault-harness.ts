@@ -168,3 +168,19 @@ export class FaultHarness {
     if (txid) this.clientRecord.push({ txid, outcome });
   }
 }
+
+/**
+ * Registers the hooks every fault suite needs: the harness before the first test, and after
+ * each test everything healed and every failpoint disarmed, so the next one starts whole.
+ */
+export function useFaultHarness(set: (harness: FaultHarness) => void): void {
+  let harness: FaultHarness | undefined;
+  before(async () => {
+    harness = await faultHarness();
+    set(harness);
+  });
+  afterEach(async () => {
+    await harness?.heal();
+    await harness?.disarmAll();
+  });
+}
