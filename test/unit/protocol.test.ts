@@ -7,6 +7,7 @@
 import { AssertionError } from "node:assert";
 import { expect } from "chai";
 import { initialState, participantStates, step, type CoreState, type Effect, type Event } from "../../coordinator/protocol.js";
+import { seededRandom } from "../../scripts/chaos/prng.js";
 import type { Decision, Vote } from "../../shared/messages.js";
 
 const TXID = "0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90";
@@ -454,17 +455,8 @@ describe("protocol core", () => {
   });
 
   describe("random interleavings (seeded)", () => {
-    /** mulberry32: a tiny seeded PRNG, so a failing seed can be replayed. */
-    function prng(seed: number): () => number {
-      let a = seed >>> 0;
-      return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-    }
+    // The chaos runner's seeded generator: a failing seed can be replayed.
+    const prng = seededRandom;
 
     /**
      * Plays one transaction against an environment that delivers pending events in a random
