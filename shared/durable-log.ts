@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,7 +88,7 @@ export interface DecideResult {
 }
 
 interface Scripts {
-  concordBegin(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, number | string, number?]>;
+  concordBegin(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, number | string, number | string, (number | string)?, (number | string)?]>;
   concordDecideOnce(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
   concordRecordVote(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
   concordAck(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number]>;
@@ -172,9 +173,12 @@ export class DurableLog {
 
   async begin(txid: string, p: { participants: string[]; timeoutMs: number; onePhase: boolean; idempotencyKey?: string }): Promise<{ createdAtMs: number; deadlineAtMs: number }> {
     const k = this.keysFor(txid);
-    const [code, a, b] = await this.scripts.concordBegin(k.tx, k.events, k.undecided, txid, JSON.stringify(p.participants), p.timeoutMs, p.onePhase ? "1" : "0", p.idempotencyKey ?? "", MAX_EVENTS);
-    if (code === BeginCode.Exists) throw new TxExistsError(txid, String(a));
-    return { createdAtMs: Number(a), deadlineAtMs: Number(b) };
+    const token = randomUUID();
+    const [code, a, b, createdAt, deadlineAt] = await this.scripts.concordBegin(k.tx, k.events, k.undecided, txid, JSON.stringify(p.participants), p.timeoutMs, p.onePhase ? "1" : "0", p.idempotencyKey ?? "", MAX_EVENTS, token);
+    if (code !== BeginCode.Exists) return { createdAtMs: Number(a), deadlineAtMs: Number(b) };
+    // Our own begin, resent by the client after a reconnect, already went through.
+    if (String(b) === token) return { createdAtMs: Number(createdAt), deadlineAtMs: Number(deadlineAt) };
+    throw new TxExistsError(txid, String(a));
   }
 
   /**

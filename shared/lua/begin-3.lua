@@ -11,20 +11,26 @@
   ARGV[4] onePhase         "1" or "0"
   ARGV[5] idempotencyKey   "" when none
   ARGV[6] maxEvents        stream length bound
+  ARGV[7] beginToken       unique per caller: a begin resent after a lost reply (a client's
+                           reconnect) finds its own token and is told it began
 
   Returns {1, createdAtMs, deadlineAtMs}   begun
-          {-1, state}                      EXISTS: a record for this txid is already there (a
-                                           presumed abort, or a duplicate begin); nothing written
+          {-1, state, token, createdAtMs, deadlineAtMs}
+                                           EXISTS: a record for this txid is already there (a
+                                           presumed abort, a duplicate begin, or this caller's
+                                           own begin resent); nothing written
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {-1, redis.call('HGET', KEYS[1], 'state') or ''}
+  local h = redis.call('HMGET', KEYS[1], 'state', 'beginToken', 'createdAt', 'deadlineAt')
+  return {-1, h[1] or '', h[2] or '', h[3] or '', h[4] or ''}
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local deadline = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1],
   'txid', ARGV[1], 'participants', ARGV[2], 'timeoutMs', ARGV[3], 'onePhase', ARGV[4],
-  'idempotencyKey', ARGV[5], 'state', 'preparing', 'createdAt', now, 'deadlineAt', deadline)
+  'idempotencyKey', ARGV[5], 'state', 'preparing', 'createdAt', now, 'deadlineAt', deadline,
+  'beginToken', ARGV[7])
 redis.call('ZADD', KEYS[3], deadline, ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'begin', 'at', now,
   'data', cjson.encode({participants = cjson.decode(ARGV[2]), timeoutMs = tonumber(ARGV[3]), onePhase = ARGV[4] == '1'}))
