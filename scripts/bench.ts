@@ -1,0 +1,45 @@
+/**
+ * `npm run bench [-- --quick]`: starts its own cluster in .concord/bench and compares, on the same
+ * data, the ceiling (independent local commits), the protocol floor (2PC from one process, no
+ * HTTP), Concord over HTTP and coordination alone. Results go to bench/results/latest.{json,md,svg}.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs, runCli, UsageError } from "./cli-args.js";
+import { benchMarkdown } from "./bench/report.js";
+import { DEFAULT_BENCH_DIR, runBench } from "./bench/runner.js";
+import { benchSvg } from "./bench/svg.js";
+import type { RowKind } from "./bench/drivers.js";
+
+const ROWS: RowKind[] = ["ceiling", "floor", "concord", "coordination"];
+const USAGE = `usage: npm run bench [-- --quick] [--rows ${ROWS.join(",")}] [--dir ${DEFAULT_BENCH_DIR}] [--out bench/results]
+
+  --quick   concurrencies 1, 8, 32 with 2 participants, about 4 s per cell (about 2 minutes)
+            (default: concurrencies 1, 8, 32, 64; 2, 4 and 8 participants for Concord and
+            coordination only; about 10 s per cell)
+  --rows    which rows to run (default: all)
+  --dir     the cluster's state folder; it is stopped and wiped first
+  --out     where latest.json, latest.md and latest.svg are written`;
+
+async function main(): Promise<number> {
+  const { positional, flags } = parseArgs(process.argv.slice(2), { quick: "boolean", rows: "string", dir: "string", out: "string" });
+  if (positional.length > 0) throw new UsageError(`unexpected argument ${positional[0]}`);
+  const rows = typeof flags.rows === "string" ? flags.rows.split(",").map((r) => r.trim()) : ROWS;
+  for (const r of rows) if (!ROWS.includes(r as RowKind)) throw new UsageError(`--rows: unknown row ${r}; known: ${ROWS.join(", ")}`);
+  const out = resolve(typeof flags.out === "string" ? flags.out : join("bench", "results"));
+  const report = await runBench({
+    quick: flags.quick === true,
+    dir: typeof flags.dir === "string" ? flags.dir : DEFAULT_BENCH_DIR,
+    rows: rows as RowKind[],
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = benchMarkdown(report);
+  writeFileSync(join(out, "latest.md"), markdown);
+  writeFileSync(join(out, "latest.svg"), benchSvg(report));
+  process.stdout.write(`\n${markdown}\nwrote ${join(out, "latest.json")}, latest.md and latest.svg in ${report.wallSeconds.toFixed(0)} s\n`);
+  return report.cells.some((c) => c.transactions === 0) ? 1 : 0;
+}
+
+runCli("bench", USAGE, main);

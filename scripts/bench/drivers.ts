@@ -1,0 +1,115 @@
+/**
+ * The four ways of running one transfer that the benchmark compares. Every worker has its own
+ * account at every bank (`accountOf(worker)`), so no two workers wait on the same row lock and the
+ * numbers measure the protocol, not contention. A transfer over k participants debits 1 unit at
+ * the first k-1 banks and credits k-1 units at the last one.
+ */
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import type { DurableLog } from "../../shared/durable-log.js";
+import type { KeepAliveJson } from "./http-json.js";
+
+export type RowKind = "ceiling" | "floor" | "concord" | "coordination";
+
+/** Runs one transfer for `worker`; throws when it did not commit. */
+export type Transfer = (worker: number) => Promise<void>;
+
+export const accountOf = (worker: number) => `bench-w${worker}`;
+
+/** The statement of participant/bank/bank-application.ts applyDelta, without an expected version. */
+const DELTA_SQL = `WITH updated AS (
+         UPDATE accounts SET balance = balance + $2::bigint, version = version + 1
+          WHERE id = $1 AND ($3::bigint IS NULL OR version = $3::bigint)
+         RETURNING id, balance, version),
+       entry AS (INSERT INTO ledger (txid, account, delta) SELECT $4::uuid, id, $2::bigint FROM updated)
+       SELECT balance::text AS balance, version::text AS version FROM updated`;
+
+export interface Leg {
+  bank: string;
+  delta: bigint;
+}
+
+export function legs(banks: readonly string[]): Leg[] {
+  const k = banks.length;
+  if (k < 2) throw new Error(`a transfer needs at least 2 banks, got ${k}`);
+  return banks.map((bank, i) => ({ bank, delta: i < k - 1 ? -1n : BigInt(k - 1) }));
+}
+
+async function applyDelta(client: pg.Pool | pg.PoolClient, worker: number, txid: string, delta: bigint): Promise<void> {
+  const { rowCount } = await client.query(DELTA_SQL, [accountOf(worker), delta.toString(), null, txid]);
+  if (rowCount !== 1) throw new Error(`account ${accountOf(worker)} was not updated`);
+}
+
+/** (a) The ceiling: one autocommit statement per bank, in parallel, with no atomicity across them. */
+export function ceilingTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: readonly string[]): Transfer {
+  const plan = legs(banks);
+  return async (worker) => {
+    const txid = randomUUID();
+    await Promise.all(plan.map((leg) => applyDelta(poolOf(pools, leg.bank), worker, txid, leg.delta)));
+  };
+}
+
+/**
+ * (b) The protocol floor: what the coordinator and participants do, minus HTTP, participant
+ * journals and validation. The gids carry a `bench-` prefix so the participants' recovery,
+ * which looks for `concord:<name>:`, never touches them.
+ */
+export function floorTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: readonly string[], log: DurableLog): Transfer {
+  const plan = legs(banks);
+  const gid = (bank: string, txid: string) => `concord:bench-${bank}:${txid}`;
+  return async (worker) => {
+    const txid = randomUUID();
+    await log.begin(txid, { participants: [...banks], timeoutMs: 5000, onePhase: false });
+    const prepared: string[] = [];
+    try {
+      await Promise.all(
+        plan.map(async (leg) => {
+          const client = await poolOf(pools, leg.bank).connect();
+          try {
+            await client.query("BEGIN");
+            await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
+            await applyDelta(client, worker, txid, leg.delta);
+            await client.query(`PREPARE TRANSACTION '${gid(leg.bank, txid)}'`);
+            prepared.push(leg.bank);
+          } catch (err) {
+            await client.query("ROLLBACK").catch(() => undefined);
+            throw err;
+          } finally {
+            client.release();
+          }
+        }),
+      );
+    } catch (err) {
+      // A prepared transaction left behind holds its locks and one of the server's few
+      // prepared-transaction slots for good: roll back whatever did prepare.
+      await log.decideOnce(txid, "abort", { by: "engine", reason: "bench-error" }).catch(() => undefined);
+      await Promise.all(prepared.map((bank) => poolOf(pools, bank).query(`ROLLBACK PREPARED '${gid(bank, txid)}'`).catch(() => undefined)));
+      throw err;
+    }
+    await log.decideOnce(txid, "commit", { by: "engine" });
+    await Promise.all(plan.map((leg) => poolOf(pools, leg.bank).query(`COMMIT PREPARED '${gid(leg.bank, txid)}'`)));
+    await log.end(txid, [...banks]);
+  };
+}
+
+/** (c) and (d): the whole system, through the coordinator's HTTP API. */
+export function httpTransfer(http: KeepAliveJson, coordinatorUrl: string, banks: readonly string[]): Transfer {
+  const plan = legs(banks);
+  return async (worker) => {
+    const body = {
+      participants: plan.map((leg) => ({
+        name: leg.bank,
+        operations: [{ op: leg.delta < 0n ? "debit" : "credit", account: accountOf(worker), amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString() }],
+      })),
+    };
+    const res = await http.post(`${coordinatorUrl}/v1/transactions`, body);
+    const outcome = (res.body as { outcome?: unknown } | undefined)?.outcome;
+    if (res.status !== 200 || outcome !== "committed") throw new Error(`coordinator answered ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  };
+}
+
+function poolOf(pools: ReadonlyMap<string, pg.Pool>, bank: string): pg.Pool {
+  const pool = pools.get(bank);
+  if (!pool) throw new Error(`no pool for ${bank}`);
+  return pool;
+}

@@ -1,0 +1,227 @@
+/**
+ * A benchmark run: start a private cluster, open one account per worker at every bank, and run
+ * the matrix of rows × participant counts × concurrencies on that same data, measuring throughput,
+ * latency and CPU per process. Everything started here is stopped in `finally`.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { cpus, platform, release, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { monotonicMs } from "../../shared/clock.js";
+import { DurableLog } from "../../shared/durable-log.js";
+import { startCluster, stopCluster } from "../cluster/cluster.js";
+import type { ClusterFile } from "../cluster/cluster-file.js";
+import { removeOutsideData } from "../cluster/postgres.js";
+import { freePort, isOurProcess, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../cluster/processes.js";
+import { runCell, type CellResult } from "./cell.js";
+import { clockTicksPerSecond, type TrackedProcess } from "./cpu.js";
+import { accountOf, ceilingTransfer, floorTransfer, httpTransfer, type RowKind, type Transfer } from "./drivers.js";
+import { KeepAliveJson } from "./http-json.js";
+import { ratios, type BenchReport } from "./report.js";
+
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const DEFAULT_BENCH_DIR = ".concord/bench";
+const OPENING_BALANCE = "1000000000000";
+const MAX_TRANSACTIONS_PER_CELL = 200_000;
+const START_TIMEOUT_MS = 30_000;
+
+export interface BenchOptions {
+  quick: boolean;
+  dir: string;
+  /** Rows to run; the default is all four. */
+  rows: RowKind[];
+  log: (line: string) => void;
+}
+
+interface Matrix {
+  banks: number;
+  concurrencies: number[];
+  /** Participant counts for (c) and (d); (a) and (b) always use 2. */
+  participantCounts: number[];
+  warmupMs: number;
+  measureMs: number;
+}
+
+export function matrixFor(quick: boolean): Matrix {
+  return quick
+    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000 }
+    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000 };
+}
+
+/** Processes this run started outside the cluster (no-op participants, a second coordinator). */
+interface Extra {
+  spec: ProcessSpec;
+  pid: number;
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const started = monotonicMs();
+  const matrix = matrixFor(o.quick);
+  const maxConcurrency = Math.max(...matrix.concurrencies);
+  const dir = resolve(o.dir);
+  await stopCluster(dir);
+  removeOutsideData(dir);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, "logs"), { recursive: true });
+
+  const extras: Extra[] = [];
+  const cells: CellResult[] = [];
+  const notes: string[] = [];
+  const ticks = clockTicksPerSecond();
+  let redis: Redis | undefined;
+  const pools = new Map<string, pg.Pool>();
+  const clients: KeepAliveJson[] = [];
+  try {
+    o.log(`starting a ${matrix.banks}-bank cluster in ${dir}`);
+    const cluster = await startCluster({ dir, banks: matrix.banks, env: { CONCORD_LOG_LEVEL: "warn" } });
+    const admin = new KeepAliveJson(8);
+    clients.push(admin);
+    await openAccounts(cluster, admin, maxConcurrency);
+    o.log(`opened ${maxConcurrency} accounts at each of ${cluster.banks.length} banks`);
+
+    const tracked: TrackedProcess[] = [
+      ...cluster.processes.map((p) => ({ name: p.name, role: p.role, pid: p.pid, withChildren: p.role === "postgres" })),
+      { name: "bench", role: "bench", pid: process.pid, withChildren: false },
+    ];
+    const roleByName = new Map(tracked.map((t) => [t.name, t.role]));
+    const run = async (row: RowKind, participants: number, transfer: Transfer) => {
+      for (const concurrency of matrix.concurrencies) {
+        const cell = await runCell({ row, participants, concurrency, warmupMs: matrix.warmupMs, measureMs: matrix.measureMs, maxTransactions: MAX_TRANSACTIONS_PER_CELL }, transfer, () => tracked, ticks);
+        cells.push(cell);
+        o.log(`  ${row.padEnd(12)} k=${participants} c=${String(concurrency).padStart(2)}: ${cell.tps.toFixed(1).padStart(7)} tx/s  p50 ${cell.latencyMs.p50.toFixed(2)} p95 ${cell.latencyMs.p95.toFixed(2)} p99 ${cell.latencyMs.p99.toFixed(2)} ms  errors ${cell.errors}${cell.firstError ? ` (${cell.firstError.slice(0, 120)})` : ""}`);
+      }
+    };
+    const two = cluster.banks.slice(0, 2).map((b) => b.name);
+
+    if (o.rows.includes("ceiling") || o.rows.includes("floor")) {
+      for (const bank of cluster.banks.slice(0, 2)) pools.set(bank.name, new pg.Pool({ connectionString: bank.databaseUrl, max: maxConcurrency + 2 }));
+      if (o.rows.includes("ceiling")) await run("ceiling", 2, ceilingTransfer(pools, two));
+      if (o.rows.includes("floor")) {
+        redis = new Redis(cluster.coordinator.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        await redis.connect();
+        await run("floor", 2, floorTransfer(pools, two, new DurableLog(redis, { namespace: "bench", retentionSeconds: 3600 })));
+      }
+      // The participants need their own connections for (c): give the servers' slots back.
+      await Promise.all([...pools.values()].map((p) => p.end()));
+      pools.clear();
+    }
+
+    if (o.rows.includes("concord")) {
+      const http = new KeepAliveJson(maxConcurrency + 4);
+      clients.push(http);
+      for (const k of matrix.participantCounts) await run("concord", k, httpTransfer(http, cluster.coordinator.url, cluster.banks.slice(0, k).map((b) => b.name)));
+    }
+
+    if (o.rows.includes("coordination")) {
+      const k = Math.max(...matrix.participantCounts);
+      const names = cluster.banks.slice(0, k).map((b) => b.name);
+      const coordinatorUrl = await startCoordinationOnly(cluster, names, dir, extras);
+      for (const e of extras) {
+        tracked.push({ name: e.spec.name, role: e.spec.role, pid: e.pid, withChildren: false });
+        roleByName.set(e.spec.name, e.spec.role);
+      }
+      o.log(`started ${names.length} no-op participants and a second coordinator at ${coordinatorUrl}`);
+      const http = new KeepAliveJson(maxConcurrency + 4);
+      clients.push(http);
+      for (const kk of matrix.participantCounts) await run("coordination", kk, httpTransfer(http, coordinatorUrl, names.slice(0, kk)));
+    }
+
+    notes.push(
+      "(b) follows the coordinator's order: begin in the decision log, PREPARE at every bank in parallel, decide-once, COMMIT PREPARED in parallel, end; the log is DurableLog in namespace \"bench\" on the coordinator's Redis (AOF, fsync always).",
+      "(a) runs the same debit/credit statement as the bank's applyDelta, one autocommit statement per bank in parallel; (b) adds the concord_txn row and PREPARE TRANSACTION around it.",
+      "Every worker has its own account at every bank, the same for (a), (b) and (c), so no row lock is contended.",
+      "PostgreSQL CPU is the postmaster, its live backends and its reaped children; Redis CPU is the server process.",
+    );
+    const cpu = cpus();
+    return {
+      mode: o.quick ? "quick" : "full",
+      machine: { cpus: cpu.length, model: cpu[0]?.model ?? "unknown", totalMemoryBytes: totalmem(), node: process.version, platform: `${platform()} ${release()}`, date: new Date().toISOString() },
+      wallSeconds: (monotonicMs() - started) / 1000,
+      clockTicksPerSecond: ticks,
+      notes,
+      cells,
+      ratios: ratios(cells),
+      roles: Object.fromEntries(roleByName),
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all([...pools.values()].map((p) => p.end().catch(() => undefined)));
+    if (redis) redis.disconnect();
+    await Promise.all(extras.map((e) => stopProcess(e.pid, e.spec.marker, e.spec.stopSignal)));
+    await stopCluster(dir);
+  }
+}
+
+async function openAccounts(cluster: ClusterFile, http: KeepAliveJson, perBank: number): Promise<void> {
+  const auth = { authorization: `Bearer ${cluster.secrets.adminSecret}` };
+  await Promise.all(
+    cluster.banks.map(async (bank) => {
+      for (let w = 0; w < perBank; w++) {
+        const res = await http.post(`${bank.participantUrl}/v1/accounts`, { id: accountOf(w), balance: OPENING_BALANCE }, auth);
+        if (res.status !== 201) throw new Error(`opening ${bank.name}/${accountOf(w)}: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    }),
+  );
+}
+
+/**
+ * Starts one no-op participant per name, each its own node process, and a second coordinator
+ * that knows only them, on the cluster's decision-log Redis. Returns the coordinator's URL.
+ */
+async function startCoordinationOnly(cluster: ClusterFile, names: string[], dir: string, extras: Extra[]): Promise<string> {
+  const main = cluster.processes.find((p) => p.role === "coordinator");
+  if (!main) throw new Error("the cluster has no coordinator entry in cluster.json");
+  const routes: string[] = [];
+  const starts: Promise<void>[] = [];
+  for (const name of names) {
+    const port = await freePort();
+    const script = join(DIST, "scripts", "bench", "noop-participant.js");
+    const spec: ProcessSpec = {
+      name: `noop-${name}`,
+      role: "participant",
+      command: process.execPath,
+      args: [script, "--name", name, "--port", String(port)],
+      env: {},
+      port,
+      url: `http://127.0.0.1:${port}`,
+      log: join(dir, "logs", `noop-${name}.log`),
+      marker: `noop-participant.js --name ${name} --port ${port}`,
+      stopSignal: "SIGTERM",
+    };
+    starts.push(startAndWait(spec, extras));
+    routes.push(`${name}=${spec.url}`);
+  }
+  await Promise.all(starts);
+  const port = await freePort();
+  const spec: ProcessSpec = {
+    name: "bench-coordinator",
+    role: "coordinator",
+    command: process.execPath,
+    args: [join(DIST, "coordinator", "main.js"), "--concord-name=bench-coordinator", `--concord-dir=${dir}`],
+    env: { ...main.env, CONCORD_PORT: String(port), CONCORD_PARTICIPANTS: routes.join(","), CONCORD_LOG_LEVEL: "warn" },
+    port,
+    url: `http://127.0.0.1:${port}`,
+    log: join(dir, "logs", "bench-coordinator.log"),
+    marker: `--concord-name=bench-coordinator --concord-dir=${dir}`,
+    stopSignal: "SIGTERM",
+  };
+  await startAndWait(spec, extras);
+  return spec.url as string;
+}
+
+async function startAndWait(spec: ProcessSpec, extras: Extra[]): Promise<void> {
+  const pid = spawnDetached(spec);
+  // Recorded before waiting, so `finally` stops it even when it never becomes ready.
+  extras.push({ spec, pid });
+  await waitUntil(
+    spec.name,
+    async () => {
+      const res = await fetch(`${spec.url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    },
+    { timeoutMs: START_TIMEOUT_MS, alive: () => isOurProcess(pid, spec.marker), log: spec.log },
+  );
+}
