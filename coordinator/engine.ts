@@ -70,7 +70,9 @@ export class Engine {
     private readonly logger: Logger,
     private readonly failpoints: Failpoints,
     private readonly options: EngineOptions = DEFAULT_ENGINE_OPTIONS,
-  ) {}
+  ) {
+    this.deps = { log, participants, logger, failpoints, options };
+  }
 
   /** Runs a new transaction; resolves when the client can be answered. Throws if begin fails. */
   async run(input: TransactionInput): Promise<TransactionResult> {
@@ -83,10 +85,8 @@ export class Engine {
     return run.start();
   }
 
-  /** @internal used by TransactionRun */
-  get deps() {
-    return { log: this.log, participants: this.participants, logger: this.logger, failpoints: this.failpoints, options: this.options };
-  }
+  /** @internal What every TransactionRun uses; built once, not on each access. */
+  readonly deps: { log: DurableLog; participants: ParticipantClient; logger: Logger; failpoints: Failpoints; options: EngineOptions };
 }
 
 /** One transaction in flight: its core state, its timers and its outstanding effects. */

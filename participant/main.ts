@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);
   logger.info({ host: config.CONCORD_HOST, port: config.CONCORD_PORT, application: application.name }, "participant listening");
   // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
-  const recovery = new ParticipantRecovery(participant as Participant<unknown>, journal, createHttpClient({ maxSockets: 16 }), logger, failpoints, {
+  const recovery = new ParticipantRecovery(participant, journal, createHttpClient({ maxSockets: 16 }), logger, failpoints, {
     coordinatorUrl: config.CONCORD_COORDINATOR_URL,
     peers: config.CONCORD_PEERS ?? new Map(),
     minAgeMs: config.CONCORD_RECOVERY_MIN_AGE_MS,

@@ -21,12 +21,12 @@ export interface ParticipantRecoveryOptions {
 
 type Source = "journal" | "coordinator" | "peer";
 
-export class ParticipantRecovery {
+export class ParticipantRecovery<Ops> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
   constructor(
-    private readonly participant: Participant<unknown>,
+    private readonly participant: Participant<Ops>,
     private readonly journal: DurableLog,
     private readonly http: HttpClient,
     private readonly logger: Logger,

@@ -1,13 +1,11 @@
 /** Applies one scheduled fault to a running cluster and heals it before returning. */
-import axios from "axios";
 import { sleep } from "../../shared/clock.js";
+import { armFailpoint, disarmFailpoint } from "../cluster/admin-client.js";
 import { restartProcess } from "../cluster/cluster.js";
 import { readClusterFile, type ProcessEntry } from "../cluster/cluster-file.js";
 import { isOurProcess } from "../cluster/processes.js";
 import type { FaultProxy } from "./fault-proxy.js";
 import type { Fault } from "./schedule.js";
-
-const http = axios.create({ validateStatus: () => true, timeout: 5000 });
 
 export class FaultExecutor {
   constructor(
@@ -78,14 +76,13 @@ export class FaultExecutor {
    */
   private async failpoint(fault: Extract<Fault, { kind: "failpoint" }>): Promise<string> {
     const p = this.entry(fault.target);
-    const secret = readClusterFile(this.dir)?.secrets.adminSecret ?? "";
-    const auth = { headers: { authorization: `Bearer ${secret}` } };
-    const url = `${p.url}/v1/admin/failpoints/${fault.failpoint}`;
-    const armed = await http.put(url, fault.spec, auth).catch(() => undefined);
+    const cluster = readClusterFile(this.dir);
+    if (!cluster || !p.url) return "could not arm (no cluster or no URL)";
+    const armed = await armFailpoint(cluster, p.url, fault.failpoint, fault.spec).catch(() => undefined);
     if (armed?.status !== 200) return `could not arm (${armed?.status ?? "no answer"})`;
     const died = fault.spec.action === "crash" ? await this.waitDead(p, 3000) : (await sleep(3000), false);
     if (!died) {
-      await http.delete(url, auth).catch(() => undefined);
+      await disarmFailpoint(cluster, p.url, fault.failpoint);
       return fault.spec.action === "crash" ? "armed; not reached in 3 s" : "armed for 3 s";
     }
     await sleep(fault.downMs);

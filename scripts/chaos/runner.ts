@@ -10,6 +10,7 @@ import { monotonicMs, sleep } from "../../shared/clock.js";
 import { checkInvariants, type Report } from "../checker/invariants.js";
 import { gatherFacts } from "../checker/gather.js";
 import type { ClientEntry } from "../checker/facts.js";
+import { disarmAllFailpoints } from "../cluster/admin-client.js";
 import { restartProcess, setProcessEnv, startCluster, stopCluster } from "../cluster/cluster.js";
 import { readClusterFile, type ClusterFile } from "../cluster/cluster-file.js";
 import { removeOutsideData } from "../cluster/postgres.js";
@@ -151,14 +152,7 @@ async function heal(dir: string, banks: number, proxies: Map<string, FaultProxy>
       /* not running: restarted below */
     }
   }
-  const healed = await startCluster({ dir, banks, env: CHAOS_ENV });
-  const auth = { headers: { authorization: `Bearer ${healed.secrets.adminSecret}` }, validateStatus: () => true };
-  for (const p of healed.processes.filter((x) => x.role === "coordinator" || x.role === "participant")) {
-    const res = await axios.get(`${p.url}/v1/admin/failpoints`, auth).catch(() => undefined);
-    for (const fp of (res?.data?.failpoints ?? []) as { name: string; spec: unknown }[]) {
-      if (fp.spec) await axios.delete(`${p.url}/v1/admin/failpoints/${fp.name}`, auth).catch(() => undefined);
-    }
-  }
+  await disarmAllFailpoints(await startCluster({ dir, banks, env: CHAOS_ENV }));
 }
 
 /** Polls the checker until nothing is left in flight (I6), bounded; returns the last report. */

@@ -1,6 +1,7 @@
 /** Small helpers the integration tests use to talk to a running cluster. */
 import axios, { type AxiosResponse } from "axios";
 import pg from "pg";
+import { waitUntilSettled } from "../../scripts/cluster/admin-client.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 
 export const http = axios.create({ validateStatus: () => true, timeout: 30_000 });
@@ -101,11 +102,7 @@ export function uniqueAccount(prefix: string): string {
  * left at the banks see the system at rest rather than mid-phase-2.
  */
 export async function settled(cluster: ClusterFile, boundMs = 30_000): Promise<void> {
-  const until = Date.now() + boundMs;
-  for (;;) {
-    const res = await http.get(`${cluster.coordinator.url}/v1/transactions?state=active&limit=1`);
-    if (res.status === 200 && res.data.transactions.length === 0) return;
-    if (Date.now() > until) throw new Error(`transactions still in flight after ${boundMs} ms: ${JSON.stringify(res.data)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  if (await waitUntilSettled(cluster.coordinator.url, boundMs)) return;
+  const res = await http.get(`${cluster.coordinator.url}/v1/transactions?state=active&limit=5`);
+  throw new Error(`transactions still in flight after ${boundMs} ms: ${JSON.stringify(res.data)}`);
 }

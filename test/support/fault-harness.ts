@@ -17,7 +17,7 @@ import { restartProcess, startCluster, stopCluster } from "../../scripts/cluster
 import { readClusterFile, type ClusterFile, type ProcessEntry } from "../../scripts/cluster/cluster-file.js";
 import { isOurProcess, spawnDetached } from "../../scripts/cluster/processes.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
-import { http } from "./bank-client.js";
+import { armFailpoint, disarmAllFailpoints } from "../../scripts/cluster/admin-client.js";
 
 export const FAULT_ENV: Record<string, string> = {
   CONCORD_LOG_LEVEL: "warn",
@@ -75,19 +75,13 @@ export class FaultHarness {
   }
 
   async arm(processName: string, failpoint: string, spec: FailpointSpec): Promise<void> {
-    const res = await http.put(`${this.url(processName)}/v1/admin/failpoints/${failpoint}`, spec, { headers: { authorization: `Bearer ${this.cluster.secrets.adminSecret}` } });
+    const res = await armFailpoint(this.cluster, this.url(processName), failpoint, spec);
     if (res.status !== 200) throw new Error(`arming ${failpoint} on ${processName}: ${res.status} ${JSON.stringify(res.data)}`);
   }
 
   /** Disarms every failpoint of every service that runs. */
-  async disarmAll(): Promise<void> {
-    const auth = { headers: { authorization: `Bearer ${this.cluster.secrets.adminSecret}` } };
-    for (const p of this.cluster.processes.filter((x) => (x.role === "coordinator" || x.role === "participant") && isOurProcess(x.pid, x.marker))) {
-      const res = await http.get(`${p.url}/v1/admin/failpoints`, auth).catch(() => undefined);
-      for (const fp of (res?.data?.failpoints ?? []) as { name: string; spec: unknown }[]) {
-        if (fp.spec) await http.delete(`${p.url}/v1/admin/failpoints/${fp.name}`, auth);
-      }
-    }
+  disarmAll(): Promise<void> {
+    return disarmAllFailpoints(this.cluster);
   }
 
   signal(name: string, signal: NodeJS.Signals): void {

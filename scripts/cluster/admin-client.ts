@@ -1,0 +1,47 @@
+/**
+ * Client side of the services' admin API (failpoints) and of "the cluster is at rest", shared
+ * by the chaos runner, the demo and the tests.
+ */
+import axios from "axios";
+import { sleep } from "../../shared/clock.js";
+import type { FailpointSpec } from "../../shared/failpoints.js";
+import type { ClusterFile } from "./cluster-file.js";
+import { isOurProcess } from "./processes.js";
+
+const http = axios.create({ validateStatus: () => true, timeout: 5000 });
+const auth = (cluster: ClusterFile) => ({ headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } });
+
+export async function armFailpoint(cluster: ClusterFile, serviceUrl: string, failpoint: string, spec: FailpointSpec): Promise<{ status: number; data: unknown }> {
+  const res = await http.put(`${serviceUrl}/v1/admin/failpoints/${failpoint}`, spec, auth(cluster));
+  return { status: res.status, data: res.data };
+}
+
+export async function disarmFailpoint(cluster: ClusterFile, serviceUrl: string, failpoint: string): Promise<void> {
+  await http.delete(`${serviceUrl}/v1/admin/failpoints/${failpoint}`, auth(cluster)).catch(() => undefined);
+}
+
+/** Disarms every armed failpoint of every coordinator and participant that runs. */
+export async function disarmAllFailpoints(cluster: ClusterFile): Promise<void> {
+  const services = cluster.processes.filter((p) => (p.role === "coordinator" || p.role === "participant") && p.url && isOurProcess(p.pid, p.marker));
+  for (const p of services) {
+    const res = await http.get(`${p.url}/v1/admin/failpoints`, auth(cluster)).catch(() => undefined);
+    for (const fp of (res?.data?.failpoints ?? []) as { name: string; spec: unknown }[]) {
+      if (fp.spec) await disarmFailpoint(cluster, p.url as string, fp.name);
+    }
+  }
+}
+
+/**
+ * Waits (bounded) until the coordinator has no transaction in flight, so that checks of what
+ * is left at the banks see the system at rest rather than mid-phase-2. Returns false if the
+ * bound passed first.
+ */
+export async function waitUntilSettled(coordinatorUrl: string, boundMs = 30_000): Promise<boolean> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    const res = await http.get(`${coordinatorUrl}/v1/transactions?state=active&limit=1`).catch(() => undefined);
+    if (res?.status === 200 && res.data.transactions.length === 0) return true;
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+}
