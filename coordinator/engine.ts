@@ -79,7 +79,7 @@ export class Engine {
     const names = input.participants.map((p) => p.name);
     const onePhase = names.length === 1;
     await this.log.begin(input.txid, { participants: names, timeoutMs: input.timeoutMs, onePhase, ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}) });
-    this.logger.info({ txid: input.txid, participants: names, timeoutMs: input.timeoutMs, onePhase }, "begin");
+    this.logger.debug({ txid: input.txid, participants: names, timeoutMs: input.timeoutMs, onePhase }, "begin");
     await this.failpoints.hit("coordinator.after-begin");
     const run = new TransactionRun(this, input);
     return run.start();
@@ -187,7 +187,7 @@ class TransactionRun {
         const { vote, reason, detail, results } = parsed.data;
         this.details.set(name, { ...(reason ? { reason } : {}), ...(detail ? { detail } : {}), ...(results ? { results } : {}) });
         if (vote === "no" && reason && CLIENT_FAULT_REASONS[reason]) this.noteClientFault(name, CLIENT_FAULT_REASONS[reason], reason, detail);
-        this.d.logger.info({ txid, participant: name, vote, reason }, "vote");
+        this.d.logger.debug({ txid, participant: name, vote, reason }, "vote");
         this.dispatch({ type: "vote", participant: name, vote, ...(reason ? { reason } : {}) });
         return;
       }
@@ -318,7 +318,7 @@ class TransactionRun {
         }
         const res = await this.d.participants.decide(name, txid, decision).finally(() => this.firstDecision.resolve());
         if (res.status === 200) {
-          this.d.logger.info({ txid, participant: name, decision }, "ack");
+          this.d.logger.debug({ txid, participant: name, decision }, "ack");
           this.dispatch({ type: "ack", participant: name });
           return;
         }
@@ -357,7 +357,7 @@ class TransactionRun {
     const txid = this.input.txid;
     try {
       const state = await this.d.log.end(txid, acked);
-      this.d.logger.info({ txid, state }, "end");
+      this.d.logger.debug({ txid, state }, "end");
       this.dispatch({ type: "ended" });
     } catch (err) {
       // Every participant has applied the decision; only the bookkeeping is missing. Recovery

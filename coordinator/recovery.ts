@@ -66,8 +66,15 @@ export class Recovery {
   private async sweepOnce(startup: boolean): Promise<void> {
     const undecided = (await this.log.due("undecided", this.options.batchSize)).filter((t) => !this.isActive(t));
     await this.inParallel(undecided, (txid) => this.decideExpired(txid));
-    const decided = startup ? await this.log.listIndex("unacked", this.options.batchSize) : await this.log.due("unacked", this.options.batchSize);
-    const unacked = decided.filter((t) => !this.isActive(t));
+    if (startup) {
+      // Every decided transaction, page by page, not one batch: after a crash with thousands
+      // unacknowledged, waiting for each batch to come due again would add an interval per page.
+      for await (const page of this.log.scanIndex("unacked", this.options.batchSize)) {
+        await this.inParallel(page.filter((t) => !this.isActive(t)), (txid) => this.drivePhase2(txid));
+      }
+      return;
+    }
+    const unacked = (await this.log.due("unacked", this.options.batchSize)).filter((t) => !this.isActive(t));
     await this.inParallel(unacked, (txid) => this.drivePhase2(txid));
   }
 

@@ -23,7 +23,7 @@ export type DecidedBy = "engine" | "recovery" | "inquiry" | "operator" | "partic
 
 /** Return codes of the scripts' headers, by name. */
 export enum BeginCode { Begun = 1, Exists = -1 }
-export enum DecideCode { Written = 1, AlreadyDecided = 0, NoRecord = -1, OnePhase = -2 }
+export enum DecideCode { Written = 1, AlreadyDecided = 0, NoRecord = -1, OnePhase = -2, NotVoted = -3 }
 export enum VoteCode { Recorded = 1, AlreadyVoted = 0, Decided = -2 }
 export enum EndCode { Ended = 1, AlreadyEnded = 0, NotDecided = -1 }
 
@@ -42,6 +42,15 @@ export class NotDecidedError extends Error {
   constructor(readonly txid: string) {
     super(`transaction ${txid} has no decision`);
     this.name = "NotDecidedError";
+  }
+}
+
+/** Thrown when a participant's COMMIT finds no YES vote of its own journaled: nothing was written. */
+export class NotVotedError extends Error {
+  readonly retryable = false;
+  constructor(readonly txid: string) {
+    super(`transaction ${txid} has no YES vote journaled here`);
+    this.name = "NotVotedError";
   }
 }
 
@@ -188,16 +197,19 @@ export class DurableLog {
   async decideOnce(
     txid: string,
     decision: Decision,
-    p: { reason?: string; by: DecidedBy; votes?: Record<string, Vote>; retryDelayMs?: number; missingRecord?: "presume" | "create" },
+    p: { reason?: string; by: DecidedBy; votes?: Record<string, Vote>; retryDelayMs?: number; missingRecord?: "presume" | "create" | { votedYes: string } },
   ): Promise<DecideResult> {
     const k = this.keysFor(txid);
+    const mode = p.missingRecord ?? "presume";
     const [code, stored, reason] = await this.scripts.concordDecideOnce(
       k.tx, k.events, k.undecided, k.unacked,
       txid, decision, p.reason ?? "", p.by, p.votes ? JSON.stringify(p.votes) : "",
-      p.retryDelayMs ?? 5000, this.options.retentionSeconds, MAX_EVENTS, p.missingRecord ?? "presume",
+      p.retryDelayMs ?? 5000, this.options.retentionSeconds, MAX_EVENTS,
+      typeof mode === "string" ? mode : "voted", typeof mode === "string" ? "" : mode.votedYes,
     );
     if (code === DecideCode.NoRecord) throw new NotDecidedError(txid);
     if (code === DecideCode.OnePhase) throw new OnePhaseUndecidedError(txid);
+    if (code === DecideCode.NotVoted) throw new NotVotedError(txid);
     return { won: code === DecideCode.Written, decision: stored as Decision, reason };
   }
 
@@ -267,6 +279,23 @@ export class DurableLog {
   /** Makes a transaction due again only after `delayMs` (recovery backs off from it). */
   async postpone(txid: string, index: "undecided" | "unacked", delayMs: number): Promise<void> {
     await this.scripts.concordPostpone(this.indexKey(shardOf(txid), index), txid, delayMs);
+  }
+
+  /**
+   * Every member of an index, page by page (ZSCAN per shard): members present for the whole
+   * scan are returned at least once even while others are added or removed, so a caller can
+   * finish entries as it goes. Memory stays at one page.
+   */
+  async *scanIndex(index: "undecided" | "unacked", pageSize: number): AsyncGenerator<string[]> {
+    for (let shard = 0; shard < SHARD_COUNT; shard++) {
+      let cursor = "0";
+      do {
+        const [next, flat] = await this.redis.zscan(this.indexKey(shard, index), cursor, "COUNT", pageSize);
+        cursor = next;
+        const members = flat.filter((_, i) => i % 2 === 0);
+        if (members.length > 0) yield members;
+      } while (cursor !== "0");
+    }
   }
 
   /** Counts of the active indexes: the work recovery would have right now. */

@@ -38,6 +38,9 @@ export function connectRedis(url: string, logger: Logger): Redis {
     enableOfflineQueue: true,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(50 * times, 1000),
+    // Commands issued in the same tick leave in one write, and Redis fsyncs the AOF once for all
+    // of them before it replies (group commit): fewer syscalls and fsyncs per transaction.
+    enableAutoPipelining: true,
   });
   // Without a listener a lost connection would be an uncaught error; ioredis reconnects itself.
   let lastLogged = 0;

@@ -39,15 +39,17 @@ async function applyDelta(client: PoolClient, txid: string, op: Extract<BankOper
   try {
     // One round trip: update the balance (guarded by the optional expected version) and write
     // the ledger entry from the updated row.
-    ({ rows } = await client.query<{ balance: string; version: string }>(
-      `WITH updated AS (
+    // Named, so each connection parses and plans it once.
+    ({ rows } = await client.query<{ balance: string; version: string }>({
+      name: "concord-bank-apply-delta",
+      text: `WITH updated AS (
          UPDATE accounts SET balance = balance + $2::bigint, version = version + 1
           WHERE id = $1 AND ($3::bigint IS NULL OR version = $3::bigint)
          RETURNING id, balance, version),
        entry AS (INSERT INTO ledger (txid, account, delta) SELECT $4::uuid, id, $2::bigint FROM updated)
        SELECT balance::text AS balance, version::text AS version FROM updated`,
-      [op.account, delta, op.expectedVersion ?? null, txid],
-    ));
+      values: [op.account, delta, op.expectedVersion ?? null, txid],
+    }));
   } catch (err) {
     if (pgCode(err) === PG.checkViolation) throw new VoteNoError("insufficient-funds", { account: op.account, amount: op.amount });
     throw err;

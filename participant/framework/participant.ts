@@ -7,7 +7,7 @@
 import type pg from "pg";
 import { monotonicMs } from "../../shared/clock.js";
 import type { DurableLog } from "../../shared/durable-log.js";
-import { VoteCode } from "../../shared/durable-log.js";
+import { NotVotedError, VoteCode } from "../../shared/durable-log.js";
 import { ConflictError, UnavailableError } from "../../shared/errors.js";
 import { gidFor } from "../../shared/ids.js";
 import type { Failpoints } from "../../shared/failpoints.js";
@@ -22,6 +22,9 @@ export interface ParticipantOptions {
   lockTimeoutMs: number;
   statementTimeoutMs: number;
 }
+
+/** How long the outcome row's insert waits on a row of the same txid (ours, prepared earlier). */
+const OWN_ROW_LOCK_TIMEOUT_MS = 50;
 
 type Outcome = { prepared: boolean; state: "committed" | "aborted" | undefined };
 
@@ -59,13 +62,10 @@ export class Participant<Ops> {
     // Before the per-txid lock: a PREPARE held here is one still on its way, which an ABORT
     // sent later by the coordinator can overtake.
     await this.failpoints.hit("participant.before-prepare");
+    // No journal read first: PostgreSQL answers whether this txid was seen. The outcome row's
+    // insert fails on a tombstone or a committed row, and times out on a row we hold prepared
+    // (a repeated PREPARE); `refuse` turns each into the vote already given.
     return this.mutex.run(txid, async () => {
-      const record = await this.journal.get(txid);
-      if (record?.decision === "abort") return { vote: "no", reason: "already-aborted" };
-      const prior = record?.votes[this.name];
-      if (prior === "yes") return this.repeatYes(txid);
-      if (prior) return { vote: prior, ...(record?.reason ? { reason: record.reason } : {}) };
-      if (record?.decision === "commit") throw new ConflictError(`transaction ${txid} has a COMMIT journaled but was never prepared here`, "protocol-violation");
       const vote = await this.executeAndPrepare(txid, ops, deadlineAt, participants);
       if (vote.vote === "yes") await this.failpoints.hit("participant.after-prepare");
       return vote;
@@ -73,8 +73,7 @@ export class Participant<Ops> {
   }
 
   private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number, participants: readonly string[]): Promise<PrepareResponse> {
-    const run = await this.inTransaction(deadlineAt, async (client) => {
-      await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
+    const run = await this.inTransaction(txid, deadlineAt, async (client) => {
       const outcome = await this.app.execute(client, txid, ops);
       // Nothing written and no lock to keep: release everything now and leave phase 2.
       if (outcome.readOnly) return { ...outcome, end: "ROLLBACK" };
@@ -86,17 +85,18 @@ export class Participant<Ops> {
     const { readOnly, results } = run.value;
     if (readOnly) {
       await this.journal.recordVote(txid, this.name, "read-only", { participants });
-      this.logger.info({ txid, vote: "read-only" }, "vote");
+      this.logger.debug({ txid, vote: "read-only" }, "vote");
       return { vote: "read-only", ...(results ? { results } : {}) };
     }
     return this.journalYes(txid, results, participants);
   }
 
   /**
-   * BEGIN with timeouts, the work, then the statement the work chose to end with (COMMIT,
-   * ROLLBACK or PREPARE TRANSACTION). Any failure rolls back; the error is returned, not thrown.
+   * BEGIN with timeouts and the outcome row, the work, then the statement the work chose to end
+   * with (COMMIT, ROLLBACK or PREPARE TRANSACTION). Any failure rolls back; the error is
+   * returned, not thrown.
    */
-  private async inTransaction<T extends { end: string }>(deadlineAt: number, work: (client: pg.PoolClient) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  private async inTransaction<T extends { end: string }>(txid: string, deadlineAt: number, work: (client: pg.PoolClient) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
     const client = await this.connect();
     let broken: Error | undefined;
     try {
@@ -104,7 +104,7 @@ export class Participant<Ops> {
       // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
       const remainingMs = Math.floor(deadlineAt - monotonicMs());
       if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      await this.beginWithTimeouts(client, remainingMs);
+      await this.beginWithOutcomeRow(client, txid, remainingMs);
       const value = await work(client);
       await client.query(value.end);
       return { ok: true, value };
@@ -114,17 +114,6 @@ export class Participant<Ops> {
     } finally {
       client.release(broken);
     }
-  }
-
-  /**
-   * A repeated PREPARE after a YES. PostgreSQL, not the journal, says whether the YES still
-   * stands: a journal write whose reply was lost can hold a YES for a transaction we rolled back.
-   */
-  private async repeatYes(txid: string): Promise<PrepareResponse> {
-    const { prepared, state } = await this.outcome(txid);
-    if (prepared || state === "committed") return { vote: "yes" };
-    await this.writeTombstone(txid);
-    return { vote: "no", reason: "already-aborted" };
   }
 
   /** The YES vote is journaled before it is sent; without the journal entry there is no YES. */
@@ -140,18 +129,21 @@ export class Participant<Ops> {
       throw new UnavailableError(`journal unreachable; transaction ${txid} was rolled back: ${(err as Error).message}`);
     }
     if (stored.code === VoteCode.Decided && stored.decision === "abort") {
+      // An ABORT journaled before a crash kept it from writing its tombstone: finish its work.
       await this.rollbackPrepared(txid);
+      await this.writeTombstone(txid);
       return { vote: "no", reason: "already-aborted" };
     }
-    this.logger.info({ txid, vote: "yes" }, "prepared");
+    this.logger.debug({ txid, vote: "yes" }, "prepared");
     return { vote: "yes", ...(results ? { results } : {}) };
   }
 
   /** Turns a failed prepare into a NO vote, made permanent by a tombstone, or rethrows a bug. */
   private async refuse(txid: string, err: unknown, participants: readonly string[]): Promise<PrepareResponse> {
     if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
+      // Seen before: committed means our YES was given and acted on; a tombstone means NO.
       const { state } = await this.outcome(txid);
-      return { vote: "no", reason: state === "committed" ? "already-committed" : "already-aborted" };
+      return state === "committed" ? { vote: "yes" } : { vote: "no", reason: "already-aborted" };
     }
     let reason: string;
     let detail: Record<string, unknown> | undefined;
@@ -175,24 +167,48 @@ export class Participant<Ops> {
   async commit(txid: string): Promise<DecisionAck> {
     const gid = this.gid(txid);
     return this.mutex.run(txid, async () => {
-      // Check before journaling, so that a stray COMMIT cannot put a decision in the journal.
-      const before = await this.outcome(txid);
-      if (!before.prepared) {
-        if (before.state === "committed") return { txid, state: "committed" };
-        throw new ConflictError(
-          before.state === "aborted" ? `transaction ${txid} was aborted here; it cannot commit` : `transaction ${txid} is not prepared here`,
-          before.state === "aborted" ? "already-aborted" : "not-prepared",
-        );
+      // The journal takes the COMMIT only where it holds our YES vote, which is written only
+      // after PREPARE TRANSACTION succeeded: a stray COMMIT cannot put a decision there, and the
+      // common case costs no query to PostgreSQL before COMMIT PREPARED.
+      let stored;
+      try {
+        stored = await this.journal.decideOnce(txid, "commit", { by: "participant", reason: "COMMIT received", missingRecord: { votedYes: this.name } });
+      } catch (err) {
+        if (!(err instanceof NotVotedError)) throw err;
+        return this.commitWithoutVote(txid);
       }
-      const stored = await this.journal.decideOnce(txid, "commit", { by: "participant", reason: "COMMIT received", missingRecord: "create" });
       if (stored.decision !== "commit") throw new ConflictError(`transaction ${txid} has ABORT journaled; refusing COMMIT`, "already-aborted");
       await this.failpoints.hit("participant.before-commit-prepared");
-      await this.decisionPool.query(`COMMIT PREPARED '${gid}'`);
-      this.logger.info({ txid, state: "committed" }, "commit prepared");
+      try {
+        await this.decisionPool.query(`COMMIT PREPARED '${gid}'`);
+      } catch (err) {
+        if (pgCode(err) !== PG.undefinedObject) throw err;
+        // Nothing prepared under this gid: a repeated COMMIT, or a broken invariant.
+        const { state } = await this.outcome(txid);
+        if (state !== "committed") throw new ConflictError(`transaction ${txid} has COMMIT journaled but is not prepared here (outcome: ${state ?? "none"})`, "not-prepared");
+        return { txid, state: "committed" };
+      }
+      this.logger.debug({ txid, state: "committed" }, "commit prepared");
       await this.failpoints.hit("participant.after-commit-prepared");
-      await this.journal.end(txid, [this.name]);
+      // No end record: a journaled COMMIT expires on its own (see decide-once's "voted" mode).
       return { txid, state: "committed" };
     });
+  }
+
+  /** A COMMIT with no YES of ours journaled: only an earlier commit (one-phase) makes it right. */
+  private async commitWithoutVote(txid: string): Promise<DecisionAck> {
+    const { prepared, state } = await this.outcome(txid);
+    if (!prepared && state === "committed") return { txid, state: "committed" };
+    if (state === "aborted") throw new ConflictError(`transaction ${txid} was aborted here; it cannot commit`, "already-aborted");
+    throw new ConflictError(`transaction ${txid} is not prepared here (no YES vote journaled)`, "not-prepared");
+  }
+
+  /**
+   * The end record only lets the journal entry expire; the answer need not wait for it. If it
+   * is lost, recovery's `endFinishedJournalRecords` writes it.
+   */
+  private endInBackground(txid: string): void {
+    this.journal.end(txid, [this.name]).catch((err: unknown) => this.logger.warn({ txid, err: String(err) }, "journal end not written; recovery will write it"));
   }
 
   async abort(txid: string): Promise<DecisionAck> {
@@ -207,8 +223,8 @@ export class Participant<Ops> {
       if (before.prepared) await this.rollbackPrepared(txid);
       // The tombstone makes a PREPARE that arrives after this ABORT fail on the unique key.
       await this.writeTombstone(txid);
-      this.logger.info({ txid, state: "aborted" }, "aborted");
-      await this.journal.end(txid, [this.name]);
+      this.logger.debug({ txid, state: "aborted" }, "aborted");
+      this.endInBackground(txid);
       return { txid, state: "aborted" };
     });
   }
@@ -220,12 +236,11 @@ export class Participant<Ops> {
     return this.mutex.run(txid, async () => {
       // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
       if ((await this.journal.get(txid))?.decision === "abort") return { outcome: "aborted", reason: "already-aborted" };
-      const run = await this.inTransaction(deadlineAt, async (client) => {
-        await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
+      const run = await this.inTransaction(txid, deadlineAt, async (client) => {
         return { ...(await this.app.execute(client, txid, ops)), end: "COMMIT" };
       });
       if (!run.ok) return this.refuseOnePhase(txid, run.error);
-      this.logger.info({ txid, outcome: "committed" }, "one-phase commit");
+      this.logger.debug({ txid, outcome: "committed" }, "one-phase commit");
       return { outcome: "committed", ...(run.value.results ? { results: run.value.results } : {}) };
     });
   }
@@ -322,13 +337,23 @@ export class Participant<Ops> {
     }
   }
 
-  private async beginWithTimeouts(client: pg.PoolClient, remainingMs: number): Promise<void> {
+  /**
+   * One round trip: BEGIN, the timeouts, and the outcome row. The row's insert runs under a short
+   * lock timeout of its own: the only row it can wait on is this txid's, held by a transaction we
+   * prepared earlier (a repeated PREPARE), and `refuse` recognises that at once. The txid passed
+   * the strict UUID check before it got here and is escaped as a literal all the same.
+   */
+  private async beginWithOutcomeRow(client: pg.PoolClient, txid: string, remainingMs: number): Promise<void> {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
     // the deadlock. Both values are integers we computed, never client text.
     const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, remainingMs)));
     const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)));
-    await client.query(`BEGIN; SET LOCAL lock_timeout = ${lockMs}; SET LOCAL statement_timeout = ${statementMs}`);
+    const ownRowMs = Math.min(lockMs, OWN_ROW_LOCK_TIMEOUT_MS);
+    await client.query(
+      `BEGIN; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${ownRowMs}; ` +
+        `INSERT INTO concord_txn (txid, state) VALUES (${client.escapeLiteral(txid)}, 'committed'); SET LOCAL lock_timeout = ${lockMs}`,
+    );
   }
 
   private async connect(): Promise<pg.PoolClient> {

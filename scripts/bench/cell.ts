@@ -57,6 +57,11 @@ async function runWindow(transfer: Transfer, concurrency: number, durationMs: nu
   return w;
 }
 
+/** Runs transfers for a while and forgets the numbers: what a row does before its first cell. */
+export async function warmUp(transfer: Transfer, concurrency: number, durationMs: number): Promise<void> {
+  await runWindow(transfer, concurrency, durationMs, Number.MAX_SAFE_INTEGER);
+}
+
 export async function runCell(plan: CellPlan, transfer: Transfer, processes: () => readonly TrackedProcess[], ticksPerSecond: number): Promise<CellResult> {
   await runWindow(transfer, plan.concurrency, plan.warmupMs, plan.maxTransactions);
   const tracked = processes();

@@ -1,6 +1,8 @@
 /** The benchmark's report: the JSON shape, the ratios, and the Markdown tables. */
 import type { CellResult } from "./cell.js";
 import type { RowKind } from "./drivers.js";
+import type { MemoryResult } from "./memory.js";
+import type { RecoveryResult } from "./recovery.js";
 
 export interface MachineInfo {
   cpus: number;
@@ -32,6 +34,8 @@ export interface BenchReport {
   ratios: Ratio[];
   /** The role of every process named in `cpuSecondsPer1000`. */
   roles: Record<string, string>;
+  recovery?: RecoveryResult[];
+  memory?: MemoryResult;
 }
 
 export const ROW_TITLES: Record<RowKind, string> = {
@@ -104,6 +108,19 @@ export function benchMarkdown(r: BenchReport): string {
     lines.push("| participants | concurrency | tx/s c/b | tx/s c/a | p50 c/b | p50 c/a |", "|---:|---:|---:|---:|---:|---:|");
     const f = (x: number | null) => (x === null ? "–" : x.toFixed(3));
     for (const x of r.ratios) lines.push(`| ${x.participants} | ${x.concurrency} | ${f(x.tpsCOverB)} | ${f(x.tpsCOverA)} | ${f(x.p50COverB)} | ${f(x.p50COverA)} |`);
+    lines.push("");
+  }
+  if (r.recovery && r.recovery.length > 0) {
+    lines.push("## Recovery throughput", "", "The coordinator is killed (SIGKILL) holding N decided, unacknowledged transactions (no-op participants) and started again; time until its log holds none unacknowledged.", "");
+    lines.push("| unacknowledged at kill | seconds from restart | seconds from ready | tx/s from restart |", "|---:|---:|---:|---:|");
+    for (const x of r.recovery) lines.push(`| ${x.unackedAtKill} | ${x.secondsFromSpawn.toFixed(2)} | ${x.secondsFromReady.toFixed(2)} | ${x.perSecondFromSpawn} |`);
+    lines.push("");
+  }
+  if (r.memory) {
+    const m = r.memory;
+    lines.push("## Memory under sustained load", "", `Coordination only, 2 participants, concurrency ${m.concurrency}; finished transactions expire after ${m.retentionSeconds} s. Redis is the decision log's server (keys include the cluster coordinator's and the floor row's records).`, "");
+    lines.push("| seconds | transactions | coordinator RSS MiB | Redis used MiB | Redis keys |", "|---:|---:|---:|---:|---:|");
+    for (const x of m.samples) lines.push(`| ${x.seconds.toFixed(0)} | ${x.transactions} | ${x.coordinatorRssMiB.toFixed(1)} | ${x.redisUsedMiB.toFixed(1)} | ${x.redisKeys} |`);
     lines.push("");
   }
   if (r.notes.length > 0) lines.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");

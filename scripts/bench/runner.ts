@@ -15,10 +15,12 @@ import { startCluster, stopCluster } from "../cluster/cluster.js";
 import type { ClusterFile } from "../cluster/cluster-file.js";
 import { removeOutsideData } from "../cluster/postgres.js";
 import { freePort, isOurProcess, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../cluster/processes.js";
-import { runCell, type CellResult } from "./cell.js";
+import { runCell, warmUp, type CellResult } from "./cell.js";
 import { clockTicksPerSecond, type TrackedProcess } from "./cpu.js";
 import { accountOf, ceilingTransfer, floorTransfer, httpTransfer, type RowKind, type Transfer } from "./drivers.js";
 import { KeepAliveJson } from "./http-json.js";
+import { measureMemory, type MemoryResult } from "./memory.js";
+import { measureRecovery, type CoordinatorControl, type RecoveryResult } from "./recovery.js";
 import { ratios, type BenchReport } from "./report.js";
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -32,6 +34,8 @@ export interface BenchOptions {
   dir: string;
   /** Rows to run; the default is all four. */
   rows: RowKind[];
+  /** Also measure recovery throughput and memory (they need the coordination-only row's processes). */
+  extras: boolean;
   log: (line: string) => void;
 }
 
@@ -42,12 +46,16 @@ interface Matrix {
   participantCounts: number[];
   warmupMs: number;
   measureMs: number;
+  /** Before a row's first cell: JIT, connection pools and plans warm up over thousands of transactions. */
+  rowWarmupMs: number;
+  recoveryCounts: number[];
+  memoryRunMs: number;
 }
 
 export function matrixFor(quick: boolean): Matrix {
   return quick
-    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000 }
-    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000 };
+    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000, rowWarmupMs: 6000, recoveryCounts: [1000, 10_000], memoryRunMs: 75_000 }
+    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000, rowWarmupMs: 10_000, recoveryCounts: [1000, 10_000], memoryRunMs: 150_000 };
 }
 
 /** Processes this run started outside the cluster (no-op participants, a second coordinator). */
@@ -86,7 +94,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       { name: "bench", role: "bench", pid: process.pid, withChildren: false },
     ];
     const roleByName = new Map(tracked.map((t) => [t.name, t.role]));
+    const warmed = new Set<RowKind>();
     const run = async (row: RowKind, participants: number, transfer: Transfer) => {
+      if (!warmed.has(row)) {
+        warmed.add(row);
+        await warmUp(transfer, 8, matrix.rowWarmupMs);
+      }
       for (const concurrency of matrix.concurrencies) {
         const cell = await runCell({ row, participants, concurrency, warmupMs: matrix.warmupMs, measureMs: matrix.measureMs, maxTransactions: MAX_TRANSACTIONS_PER_CELL }, transfer, () => tracked, ticks);
         cells.push(cell);
@@ -114,18 +127,44 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       for (const k of matrix.participantCounts) await run("concord", k, httpTransfer(http, cluster.coordinator.url, cluster.banks.slice(0, k).map((b) => b.name)));
     }
 
+    let recovery: RecoveryResult[] | undefined;
+    let memory: MemoryResult | undefined;
     if (o.rows.includes("coordination")) {
       const k = Math.max(...matrix.participantCounts);
       const names = cluster.banks.slice(0, k).map((b) => b.name);
-      const coordinatorUrl = await startCoordinationOnly(cluster, names, dir, extras);
+      const routes = await startNoopParticipants(names, dir, extras);
+      const control = coordinatorControl(cluster, routes, dir, extras);
+      const coordinator = await control.start({});
       for (const e of extras) {
         tracked.push({ name: e.spec.name, role: e.spec.role, pid: e.pid, withChildren: false });
         roleByName.set(e.spec.name, e.spec.role);
       }
-      o.log(`started ${names.length} no-op participants and a second coordinator at ${coordinatorUrl}`);
+      o.log(`started ${names.length} no-op participants and a second coordinator at ${coordinator.url}`);
       const http = new KeepAliveJson(maxConcurrency + 4);
       clients.push(http);
-      for (const kk of matrix.participantCounts) await run("coordination", kk, httpTransfer(http, coordinatorUrl, names.slice(0, kk)));
+      for (const kk of matrix.participantCounts) await run("coordination", kk, httpTransfer(http, coordinator.url, names.slice(0, kk)));
+
+      if (o.extras) {
+        redis ??= new Redis(cluster.coordinator.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        if (redis.status === "wait") await redis.connect();
+        o.log(`memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (retention ${BENCH_RETENTION_SECONDS} s)`);
+        memory = await measureMemory({ transfer: httpTransfer(http, coordinator.url, names.slice(0, 2)), concurrency: 32, durationMs: matrix.memoryRunMs, sampleEveryMs: 5000, coordinatorPid: coordinator.pid, redis, retentionSeconds: BENCH_RETENTION_SECONDS });
+        const first = memory.samples[0];
+        const last = memory.samples[memory.samples.length - 1];
+        o.log(`  coordinator RSS ${first?.coordinatorRssMiB} -> ${last?.coordinatorRssMiB} MiB, Redis ${first?.redisUsedMiB} -> ${last?.redisUsedMiB} MiB after ${last?.transactions} transactions`);
+
+        // The cluster's own coordinator shares the log: stopped, so that only the restarted one recovers.
+        const main = cluster.processes.find((p) => p.role === "coordinator");
+        if (main) await stopProcess(main.pid, main.marker, main.stopSignal);
+        await control.kill(coordinator.pid, coordinator.spec);
+        const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: BENCH_RETENTION_SECONDS });
+        recovery = [];
+        for (const n of matrix.recoveryCounts) {
+          const r = await measureRecovery(n, names.slice(0, 2), http, log, control);
+          recovery.push(r);
+          o.log(`  recovery of ${r.unackedAtKill} decided, unacknowledged transactions: ${r.secondsFromSpawn.toFixed(2)} s from restart (${r.secondsFromReady.toFixed(2)} s from ready), ${r.perSecondFromSpawn} tx/s`);
+        }
+      }
     }
 
     notes.push(
@@ -144,6 +183,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       cells,
       ratios: ratios(cells),
       roles: Object.fromEntries(roleByName),
+      ...(recovery ? { recovery } : {}),
+      ...(memory ? { memory } : {}),
     };
   } finally {
     for (const c of clients) c.close();
@@ -166,15 +207,13 @@ async function openAccounts(cluster: ClusterFile, http: KeepAliveJson, perBank: 
   );
 }
 
-/**
- * Starts one no-op participant per name, each its own node process, and a second coordinator
- * that knows only them, on the cluster's decision-log Redis. Returns the coordinator's URL.
- */
-async function startCoordinationOnly(cluster: ClusterFile, names: string[], dir: string, extras: Extra[]): Promise<string> {
-  const main = cluster.processes.find((p) => p.role === "coordinator");
-  if (!main) throw new Error("the cluster has no coordinator entry in cluster.json");
+/** Finished transactions of the coordination-only coordinator expire after this (the minimum). */
+const BENCH_RETENTION_SECONDS = 60;
+
+/** Starts one no-op participant per name, each its own node process; returns name=url routes. */
+async function startNoopParticipants(names: string[], dir: string, extras: Extra[]): Promise<string> {
   const routes: string[] = [];
-  const starts: Promise<void>[] = [];
+  const starts: Promise<unknown>[] = [];
   for (const name of names) {
     const port = await freePort();
     const script = join(DIST, "scripts", "bench", "noop-participant.js");
@@ -194,24 +233,45 @@ async function startCoordinationOnly(cluster: ClusterFile, names: string[], dir:
     routes.push(`${name}=${spec.url}`);
   }
   await Promise.all(starts);
-  const port = await freePort();
-  const spec: ProcessSpec = {
-    name: "bench-coordinator",
-    role: "coordinator",
-    command: process.execPath,
-    args: [join(DIST, "coordinator", "main.js"), "--concord-name=bench-coordinator", `--concord-dir=${dir}`],
-    env: { ...main.env, CONCORD_PORT: String(port), CONCORD_PARTICIPANTS: routes.join(","), CONCORD_LOG_LEVEL: "warn" },
-    port,
-    url: `http://127.0.0.1:${port}`,
-    log: join(dir, "logs", "bench-coordinator.log"),
-    marker: `--concord-name=bench-coordinator --concord-dir=${dir}`,
-    stopSignal: "SIGTERM",
-  };
-  await startAndWait(spec, extras);
-  return spec.url as string;
+  return routes.join(",");
 }
 
-async function startAndWait(spec: ProcessSpec, extras: Extra[]): Promise<void> {
+/**
+ * A second coordinator that knows only the no-op participants, on the cluster's decision-log
+ * Redis, started (on one port, so restarts keep its URL) and killed at will.
+ */
+function coordinatorControl(cluster: ClusterFile, routes: string, dir: string, extras: Extra[]): CoordinatorControl {
+  const main = cluster.processes.find((p) => p.role === "coordinator");
+  if (!main) throw new Error("the cluster has no coordinator entry in cluster.json");
+  let port: number | undefined;
+  return {
+    start: async (env) => {
+      port ??= await freePort();
+      const spec: ProcessSpec = {
+        name: "bench-coordinator",
+        role: "coordinator",
+        command: process.execPath,
+        args: [join(DIST, "coordinator", "main.js"), "--concord-name=bench-coordinator", `--concord-dir=${dir}`],
+        env: { ...main.env, CONCORD_PORT: String(port), CONCORD_PARTICIPANTS: routes, CONCORD_LOG_LEVEL: "warn", CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS), ...env },
+        port,
+        url: `http://127.0.0.1:${port}`,
+        log: join(dir, "logs", "bench-coordinator.log"),
+        marker: `--concord-name=bench-coordinator --concord-dir=${dir}`,
+        stopSignal: "SIGTERM",
+      };
+      const spawnedAtMs = monotonicMs();
+      const pid = await startAndWait(spec, extras);
+      return { url: spec.url as string, spec, pid, spawnedAtMs, readyAtMs: monotonicMs() };
+    },
+    kill: async (pid, spec) => {
+      await stopProcess(pid, spec.marker, "SIGKILL", 5000);
+      const i = extras.findIndex((e) => e.pid === pid);
+      if (i >= 0) extras.splice(i, 1);
+    },
+  };
+}
+
+async function startAndWait(spec: ProcessSpec, extras: Extra[]): Promise<number> {
   const pid = spawnDetached(spec);
   // Recorded before waiting, so `finally` stops it even when it never becomes ready.
   extras.push({ spec, pid });
@@ -224,4 +284,5 @@ async function startAndWait(spec: ProcessSpec, extras: Extra[]): Promise<void> {
     },
     { timeoutMs: START_TIMEOUT_MS, alive: () => isOurProcess(pid, spec.marker), log: spec.log },
   );
+  return pid;
 }

@@ -21,6 +21,12 @@
                            once (presumed abort, nobody to notify);
                            "create":  an unknown txid gets a record that awaits its end (a
                            participant's journal meeting a decision before its own vote)
+                           "voted":   the record must hold a YES vote from ARGV[10]; a
+                           participant's COMMIT is journaled only for a transaction it
+                           prepared (PostgreSQL's prepared state needs no extra query);
+                           the record is not put in the unacked index and expires after
+                           ARGV[7] (no end record follows)
+  ARGV[10] voter           participant name for "voted", "" otherwise
 
   A one-phase transaction is decided by its single participant: only a caller that asked it
   (the engine, recovery) may write its decision; an inquiry ("inquiry") is refused.
@@ -30,6 +36,8 @@
           {-1, "", ""}            NO-RECORD: commit asked for an unknown txid in presume mode;
                                   nothing written
           {-2, "", ""}            ONE-PHASE: an inquiry may not decide a one-phase transaction;
+                                  nothing written
+          {-3, "", ""}            NOT-VOTED: "voted" mode and no YES vote from ARGV[10];
                                   nothing written
 ]]
 local existing = redis.call('HGET', KEYS[1], 'decision')
@@ -42,6 +50,10 @@ local decision = ARGV[2]
 local known = redis.call('EXISTS', KEYS[1]) == 1
 if known and ARGV[4] == 'inquiry' and redis.call('HGET', KEYS[1], 'onePhase') == '1' then
   return {-2, '', ''}
+end
+
+if ARGV[9] == 'voted' and redis.call('HGET', KEYS[1], 'vote:' .. ARGV[10]) ~= 'yes' then
+  return {-3, '', ''}
 end
 
 if not known and ARGV[9] == 'presume' then
@@ -70,7 +82,14 @@ if ARGV[5] ~= '' then
   end
 end
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'type', 'decision', 'at', now,
   'data', cjson.encode({decision = decision, reason = ARGV[3], by = ARGV[4]}))
+if ARGV[9] == 'voted' then
+  -- A participant's COMMIT needs no end record: its recovery is driven by PostgreSQL's list of
+  -- prepared transactions, not by this index, so the record simply expires.
+  redis.call('EXPIRE', KEYS[1], ARGV[7])
+  redis.call('EXPIRE', KEYS[2], ARGV[7])
+else
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[1])
+end
 return {1, decision, ARGV[3]}

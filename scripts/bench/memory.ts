@@ -1,0 +1,71 @@
+/**
+ * Memory under sustained load: coordinator RSS and the decision log's Redis memory, sampled
+ * while coordination-only transfers run for a while. With a short retention the log's finished
+ * records expire as fast as new ones arrive, so both should level off instead of growing with
+ * the number of transactions ever run.
+ */
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import { monotonicMs, sleep } from "../../shared/clock.js";
+import type { Transfer } from "./drivers.js";
+
+export interface MemorySample {
+  seconds: number;
+  transactions: number;
+  coordinatorRssMiB: number;
+  redisUsedMiB: number;
+  redisKeys: number;
+}
+
+export interface MemoryResult {
+  concurrency: number;
+  retentionSeconds: number;
+  samples: MemorySample[];
+}
+
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+async function redisUsedMiB(redis: Redis): Promise<number> {
+  const info = await redis.info("memory");
+  const bytes = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
+}
+
+export async function measureMemory(p: { transfer: Transfer; concurrency: number; durationMs: number; sampleEveryMs: number; coordinatorPid: number; redis: Redis; retentionSeconds: number }): Promise<MemoryResult> {
+  const samples: MemorySample[] = [];
+  let transactions = 0;
+  const started = monotonicMs();
+  const until = started + p.durationMs;
+  const sample = async () =>
+    samples.push({
+      seconds: Math.round((monotonicMs() - started) / 100) / 10,
+      transactions,
+      coordinatorRssMiB: rssMiB(p.coordinatorPid),
+      redisUsedMiB: await redisUsedMiB(p.redis),
+      redisKeys: await p.redis.dbsize(),
+    });
+  await sample();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      await sleep(p.sampleEveryMs);
+      if (running) await sample();
+    }
+  })();
+  await Promise.all(
+    Array.from({ length: p.concurrency }, async (_, w) => {
+      while (monotonicMs() < until) {
+        // Failures are counted by the throughput cells; here only the volume matters.
+        await p.transfer(w).then(() => transactions++, () => undefined);
+      }
+    }),
+  );
+  running = false;
+  await sampler;
+  await sample();
+  return { concurrency: p.concurrency, retentionSeconds: p.retentionSeconds, samples };
+}
