@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   );
 
   const app = createApp();
-  mountTwoPhaseRoutes(app, participant, { pool: decisionPool, journal });
+  mountTwoPhaseRoutes(app, participant, { pool: decisionPool, journal, logger });
   application.mountRoutes?.(app, { pool, logger, adminSecret: config.CONCORD_ADMIN_SECRET });
   if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, failpoints, config.CONCORD_ADMIN_SECRET ?? "");
   finishApp(app, logger);

@@ -39,15 +39,18 @@ export function finishApp(app: Express, logger: Logger): void {
     next(new NotFoundError(`no route for ${req.method} ${req.path}`));
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const known = toConcordError(err);
-    if (known) {
-      res.status(known.httpStatus).json(known.toBody());
-      return;
-    }
-    // Anything else is a bug: log it whole, tell the client nothing about internals.
-    logger.error({ err, method: req.method, path: req.path }, "unhandled error");
-    res.status(500).json({ error: { code: "internal", message: "internal error; see the service log" } });
+    const reply = errorReply(err, logger, { method: req.method, path: req.path });
+    res.status(reply.status).json(reply.body);
   });
+}
+
+/** The status and body an error becomes; anything not a known error is a bug, logged whole. */
+export function errorReply(err: unknown, logger: Logger, context: Record<string, unknown>): { status: number; body: unknown } {
+  const known = toConcordError(err);
+  if (known) return { status: known.httpStatus, body: known.toBody() };
+  // Tell the client nothing about internals.
+  logger.error({ err, ...context }, "unhandled error");
+  return { status: 500, body: { error: { code: "internal", message: "internal error; see the service log" } } };
 }
 
 function toConcordError(err: unknown): ConcordError | undefined {

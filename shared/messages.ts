@@ -10,6 +10,8 @@ export const LIMITS = {
   maxOperationsPerParticipant: 64,
   maxBodyBytes: 64 * 1024,
   minTimeoutMs: 100,
+  /** 2PC messages for one participant carried in one HTTP request. */
+  maxBatchMessages: 64,
 } as const;
 
 export const txidSchema = z.string().regex(TXID_PATTERN, "must be a lowercase UUID such as 0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90");
@@ -73,6 +75,24 @@ export type DecisionAck = z.infer<typeof decisionAckSchema>;
 
 /** Empty body of COMMIT and ABORT: anything else is refused rather than silently ignored. */
 export const emptyBodySchema = z.object({}).strict();
+
+/**
+ * Several 2PC messages for one participant in one HTTP request: under load the coordinator
+ * coalesces what it sends to a participant in the same event-loop turn. Each message is handled
+ * exactly as if it had come alone (same validation, same per-txid ordering, same answer).
+ */
+export const twoPhaseActionSchema = z.enum(["prepare", "one-phase", "commit", "abort"]);
+export type TwoPhaseAction = z.infer<typeof twoPhaseActionSchema>;
+export const batchRequestSchema = z
+  .object({
+    messages: z
+      .array(z.object({ txid: txidSchema, action: twoPhaseActionSchema, body: z.record(z.string(), z.unknown()) }).strict())
+      .min(1)
+      .max(LIMITS.maxBatchMessages),
+  })
+  .strict();
+export type BatchRequest = z.infer<typeof batchRequestSchema>;
+export const batchResponseSchema = z.object({ replies: z.array(z.object({ status: z.number().int(), body: z.unknown() })) });
 
 /** A peer's answer during cooperative termination. */
 export const peerInquiryResponseSchema = z.object({

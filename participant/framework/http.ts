@@ -2,11 +2,40 @@
 import type { Express } from "express";
 import type pg from "pg";
 import type { DurableLog } from "../../shared/durable-log.js";
-import { parseWith } from "../../shared/http-server.js";
-import { emptyBodySchema, prepareRequestSchema, txidSchema } from "../../shared/messages.js";
+import { ValidationError } from "../../shared/errors.js";
+import { errorReply, parseWith } from "../../shared/http-server.js";
+import type { Logger } from "../../shared/logger.js";
+import { batchRequestSchema, emptyBodySchema, prepareRequestSchema, twoPhaseActionSchema, txidSchema, type TwoPhaseAction } from "../../shared/messages.js";
 import type { Participant } from "./participant.js";
 
-export function mountTwoPhaseRoutes<Ops>(app: Express, participant: Participant<Ops>, deps: { pool: pg.Pool; journal: DurableLog }): void {
+/** Validates one 2PC message and runs it; errors are thrown for the caller to turn into a reply. */
+async function handleTwoPhase<Ops>(participant: Participant<Ops>, action: TwoPhaseAction, txid: string, rawBody: unknown, where: string): Promise<unknown> {
+  switch (action) {
+    case "prepare": {
+      const body = parseWith(prepareRequestSchema, rawBody, where);
+      return participant.prepare(txid, body.operations, body.timeoutMs, body.participants);
+    }
+    case "one-phase": {
+      const body = parseWith(prepareRequestSchema, rawBody, where);
+      return participant.onePhase(txid, body.operations, body.timeoutMs);
+    }
+    case "commit":
+      parseWith(emptyBodySchema, rawBody, where);
+      return participant.commit(txid);
+    case "abort":
+      parseWith(emptyBodySchema, rawBody, where);
+      return participant.abort(txid);
+  }
+}
+
+/** An application's validation error names `body.…`; inside a batch it is `body.messages.<i>.body.…`. */
+function inBatch(err: unknown, index: number): unknown {
+  if (!(err instanceof ValidationError) || !err.field?.startsWith("body.") || err.field.startsWith("body.messages.")) return err;
+  const field = `body.messages.${index}.${err.field}`;
+  return new ValidationError(err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message, field);
+}
+
+export function mountTwoPhaseRoutes<Ops>(app: Express, participant: Participant<Ops>, deps: { pool: pg.Pool; journal: DurableLog; logger: Logger }): void {
   app.get("/healthz", async (_req, res) => {
     const checks = await Promise.allSettled([deps.pool.query("SELECT 1"), deps.journal.redis.ping()]);
     const [pgCheck, redisCheck] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "unreachable"));
@@ -14,31 +43,29 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, participant: Participant<
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", role: "participant", name: participant.name, postgres: pgCheck, journal: redisCheck });
   });
 
-  app.post("/v1/2pc/:txid/prepare", async (req, res) => {
-    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
-    const body = parseWith(prepareRequestSchema, req.body, "body");
-    res.json(await participant.prepare(txid, body.operations, body.timeoutMs, body.participants));
+  // One route per message, and a batch route that carries several; both run the same handler.
+  for (const action of twoPhaseActionSchema.options) {
+    app.post(`/v1/2pc/:txid/${action}`, async (req, res) => {
+      const txid = parseWith(txidSchema, req.params.txid, "params.txid");
+      res.json(await handleTwoPhase(participant, action, txid, req.body ?? {}, "body"));
+    });
+  }
+
+  app.post("/v1/2pc/batch", async (req, res) => {
+    const { messages } = parseWith(batchRequestSchema, req.body, "body");
+    // Started in order, so that two messages for one txid meet its mutex in the order sent.
+    const replies = await Promise.all(
+      messages.map((m, i) =>
+        handleTwoPhase(participant, m.action, m.txid, m.body, `body.messages.${i}.body`).then(
+          (body) => ({ status: 200, body }),
+          (err: unknown) => errorReply(inBatch(err, i), deps.logger, { path: "/v1/2pc/batch", txid: m.txid, action: m.action }),
+        ),
+      ),
+    );
+    res.json({ replies });
   });
 
-  app.post("/v1/2pc/:txid/one-phase", async (req, res) => {
-    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
-    const body = parseWith(prepareRequestSchema, req.body, "body");
-    res.json(await participant.onePhase(txid, body.operations, body.timeoutMs));
-  });
-
-  app.post("/v1/2pc/:txid/commit", async (req, res) => {
-    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
-    parseWith(emptyBodySchema, req.body ?? {}, "body");
-    res.json(await participant.commit(txid));
-  });
-
-  app.post("/v1/2pc/:txid/abort", async (req, res) => {
-    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
-    parseWith(emptyBodySchema, req.body ?? {}, "body");
-    res.json(await participant.abort(txid));
-  });
-
-  // A peer in doubt asks what we know (cooperative termination). It may write a tombstone, so
+  // A peer in doubt asks here what we know (cooperative termination). It may write a tombstone, so
   // it is a POST.
   app.post("/v1/2pc/:txid/inquiry", async (req, res) => {
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");

@@ -61,7 +61,8 @@ export class Participant<Ops> {
     const ops = this.app.parseOperations(rawOperations);
     // Before the per-txid lock: a PREPARE held here is one still on its way, which an ABORT
     // sent later by the coordinator can overtake.
-    await this.failpoints.hit("participant.before-prepare");
+    // Awaited only when armed: otherwise messages of one batch reach the mutex in the order sent.
+    if (this.failpoints.isArmed("participant.before-prepare")) await this.failpoints.hit("participant.before-prepare");
     // No journal read first: PostgreSQL answers whether this txid was seen. The outcome row's
     // insert fails on a tombstone or a committed row, and times out on a row we hold prepared
     // (a repeated PREPARE); `refuse` turns each into the vote already given.

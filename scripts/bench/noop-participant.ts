@@ -17,22 +17,34 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(payload);
 }
 
-function answer(req: IncomingMessage, res: ServerResponse): void {
-  const match = req.method === "POST" ? ROUTE.exec(req.url ?? "") : null;
-  if (req.method === "GET" && req.url === "/healthz") return reply(res, 200, { status: "ok", role: "participant" });
-  if (!match) return reply(res, 404, { error: { code: "not-found", message: `${req.method} ${req.url} is not served here` } });
-  const txid = match[1] as string;
-  switch (match[2]) {
+/** The answer to one 2PC message: always yes, always done. */
+function answerFor(txid: string, action: string): { status: number; body: unknown } {
+  switch (action) {
     case "prepare":
-      return reply(res, 200, { vote: "yes" });
+      return { status: 200, body: { vote: "yes" } };
     case "commit":
-      return reply(res, 200, { txid, state: "committed" });
+      return { status: 200, body: { txid, state: "committed" } };
     case "abort":
-      return reply(res, 200, { txid, state: "aborted" });
-    default:
+      return { status: 200, body: { txid, state: "aborted" } };
+    case "one-phase":
       // One-phase answers carry `outcome` for the coordinator's schema and `state` as the others do.
-      return reply(res, 200, { txid, state: "committed", outcome: "committed" });
+      return { status: 200, body: { txid, state: "committed", outcome: "committed" } };
+    default:
+      return { status: 404, body: { error: { code: "not-found", message: `no action ${action}` } } };
   }
+}
+
+function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
+  if (req.method === "GET" && req.url === "/healthz") return reply(res, 200, { status: "ok", role: "participant" });
+  if (req.method === "POST" && req.url === "/v1/2pc/batch") {
+    // The same envelope as the real participant's batch route; the messages are not validated.
+    const messages = (JSON.parse(body) as { messages: { txid: string; action: string }[] }).messages;
+    return reply(res, 200, { replies: messages.map((m) => answerFor(m.txid, m.action)) });
+  }
+  const match = req.method === "POST" ? ROUTE.exec(req.url ?? "") : null;
+  if (!match) return reply(res, 404, { error: { code: "not-found", message: `${req.method} ${req.url} is not served here` } });
+  const { status, body: out } = answerFor(match[1] as string, match[2] as string);
+  return reply(res, status, out);
 }
 
 async function main(): Promise<void> {
@@ -41,12 +53,20 @@ async function main(): Promise<void> {
   if (typeof flags.name !== "string" || typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError("--name and --port are required");
   const server = createServer((req, res) => {
     let size = 0;
-    // The body is read and dropped, bounded, so keep-alive connections stay usable.
+    const chunks: Buffer[] = [];
+    // The body is read whole, bounded, so keep-alive connections stay usable; only a batch's is parsed.
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) req.destroy();
+      else chunks.push(chunk);
     });
-    req.on("end", () => answer(req, res));
+    req.on("end", () => {
+      try {
+        answer(req, res, Buffer.concat(chunks).toString("utf8"));
+      } catch (err) {
+        reply(res, 400, { error: { code: "invalid-body", message: String(err) } });
+      }
+    });
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {

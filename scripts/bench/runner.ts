@@ -54,8 +54,8 @@ interface Matrix {
 
 export function matrixFor(quick: boolean): Matrix {
   return quick
-    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000, rowWarmupMs: 6000, recoveryCounts: [1000, 10_000], memoryRunMs: 75_000 }
-    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000, rowWarmupMs: 10_000, recoveryCounts: [1000, 10_000], memoryRunMs: 150_000 };
+    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000, rowWarmupMs: 6000, recoveryCounts: [1000, 10_000], memoryRunMs: 100_000 }
+    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000, rowWarmupMs: 10_000, recoveryCounts: [1000, 10_000], memoryRunMs: 180_000 };
 }
 
 /** Processes this run started outside the cluster (no-op participants, a second coordinator). */
@@ -83,7 +83,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const clients: KeepAliveJson[] = [];
   try {
     o.log(`starting a ${matrix.banks}-bank cluster in ${dir}`);
-    const cluster = await startCluster({ dir, banks: matrix.banks, env: { CONCORD_LOG_LEVEL: "warn" } });
+    // The default log level (info), as a user runs it: one line per transaction at the coordinator.
+    const cluster = await startCluster({ dir, banks: matrix.banks });
     const admin = new KeepAliveJson(8);
     clients.push(admin);
     await openAccounts(cluster, admin, maxConcurrency);
@@ -252,7 +253,7 @@ function coordinatorControl(cluster: ClusterFile, routes: string, dir: string, e
         role: "coordinator",
         command: process.execPath,
         args: [join(DIST, "coordinator", "main.js"), "--concord-name=bench-coordinator", `--concord-dir=${dir}`],
-        env: { ...main.env, CONCORD_PORT: String(port), CONCORD_PARTICIPANTS: routes, CONCORD_LOG_LEVEL: "warn", CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS), ...env },
+        env: { ...main.env, CONCORD_PORT: String(port), CONCORD_PARTICIPANTS: routes, CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS), ...env },
         port,
         url: `http://127.0.0.1:${port}`,
         log: join(dir, "logs", "bench-coordinator.log"),

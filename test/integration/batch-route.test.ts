@@ -1,0 +1,101 @@
+import { expect } from "chai";
+import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { newTxid } from "../../shared/ids.js";
+import { account, bankUrl, http, ledgerOf, openAccount, preparedLeft, settled, uniqueAccount } from "../support/bank-client.js";
+import { sharedCluster } from "../support/cluster-fixture.js";
+
+describe("a participant's batch route: several 2PC messages in one request, each answered as if alone", function () {
+  let cluster: ClusterFile;
+  let alice: string;
+  let bob: string;
+
+  before(async function () {
+    this.timeout(120_000);
+    cluster = await sharedCluster();
+  });
+
+  beforeEach(async function () {
+    alice = uniqueAccount("alice");
+    bob = uniqueAccount("bob");
+    await openAccount(cluster, "bank-a", alice, 1000);
+    await openAccount(cluster, "bank-a", bob, 1000);
+  });
+
+  afterEach(async function () {
+    await settled(cluster);
+    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
+  });
+
+  const batch = (messages: unknown[]) => http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/batch`, { messages });
+  const debit = (amount: string, who = alice) => ({ operations: [{ op: "debit", account: who, amount }] });
+
+  it("prepares, commits and aborts different transactions in one request, each with its own reply", async function () {
+    const [t1, t2, t3] = [newTxid(), newTxid(), newTxid()];
+    const first = await batch([
+      { txid: t1, action: "prepare", body: debit("100") },
+      // Another account: a second debit of alice would wait for t1's lock.
+      { txid: t2, action: "prepare", body: debit("10", bob) },
+      { txid: t3, action: "prepare", body: debit("5000") },
+    ]);
+    expect(first.status).to.equal(200);
+    expect(first.data.replies.map((r: { status: number; body: { vote: string; reason?: string } }) => [r.status, r.body.vote, r.body.reason])).to.deep.equal([
+      [200, "yes", undefined],
+      [200, "yes", undefined],
+      [200, "no", "insufficient-funds"],
+    ]);
+    const second = await batch([
+      { txid: t1, action: "commit", body: {} },
+      { txid: t2, action: "abort", body: {} },
+    ]);
+    expect(second.data.replies).to.deep.equal([
+      { status: 200, body: { txid: t1, state: "committed" } },
+      { status: 200, body: { txid: t2, state: "aborted" } },
+    ]);
+    expect((await account(cluster, "bank-a", alice)).balance).to.equal(900n);
+    expect((await account(cluster, "bank-a", bob)).balance).to.equal(1000n);
+    expect(await ledgerOf(cluster, "bank-a", t1)).to.have.length(1);
+    expect(await ledgerOf(cluster, "bank-a", t2)).to.have.length(0);
+  });
+
+  it("messages for one txid run in the order sent: PREPARE then ABORT leaves nothing prepared", async function () {
+    const txid = newTxid();
+    const res = await batch([
+      { txid, action: "prepare", body: debit("100") },
+      { txid, action: "abort", body: {} },
+    ]);
+    expect(res.data.replies.map((r: { status: number }) => r.status)).to.deep.equal([200, 200]);
+    expect(res.data.replies[0].body.vote).to.equal("yes");
+    expect(res.data.replies[1].body).to.deep.equal({ txid, state: "aborted" });
+    expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
+  });
+
+  it("a malformed message gets its own 4xx; the others in the batch still run", async function () {
+    const good = newTxid();
+    const res = await batch([
+      { txid: good, action: "prepare", body: debit("100") },
+      { txid: newTxid(), action: "prepare", body: { operations: [{ op: "debit", account: alice, amount: "-5" }] } },
+      { txid: newTxid(), action: "commit", body: { unexpected: true } },
+    ]);
+    expect(res.status).to.equal(200);
+    const [a, b, c] = res.data.replies as { status: number; body: { error?: { field?: string } } }[];
+    expect(a?.status).to.equal(200);
+    expect(b?.status).to.equal(400);
+    expect(b?.body.error?.field).to.match(/^body\.messages\.1\.body/);
+    expect(c?.status).to.equal(400);
+    await batch([{ txid: good, action: "abort", body: {} }, { txid: newTxid(), action: "abort", body: {} }]);
+    expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
+  });
+
+  it("refuses a malformed batch as a whole with 400 and runs none of it", async function () {
+    const txid = newTxid();
+    const prepare = { txid, action: "prepare", body: debit("100") };
+    for (const body of [{ messages: [] }, { messages: [prepare], extra: 1 }, { messages: [{ ...prepare, action: "drop-table" }] }, { messages: [{ ...prepare, txid: "x'; DROP TABLE accounts;--" }, prepare] }]) {
+      const res = await http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/batch`, body);
+      expect(res.status, JSON.stringify(body)).to.equal(400);
+    }
+    const tooMany = Array.from({ length: 65 }, () => ({ txid: newTxid(), action: "abort", body: {} }));
+    expect((await batch(tooMany)).status).to.equal(400);
+    expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
+    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}`)).data.journal).to.equal(null);
+  });
+});
