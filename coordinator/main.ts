@@ -7,7 +7,7 @@ import { runMain } from "../shared/process-main.js";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
-import { connectRedis, ensureDurableRedis } from "../shared/redis-durability.js";
+import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../shared/redis-durability.js";
 import { mountApi } from "./api.js";
 import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const logger = createLogger("coordinator", config.CONCORD_LOG_LEVEL);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
   await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: "coordinator" });
+  await warnOnLargeStreamNodes(redis, logger);
   const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: config.CONCORD_RETENTION_SECONDS });
   const participants = new ParticipantClient(createHttpClient(), config.CONCORD_PARTICIPANTS, config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS);
   const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => logger.warn({ failpoint: name, spec }, "failpoint fired"));

@@ -4,7 +4,7 @@ import { DurableLog } from "../shared/durable-log.js";
 import { runMain } from "../shared/process-main.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
-import { connectRedis, ensureDurableRedis } from "../shared/redis-durability.js";
+import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../shared/redis-durability.js";
 import { bankApplication } from "./bank/bank-application.js";
 import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { Failpoints, PARTICIPANT_FAILPOINTS } from "../shared/failpoints.js";
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   await ensurePreparedTransactions(pool, config.CONCORD_PG_POOL_SIZE, logger);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
   await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: `participant ${name}` });
+  await warnOnLargeStreamNodes(redis, logger);
   const journal = new DurableLog(redis, { namespace: `participant:${name}`, retentionSeconds: config.CONCORD_RETENTION_SECONDS });
 
   const application = bankApplication;

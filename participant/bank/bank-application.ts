@@ -21,17 +21,69 @@ export const bankApplication: Application<BankOperation[]> = {
     const results: AccountResult[] = [];
     // Rows are locked in account order, so two transactions touching the same accounts here
     // cannot deadlock each other.
-    const ordered = [...ops].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
+    const ordered = sortedByAccount(ops);
     for (const op of ordered) {
       results.push(op.op === "read" ? await readLocked(client, op.account) : await applyDelta(client, txid, op));
     }
     return { readOnly: ops.every((op) => op.op === "read" && !op.hold), results };
   },
 
+  // Transfers (debits and credits) go to PostgreSQL with BEGIN and PREPARE TRANSACTION in one
+  // round trip; reads keep the execute path.
+  statements(txid, ops, literal) {
+    if (ops.some((op) => op.op === "read")) return undefined;
+    const ordered = sortedByAccount(ops as Extract<BankOperation, { op: "debit" | "credit" }>[]);
+    return {
+      sql: ordered.map((op) => deltaStatement(txid, op, literal)),
+      interpret: (results) =>
+        results.map((r, i) => {
+          const row = r.rows[0] as { balance: string; version: string } | undefined;
+          const op = ordered[i];
+          if (!row || !op) throw new Error(`no result for operation ${i} of ${txid}`);
+          return { account: op.account, balance: row.balance, version: Number(row.version) };
+        }),
+    };
+  },
+
+  refusalFor(err, ops) {
+    if (pgCode(err) !== PG.checkViolation) return undefined;
+    // "Failing row contains (<id>, <balance>, ...)": the account whose balance would go negative.
+    const account = /Failing row contains \(([^,]+),/.exec(String((err as { detail?: unknown }).detail ?? ""))?.[1];
+    const op = ops.find((o) => o.account === account && o.op === "debit");
+    return new VoteNoError("insufficient-funds", { account, ...(op && op.op === "debit" ? { amount: op.amount } : {}) });
+  },
+
   mountRoutes(app, ctx) {
     mountBankRoutes(app, ctx);
   },
 };
+
+function sortedByAccount<T extends { account: string }>(ops: readonly T[]): T[] {
+  return [...ops].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
+}
+
+/**
+ * applyDelta's statement as text, for the one-round-trip prepare: every value is a validated
+ * literal (account id by its pattern, amount and version as integers, txid as a UUID) and is
+ * escaped all the same. When no row is updated it refuses through concord_refuse, naming the
+ * cause, so PostgreSQL stops before PREPARE TRANSACTION.
+ */
+function deltaStatement(txid: string, op: Extract<BankOperation, { op: "debit" | "credit" }>, literal: (v: string) => string): string {
+  const account = literal(op.account);
+  const delta = `${literal(op.op === "debit" ? `-${op.amount}` : op.amount)}::bigint`;
+  const expected = op.expectedVersion === undefined ? "NULL::bigint" : `${literal(String(op.expectedVersion))}::bigint`;
+  const version = op.expectedVersion === undefined ? "" : ` AND version = ${expected}`;
+  return `WITH updated AS (
+      UPDATE accounts SET balance = balance + ${delta}, version = version + 1 WHERE id = ${account}${version}
+      RETURNING id, balance, version),
+    entry AS (INSERT INTO ledger (txid, account, delta) SELECT ${literal(txid)}::uuid, id, ${delta} FROM updated)
+    SELECT balance::text AS balance, version::text AS version FROM updated
+    UNION ALL
+    SELECT NULL, concord_refuse(CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE id = ${account})
+        THEN json_build_object('reason', 'version-conflict', 'account', ${account}, 'expectedVersion', ${expected}, 'currentVersion', (SELECT version FROM accounts WHERE id = ${account}))
+        ELSE json_build_object('reason', 'unknown-account', 'account', ${account}, 'message', 'account ' || ${account} || ' does not exist') END::text)
+    WHERE NOT EXISTS (SELECT 1 FROM updated)`;
+}
 
 async function applyDelta(client: PoolClient, txid: string, op: Extract<BankOperation, { op: "debit" | "credit" }>): Promise<AccountResult> {
   const delta = op.op === "debit" ? `-${op.amount}` : op.amount;

@@ -1,5 +1,5 @@
 import type { Express } from "express";
-import type { Pool, PoolClient } from "pg";
+import type { Pool, PoolClient, QueryResult } from "pg";
 import type { Logger } from "../../shared/logger.js";
 import type { Migration } from "./pg-store.js";
 
@@ -19,8 +19,24 @@ export interface Application<Ops> {
    * `readOnly` means nothing was written and no lock needs to outlive the call.
    */
   execute(client: PoolClient, txid: string, ops: Ops): Promise<{ readOnly: boolean; results?: unknown[] }>;
+  /**
+   * Optional, for speed: the operations as SQL text, so that BEGIN, the outcome row, these
+   * statements and PREPARE TRANSACTION reach PostgreSQL in one round trip. Every value must be
+   * written with `literal` (it escapes) or be a number the application computed. A statement
+   * refuses by raising through `concord_refuse('<json with reason>')`, which stops the batch
+   * before PREPARE TRANSACTION. Undefined means: use `execute`.
+   */
+  statements?(txid: string, ops: Ops, literal: (value: string) => string): StatementPlan | undefined;
+  /** A PostgreSQL error from the statements that is a business refusal (a CHECK, say), or undefined. */
+  refusalFor?(err: unknown, ops: Ops): VoteNoError | undefined;
   /** Routes of the application's own (reads, administration). */
   mountRoutes?(app: Express, ctx: { pool: Pool; logger: Logger; adminSecret: string | undefined }): void;
+}
+
+export interface StatementPlan {
+  sql: string[];
+  /** Reads the statements' results (one per statement, in order) into the vote's results. */
+  interpret(results: QueryResult[]): unknown[];
 }
 
 /** Thrown by an application when the participant must vote NO (insufficient funds, a conflict…). */

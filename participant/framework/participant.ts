@@ -16,6 +16,7 @@ import type { DecisionAck, OnePhaseResponse, PrepareResponse } from "../../share
 import { VoteNoError, type Application } from "./application.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { PG, pgCode, voteNoReasonFor } from "./pg-errors.js";
+import { refusalFromSql } from "./pg-store.js";
 
 export interface ParticipantOptions {
   name: string;
@@ -74,12 +75,15 @@ export class Participant<Ops> {
   }
 
   private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number, participants: readonly string[]): Promise<PrepareResponse> {
-    const run = await this.inTransaction(txid, deadlineAt, async (client) => {
-      const outcome = await this.app.execute(client, txid, ops);
-      // Nothing written and no lock to keep: release everything now and leave phase 2.
-      if (outcome.readOnly) return { ...outcome, end: "ROLLBACK" };
-      return { ...outcome, end: `PREPARE TRANSACTION '${this.gid(txid)}'` };
-    });
+    const prepare = `PREPARE TRANSACTION '${this.gid(txid)}'`;
+    const run = this.app.statements
+      ? await this.inOneTrip(txid, ops, deadlineAt, prepare, "ROLLBACK")
+      : await this.inTransaction(txid, deadlineAt, async (client) => {
+          const outcome = await this.app.execute(client, txid, ops);
+          // Nothing written and no lock to keep: release everything now and leave phase 2.
+          if (outcome.readOnly) return { ...outcome, end: "ROLLBACK" };
+          return { ...outcome, end: prepare };
+        });
     // The connection is back in the pool before any follow-up query: holding it while asking
     // for another could exhaust the pool under load.
     if (!run.ok) return this.refuse(txid, run.error, participants);
@@ -90,6 +94,39 @@ export class Participant<Ops> {
       return { vote: "read-only", ...(results ? { results } : {}) };
     }
     return this.journalYes(txid, results, participants);
+  }
+
+  /**
+   * BEGIN with timeouts and the outcome row, the application's statements and `end` (PREPARE
+   * TRANSACTION or COMMIT) as one multi-statement query: one round trip instead of one per
+   * statement. A refusal raised inside stops the query before `end`. Falls back to `execute`
+   * when the application has no plan for these operations (reads, say); then a read-only
+   * outcome ends with `readOnlyEnd`.
+   */
+  private async inOneTrip(txid: string, ops: Ops, deadlineAt: number, end: string, readOnlyEnd: string): Promise<{ ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      const remainingMs = Math.floor(deadlineAt - monotonicMs());
+      if (remainingMs < 1) throw new VoteNoError("deadline-passed");
+      const plan = this.app.statements?.(txid, ops, (v) => client.escapeLiteral(v));
+      const head = this.beginStatements(client, txid, remainingMs);
+      if (!plan) {
+        await client.query(head.join("; "));
+        const outcome = await this.app.execute(client, txid, ops);
+        await client.query(outcome.readOnly ? readOnlyEnd : end);
+        return { ok: true, value: outcome };
+      }
+      const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
+      const results = Array.isArray(reply) ? reply : [reply];
+      return { ok: true, value: { readOnly: false, results: plan.interpret(results.slice(head.length, head.length + plan.sql.length)) } };
+    } catch (error) {
+      await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      const refusal = refusalFromSql(error);
+      return { ok: false, error: refusal ? new VoteNoError(refusal.reason, refusal.detail) : (this.app.refusalFor?.(error, ops) ?? error) };
+    } finally {
+      client.release(broken);
+    }
   }
 
   /**
@@ -105,7 +142,7 @@ export class Participant<Ops> {
       // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
       const remainingMs = Math.floor(deadlineAt - monotonicMs());
       if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      await this.beginWithOutcomeRow(client, txid, remainingMs);
+      await client.query(this.beginStatements(client, txid, remainingMs).join("; "));
       const value = await work(client);
       await client.query(value.end);
       return { ok: true, value };
@@ -237,9 +274,9 @@ export class Participant<Ops> {
     return this.mutex.run(txid, async () => {
       // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
       if ((await this.journal.get(txid))?.decision === "abort") return { outcome: "aborted", reason: "already-aborted" };
-      const run = await this.inTransaction(txid, deadlineAt, async (client) => {
-        return { ...(await this.app.execute(client, txid, ops)), end: "COMMIT" };
-      });
+      const run = this.app.statements
+        ? await this.inOneTrip(txid, ops, deadlineAt, "COMMIT", "COMMIT")
+        : await this.inTransaction(txid, deadlineAt, async (client) => ({ ...(await this.app.execute(client, txid, ops)), end: "COMMIT" }));
       if (!run.ok) return this.refuseOnePhase(txid, run.error);
       this.logger.debug({ txid, outcome: "committed" }, "one-phase commit");
       return { outcome: "committed", ...(run.value.results ? { results: run.value.results } : {}) };
@@ -339,22 +376,25 @@ export class Participant<Ops> {
   }
 
   /**
-   * One round trip: BEGIN, the timeouts, and the outcome row. The row's insert runs under a short
+   * BEGIN, the timeouts and the outcome row, sent together. The row's insert runs under a short
    * lock timeout of its own: the only row it can wait on is this txid's, held by a transaction we
    * prepared earlier (a repeated PREPARE), and `refuse` recognises that at once. The txid passed
    * the strict UUID check before it got here and is escaped as a literal all the same.
    */
-  private async beginWithOutcomeRow(client: pg.PoolClient, txid: string, remainingMs: number): Promise<void> {
+  private beginStatements(client: pg.PoolClient, txid: string, remainingMs: number): string[] {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
     // the deadlock. Both values are integers we computed, never client text.
     const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, remainingMs)));
     const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)));
     const ownRowMs = Math.min(lockMs, OWN_ROW_LOCK_TIMEOUT_MS);
-    await client.query(
-      `BEGIN; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${ownRowMs}; ` +
-        `INSERT INTO concord_txn (txid, state) VALUES (${client.escapeLiteral(txid)}, 'committed'); SET LOCAL lock_timeout = ${lockMs}`,
-    );
+    return [
+      "BEGIN",
+      `SET LOCAL statement_timeout = ${statementMs}`,
+      `SET LOCAL lock_timeout = ${ownRowMs}`,
+      `INSERT INTO concord_txn (txid, state) VALUES (${client.escapeLiteral(txid)}, 'committed')`,
+      `SET LOCAL lock_timeout = ${lockMs}`,
+    ];
   }
 
   private async connect(): Promise<pg.PoolClient> {

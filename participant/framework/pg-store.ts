@@ -2,6 +2,9 @@ import pg from "pg";
 import type { Logger } from "../../shared/logger.js";
 import { UnsafeConfigurationError } from "../../shared/errors.js";
 
+/** How concord_refuse marks its errors. */
+export const REFUSAL_PREFIX = "concord-refuse:";
+
 /** The framework's own table: one row per txid, the outcome (or tombstone) of each transaction. */
 export const FRAMEWORK_MIGRATIONS: Migration[] = [
   {
@@ -11,6 +14,17 @@ export const FRAMEWORK_MIGRATIONS: Migration[] = [
             state text NOT NULL CHECK (state IN ('committed', 'aborted')),
             at timestamptz NOT NULL DEFAULT now()
           )`,
+  },
+  {
+    // Lets an application's statements refuse from inside SQL (a row not found, a version
+    // conflict), so that a whole PREPARE can go to PostgreSQL in one round trip and stop before
+    // PREPARE TRANSACTION. The message carries the refusal as JSON; see refusalFromSql.
+    relation: "concord_refuse(text)",
+    kind: "function",
+    sql: `CREATE OR REPLACE FUNCTION concord_refuse(detail text) RETURNS text LANGUAGE plpgsql AS $$
+          BEGIN
+            RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = '${REFUSAL_PREFIX}' || detail;
+          END $$`,
   },
 ];
 
@@ -52,9 +66,25 @@ export async function ensurePreparedTransactions(pool: pg.Pool, poolSize: number
 
 /** A schema object and the DDL that creates it. */
 export interface Migration {
-  /** The relation (table or index) the DDL creates; its presence means the step is done. */
+  /** What the DDL creates (a table or index, or a function's signature); its presence means the step is done. */
   relation: string;
+  kind?: "relation" | "function";
   sql: string;
+}
+
+/**
+ * A refusal raised by concord_refuse inside an application's statements, as the NO vote's reason
+ * and detail; undefined for any other error.
+ */
+export function refusalFromSql(err: unknown): { reason: string; detail: Record<string, unknown> } | undefined {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  if (e?.code !== "P0001" || typeof e.message !== "string" || !e.message.startsWith(REFUSAL_PREFIX)) return undefined;
+  try {
+    const { reason, ...detail } = JSON.parse(e.message.slice(REFUSAL_PREFIX.length)) as Record<string, unknown>;
+    return typeof reason === "string" ? { reason, detail } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -67,8 +97,8 @@ export interface Migration {
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<void> {
   const missing = async (client: pg.PoolClient) => {
     const { rows } = await client.query<{ relation: string; present: boolean }>(
-      "SELECT r AS relation, to_regclass(r) IS NOT NULL AS present FROM unnest($1::text[]) AS r",
-      [migrations.map((m) => m.relation)],
+      "SELECT r AS relation, CASE WHEN k = 'function' THEN to_regprocedure(r) IS NOT NULL ELSE to_regclass(r) IS NOT NULL END AS present FROM unnest($1::text[], $2::text[]) AS m(r, k)",
+      [migrations.map((m) => m.relation), migrations.map((m) => m.kind ?? "relation")],
     );
     const absent = new Set(rows.filter((r) => !r.present).map((r) => r.relation));
     return migrations.filter((m) => absent.has(m.relation));

@@ -17,6 +17,10 @@ export function redisSpec(p: { name: string; dataDir: string; port: number; pass
       "--appendonly", durable ? "yes" : "no",
       "--appendfsync", durable ? "always" : "everysec",
       "--save", "",
+      // Redis 7.0 preallocates a whole stream node (4096 bytes by default) for each new stream, and
+      // every transaction has a small event stream: 512 bytes cut the log's memory per finished
+      // transaction from about 5.2 KB to 1.7 KB (measured; README, "Performance").
+      "--stream-node-max-bytes", "512",
       "--requirepass", p.password,
       "--daemonize", "no",
       "--logfile", "",

@@ -188,6 +188,10 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("starts every Redis with small stream nodes, as the local cluster does (a transaction's event stream is small)", () => {
+    for (const name of servicesWithImage("redis")) expect(settingIn(commandOf(service(name)), "stream-node-max-bytes"), name).to.equal("512");
+  });
+
   it("keeps the data of every PostgreSQL and Redis in a declared named volume", () => {
     const dataDir = (name: string) => (service(name).image?.startsWith("postgres") ? "/var/lib/postgresql/data" : "/data");
     for (const name of [...servicesWithImage("postgres"), ...servicesWithImage("redis")]) {
