@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Express, Response } from "express";
 import { z } from "zod";
+import { requireApiKey, requireSignature } from "../shared/auth.js";
 import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { OnePhaseUndecidedError, TxExistsError } from "../shared/durable-log.js";
@@ -22,9 +23,16 @@ export interface ApiDeps {
   log: DurableLog;
   participants: ParticipantClient;
   logger: Logger;
+  /** Keys clients present (Authorization: Bearer) to run and query transactions. */
+  apiKeys: readonly string[];
+  /** The secret each participant signs its decision inquiries with. */
+  participantSecrets: ReadonlyMap<string, string>;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
 }
+
+/** The one route under /v1/transactions that participants call, signed, instead of clients. */
+const DECISION_INQUIRY_PATH = /^\/[^/]+\/decision\/?$/;
 
 const listQuerySchema = z
   .object({
@@ -42,6 +50,11 @@ export function mountApi(app: Express, deps: ApiDeps): void {
       res.status(503).json({ status: "unavailable", role: "coordinator", error: { code: "unavailable", message: "the decision log (Redis) is unreachable" } });
     }
   });
+
+  // Everything below needs a caller: clients with an API key, participants with a signature.
+  const clientOnly = requireApiKey(deps.apiKeys);
+  const participantOnly = requireSignature("coordinator", (_req, keyId) => deps.participantSecrets.get(keyId));
+  app.use("/v1/transactions", (req, res, next) => (DECISION_INQUIRY_PATH.test(req.path) ? participantOnly(req, res, next) : clientOnly(req, res, next)));
 
   app.post("/v1/transactions", async (req, res) => {
     const body = parseWith(transactionRequestSchema, req.body, "body");

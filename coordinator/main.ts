@@ -1,5 +1,5 @@
 /** Coordinator process: configuration, the durable-log check, recovery, then the HTTP API. */
-import { loadConfig, coordinatorEnvSchema } from "../shared/config.js";
+import { checkParticipantSecrets, loadConfig, coordinatorEnvSchema } from "../shared/config.js";
 import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { DurableLog } from "../shared/durable-log.js";
 import { COORDINATOR_FAILPOINTS, Failpoints } from "../shared/failpoints.js";
@@ -15,12 +15,13 @@ import { Recovery } from "./recovery.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(coordinatorEnvSchema);
+  checkParticipantSecrets(config);
   const logger = createLogger("coordinator", config.CONCORD_LOG_LEVEL);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
   await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: "coordinator" });
   await warnOnLargeStreamNodes(redis, logger);
   const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: config.CONCORD_RETENTION_SECONDS });
-  const participants = new ParticipantClient(createHttpClient(), config.CONCORD_PARTICIPANTS, config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS);
+  const participants = new ParticipantClient(createHttpClient(), config.CONCORD_PARTICIPANTS, config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS, config.CONCORD_PARTICIPANT_SECRETS);
   const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => logger.warn({ failpoint: name, spec }, "failpoint fired"));
   failpoints.configure(config.CONCORD_FAILPOINTS);
   const engine = new Engine(log, participants, logger, failpoints, DEFAULT_ENGINE_OPTIONS);
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
 
   const app = createApp();
   if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, failpoints, config.CONCORD_ADMIN_SECRET ?? "");
-  mountApi(app, { engine, log, participants, logger, defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS, maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS });
+  mountApi(app, { engine, log, participants, logger, apiKeys: config.CONCORD_API_KEYS, participantSecrets: config.CONCORD_PARTICIPANT_SECRETS, defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS, maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);

@@ -1,3 +1,4 @@
+import { signerFor, type Signer } from "../shared/auth.js";
 import { TransportError, type HttpClient, type HttpReply } from "../shared/http-client.js";
 import { batchResponseSchema, LIMITS, type Decision, type TwoPhaseAction } from "../shared/messages.js";
 
@@ -31,12 +32,17 @@ const MAX_BATCH_BYTES = LIMITS.maxBodyBytes - 4096;
 export class ParticipantClient {
   private readonly queues = new Map<string, Pending[]>();
   private flushScheduled = false;
+  /** Every request to a participant is signed with the secret it shares with us, for it alone. */
+  private readonly signers: ReadonlyMap<string, Signer>;
 
   constructor(
     private readonly http: HttpClient,
     private readonly registry: ReadonlyMap<string, string>,
     private readonly requestTimeoutMs: number,
-  ) {}
+    secrets: ReadonlyMap<string, string>,
+  ) {
+    this.signers = new Map([...registry.keys()].map((name) => [name, signerFor({ secret: secrets.get(name) ?? "", keyId: "coordinator", audience: name })]));
+  }
 
   has(name: string): boolean {
     return this.registry.has(name);
@@ -90,13 +96,13 @@ export class ParticipantClient {
     const base = this.base(name);
     const [only] = batch;
     if (batch.length === 1 && only) {
-      await this.http.post(`${base}/v1/2pc/${only.txid}/${only.action}`, only.body, only.timeoutMs).then(only.resolve, only.reject);
+      await this.http.post(`${base}/v1/2pc/${only.txid}/${only.action}`, only.body, only.timeoutMs, this.signers.get(name)).then(only.resolve, only.reject);
       return;
     }
     const url = `${base}/v1/2pc/batch`;
     const timeoutMs = Math.max(...batch.map((m) => m.timeoutMs));
     try {
-      const res = await this.http.post(url, { messages: batch.map((m) => ({ txid: m.txid, action: m.action, body: m.body })) }, timeoutMs);
+      const res = await this.http.post(url, { messages: batch.map((m) => ({ txid: m.txid, action: m.action, body: m.body })) }, timeoutMs, this.signers.get(name));
       const parsed = res.status === 200 ? batchResponseSchema.safeParse(res.data) : undefined;
       if (parsed?.success && parsed.data.replies.length === batch.length) {
         batch.forEach((m, i) => {

@@ -8,6 +8,7 @@ import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../sha
 import { bankApplication } from "./bank/bank-application.js";
 import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { Failpoints, PARTICIPANT_FAILPOINTS } from "../shared/failpoints.js";
+import { signerFor } from "../shared/auth.js";
 import { createHttpClient } from "../shared/http-client.js";
 import { mountTwoPhaseRoutes } from "./framework/http.js";
 import { ParticipantRecovery } from "./framework/recovery.js";
@@ -42,7 +43,16 @@ async function main(): Promise<void> {
   );
 
   const app = createApp();
-  mountTwoPhaseRoutes(app, participant, { pool: decisionPool, journal, logger });
+  const peerSecret = config.CONCORD_PEER_SECRET;
+  const peerNames = new Set((config.CONCORD_PEERS ?? new Map<string, string>()).keys());
+  mountTwoPhaseRoutes(app, participant, {
+    pool: decisionPool,
+    journal,
+    logger,
+    // The coordinator signs with the secret it shares with us alone; peers with the one all
+    // participants share, and only for the routes a peer in doubt uses.
+    secretFor: (keyId, peerRoute) => (keyId === "coordinator" ? config.CONCORD_PARTICIPANT_SECRET : peerRoute && peerSecret && peerNames.has(keyId) ? peerSecret : undefined),
+  });
   application.mountRoutes?.(app, { pool, logger, adminSecret: config.CONCORD_ADMIN_SECRET });
   if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, failpoints, config.CONCORD_ADMIN_SECRET ?? "");
   finishApp(app, logger);
@@ -52,6 +62,8 @@ async function main(): Promise<void> {
   const recovery = new ParticipantRecovery(participant, journal, createHttpClient({ maxSockets: 16 }), logger, failpoints, {
     coordinatorUrl: config.CONCORD_COORDINATOR_URL,
     peers: config.CONCORD_PEERS ?? new Map(),
+    signForCoordinator: signerFor({ secret: config.CONCORD_PARTICIPANT_SECRET, keyId: name, audience: "coordinator" }),
+    signForPeer: peerSecret ? (peer) => signerFor({ secret: peerSecret, keyId: name, audience: peer }) : undefined,
     minAgeMs: config.CONCORD_RECOVERY_MIN_AGE_MS,
     requestTimeoutMs: 2000,
   });

@@ -8,6 +8,7 @@ import axios from "axios";
 import pg from "pg";
 import { parseArgs, runCli, UsageError } from "./cli-args.js";
 import { waitUntilSettled } from "./cluster/admin-client.js";
+import { apiKeyHeader } from "./cluster/cluster-auth.js";
 import { DEFAULT_CLUSTER_DIR, runningCluster, startCluster } from "./cluster/cluster.js";
 import type { ClusterFile } from "./cluster/cluster-file.js";
 import { money, progressBar, table } from "./demo-format.js";
@@ -52,7 +53,7 @@ runCli("demo", USAGE, async () => {
   const results = await runTransfers(cluster, accounts, transfers, concurrency);
   // The checks look at the banks at rest; if phase 2 is still running after the bound, the
   // checks below say what is left.
-  await waitUntilSettled(cluster.coordinator.url);
+  await waitUntilSettled(cluster);
   const after = await balances(cluster, accounts);
   out("\nBalances after:");
   printBalances(cluster, accounts, after);
@@ -95,7 +96,7 @@ const key = (a: Account) => `${a.bank}/${a.id}`;
 async function balances(cluster: ClusterFile, accounts: Account[]): Promise<Map<string, bigint>> {
   const result = new Map<string, bigint>();
   for (const bank of cluster.banks) {
-    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`);
+    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } });
     if (res.status !== 200) throw new Error(`reading ${bank.name}: ${res.status}`);
     for (const a of res.data.accounts as { id: string; balance: string }[]) {
       if (accounts.some((x) => x.bank === bank.name && x.id === a.id)) result.set(`${bank.name}/${a.id}`, BigInt(a.balance));
@@ -132,7 +133,7 @@ async function runTransfers(cluster: ClusterFile, accounts: Account[], count: nu
           { name: from.bank, operations: [{ op: "debit", account: from.id, amount: String(amount) }] },
           { name: to.bank, operations: [{ op: "credit", account: to.id, amount: String(amount) }] },
         ],
-      });
+      }, { headers: apiKeyHeader(cluster) });
       const reason = (res.data?.participants as { reason?: string }[] | undefined)?.find((p) => p.reason)?.reason ?? res.data?.error?.code ?? (res.status === 200 ? "" : `HTTP ${res.status}`);
       results.push({ txid: res.data?.txid ?? "", outcome: res.data?.outcome ?? "error", reason });
       progress(results.length, tally());
@@ -194,7 +195,7 @@ async function bankFacts(databaseUrl: string, committed: string[], aborted: stri
 async function showHistory(cluster: ClusterFile, results: Outcome[]): Promise<void> {
   const sample = results.find((r) => r.outcome === "committed") ?? results[0];
   if (!sample) return;
-  const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${sample.txid}`);
+  const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${sample.txid}`, { headers: apiKeyHeader(cluster) });
   if (res.status !== 200) return;
   const tx = res.data as { txid: string; state: string; participants: { name: string; vote: string | null; acknowledgedAt: string | null }[]; events: { type: string; at: string; data: unknown }[] };
   out(`\nOne transfer's history, from GET ${cluster.coordinator.url}/v1/transactions/${tx.txid}:`);

@@ -9,7 +9,8 @@ import { failpointSpecSchema, type Failpoints } from "./failpoints.js";
 import { parseWith } from "./http-server.js";
 
 export function requireBearer(req: Request, secret: string | undefined, what: string): void {
-  if (secret === undefined || secret === "") return;
+  // Fail closed: with no secret configured, nobody is the operator.
+  if (secret === undefined || secret === "") throw new UnauthorizedError(`${what} is disabled: CONCORD_ADMIN_SECRET is not set on this service`);
   const header = req.header("authorization") ?? "";
   const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
   const expected = Buffer.from(secret);

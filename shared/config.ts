@@ -31,6 +31,40 @@ const participantMap = z.string().min(1).transform((raw, ctx) => {
   return entries;
 });
 
+/** A shared secret: long enough that guessing is hopeless. Its value is never echoed in errors. */
+const secret = z.string().min(32, "must be at least 32 characters (generate one: openssl rand -hex 32)");
+
+/** `name=secret,name=secret`: the secret the coordinator shares with each participant. */
+const secretMap = z.string().min(1).transform((raw, ctx) => {
+  const entries = new Map<string, string>();
+  for (const [i, item] of raw.split(",").map((s) => s.trim()).filter(Boolean).entries()) {
+    const eq = item.indexOf("=");
+    const name = item.slice(0, eq);
+    const value = item.slice(eq + 1);
+    // The message names the entry's position and participant, never the secret.
+    if (eq <= 0 || !isParticipantName(name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} is not name=secret` });
+      return z.NEVER;
+    }
+    if (!secret.safeParse(value).success) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `the secret of ${name} must be at least 32 characters` });
+      return z.NEVER;
+    }
+    entries.set(name, value);
+  }
+  return entries;
+});
+
+/** Comma-separated client API keys for the transaction API. */
+const apiKeys = z.string().transform((raw, ctx) => {
+  const keys = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (keys.length === 0 || keys.some((k) => !secret.safeParse(k).success)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must list one or more keys, each at least 32 characters, separated by commas" });
+    return z.NEVER;
+  }
+  return keys;
+});
+
 export const coordinatorEnvSchema = z.object({
   CONCORD_HOST: z.string().default("127.0.0.1"),
   CONCORD_PORT: port.default(7000),
@@ -48,8 +82,20 @@ export const coordinatorEnvSchema = z.object({
   /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
   CONCORD_ADMIN_ENDPOINTS: bool,
   CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Bearer keys a client must present to the transaction API. */
+  CONCORD_API_KEYS: apiKeys,
+  /** The HMAC secret shared with each participant, `name=secret,...`: one for every participant. */
+  CONCORD_PARTICIPANT_SECRETS: secretMap,
 });
 export type CoordinatorConfig = z.infer<typeof coordinatorEnvSchema>;
+
+/** Every registered participant needs its secret; a secret for an unknown name is a typo. */
+export function checkParticipantSecrets(c: CoordinatorConfig): void {
+  const missing = [...c.CONCORD_PARTICIPANTS.keys()].filter((name) => !c.CONCORD_PARTICIPANT_SECRETS.has(name));
+  const unknown = [...c.CONCORD_PARTICIPANT_SECRETS.keys()].filter((name) => !c.CONCORD_PARTICIPANTS.has(name));
+  const problems = [...(missing.length > 0 ? [`no secret for ${missing.join(", ")}`] : []), ...(unknown.length > 0 ? [`a secret for ${unknown.join(", ")}, which CONCORD_PARTICIPANTS does not list`] : [])];
+  if (problems.length > 0) throw new Error(`invalid configuration:\n  CONCORD_PARTICIPANT_SECRETS: ${problems.join("; ")}`);
+}
 
 export const participantEnvSchema = z.object({
   CONCORD_PARTICIPANT_NAME: z.string().refine(isParticipantName, "must match ^[a-z][a-z0-9-]{0,31}$"),
@@ -75,6 +121,10 @@ export const participantEnvSchema = z.object({
   /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
   CONCORD_ADMIN_ENDPOINTS: bool,
   CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** The HMAC secret this participant shares with the coordinator (2PC messages, decision inquiries). */
+  CONCORD_PARTICIPANT_SECRET: secret,
+  /** The HMAC secret all participants share for asking each other (cooperative termination). */
+  CONCORD_PEER_SECRET: secret.optional(),
 });
 export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
 

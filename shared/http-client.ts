@@ -1,4 +1,5 @@
 import { Agent, request } from "undici";
+import type { Signer } from "./auth.js";
 
 /**
  * One HTTP client per process, with keep-alive: a new TCP connection per 2PC message would
@@ -15,8 +16,9 @@ export interface HttpReply<T = unknown> {
 }
 
 export interface HttpClient {
-  post<T = unknown>(url: string, body: unknown, timeoutMs: number): Promise<HttpReply<T>>;
-  get<T = unknown>(url: string, timeoutMs: number): Promise<HttpReply<T>>;
+  /** `sign`, when given, adds the headers that authenticate this exact request. */
+  post<T = unknown>(url: string, body: unknown, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
+  get<T = unknown>(url: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
   close(): Promise<void>;
 }
 
@@ -36,13 +38,15 @@ const JSON_HEADERS = { "content-type": "application/json" };
 export function createHttpClient(p: { maxSockets?: number } = {}): HttpClient {
   const agent = new Agent({ connections: p.maxSockets ?? 256, keepAliveTimeout: 30_000, pipelining: 1 });
 
-  const send = async <T>(url: string, method: "GET" | "POST", body: string | undefined, timeoutMs: number): Promise<HttpReply<T>> => {
+  const send = async <T>(url: string, method: "GET" | "POST", body: string | undefined, timeoutMs: number, sign: Signer | undefined): Promise<HttpReply<T>> => {
     let reply;
     try {
+      const signed = sign ? sign(method, pathOf(url), body ?? "") : {};
       reply = await request(url, {
         method,
         dispatcher: agent,
-        ...(body !== undefined ? { body, headers: JSON_HEADERS } : {}),
+        headers: { ...(body !== undefined ? JSON_HEADERS : {}), ...signed },
+        ...(body !== undefined ? { body } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
@@ -64,10 +68,16 @@ export function createHttpClient(p: { maxSockets?: number } = {}): HttpClient {
   };
 
   return {
-    post: <T>(url: string, body: unknown, timeoutMs: number) => send<T>(url, "POST", JSON.stringify(body), timeoutMs),
-    get: <T>(url: string, timeoutMs: number) => send<T>(url, "GET", undefined, timeoutMs),
+    post: <T>(url: string, body: unknown, timeoutMs: number, sign?: Signer) => send<T>(url, "POST", JSON.stringify(body), timeoutMs, sign),
+    get: <T>(url: string, timeoutMs: number, sign?: Signer) => send<T>(url, "GET", undefined, timeoutMs, sign),
     close: () => agent.close(),
   };
+}
+
+/** The path and query a server sees (what a signature covers). */
+function pathOf(url: string): string {
+  const u = new URL(url);
+  return `${u.pathname}${u.search}`;
 }
 
 function parseBody(text: string, contentType: string | string[] | undefined): unknown {

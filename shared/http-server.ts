@@ -2,6 +2,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { Server } from "node:http";
 import type { z } from "zod";
 import { ConcordError, NotFoundError, PayloadTooLargeError, UnavailableError, UnsupportedMediaTypeError, ValidationError } from "./errors.js";
+import type { RawBodyRequest } from "./auth.js";
 import type { Logger } from "./logger.js";
 import { LIMITS } from "./messages.js";
 
@@ -20,7 +21,8 @@ export function createApp(): Express {
     }
     next();
   });
-  app.use(express.json({ limit: LIMITS.maxBodyBytes, strict: true }));
+  // The exact bytes are kept: request signatures cover the body as sent, not as re-serialized.
+  app.use(express.json({ limit: LIMITS.maxBodyBytes, strict: true, verify: (req, _res, buf) => ((req as RawBodyRequest).rawBody = buf) }));
   return app;
 }
 

@@ -11,7 +11,12 @@ export function createLogger(name: string, level: string = process.env.CONCORD_L
     name,
     level,
     redact: {
-      paths: ["secret", "*.secret", "password", "*.password", "authorization", "*.authorization", "headers.authorization", "redisUrl", "databaseUrl", "*.redisUrl", "*.databaseUrl"],
+      paths: [
+        "secret", "*.secret", "password", "*.password", "apiKey", "*.apiKey", "peerSecret", "*.peerSecret", "participantSecrets", "*.participantSecrets",
+        "authorization", "*.authorization", "headers.authorization", "*.headers.authorization",
+        'headers["concord-signature"]', '*.headers["concord-signature"]', "env", "*.env",
+        "redisUrl", "databaseUrl", "*.redisUrl", "*.databaseUrl",
+      ],
       censor: "[redacted]",
     },
   });

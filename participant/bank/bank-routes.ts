@@ -16,7 +16,9 @@ const ledgerQuerySchema = z.object({ txid: txidSchema.optional(), account: accou
 export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger; adminSecret: string | undefined }): void {
   const { pool } = ctx;
 
+  // Balances and the ledger are the bank's business: operators (the admin secret) only.
   app.get("/v1/accounts", async (req, res) => {
+    requireBearer(req, ctx.adminSecret, "reading accounts");
     const q = parseWith(listQuerySchema, req.query, "query");
     const { rows } = await pool.query<{ id: string; balance: string; version: string }>("SELECT id, balance::text AS balance, version::text AS version FROM accounts ORDER BY id LIMIT $1", [q.limit]);
     const total = await pool.query<{ total: string; count: string }>("SELECT COALESCE(sum(balance), 0)::text AS total, count(*)::text AS count FROM accounts");
@@ -24,6 +26,7 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
   });
 
   app.get("/v1/accounts/:id", async (req, res) => {
+    requireBearer(req, ctx.adminSecret, "reading accounts");
     const id = parseWith(accountIdSchema, req.params.id, "params.id");
     const { rows } = await pool.query<{ balance: string; version: string }>("SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1", [id]);
     const row = rows[0];
@@ -55,6 +58,7 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
   });
 
   app.get("/v1/ledger", async (req, res) => {
+    requireBearer(req, ctx.adminSecret, "reading the ledger");
     const q = parseWith(ledgerQuerySchema, req.query, "query");
     const { rows } = await pool.query<{ txid: string | null; account: string; delta: string; kind: string; at: Date }>(
       `SELECT txid, account, delta::text AS delta, kind, at FROM ledger

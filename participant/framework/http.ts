@@ -2,6 +2,7 @@
 import type { Express } from "express";
 import type pg from "pg";
 import type { DurableLog } from "../../shared/durable-log.js";
+import { requireSignature } from "../../shared/auth.js";
 import { ValidationError } from "../../shared/errors.js";
 import { errorReply, parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
@@ -35,13 +36,24 @@ function inBatch(err: unknown, index: number): unknown {
   return new ValidationError(err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message, field);
 }
 
-export function mountTwoPhaseRoutes<Ops>(app: Express, participant: Participant<Ops>, deps: { pool: pg.Pool; journal: DurableLog; logger: Logger }): void {
+/** The routes a peer in doubt may call (cooperative termination); the rest are the coordinator's. */
+const PEER_ROUTE = /^\/[^/]+(\/inquiry)?\/?$/;
+
+export function mountTwoPhaseRoutes<Ops>(
+  app: Express,
+  participant: Participant<Ops>,
+  deps: { pool: pg.Pool; journal: DurableLog; logger: Logger; secretFor: (keyId: string, peerRoute: boolean) => string | undefined },
+): void {
   app.get("/healthz", async (_req, res) => {
     const checks = await Promise.allSettled([deps.pool.query("SELECT 1"), deps.journal.redis.ping()]);
     const [pgCheck, redisCheck] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "unreachable"));
     const ok = checks.every((c) => c.status === "fulfilled");
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", role: "participant", name: participant.name, postgres: pgCheck, journal: redisCheck });
   });
+
+  // Nothing under /v1/2pc runs unless signed for this participant; health stays open.
+  const signed = requireSignature(participant.name, (req, keyId) => deps.secretFor(keyId, PEER_ROUTE.test(req.path) && req.path !== "/batch"));
+  app.use("/v1/2pc", signed);
 
   // One route per message, and a batch route that carries several; both run the same handler.
   for (const action of twoPhaseActionSchema.options) {

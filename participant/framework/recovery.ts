@@ -7,6 +7,7 @@
  */
 import type { DurableLog } from "../../shared/durable-log.js";
 import type { Failpoints } from "../../shared/failpoints.js";
+import type { Signer } from "../../shared/auth.js";
 import type { HttpClient } from "../../shared/http-client.js";
 import type { Logger } from "../../shared/logger.js";
 import { decisionInquiryResponseSchema, peerInquiryResponseSchema, type Decision } from "../../shared/messages.js";
@@ -15,6 +16,10 @@ import type { Participant } from "./participant.js";
 export interface ParticipantRecoveryOptions {
   coordinatorUrl: string | undefined;
   peers: ReadonlyMap<string, string>;
+  /** Signs decision inquiries to the coordinator (our own secret, our name as the key id). */
+  signForCoordinator: Signer;
+  /** Signs inquiries to a peer (the shared peer secret, for that peer); undefined: peers are not asked. */
+  signForPeer: ((peer: string) => Signer) | undefined;
   minAgeMs: number;
   requestTimeoutMs: number;
 }
@@ -101,7 +106,7 @@ export class ParticipantRecovery<Ops> {
   private async askCoordinator(txid: string): Promise<Decision | "pending" | undefined> {
     if (!this.options.coordinatorUrl) return undefined;
     try {
-      const res = await this.http.get(`${this.options.coordinatorUrl}/v1/transactions/${txid}/decision`, this.options.requestTimeoutMs);
+      const res = await this.http.get(`${this.options.coordinatorUrl}/v1/transactions/${txid}/decision`, this.options.requestTimeoutMs, this.options.signForCoordinator);
       const parsed = decisionInquiryResponseSchema.safeParse(res.data);
       if (res.status === 200 && parsed.success) return parsed.data.decision;
       this.logger.warn({ txid, status: res.status }, "coordinator could not answer a decision inquiry");
@@ -116,9 +121,9 @@ export class ParticipantRecovery<Ops> {
     for (const name of participants) {
       if (name === this.participant.name) continue;
       const url = this.options.peers.get(name);
-      if (!url) continue;
+      if (!url || !this.options.signForPeer) continue;
       try {
-        const res = await this.http.post(`${url}/v1/2pc/${txid}/inquiry`, {}, this.options.requestTimeoutMs);
+        const res = await this.http.post(`${url}/v1/2pc/${txid}/inquiry`, {}, this.options.requestTimeoutMs, this.options.signForPeer(name));
         const parsed = peerInquiryResponseSchema.safeParse(res.data);
         if (res.status === 200 && parsed.success && parsed.data.decision !== "unknown") {
           this.logger.info({ txid, peer: name, decision: parsed.data.decision }, "a peer knew the decision");

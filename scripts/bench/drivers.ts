@@ -93,7 +93,8 @@ export function floorTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: readon
 }
 
 /** (c) and (d): the whole system, through the coordinator's HTTP API. */
-export function httpTransfer(http: KeepAliveJson, coordinatorUrl: string, banks: readonly string[]): Transfer {
+export function httpTransfer(http: KeepAliveJson, coordinatorUrl: string, banks: readonly string[], apiKey: string): Transfer {
+  const headers = { authorization: `Bearer ${apiKey}` };
   const plan = legs(banks);
   return async (worker) => {
     const body = {
@@ -102,7 +103,7 @@ export function httpTransfer(http: KeepAliveJson, coordinatorUrl: string, banks:
         operations: [{ op: leg.delta < 0n ? "debit" : "credit", account: accountOf(worker), amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString() }],
       })),
     };
-    const res = await http.post(`${coordinatorUrl}/v1/transactions`, body);
+    const res = await http.post(`${coordinatorUrl}/v1/transactions`, body, headers);
     const outcome = (res.body as { outcome?: unknown } | undefined)?.outcome;
     if (res.status !== 200 || outcome !== "committed") throw new Error(`coordinator answered ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
   };

@@ -5,6 +5,7 @@
  *   node dist/scripts/bench/noop-participant.js --name bank-a --port 7301
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { ReplayGuard, SIGNATURE_HEADER, verifyRequest } from "../../shared/request-signing.js";
 import { parseArgs, runCli, UsageError } from "../cli-args.js";
 
 const USAGE = "usage: noop-participant --name <participant name> --port <port>";
@@ -51,6 +52,10 @@ async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2), { name: "string", port: "number" });
   const port = flags.port;
   if (typeof flags.name !== "string" || typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError("--name and --port are required");
+  const name = flags.name;
+  const secret = process.env.CONCORD_PARTICIPANT_SECRET ?? "";
+  if (secret.length < 32) throw new UsageError("CONCORD_PARTICIPANT_SECRET (at least 32 characters) must be set: requests are checked as a real participant checks them");
+  const replay = new ReplayGuard();
   const server = createServer((req, res) => {
     let size = 0;
     const chunks: Buffer[] = [];
@@ -62,7 +67,12 @@ async function main(): Promise<void> {
     });
     req.on("end", () => {
       try {
-        answer(req, res, Buffer.concat(chunks).toString("utf8"));
+        const body = Buffer.concat(chunks);
+        if (req.url?.startsWith("/v1/2pc")) {
+          const check = verifyRequest({ header: req.headers[SIGNATURE_HEADER] as string | undefined, secretFor: (k) => (k === "coordinator" ? secret : undefined), audience: name, method: req.method ?? "", path: req.url, body, replay });
+          if (!check.ok) return reply(res, 401, { error: { code: "unauthorized", message: `request signature refused: ${check.reason}` } });
+        }
+        answer(req, res, body.toString("utf8"));
       } catch (err) {
         reply(res, 400, { error: { code: "invalid-body", message: String(err) } });
       }

@@ -30,12 +30,12 @@ export interface CoordinatorControl {
 const INJECT_CONCURRENCY = 32;
 const DRAIN_TIMEOUT_MS = 300_000;
 
-export async function measureRecovery(n: number, banks: readonly string[], http: KeepAliveJson, log: DurableLog, control: CoordinatorControl): Promise<RecoveryResult> {
+export async function measureRecovery(n: number, banks: readonly string[], http: KeepAliveJson, apiKey: string, log: DurableLog, control: CoordinatorControl): Promise<RecoveryResult> {
   const before = await log.activeCounts();
   if (before.unacked > 0) throw new Error(`the log already holds ${before.unacked} unacknowledged transactions; the measurement needs it empty`);
   // Recovery asleep (its start-up pass finds nothing), and every decision lost by the engine.
   const losing = await control.start({ CONCORD_FAILPOINTS: "coordinator.after-decision=error", CONCORD_RECOVERY_INTERVAL_MS: "600000" });
-  await inject(n, banks, http, losing.url);
+  await inject(n, banks, http, losing.url, apiKey);
   const unackedAtKill = (await log.activeCounts()).unacked;
   await control.kill(losing.pid, losing.spec);
 
@@ -60,7 +60,8 @@ export async function measureRecovery(n: number, banks: readonly string[], http:
 }
 
 /** Sends n transfers; each is answered "outcome unknown" once its decision is in the log. */
-async function inject(n: number, banks: readonly string[], http: KeepAliveJson, url: string): Promise<void> {
+async function inject(n: number, banks: readonly string[], http: KeepAliveJson, url: string, apiKey: string): Promise<void> {
+  const headers = { authorization: `Bearer ${apiKey}` };
   const plan = legs(banks);
   let sent = 0;
   let unexpected: string | undefined;
@@ -68,7 +69,7 @@ async function inject(n: number, banks: readonly string[], http: KeepAliveJson, 
     while (sent < n && unexpected === undefined) {
       sent++;
       const body = { participants: plan.map((leg) => ({ name: leg.bank, operations: [{ op: leg.delta < 0n ? "debit" : "credit", account: accountOf(w), amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString() }] })) };
-      const res = await http.post(`${url}/v1/transactions`, body);
+      const res = await http.post(`${url}/v1/transactions`, body, headers);
       const code = (res.body as { error?: { code?: string } } | undefined)?.error?.code;
       if (res.status !== 503 || code !== "outcome-unknown") unexpected = `${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
     }

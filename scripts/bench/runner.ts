@@ -125,7 +125,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (o.rows.includes("concord")) {
       const http = new KeepAliveJson(maxConcurrency + 4);
       clients.push(http);
-      for (const k of matrix.participantCounts) await run("concord", k, httpTransfer(http, cluster.coordinator.url, cluster.banks.slice(0, k).map((b) => b.name)));
+      for (const k of matrix.participantCounts) await run("concord", k, httpTransfer(http, cluster.coordinator.url, cluster.banks.slice(0, k).map((b) => b.name), cluster.secrets.apiKey));
     }
 
     let recovery: RecoveryResult[] | undefined;
@@ -133,7 +133,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (o.rows.includes("coordination")) {
       const k = Math.max(...matrix.participantCounts);
       const names = cluster.banks.slice(0, k).map((b) => b.name);
-      const routes = await startNoopParticipants(names, dir, extras);
+      const routes = await startNoopParticipants(names, dir, extras, cluster.secrets.participantSecrets);
       const control = coordinatorControl(cluster, routes, dir, extras);
       const coordinator = await control.start({});
       for (const e of extras) {
@@ -143,13 +143,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       o.log(`started ${names.length} no-op participants and a second coordinator at ${coordinator.url}`);
       const http = new KeepAliveJson(maxConcurrency + 4);
       clients.push(http);
-      for (const kk of matrix.participantCounts) await run("coordination", kk, httpTransfer(http, coordinator.url, names.slice(0, kk)));
+      for (const kk of matrix.participantCounts) await run("coordination", kk, httpTransfer(http, coordinator.url, names.slice(0, kk), cluster.secrets.apiKey));
 
       if (o.extras) {
         redis ??= new Redis(cluster.coordinator.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
         if (redis.status === "wait") await redis.connect();
         o.log(`memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (retention ${BENCH_RETENTION_SECONDS} s)`);
-        memory = await measureMemory({ transfer: httpTransfer(http, coordinator.url, names.slice(0, 2)), concurrency: 32, durationMs: matrix.memoryRunMs, sampleEveryMs: 5000, coordinatorPid: coordinator.pid, redis, retentionSeconds: BENCH_RETENTION_SECONDS });
+        memory = await measureMemory({ transfer: httpTransfer(http, coordinator.url, names.slice(0, 2), cluster.secrets.apiKey), concurrency: 32, durationMs: matrix.memoryRunMs, sampleEveryMs: 5000, coordinatorPid: coordinator.pid, redis, retentionSeconds: BENCH_RETENTION_SECONDS });
         const first = memory.samples[0];
         const last = memory.samples[memory.samples.length - 1];
         o.log(`  coordinator RSS ${first?.coordinatorRssMiB} -> ${last?.coordinatorRssMiB} MiB, Redis ${first?.redisUsedMiB} -> ${last?.redisUsedMiB} MiB after ${last?.transactions} transactions`);
@@ -161,7 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: BENCH_RETENTION_SECONDS });
         recovery = [];
         for (const n of matrix.recoveryCounts) {
-          const r = await measureRecovery(n, names.slice(0, 2), http, log, control);
+          const r = await measureRecovery(n, names.slice(0, 2), http, cluster.secrets.apiKey, log, control);
           recovery.push(r);
           o.log(`  recovery of ${r.unackedAtKill} decided, unacknowledged transactions: ${r.secondsFromSpawn.toFixed(2)} s from restart (${r.secondsFromReady.toFixed(2)} s from ready), ${r.perSecondFromSpawn} tx/s`);
         }
@@ -212,7 +212,7 @@ async function openAccounts(cluster: ClusterFile, http: KeepAliveJson, perBank: 
 const BENCH_RETENTION_SECONDS = 60;
 
 /** Starts one no-op participant per name, each its own node process; returns name=url routes. */
-async function startNoopParticipants(names: string[], dir: string, extras: Extra[]): Promise<string> {
+async function startNoopParticipants(names: string[], dir: string, extras: Extra[], secrets: Record<string, string>): Promise<string> {
   const routes: string[] = [];
   const starts: Promise<unknown>[] = [];
   for (const name of names) {
@@ -223,7 +223,8 @@ async function startNoopParticipants(names: string[], dir: string, extras: Extra
       role: "participant",
       command: process.execPath,
       args: [script, "--name", name, "--port", String(port)],
-      env: {},
+      // It checks the coordinator's signatures as a real participant does: that cost is part of (d).
+      env: { CONCORD_PARTICIPANT_SECRET: secrets[name] ?? "" },
       port,
       url: `http://127.0.0.1:${port}`,
       log: join(dir, "logs", `noop-${name}.log`),

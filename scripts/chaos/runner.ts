@@ -59,7 +59,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   o.log(`fault schedule of seed ${o.seed}: ${schedule.length} faults`);
   for (const f of schedule) o.log(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(f)}`);
 
-  const workload = new Workload(cluster.coordinator.url, accounts, expectedTotal, seededRandom(o.seed ^ 0x5eed), o.concurrency);
+  const workload = new Workload(cluster.coordinator.url, cluster.secrets.apiKey, accounts, expectedTotal, seededRandom(o.seed ^ 0x5eed), o.concurrency);
   const executor = new FaultExecutor(dir, proxies);
   const started = monotonicMs();
   workload.start();

@@ -22,12 +22,18 @@ export interface WorkloadResult {
 const http = axios.create({ validateStatus: () => true, timeout: 15_000 });
 
 export class Workload {
+  private auth() {
+    return { headers: { authorization: `Bearer ${this.apiKey}` } };
+  }
+
   private running = false;
   private readonly loops: Promise<void>[] = [];
   private readonly result: WorkloadResult = { transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 }, reads: { attempted: 0, committed: 0, violations: [] }, record: [] };
 
   constructor(
     private readonly coordinatorUrl: string,
+    /** The client API key (Authorization: Bearer). */
+    private readonly apiKey: string,
     private readonly accounts: readonly Account[],
     private readonly expectedTotal: bigint,
     private readonly random: () => number,
@@ -61,7 +67,7 @@ export class Workload {
             { name: to.bank, operations: [{ op: "credit", account: to.id, amount: String(amount) }] },
           ],
           timeoutMs: 3000,
-        })
+        }, this.auth())
         .catch(() => undefined);
       this.note(res?.status, res?.data as { txid?: string; outcome?: string } | undefined);
       // While the coordinator is down every request fails at once; do not spin.
@@ -87,7 +93,7 @@ export class Workload {
         .post(`${this.coordinatorUrl}/v1/transactions`, {
           participants: banks.map((bank) => ({ name: bank, operations: this.accounts.filter((a) => a.bank === bank).map((a) => ({ op: "read", account: a.id, hold: true })) })),
           timeoutMs: 3000,
-        })
+        }, this.auth())
         .catch(() => undefined);
       if (res?.status !== 200 || res.data?.outcome !== "committed") continue;
       this.result.reads.committed += 1;

@@ -36,10 +36,10 @@ export async function disarmAllFailpoints(cluster: ClusterFile): Promise<void> {
  * is left at the banks see the system at rest rather than mid-phase-2. Returns false if the
  * bound passed first.
  */
-export async function waitUntilSettled(coordinatorUrl: string, boundMs = 30_000): Promise<boolean> {
+export async function waitUntilSettled(cluster: Pick<ClusterFile, "coordinator" | "secrets">, boundMs = 30_000): Promise<boolean> {
   const until = Date.now() + boundMs;
   for (;;) {
-    const res = await http.get(`${coordinatorUrl}/v1/transactions?state=active&limit=1`).catch(() => undefined);
+    const res = await http.get(`${cluster.coordinator.url}/v1/transactions?state=active&limit=1`, { headers: { authorization: `Bearer ${cluster.secrets.apiKey}` } }).catch(() => undefined);
     if (res?.status === 200 && res.data.transactions.length === 0) return true;
     if (Date.now() > until) return false;
     await sleep(100);

@@ -23,8 +23,20 @@ export interface ClusterFile {
   coordinator: { url: string; redisUrl: string };
   banks: BankEntry[];
   /** Generated at first start and reused after: the PostgreSQL password lives in the data folder. */
-  secrets: { adminSecret: string; postgresPassword: string; redisPassword: string };
+  secrets: ClusterSecrets;
   processes: ProcessEntry[];
+}
+
+export interface ClusterSecrets {
+  adminSecret: string;
+  postgresPassword: string;
+  redisPassword: string;
+  /** The key clients present to the coordinator's transaction API. */
+  apiKey: string;
+  /** The HMAC secret each participant shares with the coordinator, by bank name. */
+  participantSecrets: Record<string, string>;
+  /** The HMAC secret the participants share to ask each other. */
+  peerSecret: string;
 }
 
 export const clusterFilePath = (dir: string) => join(dir, "cluster.json");

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import axios from "axios";
 import { sleep } from "../../shared/clock.js";
-import { readClusterFile, writeClusterFile, type BankEntry, type ClusterFile, type ProcessEntry } from "./cluster-file.js";
+import { readClusterFile, writeClusterFile, type BankEntry, type ClusterFile, type ClusterSecrets, type ProcessEntry } from "./cluster-file.js";
 import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "./postgres.js";
 import { freePort, isOurProcess, portIsFree, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "./processes.js";
 import { redisReady, redisSpec, redisUrl } from "./redis.js";
@@ -31,7 +31,7 @@ export function bankNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `bank-${String.fromCharCode(97 + i)}`);
 }
 
-const secret = () => randomBytes(24).toString("base64url");
+const secret = () => randomBytes(32).toString("base64url");
 
 /**
  * Keeps a port from the last run when it is still free, so URLs stay stable across restarts.
@@ -69,8 +69,17 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
   const taken = new Set<number>([...running.values()].map((p) => p.port));
   const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name), taken, running.size > 0));
-  const secrets = previous?.secrets ?? { adminSecret: secret(), postgresPassword: secret(), redisPassword: secret() };
   const names = previous && options.banks === previous.banks.length ? previous.banks.map((b) => b.name) : bankNames(options.banks);
+  // Reused where they exist (a folder from an older version may lack the newer ones).
+  const old: Partial<ClusterSecrets> = previous?.secrets ?? {};
+  const secrets: ClusterSecrets = {
+    adminSecret: old.adminSecret ?? secret(),
+    postgresPassword: old.postgresPassword ?? secret(),
+    redisPassword: old.redisPassword ?? secret(),
+    apiKey: old.apiKey ?? secret(),
+    participantSecrets: Object.fromEntries(names.map((n) => [n, old.participantSecrets?.[n] ?? secret()])),
+    peerSecret: old.peerSecret ?? secret(),
+  };
   const user = postgresUser();
   const pgRoot = postgresDataRoot(dir, user);
   const log = (name: string) => join(dir, "logs", `${name}.log`);
@@ -111,6 +120,8 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
         CONCORD_REDIS_URL: bank.redisUrl,
         CONCORD_COORDINATOR_URL: coordinatorUrl,
         CONCORD_ADMIN_SECRET: secrets.adminSecret,
+        CONCORD_PARTICIPANT_SECRET: secrets.participantSecrets[name] as string,
+        CONCORD_PEER_SECRET: secrets.peerSecret,
         ...options.env,
       },
       port: pPort,
@@ -130,6 +141,8 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       CONCORD_PORT: String(coordinatorPort),
       CONCORD_REDIS_URL: redisUrl(coordinatorRedisPort, secrets.redisPassword),
       CONCORD_PARTICIPANTS: banks.map((b) => `${b.name}=${b.participantUrl}`).join(","),
+      CONCORD_PARTICIPANT_SECRETS: banks.map((b) => `${b.name}=${secrets.participantSecrets[b.name]}`).join(","),
+      CONCORD_API_KEYS: secrets.apiKey,
       CONCORD_ADMIN_SECRET: secrets.adminSecret,
       ...options.env,
     },

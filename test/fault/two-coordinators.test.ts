@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { apiKeyHeader } from "../../scripts/cluster/cluster-auth.js";
 import { freePort, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../../scripts/cluster/processes.js";
 import { http } from "../support/bank-client.js";
 import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
@@ -48,7 +49,8 @@ describe("two coordinators on one log (processes really paused)", function () {
     await h.arm("coordinator", "coordinator.after-votes", { action: "sleep", ms: 2500, count: 1 });
     const res = await transferThroughFaults(h, spec, { timeoutMs: 500 });
     expect(res?.data.outcome).to.equal("aborted");
-    const record = await http.get(`${secondUrl}/v1/transactions/${res?.data.txid}`);
+    // The second coordinator is not in cluster.json: the client's API key is given explicitly.
+    const record = await http.get(`${secondUrl}/v1/transactions/${res?.data.txid}`, { headers: apiKeyHeader(h.cluster) });
     expect(record.data.decision).to.equal("abort");
     expect(record.data.decidedBy).to.equal("recovery");
     await h.verify();
@@ -64,7 +66,7 @@ describe("two coordinators on one log (processes really paused)", function () {
     await h.eventually("both banks prepared", async () => (await preparedAt(h, "bank-a")).length === 1 && (await preparedAt(h, "bank-b")).length === 1);
     h.signal("coordinator", "SIGSTOP");
     await h.eventually("the second coordinator aborted it", async () => (await preparedAt(h, "bank-a")).length === 0 && (await preparedAt(h, "bank-b")).length === 0);
-    const [aborted] = await listed(secondUrl, "aborted");
+    const [aborted] = await listed(secondUrl, "aborted", apiKeyHeader(h.cluster));
     expect(aborted?.decision).to.equal("abort");
     h.signal("coordinator", "SIGCONT");
     const res = await pending;

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
-import { bankUrl, http, openAccount, preparedLeft, settled, snapshot, uniqueAccount } from "../support/bank-client.js";
+import { bankUrl, http, openAccount, raw, preparedLeft, settled, snapshot, uniqueAccount } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** Every case must get a 4xx with a message that names what to fix, and change nothing. */
@@ -135,8 +135,9 @@ describe("bad input gets a clear 4xx and changes nothing", function () {
   });
 
   it("opening an account without the admin secret gets 401", async function () {
-    const res = await http.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, { id: uniqueAccount("mint"), balance: "1000000" });
+    const res = await raw.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, { id: uniqueAccount("mint"), balance: "1000000" });
     expectClientError(res, 401, /admin secret/);
+    expectClientError(await raw.get(`${bankUrl(cluster, "bank-a")}/v1/accounts`), 401, /admin secret/);
   });
 
   it("reading an unknown account gets 404, and a malformed account id 400", async function () {

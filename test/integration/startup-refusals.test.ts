@@ -10,6 +10,9 @@ import { redisReady, redisSpec, redisUrl } from "../../scripts/cluster/redis.js"
 const DIST = join(process.cwd(), "dist");
 
 /** Runs a service's main until it exits (or is killed after `ms`) and returns its exit code and output. */
+const SECRET = "a-test-secret-of-at-least-32-characters";
+const COORDINATOR_SECRETS = { CONCORD_API_KEYS: SECRET, CONCORD_PARTICIPANT_SECRETS: `bank-a=${SECRET}` };
+
 function runService(main: string, env: Record<string, string>, ms = 20_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(DIST, main)], { env: { PATH: process.env.PATH ?? "", ...env } });
@@ -51,7 +54,7 @@ describe("start-up refuses unsafe stores", function () {
     this.timeout(60_000);
     const port = await freePort();
     await start(redisSpec({ name: "redis-volatile", dataDir: join(dir, "redis"), port, password: "pw", log: join(dir, "redis.log"), durable: false }), () => redisReady(redisUrl(port, "pw")));
-    const env = { CONCORD_REDIS_URL: redisUrl(port, "pw"), CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1", CONCORD_PORT: "0" };
+    const env = { CONCORD_REDIS_URL: redisUrl(port, "pw"), CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1", CONCORD_PORT: "0", ...COORDINATOR_SECRETS };
     const refused = await runService("coordinator/main.js", env);
     expect(refused.code).to.equal(1);
     expect(refused.output).to.match(/not durable/).and.match(/appendfsync always/).and.match(/CONCORD_ACCEPT_NONDURABLE_REDIS/);
@@ -74,6 +77,7 @@ describe("start-up refuses unsafe stores", function () {
     await start(redisSpec({ name: "redis-journal", dataDir: join(dir, "redis-j"), port: redisPort, password: "pw", log: join(dir, "redis-j.log") }), () => redisReady(redisUrl(redisPort, "pw")));
     const refused = await runService("participant/main.js", {
       CONCORD_PARTICIPANT_NAME: "bank-a",
+      CONCORD_PARTICIPANT_SECRET: SECRET,
       CONCORD_DATABASE_URL: databaseUrl(pgPort, "pw", "bank"),
       CONCORD_REDIS_URL: redisUrl(redisPort, "pw"),
       CONCORD_PORT: "0",
@@ -87,5 +91,21 @@ describe("start-up refuses unsafe stores", function () {
     const res = await runService("coordinator/main.js", { CONCORD_PARTICIPANTS: "bank-a=ftp://x", CONCORD_PORT: "70000" });
     expect(res.code).to.equal(1);
     expect(res.output).to.match(/CONCORD_PARTICIPANTS/).and.match(/CONCORD_PORT/);
+  });
+
+  it("services refuse to start without their secrets, naming what is missing and echoing no secret", async function () {
+    this.timeout(30_000);
+    const none = await runService("coordinator/main.js", { CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1,bank-b=http://127.0.0.1:2", CONCORD_PORT: "0" });
+    expect(none.code).to.equal(1);
+    expect(none.output).to.match(/CONCORD_API_KEYS/).and.match(/CONCORD_PARTICIPANT_SECRETS/);
+    const short = "short-secret-value";
+    const partial = await runService("coordinator/main.js", { CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1,bank-b=http://127.0.0.1:2", CONCORD_PORT: "0", CONCORD_API_KEYS: SECRET, CONCORD_PARTICIPANT_SECRETS: `bank-a=${SECRET}` });
+    expect(partial.code).to.equal(1);
+    expect(partial.output).to.match(/no secret for bank-b/);
+    expect(partial.output).not.to.include(SECRET);
+    const weak = await runService("participant/main.js", { CONCORD_PARTICIPANT_NAME: "bank-a", CONCORD_DATABASE_URL: "postgres://x@127.0.0.1:1/x", CONCORD_PARTICIPANT_SECRET: short, CONCORD_PORT: "0" });
+    expect(weak.code).to.equal(1);
+    expect(weak.output).to.match(/CONCORD_PARTICIPANT_SECRET: must be at least 32 characters/);
+    expect(weak.output).not.to.include(short);
   });
 });

@@ -2,9 +2,25 @@
 import axios, { type AxiosResponse } from "axios";
 import pg from "pg";
 import { waitUntilSettled } from "../../scripts/cluster/admin-client.js";
+import { authenticateRequests } from "../../scripts/cluster/cluster-auth.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 
+/** The clusters the tests started, by state folder: their secrets authenticate `http`'s requests. */
+const clusters = new Map<string, ClusterFile>();
+
+export function registerCluster(cluster: ClusterFile): ClusterFile {
+  clusters.set(cluster.dir, cluster);
+  return cluster;
+}
+
+/**
+ * What the tests talk to the services with: authenticated as a legitimate caller (client API
+ * key, the coordinator's signature to participants) unless a test sets its own Authorization
+ * or signature header to check the refusals. `raw` sends exactly what it is given.
+ */
 export const http = axios.create({ validateStatus: () => true, timeout: 30_000 });
+http.interceptors.request.use(authenticateRequests(() => clusters.values()));
+export const raw = axios.create({ validateStatus: () => true, timeout: 30_000 });
 
 export function bankUrl(cluster: ClusterFile, name: string): string {
   const bank = cluster.banks.find((b) => b.name === name);
@@ -102,7 +118,7 @@ export function uniqueAccount(prefix: string): string {
  * left at the banks see the system at rest rather than mid-phase-2.
  */
 export async function settled(cluster: ClusterFile, boundMs = 30_000): Promise<void> {
-  if (await waitUntilSettled(cluster.coordinator.url, boundMs)) return;
+  if (await waitUntilSettled(cluster, boundMs)) return;
   const res = await http.get(`${cluster.coordinator.url}/v1/transactions?state=active&limit=5`);
   throw new Error(`transactions still in flight after ${boundMs} ms: ${JSON.stringify(res.data)}`);
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { registerCluster } from "./bank-client.js";
 
 let shared: Promise<ClusterFile> | undefined;
 let sharedDir: string | undefined;
@@ -18,7 +19,7 @@ export const TEST_ENV: Record<string, string> = { CONCORD_LOG_LEVEL: "warn" };
 export function sharedCluster(): Promise<ClusterFile> {
   if (!shared) {
     sharedDir = mkdtempSync(join(tmpdir(), "concord-test-"));
-    shared = startCluster({ dir: sharedDir, banks: 3, env: TEST_ENV });
+    shared = startCluster({ dir: sharedDir, banks: 3, env: TEST_ENV }).then(registerCluster);
   }
   return shared;
 }

@@ -15,6 +15,7 @@ import { gatherFacts } from "../../scripts/checker/gather.js";
 import type { ClientEntry } from "../../scripts/checker/facts.js";
 import { restartProcess, startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
 import { readClusterFile, type ClusterFile, type ProcessEntry } from "../../scripts/cluster/cluster-file.js";
+import { registerCluster } from "./bank-client.js";
 import { isOurProcess, spawnDetached } from "../../scripts/cluster/processes.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
 import { armFailpoint, disarmAllFailpoints } from "../../scripts/cluster/admin-client.js";
@@ -31,7 +32,7 @@ let started: Promise<FaultHarness> | undefined;
 export function faultHarness(): Promise<FaultHarness> {
   started ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), "concord-fault-"));
-    await startCluster({ dir, banks: 3, env: FAULT_ENV });
+    registerCluster(await startCluster({ dir, banks: 3, env: FAULT_ENV }));
     return new FaultHarness(dir);
   })();
   return started;
@@ -126,7 +127,7 @@ export class FaultHarness {
         /* not running */
       }
     }
-    await startCluster({ dir: this.dir, banks: 3, env: FAULT_ENV });
+    registerCluster(await startCluster({ dir: this.dir, banks: 3, env: FAULT_ENV }));
   }
 
   /** Polls `check` until it is true, bounded. */

@@ -55,7 +55,7 @@ export async function ledgerEntriesOf(h: FaultHarness, bank: string, account: st
 }
 
 /** Transactions the coordinator lists in a state (through whichever coordinator URL is given). */
-export async function listed(coordinatorUrl: string, state: string): Promise<{ txid: string; decision: string | null; state: string }[]> {
-  const res = await http.get(`${coordinatorUrl}/v1/transactions?state=${state}&limit=100`);
+export async function listed(coordinatorUrl: string, state: string, headers: Record<string, string> = {}): Promise<{ txid: string; decision: string | null; state: string }[]> {
+  const res = await http.get(`${coordinatorUrl}/v1/transactions?state=${state}&limit=100`, { headers });
   return res.status === 200 ? res.data.transactions : [];
 }

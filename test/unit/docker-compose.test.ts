@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { expect } from "chai";
+import { COMPOSE_SECRETS } from "../../scripts/compose-secrets.js";
 import { parse } from "yaml";
 import { z } from "zod";
 import { coordinatorEnvSchema, participantEnvSchema } from "../../shared/config.js";
@@ -52,7 +53,8 @@ function interpolate(value: string): string {
   return value.replace(/\$\$|\$\{([A-Za-z_]\w*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g, (match, braced?: string, op?: string, arg?: string, bare?: string) => {
     if (match === "$$") return "$";
     if (op?.endsWith("-")) return arg ?? "";
-    return `stand-in-${braced ?? bare ?? ""}`;
+    // Long enough for the schemas' minimum secret length (32).
+    return `stand-in-for-${braced ?? bare ?? ""}-0123456789abcdef0123456789abcdef`;
   });
 }
 
@@ -186,6 +188,12 @@ describe("docker-compose.yml", () => {
       const command = commandOf(service(name));
       expect([settingIn(command, "appendonly"), settingIn(command, "appendfsync")], name).to.deep.equal(["yes", "always"]);
     }
+  });
+
+  it("requires exactly the secrets that npm run compose-env generates, each at least 32 characters where a schema checks it", () => {
+    const raw = readFileSync(resolve(ROOT, "docker-compose.yml"), "utf8");
+    const required = new Set([...raw.matchAll(/\$\{([A-Z_]+):\?[^}]*\}/g)].map((m) => m[1]));
+    expect([...required].sort()).to.deep.equal([...COMPOSE_SECRETS].sort());
   });
 
   it("starts every Redis with small stream nodes, as the local cluster does (a transaction's event stream is small)", () => {

@@ -1,0 +1,62 @@
+/**
+ * Authenticating the scripts' and tests' requests to a local cluster with the secrets in its
+ * cluster.json: the API key for the coordinator's transaction API, the admin secret for a bank's
+ * accounts and ledger, and the signatures the coordinator (2PC routes) or a participant
+ * (decision inquiry) would put on theirs.
+ */
+import type { InternalAxiosRequestConfig } from "axios";
+import { signerFor } from "../../shared/auth.js";
+import { SIGNATURE_HEADER } from "../../shared/request-signing.js";
+import type { ClusterFile } from "./cluster-file.js";
+
+export function apiKeyHeader(cluster: ClusterFile): Record<string, string> {
+  return { authorization: `Bearer ${cluster.secrets.apiKey}` };
+}
+
+/** The body exactly as it will be sent, so a signature can cover it. */
+function serialized(config: InternalAxiosRequestConfig): string {
+  if (config.data === undefined || config.data === null) return "";
+  if (typeof config.data === "string") return config.data;
+  const text = JSON.stringify(config.data);
+  config.data = text;
+  if (!config.headers.has("content-type")) config.headers.set("content-type", "application/json");
+  return text;
+}
+
+/**
+ * An axios request interceptor for the clusters `clusters()` lists: requests to their
+ * coordinators and participants get the credentials a legitimate caller has. A request that
+ * already carries an Authorization or signature header is left alone (tests of the checks).
+ */
+export function authenticateRequests(clusters: () => Iterable<ClusterFile>): (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig {
+  return (config) => {
+    if (!config.url || config.headers.has("authorization") || config.headers.has(SIGNATURE_HEADER)) return config;
+    const url = new URL(config.url, config.baseURL);
+    const method = (config.method ?? "get").toUpperCase();
+    for (const cluster of clusters()) {
+      if (url.origin === new URL(cluster.coordinator.url).origin) {
+        if (/^\/v1\/transactions\/[^/]+\/decision\/?$/.test(url.pathname)) {
+          // Asked as the first bank would, in doubt.
+          const bank = cluster.banks[0]?.name ?? "";
+          const sign = signerFor({ secret: cluster.secrets.participantSecrets[bank] ?? "", keyId: bank, audience: "coordinator" });
+          for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, serialized(config)))) config.headers.set(k, v);
+        } else if (url.pathname.startsWith("/v1/transactions")) {
+          config.headers.set("authorization", `Bearer ${cluster.secrets.apiKey}`);
+        }
+        return config;
+      }
+      const bank = cluster.banks.find((b) => new URL(b.participantUrl).origin === url.origin);
+      // Reads only: opening an account stays an explicit act of the test or script.
+      if (bank && method === "GET" && (url.pathname.startsWith("/v1/accounts") || url.pathname.startsWith("/v1/ledger"))) {
+        config.headers.set("authorization", `Bearer ${cluster.secrets.adminSecret}`);
+        return config;
+      }
+      if (bank && url.pathname.startsWith("/v1/2pc")) {
+        const sign = signerFor({ secret: cluster.secrets.participantSecrets[bank.name] ?? "", keyId: "coordinator", audience: bank.name });
+        for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, serialized(config)))) config.headers.set(k, v);
+        return config;
+      }
+    }
+    return config;
+  };
+}
