@@ -23,6 +23,8 @@ export interface ApiDeps {
   log: DurableLog;
   participants: ParticipantClient;
   logger: Logger;
+  /** Checks one participant's operations completely, or undefined to leave it to the participant. */
+  operationsSchema: z.ZodTypeAny | undefined;
   /** Keys clients present (Authorization: Bearer) to run and query transactions. */
   apiKeys: readonly string[];
   /** The secret each participant signs its decision inquiries with. */
@@ -67,6 +69,9 @@ export function mountApi(app: Express, deps: ApiDeps): void {
       }
       if (seen.has(p.name)) throw new ValidationError(`body.participants.${i}.name: ${p.name} appears twice; put all its operations in one entry`, `body.participants.${i}.name`);
       seen.add(p.name);
+      // The same schema the participant applies: a malformed operation is refused here, before
+      // the begin record, so the log holds nothing for it.
+      if (deps.operationsSchema) parseWith(deps.operationsSchema, p.operations, `body.participants.${i}.operations`);
     });
     const timeoutMs = body.timeoutMs ?? deps.defaultTimeoutMs;
     if (timeoutMs > deps.maxTimeoutMs) throw new ValidationError(`body.timeoutMs: must be at most ${deps.maxTimeoutMs}`, "body.timeoutMs");

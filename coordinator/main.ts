@@ -8,6 +8,7 @@ import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
 import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../shared/redis-durability.js";
+import { bankOperationsSchema } from "../shared/bank-operations.js";
 import { mountApi } from "./api.js";
 import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
@@ -29,7 +30,8 @@ async function main(): Promise<void> {
 
   const app = createApp();
   if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, failpoints, config.CONCORD_ADMIN_SECRET ?? "");
-  mountApi(app, { engine, log, participants, logger, apiKeys: config.CONCORD_API_KEYS, participantSecrets: config.CONCORD_PARTICIPANT_SECRETS, defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS, maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS });
+  mountApi(app, { engine, log, participants, logger, operationsSchema: config.CONCORD_OPERATIONS === "bank" ? bankOperationsSchema : undefined,
+    apiKeys: config.CONCORD_API_KEYS, participantSecrets: config.CONCORD_PARTICIPANT_SECRETS, defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS, maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);

@@ -82,6 +82,11 @@ export const coordinatorEnvSchema = z.object({
   /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
   CONCORD_ADMIN_ENDPOINTS: bool,
   CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * Which operation schema the coordinator checks before logging: `bank` (the reference
+   * application's debit/credit/read) or `any` (only the envelope; the participants check).
+   */
+  CONCORD_OPERATIONS: z.enum(["bank", "any"]).default("bank"),
   /** Bearer keys a client must present to the transaction API. */
   CONCORD_API_KEYS: apiKeys,
   /** The HMAC secret shared with each participant, `name=secret,...`: one for every participant. */

@@ -8,7 +8,7 @@ import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { txidSchema } from "../../shared/messages.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
-import { accountIdSchema, openAccountSchema } from "./operations.js";
+import { accountIdSchema, openAccountSchema } from "../../shared/bank-operations.js";
 
 const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).strict();
 const ledgerQuerySchema = z.object({ txid: txidSchema.optional(), account: accountIdSchema.optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }).strict();

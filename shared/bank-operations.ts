@@ -1,7 +1,9 @@
 import { z } from "zod";
 
 /**
- * The bank's operations. Money is an integer count of minor units, carried as a decimal string
+ * The bank's operations: the participant executes them, and the coordinator checks them with the
+ * same schema before it logs anything (CONCORD_OPERATIONS=bank), so a malformed request never
+ * reaches the log. Money is an integer count of minor units, carried as a decimal string
  * so that no JSON parser rounds it: no floats, exponents, signs or leading zeros.
  */
 export const MAX_AMOUNT = 10n ** 15n;
