@@ -166,6 +166,22 @@ describe("hostile input (property-based, fast-check)", function () {
     );
   });
 
+  it("opening accounts (admin) refuses hostile ids and balances", async function () {
+    this.timeout(300_000);
+    const auth = { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } };
+    const body = fc.oneof(
+      badAccount.map((id) => ({ id, balance: "100" })),
+      badAmount.filter((b) => b !== "0").map((balance) => ({ id: uniqueAccount("fuzz"), balance })),
+      fc.jsonValue().map((extra) => ({ id: uniqueAccount("fuzz"), balance: "100", extra })),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, fc.constantFrom("bank-a", "bank-b"), async (b, bank) => {
+        expectRefused(await http.post(`${bankUrl(cluster, bank)}/v1/accounts`, b, auth), `${bank} open ${JSON.stringify(b).slice(0, 120)}`);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it("read endpoints refuse hostile ids and queries", async function () {
     this.timeout(300_000);
     const target = fc.oneof(
@@ -175,6 +191,9 @@ describe("hostile input (property-based, fast-check)", function () {
       fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 501 }), weirdText).map((l) => `${cluster.coordinator.url}/v1/transactions?limit=${encodeURIComponent(String(l))}`),
       badTxid.map((t) => `${bankUrl(cluster, "bank-a")}/v1/2pc/${encodeURIComponent(t)}`),
       badAccount.filter((s) => s.length > 0).map((a) => `${bankUrl(cluster, "bank-a")}/v1/accounts/${encodeURIComponent(a)}`),
+      fc.oneof(badTxid.filter((t) => t !== "").map((t) => `txid=${encodeURIComponent(t)}`), badAccount.filter((a) => a !== "").map((a) => `account=${encodeURIComponent(a)}`), weirdText.map((w) => `limit=${encodeURIComponent(w)}`), weirdText.map((w) => `${encodeURIComponent(w)}x=1`))
+        .map((q) => `${bankUrl(cluster, "bank-b")}/v1/ledger?${q}`),
+      fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 10_001 }), weirdText).map((l) => `${bankUrl(cluster, "bank-b")}/v1/accounts?limit=${encodeURIComponent(String(l))}`),
     );
     await fc.assert(
       fc.asyncProperty(target, async (url) => {
