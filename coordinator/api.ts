@@ -13,7 +13,7 @@ import { ConflictError, UnavailableError, ValidationError } from "../shared/erro
 import { isConnectionFailure, parseWith } from "../shared/http-server.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
-import { idempotencyKeySchema, transactionRequestSchema, txidSchema } from "../shared/messages.js";
+import { idempotencyKeySchema, queryInt, transactionRequestSchema, txidSchema } from "../shared/messages.js";
 import type { Engine, TransactionResult } from "./engine.js";
 import type { ParticipantClient } from "./participant-client.js";
 import { phase2TargetsOf } from "./recovery.js";
@@ -39,7 +39,7 @@ const DECISION_INQUIRY_PATH = /^\/[^/]+\/decision\/?$/;
 const listQuerySchema = z
   .object({
     state: z.enum(["preparing", "committing", "aborting", "committed", "aborted", "active", "finished"]).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    limit: queryInt(1, 500, 50),
   })
   .strict();
 

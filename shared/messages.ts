@@ -21,6 +21,19 @@ export const participantNameSchema = z.string().regex(PARTICIPANT_NAME_PATTERN, 
 export const operationEnvelopeSchema = z.record(z.string(), z.unknown());
 export const operationsSchema = z.array(operationEnvelopeSchema).min(1).max(LIMITS.maxOperationsPerParticipant);
 
+/**
+ * An integer in a query string, written plainly: digits only, no sign, exponent, hex, spaces
+ * or fraction (`z.coerce.number` would take "0x10", "1e2" and " 5 ").
+ */
+export function queryInt(min: number, max: number, dflt: number) {
+  return z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,8})$/, "must be a whole number written with digits only")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(String(dflt));
+}
+
 export const voteSchema = z.enum(["yes", "no", "read-only"]);
 export type Vote = z.infer<typeof voteSchema>;
 export const decisionSchema = z.enum(["commit", "abort"]);

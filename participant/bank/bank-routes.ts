@@ -6,12 +6,12 @@ import { requireBearer } from "../../shared/admin-routes.js";
 import { ConflictError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
-import { txidSchema } from "../../shared/messages.js";
+import { queryInt, txidSchema } from "../../shared/messages.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
 import { accountIdSchema, openAccountSchema } from "../../shared/bank-operations.js";
 
-const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).strict();
-const ledgerQuerySchema = z.object({ txid: txidSchema.optional(), account: accountIdSchema.optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }).strict();
+const listQuerySchema = z.object({ limit: queryInt(1, 10_000, 1000) }).strict();
+const ledgerQuerySchema = z.object({ txid: txidSchema.optional(), account: accountIdSchema.optional(), limit: queryInt(1, 10_000, 100) }).strict();
 
 export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger; adminSecret: string | undefined }): void {
   const { pool } = ctx;

@@ -33,6 +33,15 @@ const badAmount = fc.oneof(
 );
 const badAccount = weirdText.filter((s) => !/^[A-Za-z0-9_-]{1,64}$/.test(s));
 
+/**
+ * A path segment as sent: "." and ".." are removed by the client's URL normalisation before
+ * they leave (they would address another route), so they are not generated as segments.
+ */
+const seg = (s: string) => encodeURIComponent(s);
+const segmentable = (s: string) => s !== "" && s !== "." && s !== "..";
+/** Not a limit the route accepts (digits only, within its bounds). */
+const notALimit = (max: number) => (s: string) => !(/^[1-9][0-9]*$/.test(s) && Number(s) <= max);
+
 /** A deeply nested JSON text within the body limit: parsers that recurse could fall over. */
 const deeplyNested = fc.integer({ min: 1000, max: 30_000 }).map((depth) => `${"[".repeat(depth)}${"]".repeat(depth)}`);
 
@@ -145,7 +154,7 @@ describe("hostile input (property-based, fast-check)", function () {
       fc.constant([]),
     );
     const request = fc.oneof(
-      fc.tuple(badTxid, fc.constantFrom("prepare", "commit", "abort", "one-phase", "inquiry")).map(([txid, action]) => ({ path: `/v1/2pc/${encodeURIComponent(txid)}/${action}`, body: action === "prepare" || action === "one-phase" ? { operations: [{ op: "debit", account: alice, amount: "1" }] } : {} })),
+      fc.tuple(badTxid.filter(segmentable), fc.constantFrom("prepare", "commit", "abort", "one-phase", "inquiry")).map(([txid, action]) => ({ path: `/v1/2pc/${seg(txid)}/${action}`, body: action === "prepare" || action === "one-phase" ? { operations: [{ op: "debit", account: alice, amount: "1" }] } : {} })),
       badPrepareOps.map((operations) => ({ path: `/v1/2pc/${newTxid()}/prepare`, body: { operations } as unknown })),
       badPrepareOps.map((operations) => ({ path: `/v1/2pc/${newTxid()}/one-phase`, body: { operations } as unknown })),
       fc.jsonValue().map((extra) => ({ path: `/v1/2pc/${newTxid()}/commit`, body: { extra } as unknown })),
@@ -186,14 +195,14 @@ describe("hostile input (property-based, fast-check)", function () {
     this.timeout(300_000);
     const target = fc.oneof(
       // (An empty id would be the list route itself, which answers 200.)
-      badTxid.filter((t) => t !== "").map((t) => `${cluster.coordinator.url}/v1/transactions/${encodeURIComponent(t)}`),
-      weirdText.map((s) => `${cluster.coordinator.url}/v1/transactions?state=${encodeURIComponent(s)}`),
-      fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 501 }), weirdText).map((l) => `${cluster.coordinator.url}/v1/transactions?limit=${encodeURIComponent(String(l))}`),
-      badTxid.map((t) => `${bankUrl(cluster, "bank-a")}/v1/2pc/${encodeURIComponent(t)}`),
-      badAccount.filter((s) => s.length > 0).map((a) => `${bankUrl(cluster, "bank-a")}/v1/accounts/${encodeURIComponent(a)}`),
-      fc.oneof(badTxid.filter((t) => t !== "").map((t) => `txid=${encodeURIComponent(t)}`), badAccount.filter((a) => a !== "").map((a) => `account=${encodeURIComponent(a)}`), weirdText.map((w) => `limit=${encodeURIComponent(w)}`), weirdText.map((w) => `${encodeURIComponent(w)}x=1`))
+      badTxid.filter(segmentable).map((t) => `${cluster.coordinator.url}/v1/transactions/${seg(t)}`),
+      weirdText.filter((s) => !["preparing", "committing", "aborting", "committed", "aborted", "active", "finished"].includes(s)).map((s) => `${cluster.coordinator.url}/v1/transactions?state=${encodeURIComponent(s)}`),
+      fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 501 }), weirdText).map(String).filter(notALimit(500)).map((l) => `${cluster.coordinator.url}/v1/transactions?limit=${encodeURIComponent(String(l))}`),
+      badTxid.filter(segmentable).map((t) => `${bankUrl(cluster, "bank-a")}/v1/2pc/${seg(t)}`),
+      badAccount.filter(segmentable).map((a) => `${bankUrl(cluster, "bank-a")}/v1/accounts/${seg(a)}`),
+      fc.oneof(badTxid.filter((t) => t !== "").map((t) => `txid=${encodeURIComponent(t)}`), badAccount.filter((a) => a !== "").map((a) => `account=${encodeURIComponent(a)}`), weirdText.filter(notALimit(10_000)).map((w) => `limit=${encodeURIComponent(w)}`), weirdText.map((w) => `${encodeURIComponent(w)}x=1`))
         .map((q) => `${bankUrl(cluster, "bank-b")}/v1/ledger?${q}`),
-      fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 10_001 }), weirdText).map((l) => `${bankUrl(cluster, "bank-b")}/v1/accounts?limit=${encodeURIComponent(String(l))}`),
+      fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 10_001 }), weirdText).map(String).filter(notALimit(10_000)).map((l) => `${bankUrl(cluster, "bank-b")}/v1/accounts?limit=${encodeURIComponent(String(l))}`),
     );
     await fc.assert(
       fc.asyncProperty(target, async (url) => {
