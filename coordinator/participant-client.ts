@@ -6,9 +6,8 @@ import { batchResponseSchema, LIMITS, type Decision, type TwoPhaseAction } from 
 interface Pending {
   txid: string;
   action: TwoPhaseAction;
-  body: Record<string, unknown>;
-  /** Serialized size, to keep a batch under the participant's body limit. */
-  bytes: number;
+  /** The body as JSON text, serialized once: its length keeps a batch under the body limit. */
+  json: string;
   timeoutMs: number;
   resolve: (reply: HttpReply) => void;
   reject: (err: unknown) => void;
@@ -16,6 +15,8 @@ interface Pending {
 
 /** Leaves room under the participant's body limit for the batch envelope. */
 const MAX_BATCH_BYTES = LIMITS.maxBodyBytes - 4096;
+/** One message's envelope around its body: txid, action, keys and punctuation. */
+const ENVELOPE_BYTES = 96;
 
 /**
  * How the coordinator talks to participants. Participants are addressed by name only; their URLs
@@ -75,7 +76,7 @@ export class ParticipantClient {
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(name) ?? [];
       this.queues.set(name, queue);
-      queue.push({ txid, action, body, bytes: JSON.stringify(body).length + txid.length + 64, timeoutMs, resolve, reject });
+      queue.push({ txid, action, json: JSON.stringify(body), timeoutMs, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -96,13 +97,15 @@ export class ParticipantClient {
     const base = this.base(name);
     const [only] = batch;
     if (batch.length === 1 && only) {
-      await this.http.post(`${base}/v1/2pc/${only.txid}/${only.action}`, only.body, only.timeoutMs, this.signers.get(name)).then(only.resolve, only.reject);
+      await this.http.postJson(`${base}/v1/2pc/${only.txid}/${only.action}`, only.json, only.timeoutMs, this.signers.get(name)).then(only.resolve, only.reject);
       return;
     }
     const url = `${base}/v1/2pc/batch`;
     const timeoutMs = Math.max(...batch.map((m) => m.timeoutMs));
     try {
-      const res = await this.http.post(url, { messages: batch.map((m) => ({ txid: m.txid, action: m.action, body: m.body })) }, timeoutMs, this.signers.get(name));
+      // Assembled from the bodies' JSON text: txid and action are from fixed alphabets.
+      const json = `{"messages":[${batch.map((m) => `{"txid":"${m.txid}","action":"${m.action}","body":${m.json}}`).join(",")}]}`;
+      const res = await this.http.postJson(url, json, timeoutMs, this.signers.get(name));
       const parsed = res.status === 200 ? batchResponseSchema.safeParse(res.data) : undefined;
       if (parsed?.success && parsed.data.replies.length === batch.length) {
         batch.forEach((m, i) => {
@@ -126,13 +129,14 @@ function splitBatches(queue: Pending[]): Pending[][] {
   let current: Pending[] = [];
   let bytes = 0;
   for (const m of queue) {
-    if (current.length > 0 && (current.length >= LIMITS.maxBatchMessages || bytes + m.bytes > MAX_BATCH_BYTES)) {
+    const size = Buffer.byteLength(m.json) + ENVELOPE_BYTES;
+    if (current.length > 0 && (current.length >= LIMITS.maxBatchMessages || bytes + size > MAX_BATCH_BYTES)) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
     current.push(m);
-    bytes += m.bytes;
+    bytes += size;
   }
   if (current.length > 0) batches.push(current);
   return batches;

@@ -18,6 +18,8 @@ export interface HttpReply<T = unknown> {
 export interface HttpClient {
   /** `sign`, when given, adds the headers that authenticate this exact request. */
   post<T = unknown>(url: string, body: unknown, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
+  /** POST a body that is JSON text already (serialized once by the caller, sent as is). */
+  postJson<T = unknown>(url: string, json: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
   get<T = unknown>(url: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
   close(): Promise<void>;
 }
@@ -69,6 +71,7 @@ export function createHttpClient(p: { maxSockets?: number } = {}): HttpClient {
 
   return {
     post: <T>(url: string, body: unknown, timeoutMs: number, sign?: Signer) => send<T>(url, "POST", JSON.stringify(body), timeoutMs, sign),
+    postJson: <T>(url: string, json: string, timeoutMs: number, sign?: Signer) => send<T>(url, "POST", json, timeoutMs, sign),
     get: <T>(url: string, timeoutMs: number, sign?: Signer) => send<T>(url, "GET", undefined, timeoutMs, sign),
     close: () => agent.close(),
   };

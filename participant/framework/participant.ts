@@ -4,7 +4,7 @@
  * truth about what is prepared or committed; the journal (Redis) records each vote and decision
  * before the participant acts on it. Every message is idempotent by txid.
  */
-import type pg from "pg";
+import pg from "pg";
 import { monotonicMs } from "../../shared/clock.js";
 import type { DurableLog } from "../../shared/durable-log.js";
 import { NotVotedError, VoteCode } from "../../shared/durable-log.js";
@@ -23,6 +23,9 @@ export interface ParticipantOptions {
   lockTimeoutMs: number;
   statementTimeoutMs: number;
 }
+
+/** PostgreSQL's literal quoting (standard_conforming_strings on, as by default). */
+const escapeLiteral = (value: string): string => pg.escapeLiteral(value);
 
 /** The refusal a repeated PREPARE meets when this txid is prepared here already. */
 const ALREADY_PREPARED = "already-prepared";
@@ -75,15 +78,8 @@ export class Participant<Ops> {
   }
 
   private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number, participants: readonly string[]): Promise<PrepareResponse> {
-    const prepare = `PREPARE TRANSACTION '${this.gid(txid)}'`;
-    const run = this.app.statements
-      ? await this.inOneTrip(txid, ops, deadlineAt, prepare, "ROLLBACK")
-      : await this.inTransaction(txid, deadlineAt, async (client) => {
-          const outcome = await this.app.execute(client, txid, ops);
-          // Nothing written and no lock to keep: release everything now and leave phase 2.
-          if (outcome.readOnly) return { ...outcome, end: "ROLLBACK" };
-          return { ...outcome, end: prepare };
-        });
+    // Nothing written and no lock to keep: a read-only outcome releases everything and leaves phase 2.
+    const run = await this.inTransaction(txid, ops, deadlineAt, `PREPARE TRANSACTION '${this.gid(txid)}'`, "ROLLBACK");
     // The connection is back in the pool before any follow-up query: holding it while asking
     // for another could exhaust the pool under load.
     if (!run.ok) return this.refuse(txid, run.error, participants);
@@ -97,44 +93,14 @@ export class Participant<Ops> {
   }
 
   /**
-   * BEGIN with timeouts and the outcome row, the application's statements and `end` (PREPARE
-   * TRANSACTION or COMMIT) as one multi-statement query: one round trip instead of one per
-   * statement. A refusal raised inside stops the query before `end`. Falls back to `execute`
-   * when the application has no plan for these operations (reads, say); then a read-only
-   * outcome ends with `readOnlyEnd`.
+   * BEGIN with timeouts and the outcome row, the operations, then `end` (PREPARE TRANSACTION or
+   * COMMIT; `readOnlyEnd` when nothing was written). When the application gives its statements
+   * as text, all of it is one multi-statement query: one round trip instead of one per
+   * statement, and a refusal raised inside stops it before `end`. Otherwise the application's
+   * `execute` runs between BEGIN and `end`. Any failure rolls back; the error is returned (as a
+   * NO vote's VoteNoError where it is a refusal), not thrown.
    */
-  private async inOneTrip(txid: string, ops: Ops, deadlineAt: number, end: string, readOnlyEnd: string): Promise<{ ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }> {
-    const client = await this.connect();
-    let broken: Error | undefined;
-    try {
-      const remainingMs = Math.floor(deadlineAt - monotonicMs());
-      if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      const plan = this.app.statements?.(txid, ops, (v) => client.escapeLiteral(v));
-      const head = this.beginStatements(client, txid, remainingMs);
-      if (!plan) {
-        await client.query(head.join("; "));
-        const outcome = await this.app.execute(client, txid, ops);
-        await client.query(outcome.readOnly ? readOnlyEnd : end);
-        return { ok: true, value: outcome };
-      }
-      const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
-      const results = Array.isArray(reply) ? reply : [reply];
-      return { ok: true, value: { readOnly: false, results: plan.interpret(results.slice(head.length, head.length + plan.sql.length)) } };
-    } catch (error) {
-      await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
-      const refusal = refusalFromSql(error);
-      return { ok: false, error: refusal ? new VoteNoError(refusal.reason, refusal.detail) : (this.app.refusalFor?.(error, ops) ?? error) };
-    } finally {
-      client.release(broken);
-    }
-  }
-
-  /**
-   * BEGIN with timeouts and the outcome row, the work, then the statement the work chose to end
-   * with (COMMIT, ROLLBACK or PREPARE TRANSACTION). Any failure rolls back; the error is
-   * returned, not thrown.
-   */
-  private async inTransaction<T extends { end: string }>(txid: string, deadlineAt: number, work: (client: pg.PoolClient) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  private async inTransaction(txid: string, ops: Ops, deadlineAt: number, end: string, readOnlyEnd: string): Promise<{ ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }> {
     const client = await this.connect();
     let broken: Error | undefined;
     try {
@@ -142,14 +108,21 @@ export class Participant<Ops> {
       // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
       const remainingMs = Math.floor(deadlineAt - monotonicMs());
       if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      await client.query(this.beginStatements(client, txid, remainingMs).join("; "));
-      const value = await work(client);
-      await client.query(value.end);
-      return { ok: true, value };
+      const head = this.beginStatements(txid, remainingMs);
+      const plan = this.app.statements?.(txid, ops, escapeLiteral);
+      if (plan) {
+        const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
+        const results = Array.isArray(reply) ? reply : [reply];
+        return { ok: true, value: { readOnly: false, results: plan.interpret(results.slice(head.length, head.length + plan.sql.length)) } };
+      }
+      await client.query(head.join("; "));
+      const outcome = await this.app.execute(client, txid, ops);
+      await client.query(outcome.readOnly ? readOnlyEnd : end);
+      return { ok: true, value: outcome };
     } catch (error) {
       await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
       const refusal = refusalFromSql(error);
-      return { ok: false, error: refusal ? new VoteNoError(refusal.reason, refusal.detail) : error };
+      return { ok: false, error: refusal ? new VoteNoError(refusal.reason, refusal.detail) : (this.app.refusalFor?.(error, ops) ?? error) };
     } finally {
       client.release(broken);
     }
@@ -277,9 +250,7 @@ export class Participant<Ops> {
     return this.mutex.run(txid, async () => {
       // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
       if ((await this.journal.get(txid))?.decision === "abort") return { outcome: "aborted", reason: "already-aborted" };
-      const run = this.app.statements
-        ? await this.inOneTrip(txid, ops, deadlineAt, "COMMIT", "COMMIT")
-        : await this.inTransaction(txid, deadlineAt, async (client) => ({ ...(await this.app.execute(client, txid, ops)), end: "COMMIT" }));
+      const run = await this.inTransaction(txid, ops, deadlineAt, "COMMIT", "COMMIT");
       if (!run.ok) return this.refuseOnePhase(txid, run.error);
       this.logger.debug({ txid, outcome: "committed" }, "one-phase commit");
       return { outcome: "committed", ...(run.value.results ? { results: run.value.results } : {}) };
@@ -389,19 +360,19 @@ export class Participant<Ops> {
    * transfers: seen in the 8-bank benchmark.) The txid and gid passed strict checks before they
    * got here and are escaped as literals all the same.
    */
-  private beginStatements(client: pg.PoolClient, txid: string, remainingMs: number): string[] {
+  private beginStatements(txid: string, remainingMs: number): string[] {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
     // the deadlock. Both values are integers we computed, never client text.
     const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, remainingMs)));
     const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)));
-    const gid = client.escapeLiteral(this.gid(txid));
+    const gid = escapeLiteral(this.gid(txid));
     return [
       "BEGIN",
       `SET LOCAL statement_timeout = ${statementMs}`,
       `SET LOCAL lock_timeout = ${lockMs}`,
       `SELECT concord_refuse('{"reason":"${ALREADY_PREPARED}"}') FROM pg_prepared_xacts WHERE gid = ${gid}`,
-      `INSERT INTO concord_txn (txid, state) VALUES (${client.escapeLiteral(txid)}, 'committed')`,
+      `INSERT INTO concord_txn (txid, state) VALUES (${escapeLiteral(txid)}, 'committed')`,
     ];
   }
 
