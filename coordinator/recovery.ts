@@ -9,6 +9,7 @@ import { backoffDelayMs } from "../shared/backoff.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { TransportError } from "../shared/http-client.js";
 import type { Failpoints } from "../shared/failpoints.js";
+import { txidTimeMs } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import type { Decision } from "../shared/messages.js";
 import type { ParticipantClient } from "./participant-client.js";
@@ -23,6 +24,7 @@ export const DEFAULT_RECOVERY_OPTIONS: RecoveryOptions = { batchSize: 1000, conc
 
 export class Recovery {
   private readonly attempts = new Map<string, number>();
+  private readonly startedAtMs = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
@@ -67,10 +69,14 @@ export class Recovery {
     const undecided = (await this.log.due("undecided", this.options.batchSize)).filter((t) => !this.isActive(t));
     await this.inParallel(undecided, (txid) => this.decideExpired(txid));
     if (startup) {
-      // Every decided transaction, page by page, not one batch: after a crash with thousands
-      // unacknowledged, waiting for each batch to come due again would add an interval per page.
+      // Every decided transaction the processes before this one left, page by page, not one
+      // batch: after a crash with thousands unacknowledged, waiting for each batch to come due
+      // again would add an interval per page. Transactions begun since this process started
+      // (UUID v7 txids carry their creation time, from this clock) belong to our own engine:
+      // the scan skips them, so it does not chase an index our engine keeps adding to, and
+      // recovery takes any it loses when they come due.
       for await (const page of this.log.scanIndex("unacked", this.options.batchSize)) {
-        await this.inParallel(page.filter((t) => !this.isActive(t)), (txid) => this.drivePhase2(txid));
+        await this.inParallel(page.filter((t) => txidTimeMs(t) < this.startedAtMs && !this.isActive(t)), (txid) => this.drivePhase2(txid));
       }
       return;
     }

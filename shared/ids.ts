@@ -11,6 +11,11 @@ export function newTxid(): string {
   return uuidv7();
 }
 
+/** When a UUID v7 txid was made (its first 48 bits, Unix ms, by the clock of the process that made it). */
+export function txidTimeMs(txid: string): number {
+  return parseInt(txid.slice(0, 8) + txid.slice(9, 13), 16);
+}
+
 export function isTxid(value: unknown): value is string {
   return typeof value === "string" && TXID_PATTERN.test(value);
 }

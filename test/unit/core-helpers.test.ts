@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from "../../shared/backoff.js";
-import { gidFor, isTxid, newTxid, TXID_PATTERN } from "../../shared/ids.js";
+import { gidFor, isTxid, newTxid, TXID_PATTERN, txidTimeMs } from "../../shared/ids.js";
 import { KeyedMutex } from "../../participant/framework/keyed-mutex.js";
 import { SHARD_COUNT, shardOf } from "../../shared/durable-log.js";
 import { amountSchema, bankOperationSchema, MAX_AMOUNT } from "../../shared/bank-operations.js";
@@ -78,6 +78,14 @@ describe("backoff", () => {
 
 describe("ids", () => {
   const txid = "0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90";
+
+  it("txidTimeMs reads back the creation time a UUID v7 txid carries", () => {
+    const before = Date.now();
+    const id = newTxid();
+    const after = Date.now();
+    expect(txidTimeMs(id)).to.be.within(before, after);
+    expect(txidTimeMs("0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90")).to.equal(0x0190a6d26b1e);
+  });
 
   it("newTxid returns a lowercase UUID v7 that gidFor accepts", () => {
     const id = newTxid();
