@@ -1,7 +1,11 @@
 import { expect } from "chai";
+import fc from "fast-check";
+import { COORDINATOR_FAILPOINTS, PARTICIPANT_FAILPOINTS } from "../../shared/failpoints.js";
 import { http } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
+
+const FAILPOINT_NAMES = new Set<string>([...COORDINATOR_FAILPOINTS, ...PARTICIPANT_FAILPOINTS]);
 
 describe("the admin API (failpoints)", function () {
   this.timeout(120_000);
@@ -28,6 +32,32 @@ describe("the admin API (failpoints)", function () {
     expect(unknown.data.error.message).to.match(/unknown failpoint/);
     const bad = await http.put(`${h.url("coordinator")}/v1/admin/failpoints/coordinator.after-begin`, { action: "explode" }, auth);
     expect(bad.status).to.equal(400);
+  });
+
+  it("generated malformed failpoint names and specs get a 4xx and arm nothing (fast-check)", async () => {
+    const auth = { headers: { authorization: `Bearer ${h.cluster.secrets.adminSecret}` } };
+    const badName = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom("coordinator.after-begin'; --", "..", "%00", "participant.before-prepare.x")).filter((n) => n !== "" && n !== "." && n !== ".." && !FAILPOINT_NAMES.has(n));
+    const badSpec = fc.oneof(
+      fc.record({ action: fc.string({ maxLength: 12 }).filter((a) => !["crash", "sleep", "error", "hang"].includes(a)) }),
+      fc.record({ action: fc.constant("sleep") }),
+      fc.record({ action: fc.constant("sleep"), ms: fc.oneof(fc.double().filter((d) => !Number.isInteger(d) || d < 0 || d > 600_000), fc.integer({ max: -1 }), fc.string()) }),
+      fc.record({ action: fc.constant("crash"), probability: fc.oneof(fc.double({ min: 1.0001, max: 1e9 }), fc.double({ max: -0.0001, min: -1e9 }), fc.string()) }),
+      fc.record({ action: fc.constant("crash"), extra: fc.jsonValue() }),
+      fc.jsonValue().filter((v) => typeof v !== "object" || v === null || Array.isArray(v)),
+    );
+    const request = fc.oneof(
+      fc.tuple(badName, fc.constant({ action: "crash" } as unknown)),
+      fc.tuple(fc.constantFrom("coordinator.after-begin", "coordinator.after-decision"), badSpec as fc.Arbitrary<unknown>),
+    );
+    await fc.assert(
+      fc.asyncProperty(request, async ([name, spec]) => {
+        const res = await http.put(`${h.url("coordinator")}/v1/admin/failpoints/${encodeURIComponent(name)}`, JSON.stringify(spec), { ...auth, headers: { ...auth.headers, "content-type": "application/json" } });
+        expect(res.status, `${name} ${JSON.stringify(spec)} -> ${JSON.stringify(res.data)}`).to.be.within(400, 499);
+      }),
+      { numRuns: 200 },
+    );
+    const list = await http.get(`${h.url("coordinator")}/v1/admin/failpoints`, auth);
+    expect(list.data.failpoints.every((f: { spec: unknown }) => f.spec === null), "nothing armed").to.equal(true);
   });
 
   it("does not exist unless explicitly enabled", async () => {
