@@ -2,22 +2,11 @@
  * Admin endpoints (failpoints). They exist only when CONCORD_ADMIN_ENDPOINTS=true, and every
  * call needs `Authorization: Bearer <CONCORD_ADMIN_SECRET>`: a failpoint can crash the process.
  */
-import { timingSafeEqual } from "node:crypto";
 import type { Express, Request } from "express";
-import { UnauthorizedError, ValidationError } from "./errors.js";
+import { requireBearer } from "./auth.js";
+import { ValidationError } from "./errors.js";
 import { failpointSpecSchema, type Failpoints } from "./failpoints.js";
 import { parseWith } from "./http-server.js";
-
-export function requireBearer(req: Request, secret: string | undefined, what: string): void {
-  // Fail closed: with no secret configured, nobody is the operator.
-  if (secret === undefined || secret === "") throw new UnauthorizedError(`${what} is disabled: CONCORD_ADMIN_SECRET is not set on this service`);
-  const header = req.header("authorization") ?? "";
-  const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
-  const expected = Buffer.from(secret);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new UnauthorizedError(`${what} needs the admin secret: Authorization: Bearer <CONCORD_ADMIN_SECRET>`);
-  }
-}
 
 export function mountAdminRoutes(app: Express, failpoints: Failpoints, adminSecret: string): void {
   if (!adminSecret) throw new Error("CONCORD_ADMIN_ENDPOINTS=true needs CONCORD_ADMIN_SECRET");

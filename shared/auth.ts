@@ -21,10 +21,24 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+/** The token of `Authorization: Bearer <token>`, or "" when there is none. */
+function bearerOf(req: Request): string {
+  const header = req.header("authorization") ?? "";
+  return header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+}
+
+/**
+ * The operator's check (admin API, bank accounts and ledger). Fails closed: with no secret
+ * configured, nobody is the operator.
+ */
+export function requireBearer(req: Request, secret: string | undefined, what: string): void {
+  if (secret === undefined || secret === "") throw new UnauthorizedError(`${what} is disabled: CONCORD_ADMIN_SECRET is not set on this service`);
+  if (!sameSecret(bearerOf(req), secret)) throw new UnauthorizedError(`${what} needs the admin secret: Authorization: Bearer <CONCORD_ADMIN_SECRET>`);
+}
+
 export function requireApiKey(keys: readonly string[]): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.header("authorization") ?? "";
-    const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+    const given = bearerOf(req);
     // Every key is compared, so the time taken does not tell which one nearly matched.
     let ok = false;
     for (const key of keys) ok = sameSecret(given, key) || ok;

@@ -2,7 +2,7 @@
 import type { Express } from "express";
 import type { Pool } from "pg";
 import { z } from "zod";
-import { requireBearer } from "../../shared/admin-routes.js";
+import { requireBearer } from "../../shared/auth.js";
 import { ConflictError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";

@@ -5,7 +5,7 @@
  * (decision inquiry) would put on theirs.
  */
 import type { InternalAxiosRequestConfig } from "axios";
-import { signerFor } from "../../shared/auth.js";
+import { signerFor, type Signer } from "../../shared/auth.js";
 import { SIGNATURE_HEADER } from "../../shared/request-signing.js";
 import type { ClusterFile } from "./cluster-file.js";
 
@@ -23,6 +23,11 @@ function serialized(config: InternalAxiosRequestConfig): string {
   return text;
 }
 
+/** Adds the signature headers `sign` makes for this request as it will be sent. */
+function signWith(config: InternalAxiosRequestConfig, method: string, url: URL, sign: Signer): void {
+  for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, serialized(config)))) config.headers.set(k, v);
+}
+
 /**
  * An axios request interceptor for the clusters `clusters()` lists: requests to their
  * coordinators and participants get the credentials a legitimate caller has. A request that
@@ -38,8 +43,7 @@ export function authenticateRequests(clusters: () => Iterable<ClusterFile>): (co
         if (/^\/v1\/transactions\/[^/]+\/decision\/?$/.test(url.pathname)) {
           // Asked as the first bank would, in doubt.
           const bank = cluster.banks[0]?.name ?? "";
-          const sign = signerFor({ secret: cluster.secrets.participantSecrets[bank] ?? "", keyId: bank, audience: "coordinator" });
-          for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, serialized(config)))) config.headers.set(k, v);
+          signWith(config, method, url, signerFor({ secret: cluster.secrets.participantSecrets[bank] ?? "", keyId: bank, audience: "coordinator" }));
         } else if (url.pathname.startsWith("/v1/transactions")) {
           config.headers.set("authorization", `Bearer ${cluster.secrets.apiKey}`);
         }
@@ -52,8 +56,7 @@ export function authenticateRequests(clusters: () => Iterable<ClusterFile>): (co
         return config;
       }
       if (bank && url.pathname.startsWith("/v1/2pc")) {
-        const sign = signerFor({ secret: cluster.secrets.participantSecrets[bank.name] ?? "", keyId: "coordinator", audience: bank.name });
-        for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, serialized(config)))) config.headers.set(k, v);
+        signWith(config, method, url, signerFor({ secret: cluster.secrets.participantSecrets[bank.name] ?? "", keyId: "coordinator", audience: bank.name }));
         return config;
       }
     }
