@@ -5,36 +5,43 @@
 import { createHash } from "node:crypto";
 import type { Express, Response } from "express";
 import { z } from "zod";
-import { requireApiKey, requireSignature } from "../shared/auth.js";
+import type { Authenticator, Caller } from "../shared/auth.js";
 import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { OnePhaseUndecidedError, TxExistsError } from "../shared/durable-log.js";
-import { ConflictError, UnavailableError, ValidationError } from "../shared/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnavailableError, UnprocessableError, ValidationError } from "../shared/errors.js";
 import { isConnectionFailure, parseWith } from "../shared/http-server.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { idempotencyKeySchema, queryInt, transactionRequestSchema, txidSchema } from "../shared/messages.js";
+import { mountRoute } from "../shared/routes.js";
+import type { ClientLimits } from "./client-limits.js";
 import type { Engine, TransactionResult } from "./engine.js";
 import type { ParticipantClient } from "./participant-client.js";
 import { phase2TargetsOf } from "./recovery.js";
+import { COORDINATOR_ROUTES as R } from "./routes.js";
+
+/**
+ * What the coordinator knows of the participants' operations before it logs anything: a schema
+ * that checks each participant's list completely, and rules over the whole transaction (the bank:
+ * debits equal credits; reads only for operators). Undefined leaves both to the participants.
+ */
+export interface OperationsPolicy {
+  schema: z.ZodTypeAny;
+  refusal(participants: { name: string; operations: unknown[] }[], caller: Caller): { rule: string; message: string; field: string } | undefined;
+}
 
 export interface ApiDeps {
   engine: Engine;
   log: DurableLog;
   participants: ParticipantClient;
   logger: Logger;
-  /** Checks one participant's operations completely, or undefined to leave it to the participant. */
-  operationsSchema: z.ZodTypeAny | undefined;
-  /** Keys clients present (Authorization: Bearer) to run and query transactions. */
-  apiKeys: readonly string[];
-  /** The secret each participant signs its decision inquiries with. */
-  participantSecrets: ReadonlyMap<string, string>;
+  auth: Authenticator;
+  limits: ClientLimits;
+  operations: OperationsPolicy | undefined;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
 }
-
-/** The one route under /v1/transactions that participants call, signed, instead of clients. */
-const DECISION_INQUIRY_PATH = /^\/[^/]+\/decision\/?$/;
 
 const listQuerySchema = z
   .object({
@@ -43,8 +50,15 @@ const listQuerySchema = z
   })
   .strict();
 
+/** What a client (by its API key id) may see: its own transactions. Operators see all. */
+function visibleTo(caller: Caller, record: TxRecord): boolean {
+  return caller.kind === "admin" || (caller.kind === "client" && record.client === caller.id);
+}
+
+const notFound = (txid: string) => new NotFoundError(`no transaction ${txid} (unknown, made by another client, or expired after the retention period)`);
+
 export function mountApi(app: Express, deps: ApiDeps): void {
-  app.get("/healthz", async (_req, res) => {
+  mountRoute(app, deps.auth, R.health, async (_req, res) => {
     try {
       await deps.log.redis.ping();
       res.json({ status: "ok", role: "coordinator" });
@@ -53,12 +67,8 @@ export function mountApi(app: Express, deps: ApiDeps): void {
     }
   });
 
-  // Everything below needs a caller: clients with an API key, participants with a signature.
-  const clientOnly = requireApiKey(deps.apiKeys);
-  const participantOnly = requireSignature("coordinator", (_req, keyId) => deps.participantSecrets.get(keyId));
-  app.use("/v1/transactions", (req, res, next) => (DECISION_INQUIRY_PATH.test(req.path) ? participantOnly(req, res, next) : clientOnly(req, res, next)));
-
-  app.post("/v1/transactions", async (req, res) => {
+  mountRoute(app, deps.auth, R.run, async (req, res, caller) => {
+    if (caller.kind === "client") deps.limits.admitRequest(caller.id);
     const body = parseWith(transactionRequestSchema, req.body, "body");
     const keyHeader = req.header("idempotency-key");
     const idempotencyKey = keyHeader === undefined ? undefined : parseWith(idempotencyKeySchema, keyHeader, "header.Idempotency-Key");
@@ -71,46 +81,39 @@ export function mountApi(app: Express, deps: ApiDeps): void {
       seen.add(p.name);
       // The same schema the participant applies: a malformed operation is refused here, before
       // the begin record, so the log holds nothing for it.
-      if (deps.operationsSchema) parseWith(deps.operationsSchema, p.operations, `body.participants.${i}.operations`);
+      if (deps.operations) parseWith(deps.operations.schema, p.operations, `body.participants.${i}.operations`);
     });
+    const refusal = deps.operations?.refusal(body.participants, caller);
+    if (refusal) {
+      if (refusal.rule === "reads-need-operator") throw new ForbiddenError(refusal.message);
+      throw new UnprocessableError(refusal.message, refusal.rule, refusal.field);
+    }
     const timeoutMs = body.timeoutMs ?? deps.defaultTimeoutMs;
     if (timeoutMs > deps.maxTimeoutMs) throw new ValidationError(`body.timeoutMs: must be at most ${deps.maxTimeoutMs}`, "body.timeoutMs");
 
-    const txid = newTxid();
-    if (idempotencyKey !== undefined) {
-      const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 32);
-      const claim = await withRedis(() => deps.log.claimIdempotencyKey(idempotencyKey, txid, requestHash));
-      if (!claim.claimed) {
-        if (claim.requestHash !== requestHash) throw new ConflictError(`Idempotency-Key ${idempotencyKey} was used for a different request (transaction ${claim.txid})`, "idempotency-key-reused");
-        const first = await resultOf(deps, claim.txid, timeoutMs);
-        res.setHeader("Idempotent-Replayed", "true");
-        sendResult(res, first);
-        return;
-      }
-    }
-    let result: TransactionResult;
+    // Held until the client has its answer: the transaction's locks are then released or being
+    // released by phase 2.
+    const release = caller.kind === "client" ? deps.limits.startTransaction(caller.id, timeoutMs) : () => undefined;
     try {
-      result = await deps.engine.run({ txid, participants: body.participants, timeoutMs, ...(idempotencyKey ? { idempotencyKey } : {}) });
-    } catch (err) {
-      if (err instanceof TxExistsError) throw new ConflictError(err.message);
-      throw new UnavailableError(`the decision log is unreachable; nothing was done (${(err as Error).message})`);
+      await runTransaction(deps, res, caller, body, timeoutMs, idempotencyKey);
+    } finally {
+      release();
     }
-    sendResult(res, result);
   });
 
-  app.get("/v1/transactions", async (req, res) => {
+  mountRoute(app, deps.auth, R.list, async (req, res, caller) => {
+    if (caller.kind === "client") deps.limits.admitRequest(caller.id);
     const q = parseWith(listQuerySchema, req.query, "query");
-    const records = await withRedis(() => listTransactions(deps.log, q.state, q.limit));
+    const records = await withRedis(() => (caller.kind === "client" ? listClientTransactions(deps.log, caller.id, q.state, q.limit) : listTransactions(deps.log, q.state, q.limit)));
     res.json({ transactions: records.map(summary) });
   });
 
-  app.get("/v1/transactions/:txid", async (req, res) => {
+  mountRoute(app, deps.auth, R.get, async (req, res, caller) => {
+    if (caller.kind === "client") deps.limits.admitRequest(caller.id);
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
     const [record, events] = await withRedis(() => Promise.all([deps.log.get(txid), deps.log.events(txid)]));
-    if (!record) {
-      res.status(404).json({ error: { code: "not-found", message: `no transaction ${txid} (unknown, or expired after the retention period)` } });
-      return;
-    }
+    // Another client's transaction is answered exactly as a missing one: its existence is not ours to tell.
+    if (!record || !visibleTo(caller, record)) throw notFound(txid);
     res.json({
       ...summary(record),
       timeoutMs: record.timeoutMs,
@@ -126,15 +129,51 @@ export function mountApi(app: Express, deps: ApiDeps): void {
 
   // A participant in doubt asks here. An unknown txid is presumed aborted, and that answer is
   // written to the register first, so it can never later become a COMMIT.
-  app.get("/v1/transactions/:txid/decision", async (req, res) => {
+  mountRoute(app, deps.auth, R.decision, async (req, res, caller) => {
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
-    const decision = await withRedis(() => decisionFor(deps, txid));
+    const decision = await withRedis(() => decisionFor(deps, txid, caller.id));
     res.json({ txid, decision });
   });
 }
 
-async function decisionFor(deps: ApiDeps, txid: string): Promise<"commit" | "abort" | "pending"> {
+async function runTransaction(
+  deps: ApiDeps,
+  res: Response,
+  caller: Caller,
+  body: z.infer<typeof transactionRequestSchema>,
+  timeoutMs: number,
+  idempotencyKey: string | undefined,
+): Promise<void> {
+  const txid = newTxid();
+  const client = caller.kind === "client" ? caller.id : undefined;
+  if (idempotencyKey !== undefined) {
+    // Keys are scoped by API key id: one client can neither read nor block another's.
+    const scopedKey = `${client ?? "admin"}/${idempotencyKey}`;
+    const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 32);
+    const claim = await withRedis(() => deps.log.claimIdempotencyKey(scopedKey, txid, requestHash));
+    if (!claim.claimed) {
+      if (claim.requestHash !== requestHash) throw new ConflictError(`Idempotency-Key ${idempotencyKey} was used for a different request (transaction ${claim.txid})`, "idempotency-key-reused");
+      const first = await resultOf(deps, claim.txid, timeoutMs);
+      res.setHeader("Idempotent-Replayed", "true");
+      sendResult(res, first);
+      return;
+    }
+  }
+  let result: TransactionResult;
+  try {
+    result = await deps.engine.run({ txid, participants: body.participants, timeoutMs, ...(idempotencyKey ? { idempotencyKey } : {}), ...(client ? { client } : {}) });
+  } catch (err) {
+    if (err instanceof TxExistsError) throw new ConflictError(err.message);
+    throw new UnavailableError(`the decision log is unreachable; nothing was done (${(err as Error).message})`);
+  }
+  sendResult(res, result);
+}
+
+async function decisionFor(deps: ApiDeps, txid: string, asker: string): Promise<"commit" | "abort" | "pending"> {
   const record = await deps.log.get(txid);
+  // Only a participant of the transaction may learn or force its outcome. (For an unknown txid
+  // there is nothing to learn: it is presumed aborted, which is what any asker is told.)
+  if (record && !record.presumed && !record.participants.includes(asker)) throw new ForbiddenError(`participant ${asker} is not part of transaction ${txid}`);
   if (record?.decision) return record.decision;
   // The deadline was set on the Redis clock, so it is compared with the Redis clock.
   if (record && (deps.engine.active.has(txid) || (record.deadlineAtMs ?? 0) > (await deps.log.nowMs()))) return "pending";
@@ -205,6 +244,25 @@ function resultFromRecord(record: TxRecord): TransactionResult {
       return { name, vote, state };
     }),
   };
+}
+
+/**
+ * One client's most recent transactions. With a state filter, the newest of its recent
+ * transactions in that state: the index is read up to a bound, never the whole history.
+ */
+async function listClientTransactions(log: DurableLog, client: string, state: string | undefined, limit: number): Promise<TxRecord[]> {
+  const candidates = state === undefined ? limit : Math.min(limit * 8, 2000);
+  const records = await log.getMany(await log.listClient(client, candidates));
+  const wanted = records.filter((r) => r.client === client && matchesState(r, state));
+  return wanted.slice(0, limit);
+}
+
+function matchesState(r: TxRecord, state: string | undefined): boolean {
+  if (state === undefined) return true;
+  const finished = r.state === "committed" || r.state === "aborted" || r.endedAtMs !== undefined;
+  if (state === "active") return !finished;
+  if (state === "finished") return finished;
+  return r.state === state;
 }
 
 async function listTransactions(log: DurableLog, state: string | undefined, limit: number): Promise<TxRecord[]> {

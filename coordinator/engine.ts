@@ -55,6 +55,15 @@ export interface TransactionInput {
   participants: { name: string; operations: unknown[] }[];
   timeoutMs: number;
   idempotencyKey?: string;
+  /** The API key id of the client that asked; undefined for an operator. */
+  client?: string;
+}
+
+/** The longest refusal text of a participant passed on to the client. */
+const MAX_REASON_CHARS = 500;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 /** Reasons a participant gives with a NO vote that mean the request itself was wrong. */
@@ -78,7 +87,13 @@ export class Engine {
   async run(input: TransactionInput): Promise<TransactionResult> {
     const names = input.participants.map((p) => p.name);
     const onePhase = names.length === 1;
-    await this.log.begin(input.txid, { participants: names, timeoutMs: input.timeoutMs, onePhase, ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}) });
+    await this.log.begin(input.txid, {
+      participants: names,
+      timeoutMs: input.timeoutMs,
+      onePhase,
+      ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
+      ...(input.client ? { client: input.client } : {}),
+    });
     this.logger.debug({ txid: input.txid, participants: names, timeoutMs: input.timeoutMs, onePhase }, "begin");
     await this.failpoints.hit("coordinator.after-begin");
     const run = new TransactionRun(this, input);
@@ -202,13 +217,18 @@ class TransactionRun {
     }
   }
 
-  /** A 4xx from a participant is the client's fault (malformed operation); remember it. */
+  /**
+   * A 4xx from a participant is the client's fault (malformed operation); remember it. The text
+   * is the participant's and reaches the client and the log, so it is clipped: a participant
+   * cannot make either carry more than a line.
+   */
   private refusalReason(name: string, status: number, data: unknown): string {
-    const error = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-    const message = error?.message ?? `HTTP ${status}`;
+    const error = (data as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const message = typeof error?.message === "string" ? clip(error.message, MAX_REASON_CHARS) : `HTTP ${status}`;
+    const code = typeof error?.code === "string" ? clip(error.code, 64) : "invalid-operation";
     if (status >= 400 && status < 500 && status !== 409) {
-      this.noteClientFault(name, status, error?.code ?? "invalid-operation", { message });
-      this.details.set(name, { reason: error?.code ?? "invalid-operation", detail: { message } });
+      this.noteClientFault(name, status, code, { message });
+      this.details.set(name, { reason: code, detail: { message } });
     }
     return message;
   }

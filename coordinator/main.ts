@@ -8,7 +8,10 @@ import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
 import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../shared/redis-durability.js";
-import { bankOperationsSchema } from "../shared/bank-operations.js";
+import { Authenticator } from "../shared/auth.js";
+import { bankOperationsSchema, bankTransactionRefusal, type BankOperation } from "../shared/bank-operations.js";
+import type { OperationsPolicy } from "./api.js";
+import { ClientLimits } from "./client-limits.js";
 import { mountApi } from "./api.js";
 import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
@@ -29,11 +32,27 @@ async function main(): Promise<void> {
   const recovery = new Recovery(log, participants, logger, (txid) => engine.active.has(txid), failpoints);
 
   const app = createApp();
-  if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, failpoints, config.CONCORD_ADMIN_SECRET ?? "");
-  mountApi(app, { engine, log, participants, logger, operationsSchema: config.CONCORD_OPERATIONS === "bank" ? bankOperationsSchema : undefined,
-    apiKeys: config.CONCORD_API_KEYS, participantSecrets: config.CONCORD_PARTICIPANT_SECRETS, defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS, maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS });
+  const auth = new Authenticator({
+    audience: "coordinator",
+    apiKeys: config.CONCORD_API_KEYS,
+    adminSecret: config.CONCORD_ADMIN_SECRET,
+    participantSecrets: config.CONCORD_PARTICIPANT_SECRETS,
+  });
+  const limits = new ClientLimits({
+    maxInFlight: config.CONCORD_CLIENT_MAX_IN_FLIGHT,
+    maxHeldMs: config.CONCORD_CLIENT_MAX_HELD_MS,
+    ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
+    rateBurst: config.CONCORD_CLIENT_RATE_BURST,
+  });
+  if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
+  mountApi(app, {
+    engine, log, participants, logger, auth, limits,
+    operations: config.CONCORD_OPERATIONS === "bank" ? BANK_POLICY : undefined,
+    defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS,
+    maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
+  });
   finishApp(app, logger);
-  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT);
+  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, { maxConnections: config.CONCORD_MAX_CONNECTIONS, requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS });
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);
   logger.info({ host: config.CONCORD_HOST, port: config.CONCORD_PORT, participants: [...config.CONCORD_PARTICIPANTS.keys()] }, "coordinator listening");
 
@@ -47,5 +66,11 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
 }
+
+/** The bank's operations, checked whole before anything is logged (shared/bank-operations.ts). */
+const BANK_POLICY: OperationsPolicy = {
+  schema: bankOperationsSchema,
+  refusal: (participants, caller) => bankTransactionRefusal(participants as { name: string; operations: BankOperation[] }[], caller.kind === "admin"),
+};
 
 runMain("coordinator", main);

@@ -10,7 +10,7 @@ import { parseArgs, runCli, UsageError } from "./cli-args.js";
 import { waitUntilSettled } from "./cluster/admin-client.js";
 import { apiKeyHeader } from "./cluster/cluster-auth.js";
 import { DEFAULT_CLUSTER_DIR, runningCluster, startCluster } from "./cluster/cluster.js";
-import type { ClusterFile } from "./cluster/cluster-file.js";
+import { adminSecretOf, type ClusterFile } from "./cluster/cluster-file.js";
 import { money, progressBar, table } from "./demo-format.js";
 
 const USAGE = `usage: npm run demo [-- --transfers N] [--concurrency C] [--dir D]
@@ -83,7 +83,7 @@ async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
   for (const bank of cluster.banks) {
     for (const holder of HOLDERS) {
       const id = `${holder}`;
-      const res = await http.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } });
+      const res = await http.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` } });
       if (res.status !== 201 && res.status !== 409) throw new Error(`opening ${bank.name}/${id} failed: ${res.status} ${JSON.stringify(res.data)}`);
       accounts.push({ bank: bank.name, id });
     }
@@ -96,7 +96,7 @@ const key = (a: Account) => `${a.bank}/${a.id}`;
 async function balances(cluster: ClusterFile, accounts: Account[]): Promise<Map<string, bigint>> {
   const result = new Map<string, bigint>();
   for (const bank of cluster.banks) {
-    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } });
+    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` } });
     if (res.status !== 200) throw new Error(`reading ${bank.name}: ${res.status}`);
     for (const a of res.data.accounts as { id: string; balance: string }[]) {
       if (accounts.some((x) => x.bank === bank.name && x.id === a.id)) result.set(`${bank.name}/${a.id}`, BigInt(a.balance));

@@ -1,24 +1,31 @@
 /**
  * Admin endpoints (failpoints). They exist only when CONCORD_ADMIN_ENDPOINTS=true, and every
- * call needs `Authorization: Bearer <CONCORD_ADMIN_SECRET>`: a failpoint can crash the process.
+ * call needs `Authorization: Bearer <CONCORD_ADMIN_SECRET>` of this service: a failpoint can
+ * crash the process.
  */
-import type { Express, Request } from "express";
-import { requireBearer } from "./auth.js";
+import type { Express } from "express";
+import type { Authenticator } from "./auth.js";
 import { ValidationError } from "./errors.js";
 import { failpointSpecSchema, type Failpoints } from "./failpoints.js";
 import { parseWith } from "./http-server.js";
+import { mountRoute, type RouteSpec } from "./routes.js";
 
-export function mountAdminRoutes(app: Express, failpoints: Failpoints, adminSecret: string): void {
+const onlyWhen = "CONCORD_ADMIN_ENDPOINTS=true";
+
+export const ADMIN_ROUTES = {
+  listFailpoints: { method: "GET", path: "/v1/admin/failpoints", callers: ["admin"], summary: "the failpoints and how each is armed", onlyWhen },
+  armFailpoint: { method: "PUT", path: "/v1/admin/failpoints/:name", callers: ["admin"], summary: "arms a failpoint", onlyWhen },
+  disarmFailpoint: { method: "DELETE", path: "/v1/admin/failpoints/:name", callers: ["admin"], summary: "disarms a failpoint", onlyWhen },
+} as const satisfies Record<string, RouteSpec>;
+
+export function mountAdminRoutes(app: Express, auth: Authenticator, failpoints: Failpoints, adminSecret: string | undefined): void {
   if (!adminSecret) throw new Error("CONCORD_ADMIN_ENDPOINTS=true needs CONCORD_ADMIN_SECRET");
-  const guard = (req: Request) => requireBearer(req, adminSecret, "the admin API");
 
-  app.get("/v1/admin/failpoints", (req, res) => {
-    guard(req);
+  mountRoute(app, auth, ADMIN_ROUTES.listFailpoints, (_req, res) => {
     res.json({ failpoints: failpoints.list() });
   });
 
-  app.put("/v1/admin/failpoints/:name", (req, res) => {
-    guard(req);
+  mountRoute(app, auth, ADMIN_ROUTES.armFailpoint, (req, res) => {
     const spec = parseWith(failpointSpecSchema, req.body, "body");
     try {
       failpoints.set(String(req.params.name), spec);
@@ -28,8 +35,7 @@ export function mountAdminRoutes(app: Express, failpoints: Failpoints, adminSecr
     res.json({ name: req.params.name, spec });
   });
 
-  app.delete("/v1/admin/failpoints/:name", (req, res) => {
-    guard(req);
+  mountRoute(app, auth, ADMIN_ROUTES.disarmFailpoint, (req, res) => {
     try {
       failpoints.set(String(req.params.name), undefined);
     } catch (err) {

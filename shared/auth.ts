@@ -1,17 +1,54 @@
 /**
- * Who may call what. Clients present an API key (`Authorization: Bearer <key>`) to the
- * coordinator's transaction API; services sign their requests to each other with HMAC
- * (shared/request-signing.ts). Refusals are 401 with a message that says what is missing and
- * never echoes a secret; nothing runs before the check.
+ * Who is calling. Clients present an API key and operators the service's admin secret
+ * (`Authorization: Bearer <token>`); services sign their requests to each other with HMAC
+ * (shared/request-signing.ts). A route names the kinds of caller it takes (routes.ts), and
+ * `Authenticator.authenticate` either returns the caller or throws: 401 when no valid credential
+ * for the route was presented, 403 when the credential is valid but for another kind of caller.
+ * Refusals never echo a secret, and nothing of the route runs before the check.
+ *
+ * The kinds:
+ * - `public`: anyone (health checks).
+ * - `client`: an API key (coordinator); its id scopes what the client may see.
+ * - `admin`: this service's admin secret (operators: failpoints, accounts, all transactions).
+ * - `coordinator`: signed by the coordinator with the secret it shares with this participant.
+ * - `participant`: signed by a participant with the secret it shares with the coordinator.
+ * - `peer`: signed by another participant with the secret this pair of participants shares.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { UnauthorizedError } from "./errors.js";
+import type { Request } from "express";
+import { ForbiddenError, UnauthorizedError } from "./errors.js";
 import { ReplayGuard, SIGNATURE_HEADER, signRequest, verifyRequest } from "./request-signing.js";
+
+export type CallerKind = "public" | "client" | "admin" | "coordinator" | "participant" | "peer";
+
+export interface Caller {
+  kind: CallerKind;
+  /** The API key's id, the signing participant's name, "admin", "coordinator" or "anonymous". */
+  id: string;
+}
+
+/** The key id the coordinator signs with; no participant may be named so (config.ts). */
+export const COORDINATOR_KEY_ID = "coordinator";
 
 /** The exact body bytes, kept by the JSON parser (http-server.ts) so signatures can cover them. */
 export interface RawBodyRequest extends Request {
   rawBody?: Buffer;
+}
+
+/** What a service accepts. Absent entries accept nobody of that kind. */
+export interface Credentials {
+  /** This service's name: the audience its signed requests must be addressed to. */
+  audience: string;
+  /** Client API keys by id (coordinator). */
+  apiKeys?: ReadonlyMap<string, string>;
+  /** The operators' bearer secret of this service. */
+  adminSecret?: string | undefined;
+  /** Participant: the secret it shares with the coordinator (key id "coordinator"). */
+  coordinatorSecret?: string;
+  /** Coordinator: each participant's secret, by participant name (its key id). */
+  participantSecrets?: ReadonlyMap<string, string>;
+  /** Participant: the secret it shares with each peer, by peer name (its key id). */
+  peerSecrets?: ReadonlyMap<string, string>;
 }
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
@@ -27,55 +64,78 @@ function bearerOf(req: Request): string {
   return header.startsWith("Bearer ") ? header.slice(7).trim() : "";
 }
 
-/**
- * The operator's check (admin API, bank accounts and ledger). Fails closed: with no secret
- * configured, nobody is the operator.
- */
-export function requireBearer(req: Request, secret: string | undefined, what: string): void {
-  if (secret === undefined || secret === "") throw new UnauthorizedError(`${what} is disabled: CONCORD_ADMIN_SECRET is not set on this service`);
-  if (!sameSecret(bearerOf(req), secret)) throw new UnauthorizedError(`${what} needs the admin secret: Authorization: Bearer <CONCORD_ADMIN_SECRET>`);
-}
+const WHO: Record<CallerKind, string> = {
+  public: "anyone",
+  client: "clients (Authorization: Bearer <API key>)",
+  admin: "operators (Authorization: Bearer <this service's CONCORD_ADMIN_SECRET>)",
+  coordinator: "the coordinator (signed)",
+  participant: "participants (signed)",
+  peer: "peer participants (signed)",
+};
 
-export function requireApiKey(keys: readonly string[]): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
-    const given = bearerOf(req);
-    // Every key is compared, so the time taken does not tell which one nearly matched.
-    let ok = false;
-    for (const key of keys) ok = sameSecret(given, key) || ok;
-    if (!ok) {
-      next(new UnauthorizedError(given === "" ? "this API needs an API key: Authorization: Bearer <key> (one of CONCORD_API_KEYS)" : "the API key is not valid"));
-      return;
-    }
-    next();
-  };
-}
+export class Authenticator {
+  private readonly replay = new ReplayGuard();
 
-/**
- * Accepts only requests signed for `audience` with a key that `secretFor` knows for this
- * request. Each valid signature is accepted once (the guard remembers its nonce).
- */
-export function requireSignature(audience: string, secretFor: (req: Request, keyId: string) => string | undefined, replay = new ReplayGuard()): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  constructor(private readonly credentials: Credentials) {}
+
+  /** The caller of `req` if it is one of `allowed`; throws UnauthorizedError or ForbiddenError. */
+  authenticate(req: Request, allowed: readonly CallerKind[]): Caller {
+    if (allowed.includes("public")) return { kind: "public", id: "anonymous" };
+    const signature = req.header(SIGNATURE_HEADER);
+    if (signature !== undefined) return this.signed(req, signature, allowed);
+    const token = bearerOf(req);
+    if (token !== "") return this.bearer(token, allowed);
+    throw new UnauthorizedError(`this route is for ${allowed.map((k) => WHO[k]).join(" or ")}; no credential was presented`);
+  }
+
+  private bearer(token: string, allowed: readonly CallerKind[]): Caller {
+    // Every secret is compared, so the time taken does not tell which one nearly matched.
+    let found: Caller | undefined;
+    for (const [id, key] of this.credentials.apiKeys ?? []) if (sameSecret(token, key) && !found) found = { kind: "client", id };
+    const admin = this.credentials.adminSecret;
+    if (admin !== undefined && admin !== "" && sameSecret(token, admin)) found ??= { kind: "admin", id: "admin" };
+    if (!found) throw new UnauthorizedError("the bearer token is not valid here");
+    if (!allowed.includes(found.kind)) throw new ForbiddenError(`${found.kind === "client" ? "an API key" : "the admin secret"} cannot call this route; it is for ${allowed.map((k) => WHO[k]).join(" or ")}`);
+    return found;
+  }
+
+  private signed(req: Request, header: string, allowed: readonly CallerKind[]): Caller {
+    let kind: CallerKind | undefined;
     const result = verifyRequest({
-      header: req.header(SIGNATURE_HEADER),
-      secretFor: (keyId) => secretFor(req, keyId),
-      audience,
+      header,
+      // Only the keys of kinds this route takes are known here: a peer's key is simply not
+      // accepted on a coordinator-only route, whatever the path looks like.
+      secretFor: (keyId) => {
+        const found = this.secretFor(keyId, allowed);
+        kind = found?.kind;
+        return found?.secret;
+      },
+      audience: this.credentials.audience,
       method: req.method,
       path: req.originalUrl,
       body: (req as RawBodyRequest).rawBody ?? "",
-      replay,
+      contentType: req.header("content-type") ?? "",
+      contentEncoding: req.header("content-encoding") ?? "",
+      replay: this.replay,
     });
-    if (!result.ok) {
-      next(new UnauthorizedError(`request signature refused: ${result.reason}`));
-      return;
-    }
-    next();
-  };
+    if (!result.ok || kind === undefined) throw new UnauthorizedError(`request signature refused: ${result.ok ? "unknown key" : result.reason}`);
+    return { kind, id: result.keyId };
+  }
+
+  private secretFor(keyId: string, allowed: readonly CallerKind[]): { kind: CallerKind; secret: string } | undefined {
+    const c = this.credentials;
+    if (keyId === COORDINATOR_KEY_ID) return allowed.includes("coordinator") && c.coordinatorSecret ? { kind: "coordinator", secret: c.coordinatorSecret } : undefined;
+    const participant = allowed.includes("participant") ? c.participantSecrets?.get(keyId) : undefined;
+    if (participant) return { kind: "participant", secret: participant };
+    const peer = allowed.includes("peer") ? c.peerSecrets?.get(keyId) : undefined;
+    if (peer) return { kind: "peer", secret: peer };
+    return undefined;
+  }
 }
 
-/** Signs outgoing requests for one audience with one key. */
-export type Signer = (method: string, pathWithQuery: string, body: string) => Record<string, string>;
+/** Signs an outgoing request for one audience with one key: the headers to add. */
+export type Signer = (method: string, pathWithQuery: string, body: string, contentType: string) => Record<string, string>;
 
 export function signerFor(p: { secret: string; keyId: string; audience: string }): Signer {
-  return (method, path, body) => ({ [SIGNATURE_HEADER]: signRequest({ ...p, method, path, body }) });
+  return (method, path, body, contentType) => ({ [SIGNATURE_HEADER]: signRequest({ ...p, method, path, body, contentType, contentEncoding: "" }) });
 }

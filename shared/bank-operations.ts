@@ -34,3 +34,43 @@ export type BankOperation = z.infer<typeof bankOperationSchema>;
 export const bankOperationsSchema = z.array(bankOperationSchema).min(1).max(64);
 
 export const openAccountSchema = z.object({ id: accountIdSchema, balance: z.union([z.literal("0"), amountSchema]) }).strict();
+
+/**
+ * What a caller may ask of the banks in one transaction, checked by the coordinator before
+ * anything is logged (the participants cannot check it: each sees only its own operations).
+ *
+ * - Money moves, it is never made: the debits of a transaction equal its credits. Money enters
+ *   only through a bank's own account opening, which needs that bank's admin secret.
+ * - Balances are the banks' business: their own read routes need their admin secret, and a
+ *   `read` through a transaction needs the coordinator's (an operator's), never a client's key.
+ *
+ * Returns undefined when the transaction is allowed, or the rule it breaks.
+ */
+export function bankTransactionRefusal(
+  participants: readonly { name: string; operations: readonly BankOperation[] }[],
+  callerIsOperator: boolean,
+): { rule: "unbalanced" | "reads-need-operator"; message: string; field: string } | undefined {
+  let debits = 0n;
+  let credits = 0n;
+  for (const [i, p] of participants.entries()) {
+    for (const [j, op] of p.operations.entries()) {
+      if (op.op === "debit") debits += BigInt(op.amount);
+      else if (op.op === "credit") credits += BigInt(op.amount);
+      else if (!callerIsOperator) {
+        return {
+          rule: "reads-need-operator",
+          message: `body.participants.${i}.operations.${j}: reading a balance needs the operator's credential (the coordinator's admin secret), as the banks' own read routes need theirs; an API key may only move money`,
+          field: `body.participants.${i}.operations.${j}`,
+        };
+      }
+    }
+  }
+  if (debits !== credits) {
+    return {
+      rule: "unbalanced",
+      message: `the transaction's debits (${debits}) and credits (${credits}) must be equal: money moves between accounts and is never created or destroyed by a transaction (opening an account is how money enters, with the bank's admin secret)`,
+      field: "body.participants",
+    };
+  }
+  return undefined;
+}

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { isParticipantName } from "./ids.js";
 
@@ -11,6 +12,10 @@ const ms = (min: number, max: number, dflt: number) => z.coerce.number().int().m
 const redisUrl = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL");
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
 
+/** The coordinator signs with this key id, so no participant may carry the name (auth.ts). */
+const RESERVED_NAME = "coordinator";
+const participantName = (name: string) => isParticipantName(name) && name !== RESERVED_NAME;
+
 /** `name=url,name=url`: the coordinator's registry of participants. Clients never send URLs. */
 const participantMap = z.string().min(1).transform((raw, ctx) => {
   const entries = new Map<string, string>();
@@ -18,7 +23,7 @@ const participantMap = z.string().min(1).transform((raw, ctx) => {
     const eq = item.indexOf("=");
     const name = item.slice(0, eq);
     const url = item.slice(eq + 1).replace(/\/+$/, "");
-    if (eq <= 0 || !isParticipantName(name) || !httpUrl.safeParse(url).success) {
+    if (eq <= 0 || !participantName(name) || !httpUrl.safeParse(url).success) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected name=http://host:port, got ${JSON.stringify(item)}` });
       return z.NEVER;
     }
@@ -34,7 +39,7 @@ const participantMap = z.string().min(1).transform((raw, ctx) => {
 /** A shared secret: long enough that guessing is hopeless. Its value is never echoed in errors. */
 const secret = z.string().min(32, "must be at least 32 characters (generate one: openssl rand -hex 32)");
 
-/** `name=secret,name=secret`: the secret the coordinator shares with each participant. */
+/** `name=secret,name=secret`: a secret per participant (the coordinator's, or a participant's per peer). */
 const secretMap = z.string().min(1).transform((raw, ctx) => {
   const entries = new Map<string, string>();
   for (const [i, item] of raw.split(",").map((s) => s.trim()).filter(Boolean).entries()) {
@@ -42,8 +47,12 @@ const secretMap = z.string().min(1).transform((raw, ctx) => {
     const name = item.slice(0, eq);
     const value = item.slice(eq + 1);
     // The message names the entry's position and participant, never the secret.
-    if (eq <= 0 || !isParticipantName(name)) {
+    if (eq <= 0 || !participantName(name)) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} is not name=secret` });
+      return z.NEVER;
+    }
+    if (entries.has(name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${name} is listed twice` });
       return z.NEVER;
     }
     if (!secret.safeParse(value).success) {
@@ -55,15 +64,47 @@ const secretMap = z.string().min(1).transform((raw, ctx) => {
   return entries;
 });
 
-/** Comma-separated client API keys for the transaction API. */
+/** An API key's id: what its transactions are recorded under, and what it may see. */
+export const API_KEY_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * Client API keys, `id=key,id=key`. The id scopes the client's transactions and
+ * Idempotency-Keys; a bare key (no `id=`) is given an id derived from its hash.
+ */
 const apiKeys = z.string().transform((raw, ctx) => {
-  const keys = raw.split(",").map((s) => s.trim()).filter(Boolean);
-  if (keys.length === 0 || keys.some((k) => !secret.safeParse(k).success)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must list one or more keys, each at least 32 characters, separated by commas" });
+  const keys = new Map<string, string>();
+  for (const [i, item] of raw.split(",").map((s) => s.trim()).filter(Boolean).entries()) {
+    const eq = item.indexOf("=");
+    const key = eq < 0 ? item : item.slice(eq + 1);
+    const id = eq < 0 ? `key-${createHash("sha256").update(key).digest("hex").slice(0, 12)}` : item.slice(0, eq);
+    if (!API_KEY_ID_PATTERN.test(id)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1}: the id must match ${API_KEY_ID_PATTERN.source}` });
+      return z.NEVER;
+    }
+    if (!secret.safeParse(key).success) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} (${id}): the key must be at least 32 characters` });
+      return z.NEVER;
+    }
+    if (keys.has(id) || [...keys.values()].includes(key)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} (${id}): ids and keys must be distinct` });
+      return z.NEVER;
+    }
+    keys.set(id, key);
+  }
+  if (keys.size === 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must list one or more keys as id=key, separated by commas" });
     return z.NEVER;
   }
   return keys;
 });
+
+/** What every service's HTTP server allows (http-server.ts ServerLimits). */
+const serverLimits = {
+  /** Open connections at once; more are closed on arrival. */
+  CONCORD_MAX_CONNECTIONS: z.coerce.number().int().min(16).max(100_000).default(1024),
+  /** Longest time to receive a whole request (headers and body): slow senders are cut off. */
+  CONCORD_REQUEST_TIMEOUT_MS: ms(500, 600_000, 10_000),
+};
 
 export const coordinatorEnvSchema = z.object({
   CONCORD_HOST: z.string().default("127.0.0.1"),
@@ -91,8 +132,33 @@ export const coordinatorEnvSchema = z.object({
   CONCORD_API_KEYS: apiKeys,
   /** The HMAC secret shared with each participant, `name=secret,...`: one for every participant. */
   CONCORD_PARTICIPANT_SECRETS: secretMap,
+  /** Per API key (per coordinator process): transactions running at once. */
+  CONCORD_CLIENT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(32),
+  /**
+   * Per API key: the sum of the deadlines (timeoutMs) of its transactions in flight. A transaction
+   * may hold locks and prepared slots at participants until its deadline, so this bounds the
+   * prepared time one client can hold.
+   */
+  CONCORD_CLIENT_MAX_HELD_MS: ms(100, 86_400_000, 300_000),
+  /** Per API key: sustained requests per second to the transaction API, and the burst above it. */
+  CONCORD_CLIENT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  CONCORD_CLIENT_RATE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(400),
+  ...serverLimits,
 });
 export type CoordinatorConfig = z.infer<typeof coordinatorEnvSchema>;
+
+/** Each peer needs its pair's secret; a secret for a participant that is not a peer is a typo. */
+export function checkPeerSecrets(c: ParticipantConfig): void {
+  const peers = c.CONCORD_PEERS ?? new Map<string, string>();
+  const secrets = c.CONCORD_PEER_SECRETS ?? new Map<string, string>();
+  const problems: string[] = [];
+  const missing = [...peers.keys()].filter((name) => !secrets.has(name));
+  const unknown = [...secrets.keys()].filter((name) => !peers.has(name));
+  if (missing.length > 0) problems.push(`CONCORD_PEER_SECRETS: no secret for ${missing.join(", ")} (listed in CONCORD_PEERS)`);
+  if (unknown.length > 0) problems.push(`CONCORD_PEER_SECRETS: a secret for ${unknown.join(", ")}, which CONCORD_PEERS does not list`);
+  if (peers.has(c.CONCORD_PARTICIPANT_NAME)) problems.push(`CONCORD_PEERS: lists this participant itself (${c.CONCORD_PARTICIPANT_NAME})`);
+  if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join("\n  ")}`);
+}
 
 /** Every registered participant needs its secret; a secret for an unknown name is a typo. */
 export function checkParticipantSecrets(c: CoordinatorConfig): void {
@@ -103,7 +169,7 @@ export function checkParticipantSecrets(c: CoordinatorConfig): void {
 }
 
 export const participantEnvSchema = z.object({
-  CONCORD_PARTICIPANT_NAME: z.string().refine(isParticipantName, "must match ^[a-z][a-z0-9-]{0,31}$"),
+  CONCORD_PARTICIPANT_NAME: z.string().refine(participantName, `must match ^[a-z][a-z0-9-]{0,31}$ and not be "${RESERVED_NAME}"`),
   CONCORD_HOST: z.string().default("127.0.0.1"),
   CONCORD_PORT: port.default(7100),
   CONCORD_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
@@ -128,8 +194,20 @@ export const participantEnvSchema = z.object({
   CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** The HMAC secret this participant shares with the coordinator (2PC messages, decision inquiries). */
   CONCORD_PARTICIPANT_SECRET: secret,
-  /** The HMAC secret all participants share for asking each other (cooperative termination). */
-  CONCORD_PEER_SECRET: secret.optional(),
+  /**
+   * `peer=secret,...`: the HMAC secret this participant shares with each peer, one per pair, for
+   * asking each other during cooperative termination. Per pair, so a participant can only ever
+   * sign as itself: it holds no secret another pair uses.
+   */
+  CONCORD_PEER_SECRETS: secretMap.optional(),
+  /** Replaced by CONCORD_PEER_SECRETS: one secret shared by all let any participant sign as any other. */
+  CONCORD_PEER_SECRET: z.undefined({ invalid_type_error: "is no longer read: give each pair of participants its own secret in CONCORD_PEER_SECRETS (peer=secret,...)" }).optional(),
+  /**
+   * Prepared-transaction slots kept free: PREPARE votes NO with reason `busy` once PostgreSQL holds
+   * max_prepared_transactions minus this many, instead of failing on a full table.
+   */
+  CONCORD_PREPARED_RESERVE: z.coerce.number().int().min(0).max(10_000).default(4),
+  ...serverLimits,
 });
 export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
 

@@ -78,6 +78,8 @@ export interface TxRecord {
   endedAtMs: number | undefined;
   presumed: boolean;
   idempotencyKey: string | undefined;
+  /** The API key id that made it; undefined for an operator's or a presumed-abort record. */
+  client: string | undefined;
   votes: Record<string, Vote>;
   acks: Record<string, number>;
 }
@@ -97,7 +99,7 @@ export interface DecideResult {
 }
 
 interface Scripts {
-  concordBegin(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, number | string, number | string, (number | string)?, (number | string)?]>;
+  concordBegin(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, number | string, number | string, (number | string)?, (number | string)?]>;
   concordDecideOnce(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
   concordRecordVote(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
   concordAck(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number]>;
@@ -109,7 +111,7 @@ interface Scripts {
 // Command names carry a prefix: ioredis has methods of its own (`end` is an alias of
 // disconnect), and a script registered under such a name would never be called.
 const SCRIPTS: Record<keyof Scripts, { file: string; keys: number }> = {
-  concordBegin: { file: "begin-3.lua", keys: 3 },
+  concordBegin: { file: "begin-4.lua", keys: 4 },
   concordDecideOnce: { file: "decide-once-4.lua", keys: 4 },
   concordRecordVote: { file: "record-vote-3.lua", keys: 3 },
   concordAck: { file: "ack-3.lua", keys: 3 },
@@ -169,6 +171,10 @@ export class DurableLog {
   private indexKey(shard: number, index: "undecided" | "unacked" | "finished"): string {
     return `${this.tag(shard)}:${index}`;
   }
+  /** One API key's transactions in one shard; ids are plain slugs (config.ts API_KEY_ID_PATTERN). */
+  private clientKey(shard: number, client: string): string {
+    return `${this.tag(shard)}:client:${client}`;
+  }
   private keysFor(txid: string) {
     const shard = shardOf(txid);
     return {
@@ -180,10 +186,18 @@ export class DurableLog {
     };
   }
 
-  async begin(txid: string, p: { participants: string[]; timeoutMs: number; onePhase: boolean; idempotencyKey?: string }): Promise<{ createdAtMs: number; deadlineAtMs: number }> {
+  async begin(
+    txid: string,
+    p: { participants: string[]; timeoutMs: number; onePhase: boolean; idempotencyKey?: string; client?: string },
+  ): Promise<{ createdAtMs: number; deadlineAtMs: number }> {
     const k = this.keysFor(txid);
     const token = randomUUID();
-    const [code, a, b, createdAt, deadlineAt] = await this.scripts.concordBegin(k.tx, k.events, k.undecided, txid, JSON.stringify(p.participants), p.timeoutMs, p.onePhase ? "1" : "0", p.idempotencyKey ?? "", MAX_EVENTS, token);
+    const client = p.client ?? "";
+    const [code, a, b, createdAt, deadlineAt] = await this.scripts.concordBegin(
+      k.tx, k.events, k.undecided, this.clientKey(shardOf(txid), client || "-"),
+      txid, JSON.stringify(p.participants), p.timeoutMs, p.onePhase ? "1" : "0", p.idempotencyKey ?? "", MAX_EVENTS, token, client,
+      this.options.retentionSeconds * 1000,
+    );
     if (code !== BeginCode.Exists) return { createdAtMs: Number(a), deadlineAtMs: Number(b) };
     // Our own begin, resent by the client after a reconnect, already went through.
     if (String(b) === token) return { createdAtMs: Number(createdAt), deadlineAtMs: Number(deadlineAt) };
@@ -328,6 +342,15 @@ export class DurableLog {
     return all.sort().reverse().slice(0, limit);
   }
 
+  /** The most recent transactions one API key made, newest first (its own index, per shard). */
+  async listClient(client: string, limit: number): Promise<string[]> {
+    const pipeline = this.redis.pipeline();
+    for (let shard = 0; shard < SHARD_COUNT; shard++) pipeline.zrevrange(this.clientKey(shard, client), 0, limit - 1);
+    const replies = (await pipeline.exec()) ?? [];
+    const all = replies.flatMap(([, members]) => (members as string[] | null) ?? []);
+    return all.sort().reverse().slice(0, limit);
+  }
+
   /** Claims an idempotency key for a txid, or returns the txid and request hash that hold it. */
   async claimIdempotencyKey(key: string, txid: string, requestHash: string): Promise<{ claimed: true } | { claimed: false; txid: string; requestHash: string }> {
     const redisKey = `{concord:${this.options.namespace}:idempotency}:${key}`;
@@ -380,6 +403,7 @@ function parseRecord(txid: string, h: Record<string, string>): TxRecord {
     endedAtMs: num(h.endedAt),
     presumed: h.presumed === "1",
     idempotencyKey: h.idempotencyKey || undefined,
+    client: h.client || undefined,
     votes,
     acks,
   };

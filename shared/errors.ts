@@ -51,6 +51,48 @@ export class UnauthorizedError extends ConcordError {
   readonly retryable = false;
 }
 
+/**
+ * Thrown when a request is well-formed but breaks a business rule checked before anything runs
+ * (an unbalanced transfer, say). `code` names the rule.
+ */
+export class UnprocessableError extends ConcordError {
+  readonly code: string;
+  readonly httpStatus = 422;
+  readonly retryable = false;
+  constructor(message: string, code: string, field?: string) {
+    super(message, field);
+    this.code = code;
+  }
+}
+
+/** Thrown when the caller is authenticated but this route or resource is not theirs to use. */
+export class ForbiddenError extends ConcordError {
+  readonly code = "forbidden";
+  readonly httpStatus = 403;
+  readonly retryable = false;
+}
+
+/**
+ * Thrown when a client is over one of its limits (transactions in flight, held time, requests
+ * per second). Retrying later can help; `retryAfterSeconds` says when.
+ */
+export class TooManyRequestsError extends ConcordError {
+  readonly code = "too-many-requests";
+  readonly httpStatus = 429;
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly limit: "in-flight" | "held-time" | "rate",
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+
+  override toBody(): { error: { code: string; message: string; limit: string } } {
+    return { error: { code: this.code, message: this.message, limit: this.limit } };
+  }
+}
+
 /** Thrown when the request body is larger than the limit. */
 export class PayloadTooLargeError extends ConcordError {
   readonly code = "payload-too-large";

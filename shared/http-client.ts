@@ -1,5 +1,6 @@
 import { Agent, request } from "undici";
 import type { Signer } from "./auth.js";
+import { parseJsonSafely } from "./safe-json.js";
 
 /**
  * One HTTP client per process, with keep-alive: a new TCP connection per 2PC message would
@@ -33,21 +34,28 @@ export class TransportError extends Error {
   }
 }
 
-/** Replies larger than this are refused: no peer of ours sends one, and memory is bounded. */
-const MAX_REPLY_BYTES = 1024 * 1024;
+/**
+ * Replies larger than this are refused: no peer of ours sends one, and memory is bounded. Counted
+ * on the bytes as they arrive, whatever Content-Length says or whether there is one (a chunked
+ * reply of 400 MiB from a compromised participant grew the coordinator to 2.6 GB when only the
+ * declared length was checked).
+ */
+export const MAX_REPLY_BYTES = 1024 * 1024;
 const JSON_HEADERS = { "content-type": "application/json" };
 
-export function createHttpClient(p: { maxSockets?: number } = {}): HttpClient {
+export function createHttpClient(p: { maxSockets?: number; maxReplyBytes?: number } = {}): HttpClient {
   const agent = new Agent({ connections: p.maxSockets ?? 256, keepAliveTimeout: 30_000, pipelining: 1 });
+  const maxReplyBytes = p.maxReplyBytes ?? MAX_REPLY_BYTES;
 
   const send = async <T>(url: string, method: "GET" | "POST", body: string | undefined, timeoutMs: number, sign: Signer | undefined): Promise<HttpReply<T>> => {
     let reply;
     try {
-      const signed = sign ? sign(method, pathOf(url), body ?? "") : {};
+      const headers: Record<string, string> = body !== undefined ? JSON_HEADERS : {};
+      const signed = sign ? sign(method, pathOf(url), body ?? "", headers["content-type"] ?? "") : {};
       reply = await request(url, {
         method,
         dispatcher: agent,
-        headers: { ...(body !== undefined ? JSON_HEADERS : {}), ...signed },
+        headers: { ...headers, ...signed },
         ...(body !== undefined ? { body } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -57,12 +65,7 @@ export function createHttpClient(p: { maxSockets?: number } = {}): HttpClient {
     }
     let text: string;
     try {
-      const declared = Number(reply.headers["content-length"] ?? 0);
-      if (declared > MAX_REPLY_BYTES) {
-        reply.body.destroy();
-        throw new Error(`reply of ${declared} bytes exceeds ${MAX_REPLY_BYTES}`);
-      }
-      text = await reply.body.text();
+      text = await readBounded(reply.body, maxReplyBytes);
     } catch (err) {
       throw new TransportError(url, err);
     }
@@ -86,12 +89,29 @@ function pathOf(url: string): string {
   return start < 0 ? "/" : url.slice(start);
 }
 
+/** Reads a reply body up to `maxBytes`; past that it destroys the stream (closing the connection) and throws. */
+async function readBounded(stream: AsyncIterable<Buffer> & { destroy(err?: Error): void }, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      const err = new Error(`reply exceeds ${maxBytes} bytes; the rest was not read`);
+      stream.destroy(err);
+      throw err;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+
+/** JSON replies are parsed with the same refusal of prototype keys as requests; anything else stays text. */
 function parseBody(text: string, contentType: string | string[] | undefined): unknown {
   const type = Array.isArray(contentType) ? contentType[0] : contentType;
   if (text.length === 0) return undefined;
   if (type?.includes("json")) {
     try {
-      return JSON.parse(text) as unknown;
+      return parseJsonSafely(text);
     } catch {
       return text;
     }

@@ -1,16 +1,23 @@
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { z } from "zod";
-import { ConcordError, NotFoundError, PayloadTooLargeError, UnavailableError, UnsupportedMediaTypeError, ValidationError } from "./errors.js";
+import { ConcordError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, UnavailableError, UnsupportedMediaTypeError, ValidationError } from "./errors.js";
 import type { RawBodyRequest } from "./auth.js";
 import type { Logger } from "./logger.js";
 import { LIMITS } from "./messages.js";
+import { assertNoForbiddenKeys } from "./safe-json.js";
 
-/** An express app with the JSON body rules every Concord service shares. */
+/** An express app with the routing and JSON body rules every Concord service shares. */
 export function createApp(): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  // Exactly one spelling of each path reaches a route: `/v1/2pc/BATCH` and `/v1/2pc/batch/` match
+  // nothing. Routes carry their own caller checks (routes.ts), so this is not what keeps a caller
+  // out, but a path has one name in logs, signatures and the route table. Set before the first
+  // `use`, which creates the router with these settings.
+  app.set("case sensitive routing", true);
+  app.set("strict routing", true);
   app.use((req, _res, next) => {
     // A body that is not JSON is refused rather than parsed as nothing: the client must learn
     // that its request was not understood.
@@ -21,8 +28,20 @@ export function createApp(): Express {
     }
     next();
   });
-  // The exact bytes are kept: request signatures cover the body as sent, not as re-serialized.
-  app.use(express.json({ limit: LIMITS.maxBodyBytes, strict: true, verify: (req, _res, buf) => ((req as RawBodyRequest).rawBody = buf) }));
+  app.use(
+    express.json({
+      limit: LIMITS.maxBodyBytes,
+      strict: true,
+      // Compressed bodies are refused (415), not inflated: a signature covers the bytes as sent,
+      // and a small gzip body must not become a large one behind the size limit.
+      inflate: false,
+      verify: (req, _res, buf) => {
+        // The exact bytes are kept: request signatures cover the body as sent, not as re-serialized.
+        (req as RawBodyRequest).rawBody = buf;
+        assertNoForbiddenKeys(buf.toString("utf8"));
+      },
+    }),
+  );
   return app;
 }
 
@@ -38,10 +57,11 @@ export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, whe
 /** The last handlers: unknown routes become 404 and every error becomes `{error: {...}}`. */
 export function finishApp(app: Express, logger: Logger): void {
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new NotFoundError(`no route for ${req.method} ${req.path}`));
+    next(new NotFoundError(`no route for ${req.method} ${req.path.length > 200 ? `${req.path.slice(0, 200)}…` : req.path}`));
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const reply = errorReply(err, logger, { method: req.method, path: req.path });
+    if (err instanceof TooManyRequestsError) res.setHeader("retry-after", String(err.retryAfterSeconds));
     res.status(reply.status).json(reply.body);
   });
 }
@@ -59,6 +79,7 @@ function toConcordError(err: unknown): ConcordError | undefined {
   if (err instanceof ConcordError) return err;
   const e = err as { type?: string; status?: number; message?: string } | undefined;
   if (e?.type === "entity.too.large") return new PayloadTooLargeError(`request body exceeds ${LIMITS.maxBodyBytes} bytes`);
+  if (e?.type === "entity.forbidden.key") return new ValidationError(e.message ?? "a JSON key is not allowed", "body");
   if (e?.type === "entity.parse.failed") return new ValidationError(`request body is not valid JSON: ${e.message ?? ""}`.trim(), "body");
   if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return new UnsupportedMediaTypeError(e.message ?? "unsupported encoding");
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new ValidationError(e.message ?? "bad request");
@@ -77,13 +98,37 @@ export function isConnectionFailure(err: unknown): boolean {
   return /Connection terminated|not queryable|connection error|Connection is closed|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery mode)/i.test(message);
 }
 
-export function listen(app: Express, host: string, port: number): Promise<Server> {
+/** What one service's HTTP server allows a connection, whoever holds it. */
+export interface ServerLimits {
+  /** Open connections at once; more are closed as they arrive. */
+  maxConnections: number;
+  /** Longest time to receive a whole request, headers and body (slow senders are cut off). */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = { maxConnections: 1024, requestTimeoutMs: 10_000 };
+
+export function listen(app: Express, host: string, port: number, limits: ServerLimits = DEFAULT_SERVER_LIMITS): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
-    // Keep-alive longer than the clients' idle timeout, so a client never writes into a socket
-    // the server is closing.
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    server.requestTimeout = 30_000;
+    const server = createServer(
+      {
+        // Node checks these timeouts every `connectionsCheckingInterval`; at its default (30 s) a
+        // slow body lived far past the request timeout (92 s was seen). Once a second keeps the
+        // bound close to the setting.
+        requestTimeout: limits.requestTimeoutMs,
+        headersTimeout: Math.min(limits.requestTimeoutMs, 10_000),
+        connectionsCheckingInterval: 1000,
+        // Keep-alive longer than the clients' idle timeout, so a client never writes into a socket
+        // the server is closing.
+        keepAliveTimeout: 65_000,
+      },
+      app,
+    );
+    server.maxConnections = limits.maxConnections;
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
   });
 }

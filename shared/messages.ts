@@ -67,9 +67,12 @@ export const prepareRequestSchema = z
   .strict();
 export type PrepareRequest = z.infer<typeof prepareRequestSchema>;
 
+/** A participant's reason for a NO vote or an abort: a short code such as `insufficient-funds`. */
+const reasonSchema = z.string().max(200);
+
 export const prepareResponseSchema = z.object({
   vote: voteSchema,
-  reason: z.string().optional(),
+  reason: reasonSchema.optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
   results: z.array(z.unknown()).optional(),
 });
@@ -77,7 +80,7 @@ export type PrepareResponse = z.infer<typeof prepareResponseSchema>;
 
 export const onePhaseResponseSchema = z.object({
   outcome: z.enum(["committed", "aborted"]),
-  reason: z.string().optional(),
+  reason: reasonSchema.optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
   results: z.array(z.unknown()).optional(),
 });
@@ -99,7 +102,9 @@ export type TwoPhaseAction = z.infer<typeof twoPhaseActionSchema>;
 export const batchRequestSchema = z
   .object({
     messages: z
-      .array(z.object({ txid: txidSchema, action: twoPhaseActionSchema, body: z.record(z.string(), z.unknown()) }).strict())
+      // The body is left as sent (z.unknown keeps the very object): each message's own route
+      // schema validates it, so a batch accepts exactly what the single routes accept.
+      .array(z.object({ txid: txidSchema, action: twoPhaseActionSchema, body: z.unknown() }).strict())
       .min(1)
       .max(LIMITS.maxBatchMessages),
   })

@@ -3,7 +3,7 @@ import type { PoolClient } from "pg";
 import { parseWith } from "../../shared/http-server.js";
 import { VoteNoError, type Application } from "../framework/application.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
-import { mountBankRoutes } from "./bank-routes.js";
+import { BANK_ROUTES, mountBankRoutes } from "./bank-routes.js";
 import { bankOperationsSchema, type BankOperation } from "../../shared/bank-operations.js";
 import { BANK_MIGRATIONS } from "./schema.js";
 
@@ -46,6 +46,7 @@ export const bankApplication: Application<BankOperation[]> = {
   },
 
   refusalFor(err, ops) {
+    if (pgCode(err) === PG.numericValueOutOfRange) return balanceOutOfRange();
     if (pgCode(err) !== PG.checkViolation) return undefined;
     // "Failing row contains (<id>, <balance>, ...)": the account whose balance would go negative.
     const account = /Failing row contains \(([^,]+),/.exec(String((err as { detail?: unknown }).detail ?? ""))?.[1];
@@ -53,10 +54,17 @@ export const bankApplication: Application<BankOperation[]> = {
     return new VoteNoError("insufficient-funds", { account, ...(op && op.op === "debit" ? { amount: op.amount } : {}) });
   },
 
+  routes: Object.values(BANK_ROUTES),
+
   mountRoutes(app, ctx) {
     mountBankRoutes(app, ctx);
   },
 };
+
+/** A credit that would take a balance past bigint: a NO vote that names the limit, not a 500. */
+function balanceOutOfRange(account?: string): VoteNoError {
+  return new VoteNoError("balance-out-of-range", { ...(account ? { account } : {}), message: "a balance would exceed 9223372036854775807 minor units, the largest the bank stores" });
+}
 
 function sortedByAccount<T extends { account: string }>(ops: readonly T[]): T[] {
   return [...ops].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
@@ -104,6 +112,7 @@ async function applyDelta(client: PoolClient, txid: string, op: Extract<BankOper
     }));
   } catch (err) {
     if (pgCode(err) === PG.checkViolation) throw new VoteNoError("insufficient-funds", { account: op.account, amount: op.amount });
+    if (pgCode(err) === PG.numericValueOutOfRange) throw balanceOutOfRange(op.account);
     throw err;
   }
   const row = rows[0];

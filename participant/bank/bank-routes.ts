@@ -2,7 +2,8 @@
 import type { Express } from "express";
 import type { Pool } from "pg";
 import { z } from "zod";
-import { requireBearer } from "../../shared/auth.js";
+import type { Authenticator } from "../../shared/auth.js";
+import { mountRoute, type RouteSpec } from "../../shared/routes.js";
 import { ConflictError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
@@ -13,20 +14,28 @@ import { accountIdSchema, openAccountSchema } from "../../shared/bank-operations
 const listQuerySchema = z.object({ limit: queryInt(1, 10_000, 1000) }).strict();
 const ledgerQuerySchema = z.object({ txid: txidSchema.optional(), account: accountIdSchema.optional(), limit: queryInt(1, 10_000, 100) }).strict();
 
-export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger; adminSecret: string | undefined }): void {
-  const { pool } = ctx;
+/**
+ * Balances and the ledger are the bank's business, and opening an account with a balance creates
+ * money: every route is for this bank's operators (its own admin secret) only.
+ */
+export const BANK_ROUTES = {
+  listAccounts: { method: "GET", path: "/v1/accounts", callers: ["admin"], summary: "all accounts and the bank's total" },
+  getAccount: { method: "GET", path: "/v1/accounts/:id", callers: ["admin"], summary: "one account's balance and version" },
+  openAccount: { method: "POST", path: "/v1/accounts", callers: ["admin"], summary: "opens and funds an account: how money enters" },
+  ledger: { method: "GET", path: "/v1/ledger", callers: ["admin"], summary: "ledger entries, newest first" },
+} as const satisfies Record<string, RouteSpec>;
 
-  // Balances and the ledger are the bank's business: operators (the admin secret) only.
-  app.get("/v1/accounts", async (req, res) => {
-    requireBearer(req, ctx.adminSecret, "reading accounts");
+export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger; auth: Authenticator }): void {
+  const { pool, auth } = ctx;
+
+  mountRoute(app, auth, BANK_ROUTES.listAccounts, async (req, res) => {
     const q = parseWith(listQuerySchema, req.query, "query");
     const { rows } = await pool.query<{ id: string; balance: string; version: string }>("SELECT id, balance::text AS balance, version::text AS version FROM accounts ORDER BY id LIMIT $1", [q.limit]);
     const total = await pool.query<{ total: string; count: string }>("SELECT COALESCE(sum(balance), 0)::text AS total, count(*)::text AS count FROM accounts");
     res.json({ accounts: rows.map((r) => ({ id: r.id, balance: r.balance, version: Number(r.version) })), total: total.rows[0]?.total ?? "0", count: Number(total.rows[0]?.count ?? 0) });
   });
 
-  app.get("/v1/accounts/:id", async (req, res) => {
-    requireBearer(req, ctx.adminSecret, "reading accounts");
+  mountRoute(app, auth, BANK_ROUTES.getAccount, async (req, res) => {
     const id = parseWith(accountIdSchema, req.params.id, "params.id");
     const { rows } = await pool.query<{ balance: string; version: string }>("SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1", [id]);
     const row = rows[0];
@@ -35,10 +44,9 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
   });
 
   // Opening an account with a balance creates money outside any transfer, so it is an
-  // administrator's act: it needs the admin secret when one is configured, and leaves an
-  // 'open' ledger entry so that balances always equal the sum of their ledger.
-  app.post("/v1/accounts", async (req, res) => {
-    requireBearer(req, ctx.adminSecret, "opening accounts");
+  // administrator's act, and leaves an 'open' ledger entry so that balances always equal the sum
+  // of their ledger.
+  mountRoute(app, auth, BANK_ROUTES.openAccount, async (req, res) => {
     const body = parseWith(openAccountSchema, req.body, "body");
     const client = await pool.connect();
     try {
@@ -57,8 +65,7 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
     res.status(201).json({ id: body.id, balance: body.balance, version: 0 });
   });
 
-  app.get("/v1/ledger", async (req, res) => {
-    requireBearer(req, ctx.adminSecret, "reading the ledger");
+  mountRoute(app, auth, BANK_ROUTES.ledger, async (req, res) => {
     const q = parseWith(ledgerQuerySchema, req.query, "query");
     const { rows } = await pool.query<{ txid: string | null; account: string; delta: string; kind: string; at: Date }>(
       `SELECT txid, account, delta::text AS delta, kind, at FROM ledger

@@ -1,6 +1,8 @@
 import type { Express } from "express";
 import type { Pool, PoolClient, QueryResult } from "pg";
+import type { Authenticator } from "../../shared/auth.js";
 import type { Logger } from "../../shared/logger.js";
+import type { RouteSpec } from "../../shared/routes.js";
 import type { Migration } from "./pg-store.js";
 
 /**
@@ -29,8 +31,12 @@ export interface Application<Ops> {
   statements?(txid: string, ops: Ops, literal: (value: string) => string): StatementPlan | undefined;
   /** A PostgreSQL error from the statements that is a business refusal (a CHECK, say), or undefined. */
   refusalFor?(err: unknown, ops: Ops): VoteNoError | undefined;
-  /** Routes of the application's own (reads, administration). */
-  mountRoutes?(app: Express, ctx: { pool: Pool; logger: Logger; adminSecret: string | undefined }): void;
+  /**
+   * Routes of the application's own (reads, administration), each mounted with
+   * shared/routes.ts mountRoute so that it declares who may call it; `routes` lists their specs.
+   */
+  readonly routes?: readonly RouteSpec[];
+  mountRoutes?(app: Express, ctx: { pool: Pool; logger: Logger; auth: Authenticator }): void;
 }
 
 export interface StatementPlan {

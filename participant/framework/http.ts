@@ -1,8 +1,10 @@
 /** The participant's 2PC endpoints. Bodies are validated before anything runs. */
 import type { Express } from "express";
 import type pg from "pg";
+import type { Authenticator } from "../../shared/auth.js";
 import type { DurableLog } from "../../shared/durable-log.js";
-import { requireSignature } from "../../shared/auth.js";
+import { mountRoute } from "../../shared/routes.js";
+import { PARTICIPANT_ROUTES as R } from "./routes.js";
 import { ValidationError } from "../../shared/errors.js";
 import { errorReply, parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
@@ -36,41 +38,31 @@ function inBatch(err: unknown, index: number): unknown {
   return new ValidationError(err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message, field);
 }
 
-/** The routes a peer in doubt may call (cooperative termination); the rest are the coordinator's. */
-const PEER_ROUTE = /^\/[^/]+(\/inquiry)?\/?$/;
-
-export function mountTwoPhaseRoutes<Ops>(
-  app: Express,
-  participant: Participant<Ops>,
-  deps: { pool: pg.Pool; journal: DurableLog; logger: Logger; secretFor: (keyId: string, peerRoute: boolean) => string | undefined },
-): void {
-  app.get("/healthz", async (_req, res) => {
+export function mountTwoPhaseRoutes<Ops>(app: Express, auth: Authenticator, participant: Participant<Ops>, deps: { pool: pg.Pool; journal: DurableLog; logger: Logger }): void {
+  mountRoute(app, auth, R.health, async (_req, res) => {
     const checks = await Promise.allSettled([deps.pool.query("SELECT 1"), deps.journal.redis.ping()]);
     const [pgCheck, redisCheck] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "unreachable"));
     const ok = checks.every((c) => c.status === "fulfilled");
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", role: "participant", name: participant.name, postgres: pgCheck, journal: redisCheck });
   });
 
-  // Nothing under /v1/2pc runs unless signed for this participant; health stays open.
-  const signed = requireSignature(participant.name, (req, keyId) => deps.secretFor(keyId, PEER_ROUTE.test(req.path) && req.path !== "/batch"));
-  app.use("/v1/2pc", signed);
-
   // One route per message, and a batch route that carries several; both run the same handler.
+  const single = { prepare: R.prepare, "one-phase": R.onePhase, commit: R.commit, abort: R.abort } as const;
   for (const action of twoPhaseActionSchema.options) {
-    app.post(`/v1/2pc/:txid/${action}`, async (req, res) => {
+    mountRoute(app, auth, single[action], async (req, res) => {
       const txid = parseWith(txidSchema, req.params.txid, "params.txid");
       res.json(await handleTwoPhase(participant, action, txid, req.body ?? {}, "body"));
     });
   }
 
-  app.post("/v1/2pc/batch", async (req, res) => {
+  mountRoute(app, auth, R.batch, async (req, res) => {
     const { messages } = parseWith(batchRequestSchema, req.body, "body");
     // Started in order, so that two messages for one txid meet its mutex in the order sent.
     const replies = await Promise.all(
       messages.map((m, i) =>
-        handleTwoPhase(participant, m.action, m.txid, m.body, `body.messages.${i}.body`).then(
+        handleTwoPhase(participant, m.action, m.txid, m.body ?? {}, `body.messages.${i}.body`).then(
           (body) => ({ status: 200, body }),
-          (err: unknown) => errorReply(inBatch(err, i), deps.logger, { path: "/v1/2pc/batch", txid: m.txid, action: m.action }),
+          (err: unknown) => errorReply(inBatch(err, i), deps.logger, { path: R.batch.path, txid: m.txid, action: m.action }),
         ),
       ),
     );
@@ -79,15 +71,15 @@ export function mountTwoPhaseRoutes<Ops>(
 
   // A peer in doubt asks here what we know (cooperative termination). It may write a tombstone, so
   // it is a POST.
-  app.post("/v1/2pc/:txid/inquiry", async (req, res) => {
+  mountRoute(app, auth, R.inquiry, async (req, res) => {
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
     parseWith(emptyBodySchema, req.body ?? {}, "body");
     res.json({ txid, decision: await participant.peerInquiry(txid) });
   });
 
   // What this participant knows of a txid: PostgreSQL's view and the journal's. For operators,
-  // tests, and (later) peers asking during cooperative termination.
-  app.get("/v1/2pc/:txid", async (req, res) => {
+  // the coordinator and peers asking during cooperative termination.
+  mountRoute(app, auth, R.status, async (req, res) => {
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
     const [outcome, record] = await Promise.all([participant.outcome(txid), deps.journal.get(txid)]);
     res.json({

@@ -22,6 +22,11 @@ export interface ParticipantOptions {
   name: string;
   lockTimeoutMs: number;
   statementTimeoutMs: number;
+  /**
+   * PREPARE votes NO (`busy`) once the server holds this many prepared transactions: below
+   * max_prepared_transactions, so a full table is met with a clean refusal, not an error.
+   */
+  preparedLimit: number;
 }
 
 /** PostgreSQL's literal quoting (standard_conforming_strings on, as by default). */
@@ -108,7 +113,7 @@ export class Participant<Ops> {
       // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
       const remainingMs = Math.floor(deadlineAt - monotonicMs());
       if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      const head = this.beginStatements(txid, remainingMs);
+      const head = this.beginStatements(txid, remainingMs, end.startsWith("PREPARE"));
       const plan = this.app.statements?.(txid, ops, escapeLiteral);
       if (plan) {
         const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
@@ -360,18 +365,23 @@ export class Participant<Ops> {
    * transfers: seen in the 8-bank benchmark.) The txid and gid passed strict checks before they
    * got here and are escaped as literals all the same.
    */
-  private beginStatements(txid: string, remainingMs: number): string[] {
+  private beginStatements(txid: string, remainingMs: number, preparing: boolean): string[] {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
     // the deadlock. Both values are integers we computed, never client text.
     const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, remainingMs)));
     const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)));
     const gid = escapeLiteral(this.gid(txid));
+    const limit = Math.max(1, Math.floor(this.options.preparedLimit));
     return [
       "BEGIN",
       `SET LOCAL statement_timeout = ${statementMs}`,
       `SET LOCAL lock_timeout = ${lockMs}`,
       `SELECT concord_refuse('{"reason":"${ALREADY_PREPARED}"}') FROM pg_prepared_xacts WHERE gid = ${gid}`,
+      // Slots are per server. Counted before any lock is taken; two PREPAREs can pass this
+      // together, which the reserve below max_prepared_transactions absorbs (and a full table
+      // is still a NO vote: pg-errors.ts maps it to "busy" too).
+      ...(preparing ? [`SELECT concord_refuse('{"reason":"busy"}') WHERE (SELECT count(*) FROM pg_prepared_xacts) >= ${limit}`] : []),
       `INSERT INTO concord_txn (txid, state) VALUES (${escapeLiteral(txid)}, 'committed')`,
     ];
   }

@@ -9,6 +9,8 @@ export const PG = {
   undefinedObject: "42704",
   invalidTextRepresentation: "22P02",
   numericValueOutOfRange: "22003",
+  /** out_of_memory; at PREPARE TRANSACTION: "maximum number of prepared transactions reached". */
+  outOfMemory: "53200",
 } as const;
 
 export function pgCode(err: unknown): string | undefined {
@@ -27,6 +29,9 @@ export function voteNoReasonFor(err: unknown): string | undefined {
       return "deadlock";
     case PG.serializationFailure:
       return "serialization-failure";
+    case PG.outOfMemory:
+      // Every prepared-transaction slot is taken: a transient refusal, retry later.
+      return "busy";
     default:
       return undefined;
   }

@@ -18,8 +18,8 @@ export interface ParticipantRecoveryOptions {
   peers: ReadonlyMap<string, string>;
   /** Signs decision inquiries to the coordinator (our own secret, our name as the key id). */
   signForCoordinator: Signer;
-  /** Signs inquiries to a peer (the shared peer secret, for that peer); undefined: peers are not asked. */
-  signForPeer: ((peer: string) => Signer) | undefined;
+  /** Signs inquiries to a peer with the secret of that pair; undefined: that peer is not asked. */
+  signForPeer: (peer: string) => Signer | undefined;
   minAgeMs: number;
   requestTimeoutMs: number;
 }
@@ -121,9 +121,10 @@ export class ParticipantRecovery<Ops> {
     for (const name of participants) {
       if (name === this.participant.name) continue;
       const url = this.options.peers.get(name);
-      if (!url || !this.options.signForPeer) continue;
+      const sign = this.options.signForPeer(name);
+      if (!url || !sign) continue;
       try {
-        const res = await this.http.post(`${url}/v1/2pc/${txid}/inquiry`, {}, this.options.requestTimeoutMs, this.options.signForPeer(name));
+        const res = await this.http.post(`${url}/v1/2pc/${txid}/inquiry`, {}, this.options.requestTimeoutMs, sign);
         const parsed = peerInquiryResponseSchema.safeParse(res.data);
         if (res.status === 200 && parsed.success && parsed.data.decision !== "unknown") {
           this.logger.info({ txid, peer: name, decision: parsed.data.decision }, "a peer knew the decision");

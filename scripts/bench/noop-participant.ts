@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       try {
         const body = Buffer.concat(chunks);
         if (req.url?.startsWith("/v1/2pc")) {
-          const check = verifyRequest({ header: req.headers[SIGNATURE_HEADER] as string | undefined, secretFor: (k) => (k === "coordinator" ? secret : undefined), audience: name, method: req.method ?? "", path: req.url, body, replay });
+          const check = verifyRequest({ header: req.headers[SIGNATURE_HEADER] as string | undefined, secretFor: (k) => (k === "coordinator" ? secret : undefined), audience: name, method: req.method ?? "", path: req.url, body, contentType: req.headers["content-type"] ?? "", contentEncoding: req.headers["content-encoding"] ?? "", replay });
           if (!check.ok) return reply(res, 401, { error: { code: "unauthorized", message: `request signature refused: ${check.reason}` } });
         }
         answer(req, res, body.toString("utf8"));

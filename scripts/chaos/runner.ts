@@ -12,7 +12,7 @@ import { gatherFacts } from "../checker/gather.js";
 import type { ClientEntry } from "../checker/facts.js";
 import { disarmAllFailpoints } from "../cluster/admin-client.js";
 import { restartProcess, setProcessEnv, startCluster, stopCluster } from "../cluster/cluster.js";
-import { readClusterFile, type ClusterFile } from "../cluster/cluster-file.js";
+import { adminSecretOf, readClusterFile, type ClusterFile } from "../cluster/cluster-file.js";
 import { removeOutsideData } from "../cluster/postgres.js";
 import { isOurProcess, stopProcess } from "../cluster/processes.js";
 import { FaultExecutor } from "./fault-executor.js";
@@ -59,7 +59,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   o.log(`fault schedule of seed ${o.seed}: ${schedule.length} faults`);
   for (const f of schedule) o.log(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(f)}`);
 
-  const workload = new Workload(cluster.coordinator.url, cluster.secrets.apiKey, accounts, expectedTotal, seededRandom(o.seed ^ 0x5eed), o.concurrency);
+  const workload = new Workload(cluster.coordinator.url, cluster.secrets.apiKey, adminSecretOf(cluster, "coordinator"), accounts, expectedTotal, seededRandom(o.seed ^ 0x5eed), o.concurrency);
   const executor = new FaultExecutor(dir, proxies);
   const started = monotonicMs();
   workload.start();
@@ -134,7 +134,7 @@ async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
   for (const bank of cluster.banks) {
     for (let i = 0; i < ACCOUNTS_PER_BANK; i++) {
       const id = `acct-${i}`;
-      const res = await axios.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` }, validateStatus: () => true });
+      const res = await axios.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` }, validateStatus: () => true });
       if (res.status !== 201) throw new Error(`opening ${bank.name}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
       accounts.push({ bank: bank.name, id });
     }

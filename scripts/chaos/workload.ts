@@ -22,8 +22,8 @@ export interface WorkloadResult {
 const http = axios.create({ validateStatus: () => true, timeout: 15_000 });
 
 export class Workload {
-  private auth() {
-    return { headers: { authorization: `Bearer ${this.apiKey}` } };
+  private auth(as: "client" | "operator" = "client") {
+    return { headers: { authorization: `Bearer ${as === "client" ? this.apiKey : this.operatorSecret}` } };
   }
 
   private running = false;
@@ -32,8 +32,10 @@ export class Workload {
 
   constructor(
     private readonly coordinatorUrl: string,
-    /** The client API key (Authorization: Bearer). */
+    /** The client API key (Authorization: Bearer): transfers. */
     private readonly apiKey: string,
+    /** The coordinator's admin secret: reading balances is an operator's act. */
+    private readonly operatorSecret: string,
     private readonly accounts: readonly Account[],
     private readonly expectedTotal: bigint,
     private readonly random: () => number,
@@ -93,7 +95,7 @@ export class Workload {
         .post(`${this.coordinatorUrl}/v1/transactions`, {
           participants: banks.map((bank) => ({ name: bank, operations: this.accounts.filter((a) => a.bank === bank).map((a) => ({ op: "read", account: a.id, hold: true })) })),
           timeoutMs: 3000,
-        }, this.auth())
+        }, this.auth("operator"))
         .catch(() => undefined);
       if (res?.status !== 200 || res.data?.outcome !== "committed") continue;
       this.result.reads.committed += 1;

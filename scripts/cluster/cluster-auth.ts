@@ -7,7 +7,7 @@
 import type { InternalAxiosRequestConfig } from "axios";
 import { signerFor, type Signer } from "../../shared/auth.js";
 import { SIGNATURE_HEADER } from "../../shared/request-signing.js";
-import type { ClusterFile } from "./cluster-file.js";
+import { adminSecretOf, type ClusterFile } from "./cluster-file.js";
 
 export function apiKeyHeader(cluster: ClusterFile): Record<string, string> {
   return { authorization: `Bearer ${cluster.secrets.apiKey}` };
@@ -25,7 +25,9 @@ function serialized(config: InternalAxiosRequestConfig): string {
 
 /** Adds the signature headers `sign` makes for this request as it will be sent. */
 function signWith(config: InternalAxiosRequestConfig, method: string, url: URL, sign: Signer): void {
-  for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, serialized(config)))) config.headers.set(k, v);
+  const body = serialized(config);
+  const contentType = body === "" ? "" : String(config.headers.get("content-type") ?? "");
+  for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, body, contentType))) config.headers.set(k, v);
 }
 
 /**
@@ -45,14 +47,17 @@ export function authenticateRequests(clusters: () => Iterable<ClusterFile>): (co
           const bank = cluster.banks[0]?.name ?? "";
           signWith(config, method, url, signerFor({ secret: cluster.secrets.participantSecrets[bank] ?? "", keyId: bank, audience: "coordinator" }));
         } else if (url.pathname.startsWith("/v1/transactions")) {
-          config.headers.set("authorization", `Bearer ${cluster.secrets.apiKey}`);
+          // Reads of balances are an operator's; everything else a client's.
+          const text = typeof config.data === "string" ? config.data : JSON.stringify(config.data ?? "");
+          const reads = method === "POST" && /"op"\s*:\s*"read"/.test(text);
+          config.headers.set("authorization", `Bearer ${reads ? adminSecretOf(cluster, "coordinator") : cluster.secrets.apiKey}`);
         }
         return config;
       }
       const bank = cluster.banks.find((b) => new URL(b.participantUrl).origin === url.origin);
       // Reads only: opening an account stays an explicit act of the test or script.
       if (bank && method === "GET" && (url.pathname.startsWith("/v1/accounts") || url.pathname.startsWith("/v1/ledger"))) {
-        config.headers.set("authorization", `Bearer ${cluster.secrets.adminSecret}`);
+        config.headers.set("authorization", `Bearer ${adminSecretOf(cluster, bank.name)}`);
         return config;
       }
       if (bank && url.pathname.startsWith("/v1/2pc")) {

@@ -3,6 +3,9 @@ import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "
 import { join } from "node:path";
 import type { ProcessSpec } from "./processes.js";
 
+/** Version 2: a credential per service (version 1 shared one password and one admin secret). */
+export const CLUSTER_FILE_VERSION = 2;
+
 export interface ProcessEntry extends ProcessSpec {
   pid: number;
 }
@@ -10,41 +13,83 @@ export interface ProcessEntry extends ProcessSpec {
 export interface BankEntry {
   name: string;
   participantUrl: string;
+  /** The bank's own PostgreSQL role (not a superuser): what its participant connects as. */
   databaseUrl: string;
+  /** The superuser of the bank's PostgreSQL server: operators only. */
+  adminDatabaseUrl: string;
+  /** The journal's Redis as the participant's ACL user (its own keys and commands only). */
   redisUrl: string;
+  /** The journal's Redis as its operators' user. */
+  adminRedisUrl: string;
   postgresPort: number;
   postgresDataDir: string;
 }
 
 export interface ClusterFile {
-  version: 1;
+  version: typeof CLUSTER_FILE_VERSION;
   dir: string;
   startedAt: string;
-  coordinator: { url: string; redisUrl: string };
+  coordinator: {
+    url: string;
+    /** The decision log as the coordinator's ACL user. */
+    redisUrl: string;
+    /** The decision log as its operators' user. */
+    adminRedisUrl: string;
+  };
   banks: BankEntry[];
-  /** Generated at first start and reused after: the PostgreSQL password lives in the data folder. */
+  /** Generated at first start and reused after: the stores keep the passwords they were given. */
   secrets: ClusterSecrets;
   processes: ProcessEntry[];
 }
 
 export interface ClusterSecrets {
-  adminSecret: string;
-  postgresPassword: string;
-  redisPassword: string;
-  /** The key clients present to the coordinator's transaction API. */
+  /** Client API keys by id (CONCORD_API_KEYS). */
+  apiKeys: Record<string, string>;
+  /** The first client's key, for scripts and examples. */
   apiKey: string;
+  /** Each service's admin secret, by service name ("coordinator", "bank-a", ...). */
+  adminSecrets: Record<string, string>;
   /** The HMAC secret each participant shares with the coordinator, by bank name. */
   participantSecrets: Record<string, string>;
-  /** The HMAC secret the participants share to ask each other. */
-  peerSecret: string;
+  /** The HMAC secret each pair of participants shares, by "<name>/<name>" in name order. */
+  peerSecrets: Record<string, string>;
+  /** Store passwords by "<store process>/<user>", e.g. "postgres-bank-a/admin". */
+  passwords: Record<string, string>;
 }
 
 export const clusterFilePath = (dir: string) => join(dir, "cluster.json");
 
+/** The key of a pair of participants in `peerSecrets`: the same whichever of the two asks. */
+export function peerPairKey(a: string, b: string): string {
+  return a < b ? `${a}/${b}` : `${b}/${a}`;
+}
+
+/** A service's admin secret; throws for a service the cluster does not have. */
+export function adminSecretOf(cluster: Pick<ClusterFile, "secrets">, service: string): string {
+  const secret = cluster.secrets.adminSecrets[service];
+  if (secret === undefined) throw new Error(`no admin secret for ${service}; known: ${Object.keys(cluster.secrets.adminSecrets).join(", ")}`);
+  return secret;
+}
+
 export function readClusterFile(dir: string): ClusterFile | undefined {
   const path = clusterFilePath(dir);
   if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, "utf8")) as ClusterFile;
+  const file = JSON.parse(readFileSync(path, "utf8")) as { version?: unknown };
+  if (file.version !== CLUSTER_FILE_VERSION) {
+    throw new Error(
+      `${path} was written by an older Concord (version ${String(file.version)}), whose services shared one password: ` +
+        `stop it (npm run cluster -- stop --dir ${dir} with that version, or kill its processes) and delete ${dir} to start afresh`,
+    );
+  }
+  return file as ClusterFile;
+}
+
+/** The processes recorded in `<dir>/cluster.json`, whatever version wrote it (for `stop`). */
+export function readProcessList(dir: string): { processes: ProcessEntry[] } | undefined {
+  const path = clusterFilePath(dir);
+  if (!existsSync(path)) return undefined;
+  const file = JSON.parse(readFileSync(path, "utf8")) as { processes?: ProcessEntry[] };
+  return { processes: file.processes ?? [] };
 }
 
 /** Written to a temporary file and renamed, so a reader never sees half a file. */

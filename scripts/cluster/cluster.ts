@@ -4,14 +4,15 @@
  * `<dir>/cluster.json`. Starting on an existing folder reuses its data, ports and secrets, and
  * starts only what is not running: that is how a restart after a crash is done.
  */
-import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import axios from "axios";
 import { sleep } from "../../shared/clock.js";
-import { readClusterFile, writeClusterFile, type BankEntry, type ClusterFile, type ClusterSecrets, type ProcessEntry } from "./cluster-file.js";
-import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "./postgres.js";
+import { ADMIN_ACL_RULES, logNamespace, redisUserOf, serviceAclRules } from "../../shared/redis-acl.js";
+import { CLUSTER_FILE_VERSION, readClusterFile, readProcessList, writeClusterFile, type BankEntry, type ClusterFile, type ProcessEntry } from "./cluster-file.js";
+import { clusterSecrets, passwordOf, peerSecretsFor } from "./cluster-secrets.js";
+import { bankDatabaseName, databaseUrl, ensureBankDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "./postgres.js";
 import { freePort, isOurProcess, portIsFree, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "./processes.js";
 import { redisReady, redisSpec, redisUrl } from "./redis.js";
 
@@ -30,8 +31,6 @@ export function bankNames(count: number): string[] {
   if (!Number.isInteger(count) || count < 1 || count > 26) throw new Error(`--banks must be an integer from 1 to 26, got ${count}`);
   return Array.from({ length: count }, (_, i) => `bank-${String.fromCharCode(97 + i)}`);
 }
-
-const secret = () => randomBytes(32).toString("base64url");
 
 /**
  * Keeps a port from the last run when it is still free, so URLs stay stable across restarts.
@@ -61,33 +60,53 @@ async function pickPort(previous: number | undefined, taken: Set<number>, mustKe
   throw new Error("could not find a free loopback port");
 }
 
+/**
+ * The state folder holds every secret, the data, the AOF files and the logs: it is closed to
+ * other users. When PostgreSQL runs as its own user (we are root), that user may only pass
+ * through it (group `postgres`, mode 0710) to reach its data folder, which is its alone.
+ */
+function closeStateFolder(dir: string, pgUser: { uid: number; gid: number } | undefined): void {
+  mkdirSync(join(dir, "logs"), { recursive: true, mode: 0o700 });
+  chmodSync(join(dir, "logs"), 0o700);
+  if (pgUser) {
+    chownSync(dir, 0, pgUser.gid);
+    chmodSync(dir, 0o710);
+  } else {
+    chmodSync(dir, 0o700);
+  }
+}
+
 export async function startCluster(options: StartOptions): Promise<ClusterFile> {
   const dir = resolve(options.dir);
-  mkdirSync(join(dir, "logs"), { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const user = postgresUser();
+  closeStateFolder(dir, user);
   const previous = readClusterFile(dir);
   const running = new Map((previous?.processes ?? []).filter((p) => isOurProcess(p.pid, p.marker)).map((p) => [p.name, p]));
   const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
   const taken = new Set<number>([...running.values()].map((p) => p.port));
   const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name), taken, running.size > 0));
   const names = previous && options.banks === previous.banks.length ? previous.banks.map((b) => b.name) : bankNames(options.banks);
-  // Reused where they exist (a folder from an older version may lack the newer ones).
-  const old: Partial<ClusterSecrets> = previous?.secrets ?? {};
-  const secrets: ClusterSecrets = {
-    adminSecret: old.adminSecret ?? secret(),
-    postgresPassword: old.postgresPassword ?? secret(),
-    redisPassword: old.redisPassword ?? secret(),
-    apiKey: old.apiKey ?? secret(),
-    participantSecrets: Object.fromEntries(names.map((n) => [n, old.participantSecrets?.[n] ?? secret()])),
-    peerSecret: old.peerSecret ?? secret(),
-  };
-  const user = postgresUser();
+  const secrets = clusterSecrets(names, previous?.secrets);
+  const pw = (store: string, storeUser: string) => passwordOf(secrets, store, storeUser);
   const pgRoot = postgresDataRoot(dir, user);
   const log = (name: string) => join(dir, "logs", `${name}.log`);
 
   const specs: ProcessSpec[] = [];
   const banks: BankEntry[] = [];
   const coordinatorRedisPort = await portFor("redis-coordinator");
-  specs.push(redisSpec({ name: "redis-coordinator", dataDir: join(dir, "redis", "coordinator"), port: coordinatorRedisPort, password: secrets.redisPassword, log: log("redis-coordinator") }));
+  specs.push(
+    redisSpec({
+      name: "redis-coordinator",
+      dataDir: join(dir, "redis", "coordinator"),
+      port: coordinatorRedisPort,
+      users: [
+        { name: "admin", password: pw("redis-coordinator", "admin"), rules: ADMIN_ACL_RULES },
+        { name: redisUserOf("coordinator"), password: pw("redis-coordinator", "coordinator"), rules: serviceAclRules(logNamespace("coordinator")) },
+      ],
+      log: log("redis-coordinator"),
+    }),
+  );
   const coordinatorPort = await portFor("coordinator");
   const coordinatorUrl = `http://127.0.0.1:${coordinatorPort}`;
 
@@ -96,17 +115,31 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     const jPort = await portFor(`redis-${name}`);
     const pPort = await portFor(name);
     const dataDir = join(pgRoot, name);
+    const database = bankDatabaseName(name);
     const bank: BankEntry = {
       name,
       participantUrl: `http://127.0.0.1:${pPort}`,
-      databaseUrl: databaseUrl(pgPort, secrets.postgresPassword, `concord_${name.replace(/-/g, "_")}`),
-      redisUrl: redisUrl(jPort, secrets.redisPassword),
+      databaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "bank"), database, database),
+      adminDatabaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "admin"), database),
+      redisUrl: redisUrl(jPort, redisUserOf({ participant: name }), pw(`redis-${name}`, name)),
+      adminRedisUrl: redisUrl(jPort, "admin", pw(`redis-${name}`, "admin")),
       postgresPort: pgPort,
       postgresDataDir: dataDir,
     };
     banks.push(bank);
     specs.push(postgresSpec({ name: `postgres-${name}`, dataDir, port: pgPort, log: log(`postgres-${name}`), user }));
-    specs.push(redisSpec({ name: `redis-${name}`, dataDir: join(dir, "redis", name), port: jPort, password: secrets.redisPassword, log: log(`redis-${name}`) }));
+    specs.push(
+      redisSpec({
+        name: `redis-${name}`,
+        dataDir: join(dir, "redis", name),
+        port: jPort,
+        users: [
+          { name: "admin", password: pw(`redis-${name}`, "admin"), rules: ADMIN_ACL_RULES },
+          { name: redisUserOf({ participant: name }), password: pw(`redis-${name}`, name), rules: serviceAclRules(logNamespace({ participant: name })) },
+        ],
+        log: log(`redis-${name}`),
+      }),
+    );
     specs.push({
       name,
       role: "participant",
@@ -119,9 +152,8 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
         CONCORD_DATABASE_URL: bank.databaseUrl,
         CONCORD_REDIS_URL: bank.redisUrl,
         CONCORD_COORDINATOR_URL: coordinatorUrl,
-        CONCORD_ADMIN_SECRET: secrets.adminSecret,
+        CONCORD_ADMIN_SECRET: secrets.adminSecrets[name] as string,
         CONCORD_PARTICIPANT_SECRET: secrets.participantSecrets[name] as string,
-        CONCORD_PEER_SECRET: secrets.peerSecret,
         ...options.env,
       },
       port: pPort,
@@ -139,11 +171,11 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     env: {
       CONCORD_HOST: "127.0.0.1",
       CONCORD_PORT: String(coordinatorPort),
-      CONCORD_REDIS_URL: redisUrl(coordinatorRedisPort, secrets.redisPassword),
+      CONCORD_REDIS_URL: redisUrl(coordinatorRedisPort, redisUserOf("coordinator"), pw("redis-coordinator", "coordinator")),
       CONCORD_PARTICIPANTS: banks.map((b) => `${b.name}=${b.participantUrl}`).join(","),
       CONCORD_PARTICIPANT_SECRETS: banks.map((b) => `${b.name}=${secrets.participantSecrets[b.name]}`).join(","),
-      CONCORD_API_KEYS: secrets.apiKey,
-      CONCORD_ADMIN_SECRET: secrets.adminSecret,
+      CONCORD_API_KEYS: Object.entries(secrets.apiKeys).map(([id, key]) => `${id}=${key}`).join(","),
+      CONCORD_ADMIN_SECRET: secrets.adminSecrets.coordinator as string,
       ...options.env,
     },
     port: coordinatorPort,
@@ -152,18 +184,29 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     marker: `--concord-dir=${dir}`,
     stopSignal: "SIGTERM",
   });
-  // Each participant knows its peers, to ask them while the coordinator is unreachable.
+  // Each participant knows its peers, to ask them while the coordinator is unreachable, each with
+  // the secret of that pair alone.
   for (const s of specs) {
-    if (s.role === "participant") s.env.CONCORD_PEERS = banks.filter((b) => b.name !== s.name).map((b) => `${b.name}=${b.participantUrl}`).join(",");
+    if (s.role !== "participant") continue;
+    s.env.CONCORD_PEERS = banks.filter((b) => b.name !== s.name).map((b) => `${b.name}=${b.participantUrl}`).join(",");
+    s.env.CONCORD_PEER_SECRETS = peerSecretsFor(secrets, s.name, names);
+    if (s.env.CONCORD_PEERS === "") {
+      delete s.env.CONCORD_PEERS;
+      delete s.env.CONCORD_PEER_SECRETS;
+    }
   }
   // Participants and the coordinator share a marker prefix; make each unique by its name.
   for (const s of specs) if (s.role === "coordinator" || s.role === "participant") s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
 
   const file: ClusterFile = {
-    version: 1,
+    version: CLUSTER_FILE_VERSION,
     dir,
     startedAt: new Date().toISOString(),
-    coordinator: { url: coordinatorUrl, redisUrl: redisUrl(coordinatorRedisPort, secrets.redisPassword) },
+    coordinator: {
+      url: coordinatorUrl,
+      redisUrl: redisUrl(coordinatorRedisPort, redisUserOf("coordinator"), pw("redis-coordinator", "coordinator")),
+      adminRedisUrl: redisUrl(coordinatorRedisPort, "admin", pw("redis-coordinator", "admin")),
+    },
     banks,
     secrets,
     processes: [],
@@ -181,15 +224,18 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   // Stores first, in parallel; then the services that need them.
   const stores = specs.filter((s) => s.role === "postgres" || s.role === "redis");
   const services = specs.filter((s) => s.role === "coordinator" || s.role === "participant");
-  for (const s of stores) if (s.role === "postgres") initPostgres(s.args[1] as string, secrets.postgresPassword, user);
-  await Promise.all(stores.map((s) => ensureRunning(s, running.get(s.name), secrets, record)));
-  await Promise.all(banks.map((b) => ensureDatabase(b.postgresPort, secrets.postgresPassword, new URL(b.databaseUrl).pathname.slice(1))));
-  await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), secrets, record)));
+  for (const s of stores) if (s.role === "postgres") initPostgres(s.args[1] as string, pw(s.name, "admin"), user);
+  await Promise.all(stores.map((s) => ensureRunning(s, running.get(s.name), file, record)));
+  for (const b of banks) {
+    const database = bankDatabaseName(b.name);
+    ensureBankDatabase({ port: b.postgresPort, adminPassword: pw(`postgres-${b.name}`, "admin"), database, role: database, rolePassword: pw(`postgres-${b.name}`, "bank") });
+  }
+  await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), file, record)));
   return readClusterFile(dir) as ClusterFile;
 }
 
 /** Starts one process unless it already runs, and waits until it is ready. */
-export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | undefined, secrets: ClusterFile["secrets"], record: (entry: ProcessEntry) => void = () => undefined): Promise<ProcessEntry> {
+export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | undefined, cluster: Pick<ClusterFile, "secrets">, record: (entry: ProcessEntry) => void = () => undefined): Promise<ProcessEntry> {
   if (current && isOurProcess(current.pid, current.marker)) return current;
   // Right after a kill -9 the old instance can linger for a moment (a PostgreSQL backend, a
   // zombie pid in postmaster.pid), and the new one exits at once: try a few times.
@@ -198,7 +244,7 @@ export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | u
     record({ ...spec, pid });
     const alive = () => isOurProcess(pid, spec.marker);
     try {
-      await waitUntil(spec.name, () => ready(spec, secrets), { timeoutMs: START_TIMEOUT_MS, alive, log: spec.log });
+      await waitUntil(spec.name, () => ready(spec, cluster), { timeoutMs: START_TIMEOUT_MS, alive, log: spec.log });
       return { ...spec, pid };
     } catch (err) {
       if (attempt >= 3 || alive()) throw err;
@@ -207,12 +253,12 @@ export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | u
   }
 }
 
-async function ready(spec: ProcessSpec, secrets: ClusterFile["secrets"]): Promise<boolean> {
+async function ready(spec: ProcessSpec, cluster: Pick<ClusterFile, "secrets">): Promise<boolean> {
   switch (spec.role) {
     case "postgres":
-      return postgresReady(spec.port, secrets.postgresPassword);
+      return postgresReady(spec.port, passwordOf(cluster.secrets, spec.name, "admin"));
     case "redis":
-      return redisReady(redisUrl(spec.port, secrets.redisPassword));
+      return redisReady(redisUrl(spec.port, "admin", passwordOf(cluster.secrets, spec.name, "admin")));
     default: {
       const res = await axios.get(`${spec.url}/healthz`, { timeout: 1000, validateStatus: () => true });
       return res.status === 200;
@@ -234,7 +280,7 @@ export async function restartProcess(dir: string, name: string, extraEnv: Record
     const latest = readClusterFile(file.dir) ?? file;
     writeClusterFile(file.dir, { ...latest, processes: latest.processes.map((p) => (p.name === name ? { ...started, env: entry.env } : p)) });
   };
-  return ensureRunning({ ...entry, env: { ...entry.env, ...extraEnv } }, entry, file.secrets, record);
+  return ensureRunning({ ...entry, env: { ...entry.env, ...extraEnv } }, entry, file, record);
 }
 
 /** Changes the recorded environment of one process; it applies from its next (re)start. */
@@ -247,7 +293,8 @@ export function setProcessEnv(dir: string, name: string, env: Record<string, str
 
 /** Stops what this cluster started, services before stores, and nothing else. */
 export async function stopCluster(dir: string): Promise<{ name: string; result: string }[]> {
-  const file = readClusterFile(resolve(dir));
+  // Any version of the file: stopping must work on a folder an older Concord left running.
+  const file = readProcessList(resolve(dir));
   if (!file) return [];
   const order = ["coordinator", "participant", "redis", "postgres"] as const;
   const results: { name: string; result: string }[] = [];
@@ -274,7 +321,7 @@ export async function clusterStatus(dir: string): Promise<{ file: ClusterFile | 
   const processes = await Promise.all(
     file.processes.map(async (p) => {
       const running = isOurProcess(p.pid, p.marker);
-      const healthy = running && (await ready(p, file.secrets).catch(() => false));
+      const healthy = running && (await ready(p, file).catch(() => false));
       return { name: p.name, role: p.role, pid: p.pid, port: p.port, running, healthy };
     }),
   );

@@ -1,11 +1,15 @@
 /** A private PostgreSQL server per bank: initdb into the state folder, prepared transactions on. */
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { runOrFail, type ProcessSpec } from "./processes.js";
+
+/** The SQL that creates a bank's database and role; docker-compose runs the same file. */
+export const BANK_DATABASE_SQL = join(dirname(fileURLToPath(import.meta.url)), "..", "postgres", "init-bank-database.sql");
 
 /** Enough for every pooled connection of a participant to hold a prepared transaction. */
 export const MAX_PREPARED_TRANSACTIONS = 64;
@@ -58,7 +62,10 @@ function reachableBy(dir: string, user: { uid: number; gid: number }): boolean {
 
 export function initPostgres(dataDir: string, password: string, user: { uid: number; gid: number } | undefined): void {
   if (existsSync(join(dataDir, "PG_VERSION"))) return;
-  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o755 });
+  // The folder of the data folders: the server's user's alone.
+  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o700 });
+  chmodSync(dirname(dataDir), 0o700);
+  if (user) chownSync(dirname(dataDir), user.uid, user.gid);
   if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { mode: 0o700 });
   const pwfile = `${dataDir}.pw`;
@@ -99,8 +106,35 @@ export function postgresSpec(p: { name: string; dataDir: string; port: number; l
   };
 }
 
-export function databaseUrl(port: number, password: string, database: string): string {
-  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+/** A database URL; the user defaults to the server's superuser, `postgres`. */
+export function databaseUrl(port: number, password: string, database: string, user = "postgres"): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+/** The database, and the role a bank's participant connects as, for a bank name: `concord_bank_a`. */
+export function bankDatabaseName(bank: string): string {
+  return `concord_${bank.replace(/-/g, "_")}`;
+}
+
+/**
+ * Creates (or brings up to date) a bank's database and its own role, not a superuser, by running
+ * the same SQL file docker-compose runs (scripts/postgres/init-bank-database.sql), through psql
+ * with the names and the password in the environment.
+ */
+export function ensureBankDatabase(p: { port: number; adminPassword: string; database: string; role: string; rolePassword: string }): void {
+  runOrFail(join(postgresBinDir(), "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", BANK_DATABASE_SQL], {
+    env: {
+      PGHOST: "127.0.0.1",
+      PGPORT: String(p.port),
+      PGUSER: "postgres",
+      PGPASSWORD: p.adminPassword,
+      PGDATABASE: "postgres",
+      PGCONNECT_TIMEOUT: "5",
+      CONCORD_DB_NAME: p.database,
+      CONCORD_DB_USER: p.role,
+      CONCORD_DB_PASSWORD: p.rolePassword,
+    },
+  });
 }
 
 export async function postgresReady(port: number, password: string): Promise<boolean> {

@@ -47,7 +47,10 @@ export function portIsFree(port: number): Promise<boolean> {
 
 /** Starts a process that outlives this script: its own session, output to its log file. */
 export function spawnDetached(spec: ProcessSpec): number {
-  const fd = openSync(spec.log, "a");
+  // Logs and whatever the child creates (Redis's AOF files) are for their owner only: they hold
+  // transaction history and idempotency keys. The child inherits the umask at spawn.
+  const fd = openSync(spec.log, "a", 0o600);
+  const umask = process.umask(0o077);
   try {
     const child = spawn(spec.command, spec.args, {
       detached: true,
@@ -61,6 +64,7 @@ export function spawnDetached(spec: ProcessSpec): number {
     if (child.pid === undefined) throw new Error(`could not start ${spec.name}: ${spec.command} did not run`);
     return child.pid;
   } finally {
+    process.umask(umask);
     closeSync(fd);
   }
 }

@@ -1,10 +1,22 @@
-/** A private Redis with the only durable setting we accept: AOF, fsync on every write. */
+/**
+ * A private Redis with the only durable setting we accept (AOF, fsync on every write) and one ACL
+ * user per party: the service whose log it holds (its keys and commands only, shared/redis-acl.ts)
+ * and the operators. The default user is off, so a password alone opens nothing.
+ */
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { Redis } from "ioredis";
 import type { ProcessSpec } from "./processes.js";
 
-export function redisSpec(p: { name: string; dataDir: string; port: number; password: string; log: string; durable?: boolean }): ProcessSpec {
-  mkdirSync(p.dataDir, { recursive: true });
+export interface RedisUser {
+  name: string;
+  password: string;
+  /** ACL rules after `on <password>`: keys, channels, commands. */
+  rules: readonly string[];
+}
+
+export function redisSpec(p: { name: string; dataDir: string; port: number; users: readonly RedisUser[]; log: string; durable?: boolean }): ProcessSpec {
+  mkdirSync(p.dataDir, { recursive: true, mode: 0o700 });
   const durable = p.durable ?? true;
   return {
     name: p.name,
@@ -21,7 +33,10 @@ export function redisSpec(p: { name: string; dataDir: string; port: number; pass
       // every transaction has a small event stream: 512 bytes cut the log's memory per finished
       // transaction from about 5.2 KB to 1.7 KB (measured; README, "Performance").
       "--stream-node-max-bytes", "512",
-      "--requirepass", p.password,
+      "--user", "default", "off",
+      // Passwords are given as their SHA-256 (`#<hex>`): a command line is readable by every local
+      // user, the hash of a 256-bit random secret gives nothing away.
+      ...p.users.flatMap((u) => ["--user", u.name, "on", `#${sha256(u.password)}`, ...u.rules]),
       "--daemonize", "no",
       "--logfile", "",
     ],
@@ -35,8 +50,12 @@ export function redisSpec(p: { name: string; dataDir: string; port: number; pass
   };
 }
 
-export function redisUrl(port: number, password: string): string {
-  return `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+export function redisUrl(port: number, user: string, password: string): string {
+  return `redis://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
 }
 
 export async function redisReady(url: string): Promise<boolean> {

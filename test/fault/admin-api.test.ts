@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { COORDINATOR_FAILPOINTS, PARTICIPANT_FAILPOINTS } from "../../shared/failpoints.js";
+import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
 import { http } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
@@ -20,13 +21,13 @@ describe("the admin API (failpoints)", function () {
       const put = await http.put(`${url}/${fp}`, { action: "crash" }, { headers: { authorization: "Bearer wrong" } });
       expect(put.status).to.equal(401);
       expect(put.data.error.message).to.match(/admin secret/);
-      const list = await http.get(url, { headers: { authorization: `Bearer ${h.cluster.secrets.adminSecret}` } });
+      const list = await http.get(url, { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, name)}` } });
       expect(list.data.failpoints.every((f: { spec: unknown }) => f.spec === null)).to.equal(true);
     }
   });
 
   it("refuses an unknown failpoint or a malformed spec with 400", async () => {
-    const auth = { headers: { authorization: `Bearer ${h.cluster.secrets.adminSecret}` } };
+    const auth = { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, "coordinator")}` } };
     const unknown = await http.put(`${h.url("coordinator")}/v1/admin/failpoints/nowhere`, { action: "crash" }, auth);
     expect(unknown.status).to.equal(400);
     expect(unknown.data.error.message).to.match(/unknown failpoint/);
@@ -35,7 +36,7 @@ describe("the admin API (failpoints)", function () {
   });
 
   it("generated malformed failpoint names and specs get a 4xx and arm nothing (fast-check)", async () => {
-    const auth = { headers: { authorization: `Bearer ${h.cluster.secrets.adminSecret}` } };
+    const auth = { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, "coordinator")}` } };
     const badName = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom("coordinator.after-begin'; --", "..", "%00", "participant.before-prepare.x")).filter((n) => n !== "" && n !== "." && n !== ".." && !FAILPOINT_NAMES.has(n));
     const badSpec = fc.oneof(
       fc.record({ action: fc.string({ maxLength: 12 }).filter((a) => !["crash", "sleep", "error", "hang"].includes(a)) }),
@@ -62,7 +63,7 @@ describe("the admin API (failpoints)", function () {
 
   it("does not exist unless explicitly enabled", async () => {
     const plain = await sharedCluster();
-    const res = await http.get(`${plain.coordinator.url}/v1/admin/failpoints`, { headers: { authorization: `Bearer ${plain.secrets.adminSecret}` } });
+    const res = await http.get(`${plain.coordinator.url}/v1/admin/failpoints`, { headers: { authorization: `Bearer ${adminSecretOf(plain, "coordinator")}` } });
     expect(res.status).to.equal(404);
   });
 });

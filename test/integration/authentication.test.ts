@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
-import { account, bankUrl, http, openAccount, preparedLeft, raw, settled, transferBody, uniqueAccount } from "../support/bank-client.js";
+import { account, allSecrets, bankUrl, http, openAccount, peerSigner, preparedLeft, raw, settled, transferBody, uniqueAccount } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** Who may call what: every refused request gets 401 and changes nothing. */
@@ -38,7 +38,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
   /** Sends a POST to a participant exactly as signed (the body string is what was signed). */
   const postSigned = (bank: string, path: string, body: unknown, sign = signedAs(bank)) => {
     const text = JSON.stringify(body);
-    return raw.post(`${bankUrl(cluster, bank)}${path}`, text, { headers: { "content-type": "application/json", ...sign("POST", path, text) } });
+    return raw.post(`${bankUrl(cluster, bank)}${path}`, text, { headers: { "content-type": "application/json", ...sign("POST", path, text, "application/json") } });
   };
   const statusAt = async (bank: string, txid: string) => (await http.get(`${bankUrl(cluster, bank)}/v1/2pc/${txid}`)).data as { prepared: boolean; outcome: string | null; journal: unknown };
 
@@ -71,8 +71,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
     expect((await postSigned("bank-a", path, body, signedAs("bank-a", { secretOf: "bank-b" }))).status).to.equal(401);
     expect((await postSigned("bank-a", path, body, signedAs("bank-b"))).status).to.equal(401);
     // A peer's key on a route only the coordinator may use.
-    const peer = signerFor({ secret: cluster.secrets.peerSecret, keyId: "bank-b", audience: "bank-a" });
-    expect((await postSigned("bank-a", path, body, peer)).status).to.equal(401);
+    expect((await postSigned("bank-a", path, body, peerSigner(cluster, "bank-b", "bank-a"))).status).to.equal(401);
     expect(await statusAt("bank-a", txid)).to.deep.include({ prepared: false, outcome: null, journal: null });
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
   });
@@ -83,7 +82,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
     expect(prepare.data.vote).to.equal("yes");
     const path = `/v1/2pc/${txid}/commit`;
     const text = "{}";
-    const headers = { "content-type": "application/json", ...signedAs("bank-a")("POST", path, text) };
+    const headers = { "content-type": "application/json", ...signedAs("bank-a")("POST", path, text, "application/json") };
     const first = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, text, { headers });
     expect(first.status).to.equal(200);
     const again = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, text, { headers });
@@ -101,26 +100,25 @@ describe("authentication: API keys for clients, HMAC signatures between services
     expect(unsigned.status).to.equal(401);
     // With a client API key it is still refused: only participants ask for decisions.
     const withKey = await raw.get(`${coordinator()}/v1/transactions/${txid}/decision`, { headers: { authorization: `Bearer ${cluster.secrets.apiKey}` } });
-    expect(withKey.status).to.equal(401);
+    expect(withKey.status).to.equal(403);
     expect((await http.get(`${coordinator()}/v1/transactions/${txid}`)).status).to.equal(404);
     const path = `/v1/transactions/${txid}/decision`;
     const asBank = signerFor({ secret: cluster.secrets.participantSecrets["bank-a"] ?? "", keyId: "bank-a", audience: "coordinator" });
-    const signed = await raw.get(`${coordinator()}${path}`, { headers: asBank("GET", path, "") });
+    const signed = await raw.get(`${coordinator()}${path}`, { headers: asBank("GET", path, "", "") });
     expect(signed.status).to.equal(200);
     expect(signed.data).to.deep.equal({ txid, decision: "abort" });
   });
 
-  it("peers may ask each other with the shared peer secret", async function () {
+  it("peers may ask each other with the secret of their pair", async function () {
     const txid = newTxid();
     const path = `/v1/2pc/${txid}/inquiry`;
-    const peer = signerFor({ secret: cluster.secrets.peerSecret, keyId: "bank-b", audience: "bank-a" });
-    const res = await postSigned("bank-a", path, {}, peer);
+    const res = await postSigned("bank-a", path, {}, peerSigner(cluster, "bank-b", "bank-a"));
     expect(res.status).to.equal(200);
     expect(res.data).to.deep.equal({ txid, decision: "abort" });
   });
 
   it("no secret of the cluster appears in any service's log", async function () {
-    const secrets = [cluster.secrets.apiKey, cluster.secrets.peerSecret, cluster.secrets.adminSecret, ...Object.values(cluster.secrets.participantSecrets)];
+    const secrets = allSecrets(cluster);
     const logs = join(cluster.dir, "logs");
     for (const file of readdirSync(logs)) {
       const text = readFileSync(join(logs, file), "utf8");

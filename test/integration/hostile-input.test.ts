@@ -6,7 +6,7 @@
  */
 import { expect } from "chai";
 import fc from "fast-check";
-import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
 import { bankUrl, http, openAccount, preparedLeft, snapshot, uniqueAccount } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
@@ -177,7 +177,7 @@ describe("hostile input (property-based, fast-check)", function () {
 
   it("opening accounts (admin) refuses hostile ids and balances", async function () {
     this.timeout(300_000);
-    const auth = { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } };
+    const auth = (bank: string) => ({ headers: { authorization: `Bearer ${adminSecretOf(cluster, bank)}` } });
     const body = fc.oneof(
       badAccount.map((id) => ({ id, balance: "100" })),
       badAmount.filter((b) => b !== "0").map((balance) => ({ id: uniqueAccount("fuzz"), balance })),
@@ -185,7 +185,7 @@ describe("hostile input (property-based, fast-check)", function () {
     );
     await fc.assert(
       fc.asyncProperty(body, fc.constantFrom("bank-a", "bank-b"), async (b, bank) => {
-        expectRefused(await http.post(`${bankUrl(cluster, bank)}/v1/accounts`, b, auth), `${bank} open ${JSON.stringify(b).slice(0, 120)}`);
+        expectRefused(await http.post(`${bankUrl(cluster, bank)}/v1/accounts`, b, auth(bank)), `${bank} open ${JSON.stringify(b).slice(0, 120)}`);
       }),
       { numRuns: RUNS },
     );

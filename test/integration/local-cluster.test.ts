@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { startCluster } from "../../scripts/cluster/cluster.js";
-import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { isOurProcess } from "../../scripts/cluster/processes.js";
 import { account, http, openAccount, uniqueAccount, withBankDb } from "../support/bank-client.js";
 import { sharedCluster, TEST_ENV } from "../support/cluster-fixture.js";
@@ -26,8 +26,14 @@ describe("the local cluster", function () {
       expect(p.log, p.name).to.match(/\.log$/);
       expect(isOurProcess(p.pid, p.marker), `${p.name} running`).to.equal(true);
     }
-    for (const b of cluster.banks) expect(b.databaseUrl).to.match(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/concord_bank_[abc]$/);
-    expect(cluster.secrets.adminSecret).to.have.length.greaterThan(20);
+    // Each bank connects as its own role, to its own database; the superuser URL is the operators'.
+    for (const b of cluster.banks) {
+      const db = `concord_${b.name.replace("-", "_")}`;
+      expect(new URL(b.databaseUrl).username).to.equal(db);
+      expect(new URL(b.databaseUrl).pathname).to.equal(`/${db}`);
+      expect(new URL(b.adminDatabaseUrl).username).to.equal("postgres");
+    }
+    for (const s of ["coordinator", ...cluster.banks.map((b) => b.name)]) expect(adminSecretOf(cluster, s)).to.have.length.greaterThan(20);
   });
 
   it("runs each bank on its own PostgreSQL server with prepared transactions enabled, and each Redis with AOF fsync always", async function () {

@@ -3,7 +3,8 @@ import axios, { type AxiosResponse } from "axios";
 import pg from "pg";
 import { waitUntilSettled } from "../../scripts/cluster/admin-client.js";
 import { authenticateRequests } from "../../scripts/cluster/cluster-auth.js";
-import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { adminSecretOf, peerPairKey, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { signerFor, type Signer } from "../../shared/auth.js";
 
 /** The clusters the tests started, by state folder: their secrets authenticate `http`'s requests. */
 const clusters = new Map<string, ClusterFile>();
@@ -29,8 +30,21 @@ export function bankUrl(cluster: ClusterFile, name: string): string {
 }
 
 export async function openAccount(cluster: ClusterFile, bank: string, id: string, balance: bigint | number): Promise<void> {
-  const res = await http.post(`${bankUrl(cluster, bank)}/v1/accounts`, { id, balance: String(balance) }, { headers: { authorization: `Bearer ${cluster.secrets.adminSecret}` } });
+  const res = await http.post(`${bankUrl(cluster, bank)}/v1/accounts`, { id, balance: String(balance) }, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank)}` } });
   if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
+}
+
+/** Signs as participant `from` asking peer `to`, with the secret of their pair. */
+export function peerSigner(cluster: ClusterFile, from: string, to: string): Signer {
+  const secret = cluster.secrets.peerSecrets[peerPairKey(from, to)];
+  if (!secret) throw new Error(`no peer secret for ${from} and ${to}`);
+  return signerFor({ secret, keyId: from, audience: to });
+}
+
+/** Every secret and password of a cluster: none may ever appear in a log. */
+export function allSecrets(cluster: ClusterFile): string[] {
+  const s = cluster.secrets;
+  return [...Object.values(s.apiKeys), ...Object.values(s.adminSecrets), ...Object.values(s.participantSecrets), ...Object.values(s.peerSecrets), ...Object.values(s.passwords)];
 }
 
 export async function account(cluster: ClusterFile, bank: string, id: string): Promise<{ balance: bigint; version: number }> {

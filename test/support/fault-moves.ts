@@ -1,6 +1,7 @@
 /** Moves the fault tests share: open accounts, run a transfer that may die with a process, look at banks. */
 import type { AxiosResponse } from "axios";
 import pg from "pg";
+import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
 import { http, transferBody, uniqueAccount, type TransferSpec } from "./bank-client.js";
 import type { FaultHarness } from "./fault-harness.js";
 
@@ -8,7 +9,7 @@ export async function openPair(h: FaultHarness, fromBank = "bank-a", toBank = "b
   const from = uniqueAccount("from");
   const to = uniqueAccount("to");
   for (const [bank, id] of [[fromBank, from], [toBank, to]] as const) {
-    const res = await http.post(`${h.url(bank)}/v1/accounts`, { id, balance: String(balance) }, { headers: { authorization: `Bearer ${h.cluster.secrets.adminSecret}` } });
+    const res = await http.post(`${h.url(bank)}/v1/accounts`, { id, balance: String(balance) }, { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, bank)}` } });
     if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status}`);
   }
   return { from: { bank: fromBank, account: from }, to: { bank: toBank, account: to }, amount: 100 };

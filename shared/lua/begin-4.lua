@@ -4,6 +4,8 @@
   KEYS[1] tx hash          {ns:shard}:tx:<txid>
   KEYS[2] event stream     {ns:shard}:ev:<txid>
   KEYS[3] undecided index  {ns:shard}:undecided   (zset txid -> deadline, Redis clock ms)
+  KEYS[4] client index     {ns:shard}:client:<id> (zset txid -> creation, Redis clock ms): what
+                           one API key may list; unused when ARGV[8] is ""
 
   ARGV[1] txid
   ARGV[2] participants     JSON array of names
@@ -13,6 +15,9 @@
   ARGV[6] maxEvents        stream length bound
   ARGV[7] beginToken       unique per caller: a begin resent after a lost reply (a client's
                            reconnect) finds its own token and is told it began
+  ARGV[8] client           the API key id that made the transaction; "" for an operator
+  ARGV[9] retentionMs      client index entries older than this are trimmed (their records
+                           have expired)
 
   Returns {1, createdAtMs, deadlineAtMs}   begun
           {-1, state, token, createdAtMs, deadlineAtMs}
@@ -30,8 +35,12 @@ local deadline = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1],
   'txid', ARGV[1], 'participants', ARGV[2], 'timeoutMs', ARGV[3], 'onePhase', ARGV[4],
   'idempotencyKey', ARGV[5], 'state', 'preparing', 'createdAt', now, 'deadlineAt', deadline,
-  'beginToken', ARGV[7])
+  'beginToken', ARGV[7], 'client', ARGV[8])
 redis.call('ZADD', KEYS[3], deadline, ARGV[1])
+if ARGV[8] ~= '' then
+  redis.call('ZADD', KEYS[4], now, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - tonumber(ARGV[9])))
+end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'begin', 'at', now,
   'data', cjson.encode({participants = cjson.decode(ARGV[2]), timeoutMs = tonumber(ARGV[3]), onePhase = ARGV[4] == '1'}))
 return {1, now, deadline}

@@ -1,0 +1,55 @@
+/**
+ * Every credential of a local cluster, one per service and per purpose: no two services share a
+ * secret or a password, so one compromised service opens nothing of another's. Generated at the
+ * first start (32 random bytes each) and reused after, since the stores keep what they were given.
+ */
+import { randomBytes } from "node:crypto";
+import { peerPairKey, type ClusterSecrets } from "./cluster-file.js";
+
+const fresh = () => randomBytes(32).toString("base64url");
+
+/** The client API key ids of a local cluster: two, so that tenancy can be seen and tested. */
+export const CLUSTER_API_KEY_IDS = ["client-1", "client-2"] as const;
+
+/** The store processes of a cluster with these banks, and the users each has. */
+export function storeUsers(banks: readonly string[]): Record<string, readonly string[]> {
+  const users: Record<string, readonly string[]> = { "redis-coordinator": ["admin", "coordinator"] };
+  for (const bank of banks) {
+    users[`postgres-${bank}`] = ["admin", "bank"];
+    users[`redis-${bank}`] = ["admin", bank];
+  }
+  return users;
+}
+
+export function clusterSecrets(banks: readonly string[], old: Partial<ClusterSecrets> = {}): ClusterSecrets {
+  const keep = (map: Record<string, string> | undefined, key: string) => map?.[key] ?? fresh();
+  const apiKeys = Object.fromEntries(CLUSTER_API_KEY_IDS.map((id) => [id, keep(old.apiKeys, id)]));
+  const pairs = banks.flatMap((a, i) => banks.slice(i + 1).map((b) => peerPairKey(a, b)));
+  const passwords: Record<string, string> = {};
+  for (const [store, users] of Object.entries(storeUsers(banks))) {
+    for (const user of users) passwords[`${store}/${user}`] = keep(old.passwords, `${store}/${user}`);
+  }
+  return {
+    apiKeys,
+    apiKey: apiKeys[CLUSTER_API_KEY_IDS[0]] as string,
+    adminSecrets: Object.fromEntries(["coordinator", ...banks].map((s) => [s, keep(old.adminSecrets, s)])),
+    participantSecrets: Object.fromEntries(banks.map((b) => [b, keep(old.participantSecrets, b)])),
+    peerSecrets: Object.fromEntries(pairs.map((pair) => [pair, keep(old.peerSecrets, pair)])),
+    passwords,
+  };
+}
+
+/** A store password; throws for one the cluster does not have. */
+export function passwordOf(secrets: ClusterSecrets, store: string, user: string): string {
+  const pw = secrets.passwords[`${store}/${user}`];
+  if (pw === undefined) throw new Error(`no password for ${user} of ${store}`);
+  return pw;
+}
+
+/** `peer=secret,...` for one participant: the secret of each of its pairs (CONCORD_PEER_SECRETS). */
+export function peerSecretsFor(secrets: ClusterSecrets, bank: string, banks: readonly string[]): string {
+  return banks
+    .filter((b) => b !== bank)
+    .map((peer) => `${peer}=${secrets.peerSecrets[peerPairKey(bank, peer)] ?? ""}`)
+    .join(",");
+}

@@ -1,0 +1,78 @@
+/**
+ * Routes declared with who may call them. Every route of every service is a RouteSpec, and the
+ * only way to mount a handler is `mountRoute`, which puts the caller check on the route itself.
+ * So the path that routing matched is the path that was authorized: no path string is compared
+ * anywhere, and a request spelled differently (case, trailing slash, encoded characters) either
+ * matches a route and meets that route's check, or matches nothing and is a 404. Apps are built
+ * with case-sensitive, strict routing (http-server.ts), so `/v1/2pc/BATCH` and `/v1/2pc/batch/`
+ * match nothing.
+ *
+ * The same specs generate the README's route table (scripts/route-table.ts) and drive the test
+ * that walks every route with every credential and many spellings.
+ */
+import type { Express, NextFunction, Request, RequestHandler, Response } from "express";
+import type { Authenticator, Caller, CallerKind } from "./auth.js";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** An express path: literal segments and `:params`, nothing else. */
+  readonly path: string;
+  /** Who may call it; `public` alone means anyone. */
+  readonly callers: readonly CallerKind[];
+  /** One line for the README's route table. */
+  readonly summary: string;
+  /** When the route exists only under a setting, that setting. */
+  readonly onlyWhen?: string;
+}
+
+/** A route handler: the caller has been authenticated and authorized for this route. */
+export type RouteHandler = (req: Request, res: Response, caller: Caller) => Promise<void> | void;
+
+/** The routes each service mounts, in its process. Filled by mountRoute; read by tests and tools. */
+const mounted = new WeakMap<Express, RouteSpec[]>();
+
+export function mountedRoutes(app: Express): readonly RouteSpec[] {
+  return mounted.get(app) ?? [];
+}
+
+/**
+ * Mounts `handler` at `spec` behind the caller check. Express 5 forwards a rejected promise to the
+ * error handler, so a handler may throw ConcordErrors.
+ */
+export function mountRoute(app: Express, auth: Authenticator, spec: RouteSpec, handler: RouteHandler): void {
+  if (spec.callers.length === 0) throw new Error(`route ${spec.method} ${spec.path} names no caller`);
+  if (!/^(\/(:?[a-z0-9][a-z0-9-]*))+$/.test(spec.path) && spec.path !== "/") throw new Error(`route path ${spec.path} is not plain`);
+  const list = mounted.get(app) ?? [];
+  if (list.some((r) => r.method === spec.method && r.path === spec.path)) throw new Error(`route ${spec.method} ${spec.path} mounted twice`);
+  list.push(spec);
+  mounted.set(app, list);
+
+  const guarded: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
+    const caller = auth.authenticate(req, spec.callers);
+    res.locals.caller = caller;
+    await handler(req, res, caller);
+    // A handler that neither answered nor threw is a bug: say so rather than hang the client.
+    if (!res.headersSent) next(new Error(`route ${spec.method} ${spec.path} sent no answer`));
+  };
+  switch (spec.method) {
+    case "GET":
+      app.get(spec.path, guarded);
+      break;
+    case "POST":
+      app.post(spec.path, guarded);
+      break;
+    case "PUT":
+      app.put(spec.path, guarded);
+      break;
+    case "DELETE":
+      app.delete(spec.path, guarded);
+      break;
+  }
+}
+
+/** One row of the route table: "GET /v1/x" -> "client, admin". */
+export function describeCallers(callers: readonly CallerKind[]): string {
+  return callers.join(", ");
+}
