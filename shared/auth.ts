@@ -67,10 +67,10 @@ function bearerOf(req: Request): string {
 const WHO: Record<CallerKind, string> = {
   public: "anyone",
   client: "clients (Authorization: Bearer <API key>)",
-  admin: "operators (Authorization: Bearer <this service's CONCORD_ADMIN_SECRET>)",
-  coordinator: "the coordinator (signed)",
-  participant: "participants (signed)",
-  peer: "peer participants (signed)",
+  admin: "operators (Authorization: Bearer <this service's admin secret, CONCORD_ADMIN_SECRET>)",
+  coordinator: "the coordinator (a Concord-Signature request signature)",
+  participant: "participants (a Concord-Signature request signature)",
+  peer: "peer participants (a Concord-Signature request signature)",
 };
 
 export class Authenticator {
@@ -94,7 +94,7 @@ export class Authenticator {
     for (const [id, key] of this.credentials.apiKeys ?? []) if (sameSecret(token, key) && !found) found = { kind: "client", id };
     const admin = this.credentials.adminSecret;
     if (admin !== undefined && admin !== "" && sameSecret(token, admin)) found ??= { kind: "admin", id: "admin" };
-    if (!found) throw new UnauthorizedError("the bearer token is not valid here");
+    if (!found) throw new UnauthorizedError(`the bearer token is not valid here; this route is for ${allowed.map((k) => WHO[k]).join(" or ")}`);
     if (!allowed.includes(found.kind)) throw new ForbiddenError(`${found.kind === "client" ? "an API key" : "the admin secret"} cannot call this route; it is for ${allowed.map((k) => WHO[k]).join(" or ")}`);
     return found;
   }

@@ -133,16 +133,16 @@ export const coordinatorEnvSchema = z.object({
   /** The HMAC secret shared with each participant, `name=secret,...`: one for every participant. */
   CONCORD_PARTICIPANT_SECRETS: secretMap,
   /** Per API key (per coordinator process): transactions running at once. */
-  CONCORD_CLIENT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(32),
+  CONCORD_CLIENT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(64),
   /**
    * Per API key: the sum of the deadlines (timeoutMs) of its transactions in flight. A transaction
    * may hold locks and prepared slots at participants until its deadline, so this bounds the
    * prepared time one client can hold.
    */
-  CONCORD_CLIENT_MAX_HELD_MS: ms(100, 86_400_000, 300_000),
+  CONCORD_CLIENT_MAX_HELD_MS: ms(100, 86_400_000, 600_000),
   /** Per API key: sustained requests per second to the transaction API, and the burst above it. */
-  CONCORD_CLIENT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(200),
-  CONCORD_CLIENT_RATE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(400),
+  CONCORD_CLIENT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  CONCORD_CLIENT_RATE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(2000),
   ...serverLimits,
 });
 export type CoordinatorConfig = z.infer<typeof coordinatorEnvSchema>;

@@ -34,7 +34,15 @@ export function serviceAclRules(namespace: string): string[] {
   return [`~{concord:${namespace}:*`, "resetchannels", "-@all", ...SERVICE_REDIS_COMMANDS.map((c) => `+${c}`)];
 }
 
-/** The operators' user of a Redis (backups, the checker, the benchmark's memory readings). */
+/**
+ * The operators' user of a Redis (backups, the checker, the benchmark's memory readings) is
+ * Redis's `default` user, with a password and every right. It cannot be switched off or
+ * narrowed: Redis 7.0 replays the AOF as the default user, and checks its ACL at each EXEC, so a
+ * restricted default user makes Redis drop every MULTI/EXEC block (each script's writes) while
+ * loading the AOF after a crash. Measured: with `user default off`, a decision written through a
+ * script was gone after kill -9 and restart, and the log said only "== CRITICAL == ... NOPERM".
+ */
+export const ADMIN_REDIS_USER = "default";
 export const ADMIN_ACL_RULES = ["~*", "&*", "+@all"] as const;
 
 /** The Redis user name of a service: "coordinator", or the participant's name. */

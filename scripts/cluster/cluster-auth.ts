@@ -47,10 +47,11 @@ export function authenticateRequests(clusters: () => Iterable<ClusterFile>): (co
           const bank = cluster.banks[0]?.name ?? "";
           signWith(config, method, url, signerFor({ secret: cluster.secrets.participantSecrets[bank] ?? "", keyId: bank, audience: "coordinator" }));
         } else if (url.pathname.startsWith("/v1/transactions")) {
-          // Reads of balances are an operator's; everything else a client's.
+          // Transfers as the first client; reads of balances, and looking at transactions (every
+          // client's), as the operator.
           const text = typeof config.data === "string" ? config.data : JSON.stringify(config.data ?? "");
-          const reads = method === "POST" && /"op"\s*:\s*"read"/.test(text);
-          config.headers.set("authorization", `Bearer ${reads ? adminSecretOf(cluster, "coordinator") : cluster.secrets.apiKey}`);
+          const asOperator = method !== "POST" || /"op"\s*:\s*"read"/.test(text);
+          config.headers.set("authorization", `Bearer ${asOperator ? adminSecretOf(cluster, "coordinator") : cluster.secrets.apiKey}`);
         }
         return config;
       }

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import axios from "axios";
 import { sleep } from "../../shared/clock.js";
-import { ADMIN_ACL_RULES, logNamespace, redisUserOf, serviceAclRules } from "../../shared/redis-acl.js";
+import { ADMIN_ACL_RULES, ADMIN_REDIS_USER, logNamespace, redisUserOf, serviceAclRules } from "../../shared/redis-acl.js";
 import { CLUSTER_FILE_VERSION, readClusterFile, readProcessList, writeClusterFile, type BankEntry, type ClusterFile, type ProcessEntry } from "./cluster-file.js";
 import { clusterSecrets, passwordOf, peerSecretsFor } from "./cluster-secrets.js";
 import { bankDatabaseName, databaseUrl, ensureBankDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "./postgres.js";
@@ -101,7 +101,7 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       dataDir: join(dir, "redis", "coordinator"),
       port: coordinatorRedisPort,
       users: [
-        { name: "admin", password: pw("redis-coordinator", "admin"), rules: ADMIN_ACL_RULES },
+        { name: ADMIN_REDIS_USER, password: pw("redis-coordinator", "admin"), rules: ADMIN_ACL_RULES },
         { name: redisUserOf("coordinator"), password: pw("redis-coordinator", "coordinator"), rules: serviceAclRules(logNamespace("coordinator")) },
       ],
       log: log("redis-coordinator"),
@@ -122,7 +122,7 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       databaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "bank"), database, database),
       adminDatabaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "admin"), database),
       redisUrl: redisUrl(jPort, redisUserOf({ participant: name }), pw(`redis-${name}`, name)),
-      adminRedisUrl: redisUrl(jPort, "admin", pw(`redis-${name}`, "admin")),
+      adminRedisUrl: redisUrl(jPort, ADMIN_REDIS_USER, pw(`redis-${name}`, "admin")),
       postgresPort: pgPort,
       postgresDataDir: dataDir,
     };
@@ -134,7 +134,7 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
         dataDir: join(dir, "redis", name),
         port: jPort,
         users: [
-          { name: "admin", password: pw(`redis-${name}`, "admin"), rules: ADMIN_ACL_RULES },
+          { name: ADMIN_REDIS_USER, password: pw(`redis-${name}`, "admin"), rules: ADMIN_ACL_RULES },
           { name: redisUserOf({ participant: name }), password: pw(`redis-${name}`, name), rules: serviceAclRules(logNamespace({ participant: name })) },
         ],
         log: log(`redis-${name}`),
@@ -205,7 +205,7 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     coordinator: {
       url: coordinatorUrl,
       redisUrl: redisUrl(coordinatorRedisPort, redisUserOf("coordinator"), pw("redis-coordinator", "coordinator")),
-      adminRedisUrl: redisUrl(coordinatorRedisPort, "admin", pw("redis-coordinator", "admin")),
+      adminRedisUrl: redisUrl(coordinatorRedisPort, ADMIN_REDIS_USER, pw("redis-coordinator", "admin")),
     },
     banks,
     secrets,
@@ -258,7 +258,7 @@ async function ready(spec: ProcessSpec, cluster: Pick<ClusterFile, "secrets">): 
     case "postgres":
       return postgresReady(spec.port, passwordOf(cluster.secrets, spec.name, "admin"));
     case "redis":
-      return redisReady(redisUrl(spec.port, "admin", passwordOf(cluster.secrets, spec.name, "admin")));
+      return redisReady(redisUrl(spec.port, ADMIN_REDIS_USER, passwordOf(cluster.secrets, spec.name, "admin")));
     default: {
       const res = await axios.get(`${spec.url}/healthz`, { timeout: 1000, validateStatus: () => true });
       return res.status === 200;

@@ -11,8 +11,11 @@ import { runOrFail, type ProcessSpec } from "./processes.js";
 /** The SQL that creates a bank's database and role; docker-compose runs the same file. */
 export const BANK_DATABASE_SQL = join(dirname(fileURLToPath(import.meta.url)), "..", "postgres", "init-bank-database.sql");
 
-/** Enough for every pooled connection of a participant to hold a prepared transaction. */
-export const MAX_PREPARED_TRANSACTIONS = 64;
+/**
+ * Prepared-transaction slots per server: twice what one client may have in flight by default
+ * (CONCORD_CLIENT_MAX_IN_FLIGHT, 64), so one client alone cannot take every slot of a bank.
+ */
+export const MAX_PREPARED_TRANSACTIONS = 128;
 
 export function postgresBinDir(): string {
   if (process.env.CONCORD_PG_BIN) return process.env.CONCORD_PG_BIN;

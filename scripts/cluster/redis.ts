@@ -1,7 +1,7 @@
 /**
  * A private Redis with the only durable setting we accept (AOF, fsync on every write) and one ACL
  * user per party: the service whose log it holds (its keys and commands only, shared/redis-acl.ts)
- * and the operators. The default user is off, so a password alone opens nothing.
+ * and the operators (the `default` user, with its own password: see ADMIN_REDIS_USER).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -33,7 +33,6 @@ export function redisSpec(p: { name: string; dataDir: string; port: number; user
       // every transaction has a small event stream: 512 bytes cut the log's memory per finished
       // transaction from about 5.2 KB to 1.7 KB (measured; README, "Performance").
       "--stream-node-max-bytes", "512",
-      "--user", "default", "off",
       // Passwords are given as their SHA-256 (`#<hex>`): a command line is readable by every local
       // user, the hash of a 256-bit random secret gives nothing away.
       ...p.users.flatMap((u) => ["--user", u.name, "on", `#${sha256(u.password)}`, ...u.rules]),

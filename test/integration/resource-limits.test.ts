@@ -48,7 +48,8 @@ describe("resource limits: slow, oversized and contending requests do not stop o
           await new Promise((r) => setTimeout(r, 50));
         }
       })();
-      const legit = await transfer(cluster, { from: { bank: "bank-a", account: calm.a }, to: { bank: "bank-b", account: calm.b }, amount: 100 });
+      // From another client: the pile above is one client's.
+      const legit = await transfer(cluster, { from: { bank: "bank-a", account: calm.a }, to: { bank: "bank-b", account: calm.b }, amount: 100 }, { authorization: `Bearer ${cluster.secrets.apiKeys["client-2"]}` });
       expect(legit.status).to.equal(200);
       expect(legit.data.outcome).to.equal("committed");
       for (const res of await Promise.all(oversized)) expect(res.status).to.equal(413);

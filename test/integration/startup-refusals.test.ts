@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser, removeOutsideData } from "../../scripts/cluster/postgres.js";
 import { freePort, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../../scripts/cluster/processes.js";
 import { redisReady, redisSpec, redisUrl } from "../../scripts/cluster/redis.js";
-import { ADMIN_ACL_RULES } from "../../shared/redis-acl.js";
+import { ADMIN_ACL_RULES, ADMIN_REDIS_USER } from "../../shared/redis-acl.js";
 
 const DIST = join(process.cwd(), "dist");
 
@@ -29,7 +29,7 @@ function runService(main: string, env: Record<string, string>, ms = 20_000): Pro
 }
 
 /** A Redis with only an operators' user (password "pw"): these tests are about refusals, not ACLs. */
-const ADMIN_ONLY = [{ name: "admin", password: "pw", rules: ADMIN_ACL_RULES }];
+const ADMIN_ONLY = [{ name: ADMIN_REDIS_USER, password: "pw", rules: ADMIN_ACL_RULES }];
 
 describe("start-up refuses unsafe stores", function () {
   let dir: string;
@@ -57,8 +57,8 @@ describe("start-up refuses unsafe stores", function () {
   it("the coordinator refuses a Redis without appendfsync always, and says how to fix it", async function () {
     this.timeout(60_000);
     const port = await freePort();
-    await start(redisSpec({ name: "redis-volatile", dataDir: join(dir, "redis"), port, users: ADMIN_ONLY, log: join(dir, "redis.log"), durable: false }), () => redisReady(redisUrl(port, "admin", "pw")));
-    const env = { CONCORD_REDIS_URL: redisUrl(port, "admin", "pw"), CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1", CONCORD_PORT: "0", ...COORDINATOR_SECRETS };
+    await start(redisSpec({ name: "redis-volatile", dataDir: join(dir, "redis"), port, users: ADMIN_ONLY, log: join(dir, "redis.log"), durable: false }), () => redisReady(redisUrl(port, ADMIN_REDIS_USER, "pw")));
+    const env = { CONCORD_REDIS_URL: redisUrl(port, ADMIN_REDIS_USER, "pw"), CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1", CONCORD_PORT: "0", ...COORDINATOR_SECRETS };
     const refused = await runService("coordinator/main.js", env);
     expect(refused.code).to.equal(1);
     expect(refused.output).to.match(/not durable/).and.match(/appendfsync always/).and.match(/CONCORD_ACCEPT_NONDURABLE_REDIS/);
@@ -78,12 +78,12 @@ describe("start-up refuses unsafe stores", function () {
     await start(postgresSpec({ name: "postgres-no-prepared", dataDir, port: pgPort, log: join(dir, "pg.log"), user, maxPrepared: 0 }), () => postgresReady(pgPort, "pw"));
     await ensureDatabase(pgPort, "pw", "bank");
     const redisPort = await freePort();
-    await start(redisSpec({ name: "redis-journal", dataDir: join(dir, "redis-j"), port: redisPort, users: ADMIN_ONLY, log: join(dir, "redis-j.log") }), () => redisReady(redisUrl(redisPort, "admin", "pw")));
+    await start(redisSpec({ name: "redis-journal", dataDir: join(dir, "redis-j"), port: redisPort, users: ADMIN_ONLY, log: join(dir, "redis-j.log") }), () => redisReady(redisUrl(redisPort, ADMIN_REDIS_USER, "pw")));
     const refused = await runService("participant/main.js", {
       CONCORD_PARTICIPANT_NAME: "bank-a",
       CONCORD_PARTICIPANT_SECRET: SECRET,
       CONCORD_DATABASE_URL: databaseUrl(pgPort, "pw", "bank"),
-      CONCORD_REDIS_URL: redisUrl(redisPort, "admin", "pw"),
+      CONCORD_REDIS_URL: redisUrl(redisPort, ADMIN_REDIS_USER, "pw"),
       CONCORD_PORT: "0",
     });
     expect(refused.code).to.equal(1);

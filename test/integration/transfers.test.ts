@@ -73,12 +73,15 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("a transaction with one participant commits in one phase, with no prepare round", async function () {
+    const carol = uniqueAccount("carol");
+    await openAccount(cluster, "bank-a", carol, 0);
     const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
-      participants: [{ name: "bank-a", operations: [{ op: "debit", account: alice, amount: "5" }, { op: "read", account: alice }] }],
+      participants: [{ name: "bank-a", operations: [{ op: "debit", account: alice, amount: "5" }, { op: "credit", account: carol, amount: "5" }, { op: "read", account: alice }] }],
     });
     expect(res.status).to.equal(200);
     expect(res.data.outcome).to.equal("committed");
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(995n);
+    expect((await account(cluster, "bank-a", carol)).balance).to.equal(5n);
     const log = await http.get(`${cluster.coordinator.url}/v1/transactions/${res.data.txid}`);
     expect(log.data.state).to.equal("committed");
     expect(log.data.events.map((e: { type: string }) => e.type)).to.deep.equal(["begin", "decision", "end"]);
@@ -89,9 +92,13 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("a participant whose operations are only reads votes read-only and leaves phase 2", async function () {
+    // Money moves inside bank-a (debits equal credits); the other banks only read.
+    const carol = uniqueAccount("carol");
+    await openAccount(cluster, "bank-a", carol, 0);
+    const move = [{ op: "debit", account: alice, amount: "1" }, { op: "credit", account: carol, amount: "1" }];
     const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
-        { name: "bank-a", operations: [{ op: "debit", account: alice, amount: "1" }] },
+        { name: "bank-a", operations: move },
         { name: "bank-b", operations: [{ op: "read", account: bob }] },
         { name: "bank-c", operations: [{ op: "read", account: "nobody-here" }] },
       ],
@@ -109,7 +116,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     expect(ok.data.outcome).to.equal("aborted");
     const readOnly = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
-        { name: "bank-a", operations: [{ op: "debit", account: alice, amount: "1" }] },
+        { name: "bank-a", operations: move },
         { name: "bank-b", operations: [{ op: "read", account: bob }] },
       ],
     });

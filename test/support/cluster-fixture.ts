@@ -13,8 +13,12 @@ import { registerCluster } from "./bank-client.js";
 let shared: Promise<ClusterFile> | undefined;
 let sharedDir: string | undefined;
 
-/** Tests keep the logs to warnings and errors, so a failing run shows what went wrong. */
-export const TEST_ENV: Record<string, string> = { CONCORD_LOG_LEVEL: "warn" };
+/**
+ * Tests keep the logs to warnings and errors, so a failing run shows what went wrong. Suites run
+ * up to 200 transfers at once with one API key; the per-client limits are tested on coordinators
+ * of their own (client-limits.test.ts), so here they are set above what any suite sends.
+ */
+export const TEST_ENV: Record<string, string> = { CONCORD_LOG_LEVEL: "warn", CONCORD_CLIENT_MAX_IN_FLIGHT: "1000", CONCORD_CLIENT_MAX_HELD_MS: "86400000" };
 
 export function sharedCluster(): Promise<ClusterFile> {
   if (!shared) {

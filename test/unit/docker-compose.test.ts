@@ -2,7 +2,9 @@
  * No Docker engine runs where the tests run, so docker-compose.yml must be right by
  * construction: these tests hold it to the configuration schemas and to the durability rules
  * the services enforce at start-up, so a container stack that would refuse to start (or worse,
- * start without durability) fails here instead.
+ * start without durability) fails here instead. They also hold it to least privilege: every
+ * service gets its own credentials and no other's, Redis users have the ACLs of
+ * shared/redis-acl.ts, and participants reach PostgreSQL as their own role, not a superuser.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -10,8 +12,10 @@ import { expect } from "chai";
 import { COMPOSE_SECRETS } from "../../scripts/compose-secrets.js";
 import { parse } from "yaml";
 import { z } from "zod";
-import { coordinatorEnvSchema, participantEnvSchema } from "../../shared/config.js";
+import { checkParticipantSecrets, checkPeerSecrets, coordinatorEnvSchema, participantEnvSchema } from "../../shared/config.js";
+import { ADMIN_ACL_RULES, ADMIN_REDIS_USER, logNamespace, redisUserOf, serviceAclRules } from "../../shared/redis-acl.js";
 import { bankNames } from "../../scripts/cluster/cluster.js";
+import { bankDatabaseName } from "../../scripts/cluster/postgres.js";
 
 const ROOT = process.cwd();
 // The containers describe the same topology as the local cluster's default.
@@ -20,6 +24,50 @@ const COORDINATOR = "coordinator";
 const COORDINATOR_REDIS = "redis-coordinator";
 const postgresOf = (bank: string) => `postgres-${bank}`;
 const redisOf = (bank: string) => `redis-${bank}`;
+/** The superuser of every bank's PostgreSQL: for operators and the image's initialisation, never for a participant. */
+const POSTGRES_SUPERUSER = "postgres";
+/** Where the postgres image looks for the scripts it runs at first initialisation. */
+const INIT_DIR = "/docker-entrypoint-initdb.d/";
+const BANK_DATABASE_SQL = "scripts/postgres/init-bank-database.sql";
+
+/**
+ * Least privilege, service by service: the secret variables each one may reference, and so hold.
+ * A Redis holds its service user's and its admin's passwords; a PostgreSQL its superuser's and the
+ * bank role's (it creates the role); a participant its own role's and Redis user's passwords, its
+ * admin secret, its secret with the coordinator and one secret per pair it belongs to.
+ */
+const SECRETS_OF: Record<string, readonly string[]> = {
+  "redis-coordinator": ["CONCORD_REDIS_COORDINATOR_PASSWORD", "CONCORD_REDIS_COORDINATOR_ADMIN_PASSWORD"],
+  coordinator: [
+    "CONCORD_API_KEY", "CONCORD_COORDINATOR_ADMIN_SECRET", "CONCORD_REDIS_COORDINATOR_PASSWORD",
+    "CONCORD_SECRET_BANK_A", "CONCORD_SECRET_BANK_B", "CONCORD_SECRET_BANK_C",
+  ],
+  "postgres-bank-a": ["CONCORD_POSTGRES_BANK_A_PASSWORD", "CONCORD_POSTGRES_BANK_A_ADMIN_PASSWORD"],
+  "redis-bank-a": ["CONCORD_REDIS_BANK_A_PASSWORD", "CONCORD_REDIS_BANK_A_ADMIN_PASSWORD"],
+  "bank-a": [
+    "CONCORD_POSTGRES_BANK_A_PASSWORD", "CONCORD_REDIS_BANK_A_PASSWORD", "CONCORD_BANK_A_ADMIN_SECRET", "CONCORD_SECRET_BANK_A",
+    "CONCORD_PEER_SECRET_BANK_A_BANK_B", "CONCORD_PEER_SECRET_BANK_A_BANK_C",
+  ],
+  "postgres-bank-b": ["CONCORD_POSTGRES_BANK_B_PASSWORD", "CONCORD_POSTGRES_BANK_B_ADMIN_PASSWORD"],
+  "redis-bank-b": ["CONCORD_REDIS_BANK_B_PASSWORD", "CONCORD_REDIS_BANK_B_ADMIN_PASSWORD"],
+  "bank-b": [
+    "CONCORD_POSTGRES_BANK_B_PASSWORD", "CONCORD_REDIS_BANK_B_PASSWORD", "CONCORD_BANK_B_ADMIN_SECRET", "CONCORD_SECRET_BANK_B",
+    "CONCORD_PEER_SECRET_BANK_A_BANK_B", "CONCORD_PEER_SECRET_BANK_B_BANK_C",
+  ],
+  "postgres-bank-c": ["CONCORD_POSTGRES_BANK_C_PASSWORD", "CONCORD_POSTGRES_BANK_C_ADMIN_PASSWORD"],
+  "redis-bank-c": ["CONCORD_REDIS_BANK_C_PASSWORD", "CONCORD_REDIS_BANK_C_ADMIN_PASSWORD"],
+  "bank-c": [
+    "CONCORD_POSTGRES_BANK_C_PASSWORD", "CONCORD_REDIS_BANK_C_PASSWORD", "CONCORD_BANK_C_ADMIN_SECRET", "CONCORD_SECRET_BANK_C",
+    "CONCORD_PEER_SECRET_BANK_A_BANK_C", "CONCORD_PEER_SECRET_BANK_B_BANK_C",
+  ],
+};
+
+/** Whose log each Redis holds, and so which ACL user it must have and which service connects as it. */
+type LogOwner = Parameters<typeof logNamespace>[0];
+const REDIS_OWNERS: ReadonlyArray<{ redis: string; client: string; owner: LogOwner }> = [
+  { redis: COORDINATOR_REDIS, client: COORDINATOR, owner: "coordinator" },
+  ...BANKS.map((bank) => ({ redis: redisOf(bank), client: bank, owner: { participant: bank } })),
+];
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 const serviceSchema = z
@@ -58,6 +106,27 @@ function interpolate(value: string): string {
   });
 }
 
+/** The same references `interpolate` replaces: `$$` is an escaped dollar, not a variable. */
+const VARIABLE_REFERENCE = /\$\$|\$\{([A-Za-z_]\w*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g;
+
+/** Every string anywhere in a parsed YAML value (comments are not in it: compose does not read them). */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsIn);
+  if (value !== null && typeof value === "object") return Object.values(value).flatMap(stringsIn);
+  return [];
+}
+
+/** Every variable reference in a parsed YAML value, as written (`${X:?msg}`, `$X`, ...). */
+function referencesIn(value: unknown): string[] {
+  return stringsIn(value).flatMap((text) => [...text.matchAll(VARIABLE_REFERENCE)].map((m) => m[0]).filter((ref) => ref !== "$$"));
+}
+
+/** The names of the variables a parsed YAML value references. */
+function variablesIn(value: unknown): Set<string> {
+  return new Set(referencesIn(value).map((ref) => /\w+/.exec(ref)?.[0] ?? ref));
+}
+
 function environmentOf(name: string): Record<string, string> {
   const env = service(name).environment ?? {};
   const pairs = Array.isArray(env) ? env.map((item) => [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)]) : Object.entries(env);
@@ -88,6 +157,42 @@ function settingIn(command: string[], name: string): string | undefined {
   const assignment = command.find((arg) => arg.startsWith(`${name}=`));
   return assignment?.slice(name.length + 1);
 }
+
+interface AclUser {
+  /** `on` / `off` as given. */
+  states: string[];
+  /** `>password` (or `#sha256`) entries, without the prefix. */
+  passwords: string[];
+  /** Everything else: keys, channels, commands. */
+  rules: string[];
+}
+
+/** The ACL users a Redis command line defines: `--user <name> <rule>...` up to the next `--option`. */
+function redisUsersOf(name: string): Map<string, AclUser> {
+  const command = commandOf(service(name));
+  const users = new Map<string, AclUser>();
+  command.forEach((arg, i) => {
+    if (arg !== "--user") return;
+    const next = command.findIndex((a, j) => j > i && a.startsWith("--"));
+    const [user, ...rest] = command.slice(i + 1, next < 0 ? undefined : next);
+    if (user === undefined || users.has(user)) throw new Error(`${name}: --user without a name, or user ${user} defined twice`);
+    const isPassword = (r: string) => r.startsWith(">") || r.startsWith("#");
+    users.set(user, {
+      states: rest.filter((r) => r === "on" || r === "off"),
+      passwords: rest.filter(isPassword).map((r) => r.slice(1)),
+      rules: rest.filter((r) => r !== "on" && r !== "off" && !isPassword(r)),
+    });
+  });
+  return users;
+}
+
+function redisUser(redis: string, user: string): AclUser {
+  const found = redisUsersOf(redis).get(user);
+  if (!found) throw new Error(`${redis} defines no Redis user ${user}`);
+  return found;
+}
+
+const peerSecretsOf = (bank: string) => participantEnvSchema.parse(environmentOf(bank)).CONCORD_PEER_SECRETS ?? new Map<string, string>();
 
 const servicesWithImage = (prefix: string) => Object.keys(compose.services).filter((name) => service(name).image?.startsWith(prefix));
 const effectivePort = (url: URL) => Number(url.port || (url.protocol === "https:" ? 443 : 80));
@@ -151,12 +256,66 @@ describe("docker-compose.yml", () => {
     for (const bank of BANKS) expect(new URL(variable(bank, "CONCORD_DATABASE_URL")).hostname, bank).to.equal(postgresOf(bank));
   });
 
-  it("uses in each CONCORD_DATABASE_URL the user, password and database its PostgreSQL creates", () => {
+  it("uses in each CONCORD_DATABASE_URL the role, password and database its PostgreSQL's init SQL creates", () => {
     for (const bank of BANKS) {
       const url = new URL(variable(bank, "CONCORD_DATABASE_URL"));
       const pg = postgresOf(bank);
       const actual = [url.username, decodeURIComponent(url.password), url.pathname.slice(1)];
-      expect(actual, bank).to.deep.equal([variable(pg, "POSTGRES_USER"), variable(pg, "POSTGRES_PASSWORD"), variable(pg, "POSTGRES_DB")]);
+      const created = [variable(pg, "CONCORD_DB_USER"), variable(pg, "CONCORD_DB_PASSWORD"), variable(pg, "CONCORD_DB_NAME")];
+      expect(actual, bank).to.deep.equal(created);
+    }
+  });
+
+  it("connects each participant to PostgreSQL as its own role, to its own database, never as the superuser", () => {
+    for (const bank of BANKS) {
+      const url = new URL(variable(bank, "CONCORD_DATABASE_URL"));
+      const pg = postgresOf(bank);
+      // Named as the local cluster names them.
+      expect([url.username, url.pathname.slice(1)], bank).to.deep.equal([bankDatabaseName(bank), bankDatabaseName(bank)]);
+      expect(url.username, bank).to.not.equal(POSTGRES_SUPERUSER);
+      expect(decodeURIComponent(url.password), `${bank}: the superuser's password`).to.not.equal(variable(pg, "POSTGRES_PASSWORD"));
+    }
+  });
+
+  it("initialises every bank's PostgreSQL with the superuser postgres, whose password no participant holds", () => {
+    for (const bank of BANKS) {
+      const pg = postgresOf(bank);
+      expect([variable(pg, "POSTGRES_USER"), variable(pg, "POSTGRES_DB")], pg).to.deep.equal([POSTGRES_SUPERUSER, "postgres"]);
+      const superuserPassword = variable(pg, "POSTGRES_PASSWORD");
+      for (const other of Object.keys(compose.services).filter((name) => name !== pg)) {
+        const held = stringsIn(service(other)).map(interpolate).join("\n");
+        expect(held, `${other} holds the password of ${pg}'s superuser`).to.not.include(superuserPassword);
+      }
+    }
+  });
+
+  it("mounts the bank-database SQL read-only where the postgres image runs it, and sets the CONCORD_DB_* it reads", () => {
+    const sql = readFileSync(resolve(ROOT, BANK_DATABASE_SQL), "utf8");
+    // The file takes its inputs from these variables; the compose file must set all three.
+    for (const input of ["CONCORD_DB_NAME", "CONCORD_DB_USER", "CONCORD_DB_PASSWORD"]) {
+      expect(sql, BANK_DATABASE_SQL).to.match(new RegExp(`\\\\getenv \\w+ ${input}\\b`));
+    }
+    for (const bank of BANKS) {
+      const pg = postgresOf(bank);
+      const mounts = (service(pg).volumes ?? []).filter((v): v is string => typeof v === "string").map((v) => v.split(":"));
+      const init = mounts.filter(([, target]) => target?.startsWith(INIT_DIR));
+      expect(init, pg).to.have.lengthOf(1);
+      const [source, target, mode] = init[0] ?? [];
+      expect(resolve(ROOT, source ?? ""), pg).to.equal(resolve(ROOT, BANK_DATABASE_SQL));
+      expect([target?.endsWith(".sql"), mode], pg).to.deep.equal([true, "ro"]);
+      expect(variable(pg, "CONCORD_DB_NAME"), pg).to.equal(bankDatabaseName(bank));
+      expect(variable(pg, "CONCORD_DB_USER"), pg).to.equal(bankDatabaseName(bank));
+      // The init SQL refuses a shorter password, which would leave the volume without the role.
+      expect(variable(pg, "CONCORD_DB_PASSWORD").length, pg).to.be.at.least(32);
+    }
+  });
+
+  it("health-checks every PostgreSQL over TCP, so the socket-only initialisation server does not pass for the real one", () => {
+    for (const name of servicesWithImage("postgres")) {
+      const test = stringList.parse(service(name).healthcheck?.test ?? []);
+      const args = typeof test === "string" ? test.split(/\s+/) : test;
+      expect(args, name).to.include("pg_isready");
+      expect(args[args.indexOf("-h") + 1], name).to.equal("127.0.0.1");
     }
   });
 
@@ -166,12 +325,45 @@ describe("docker-compose.yml", () => {
     expect(new URL(variable(COORDINATOR, "CONCORD_REDIS_URL")).hostname).to.equal(COORDINATOR_REDIS);
   });
 
-  it("authenticates every Redis URL with the password its Redis requires", () => {
-    const urls = [[COORDINATOR, COORDINATOR_REDIS], ...BANKS.map((bank) => [bank, redisOf(bank)])] as const;
-    for (const [client, redis] of urls) {
-      const password = decodeURIComponent(new URL(variable(client, "CONCORD_REDIS_URL")).password);
+  it("connects every service to its Redis as its own ACL user, with that user's password", () => {
+    for (const { redis, client, owner } of REDIS_OWNERS) {
+      const url = new URL(variable(client, "CONCORD_REDIS_URL"));
+      const password = decodeURIComponent(url.password);
+      expect(decodeURIComponent(url.username), client).to.equal(redisUserOf(owner));
       expect(password, client).to.not.equal("");
-      expect(password, client).to.equal(settingIn(commandOf(service(redis)), "requirepass"));
+      expect([password], client).to.deep.equal(redisUser(redis, redisUserOf(owner)).passwords);
+      expect(password, `${client} uses the admin password`).to.not.equal(redisUser(redis, ADMIN_REDIS_USER).passwords[0]);
+    }
+  });
+
+  it("starts every Redis with the default user (operators) password-protected with ADMIN_ACL_RULES, and its service's user with serviceAclRules", () => {
+    const owners = new Map(REDIS_OWNERS.map((r) => [r.redis, r.owner]));
+    expect(servicesWithImage("redis")).to.have.members([...owners.keys()]);
+    for (const [redis, owner] of owners) {
+      const command = commandOf(service(redis));
+      // requirepass would set a password on the default user: the users below replace it.
+      expect(settingIn(command, "requirepass"), `${redis}: requirepass`).to.equal(undefined);
+      const users = redisUsersOf(redis);
+      // The default user keeps every right (Redis 7.0 replays the AOF as it), behind its own password.
+      expect([...users.keys()], redis).to.have.members([ADMIN_REDIS_USER, redisUserOf(owner)]);
+      expect(users.get(ADMIN_REDIS_USER), `${redis}: default`).to.deep.include({ states: ["on"], rules: [...ADMIN_ACL_RULES] });
+      const serviceUser = redisUserOf(owner);
+      const expected = { states: ["on"], rules: serviceAclRules(logNamespace(owner)) };
+      expect(users.get(serviceUser), `${redis}: ${serviceUser}`).to.deep.include(expected);
+      for (const [user, acl] of users) {
+        expect(acl.passwords, `${redis}: ${user}'s passwords`).to.have.lengthOf(1);
+        expect(acl.passwords[0]?.length ?? 0, `${redis}: ${user}'s password`).to.be.at.least(32);
+      }
+    }
+  });
+
+  it("health-checks every Redis as the default user, with its password from REDISCLI_AUTH rather than the command line", () => {
+    for (const redis of servicesWithImage("redis")) {
+      const test = stringList.parse(service(redis).healthcheck?.test ?? []);
+      const shell = typeof test === "string" ? test : test.join(" ");
+      expect(shell, redis).to.match(/\bredis-cli ping \| grep -q PONG$/);
+      expect(shell, `${redis}: a password on the health check's command line`).to.not.match(/\s(-a|--pass|--askpass)\b/);
+      expect([variable(redis, "REDISCLI_AUTH")], redis).to.deep.equal(redisUser(redis, ADMIN_REDIS_USER).passwords);
     }
   });
 
@@ -190,10 +382,67 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("requires exactly the secrets that npm run compose-env generates, each at least 32 characters where a schema checks it", () => {
+  it("requires exactly the secrets that npm run compose-env generates", () => {
     const raw = readFileSync(resolve(ROOT, "docker-compose.yml"), "utf8");
     const required = new Set([...raw.matchAll(/\$\{([A-Z_]+):\?[^}]*\}/g)].map((m) => m[1]));
     expect([...required].sort()).to.deep.equal([...COMPOSE_SECRETS].sort());
+    expect([...variablesIn(compose)].sort(), "variables the compose file reads").to.deep.equal([...COMPOSE_SECRETS].sort());
+  });
+
+  it("references every variable as ${X:?...}, so none can default or be left empty", () => {
+    for (const ref of referencesIn(compose)) expect(ref).to.match(/^\$\{[A-Z_]+:\?[^}]+\}$/);
+  });
+
+  it("gives each service exactly the secrets it needs, so none holds another's credential or one it does not use", () => {
+    expect(Object.keys(compose.services), "services of the table").to.have.members(Object.keys(SECRETS_OF));
+    expect([...new Set(Object.values(SECRETS_OF).flat())].sort(), "secrets of the table").to.deep.equal([...COMPOSE_SECRETS].sort());
+    for (const [name, s] of Object.entries(compose.services)) {
+      expect([...variablesIn(s)].sort(), name).to.deep.equal([...(SECRETS_OF[name] ?? [])].sort());
+    }
+  });
+
+  it("gives the coordinator and every participant its own admin secret", () => {
+    const secrets = [COORDINATOR, ...BANKS].map((name) => variable(name, "CONCORD_ADMIN_SECRET"));
+    expect(new Set(secrets).size).to.equal(secrets.length);
+  });
+
+  it("gives the coordinator one client API key, id client, and a participant secret for exactly its participants", () => {
+    const config = coordinatorEnvSchema.parse(environmentOf(COORDINATOR));
+    expect([...config.CONCORD_API_KEYS.keys()]).to.deep.equal(["client"]);
+    expect(() => checkParticipantSecrets(config)).to.not.throw();
+  });
+
+  it("gives each participant and the coordinator the same secret for that participant, and each participant a different one", () => {
+    const coordinator = coordinatorEnvSchema.parse(environmentOf(COORDINATOR));
+    for (const bank of BANKS) {
+      expect(coordinator.CONCORD_PARTICIPANT_SECRETS.get(bank), bank).to.equal(variable(bank, "CONCORD_PARTICIPANT_SECRET"));
+    }
+    expect(new Set(coordinator.CONCORD_PARTICIPANT_SECRETS.values()).size).to.equal(BANKS.length);
+  });
+
+  it("gives each participant CONCORD_PEER_SECRETS for exactly its CONCORD_PEERS (checkPeerSecrets), and no CONCORD_PEER_SECRET", () => {
+    for (const bank of BANKS) {
+      const env = environmentOf(bank);
+      expect(env, bank).to.not.have.property("CONCORD_PEER_SECRET");
+      const config = participantEnvSchema.parse(env);
+      expect(config.CONCORD_PEER_SECRETS, bank).to.not.equal(undefined);
+      expect(() => checkPeerSecrets(config), bank).to.not.throw();
+    }
+  });
+
+  it("gives both participants of a pair the same peer secret, and every pair its own", () => {
+    const pairs = new Map<string, string>();
+    for (const [i, a] of BANKS.entries()) {
+      for (const b of BANKS.slice(i + 1)) {
+        const secret = peerSecretsOf(a).get(b);
+        expect(secret, `${a} -> ${b}`).to.be.a("string");
+        expect(peerSecretsOf(b).get(a), `${b} -> ${a}`).to.equal(secret);
+        pairs.set(`${a}/${b}`, secret ?? "");
+      }
+    }
+    expect(new Set(pairs.values()).size, JSON.stringify([...pairs.keys()])).to.equal(pairs.size);
+    const participantSecrets = BANKS.map((bank) => variable(bank, "CONCORD_PARTICIPANT_SECRET"));
+    for (const secret of pairs.values()) expect(participantSecrets, "a peer secret is also a coordinator secret").to.not.include(secret);
   });
 
   it("starts every Redis with small stream nodes, as the local cluster does (a transaction's event stream is small)", () => {
