@@ -1,0 +1,85 @@
+import { expect } from "chai";
+import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import { account, http, openAccount, settled, transferBody, uniqueAccount } from "../support/bank-client.js";
+import { sharedCluster } from "../support/cluster-fixture.js";
+
+/**
+ * Each transaction records the API key id that made it: another client gets 404 for it and does
+ * not see it in lists, and Idempotency-Keys are scoped per API key.
+ */
+describe("tenancy: a client sees only its own transactions and Idempotency-Keys", function () {
+  let cluster: ClusterFile;
+  let alice: string;
+  let bob: string;
+  const as = (id: "client-1" | "client-2") => ({ authorization: `Bearer ${cluster.secrets.apiKeys[id]}` });
+  const operator = () => ({ authorization: `Bearer ${adminSecretOf(cluster, "coordinator")}` });
+  const body = (amount: number) => transferBody({ from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount });
+  const post = (headers: Record<string, string>, b: unknown) => http.post(`${cluster.coordinator.url}/v1/transactions`, b, { headers });
+  const listed = async (headers: Record<string, string>, query = "limit=500") =>
+    ((await http.get(`${cluster.coordinator.url}/v1/transactions?${query}`, { headers })).data.transactions as { txid: string }[]).map((t) => t.txid);
+
+  before(async function () {
+    this.timeout(120_000);
+    cluster = await sharedCluster();
+  });
+
+  beforeEach(async function () {
+    alice = uniqueAccount("alice");
+    bob = uniqueAccount("bob");
+    await openAccount(cluster, "bank-a", alice, 1000);
+    await openAccount(cluster, "bank-b", bob, 1000);
+  });
+
+  afterEach(async function () {
+    await settled(cluster);
+  });
+
+  it("another client's transaction is a 404 and missing from its lists; its maker and the operator see it", async function () {
+    const made = await post(as("client-1"), body(10));
+    expect(made.data.outcome).to.equal("committed");
+    const txid = made.data.txid as string;
+    const get = (headers: Record<string, string>) => http.get(`${cluster.coordinator.url}/v1/transactions/${txid}`, { headers });
+    const stranger = await get(as("client-2"));
+    expect(stranger.status).to.equal(404);
+    // Exactly the answer for a txid that does not exist: the other client learns nothing.
+    expect(stranger.data.error.message).to.equal(`no transaction ${txid} (unknown, made by another client, or expired after the retention period)`);
+    expect((await get(as("client-1"))).status).to.equal(200);
+    expect((await get(operator())).status).to.equal(200);
+    for (const query of ["limit=500", "state=committed&limit=500", "state=finished&limit=500"]) {
+      expect(await listed(as("client-2"), query), query).to.not.include(txid);
+      expect(await listed(as("client-1"), query), query).to.include(txid);
+    }
+    expect(await listed(operator())).to.include(txid);
+  });
+
+  it("a client's list holds only its own transactions", async function () {
+    const mine = await post(as("client-2"), body(1));
+    const theirs = await post(as("client-1"), body(1));
+    const seen = await listed(as("client-2"));
+    expect(seen).to.include(mine.data.txid).and.not.include(theirs.data.txid);
+    for (const txid of seen) {
+      const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${txid}`, { headers: as("client-2") });
+      expect(res.status, txid).to.equal(200);
+    }
+  });
+
+  it("Idempotency-Keys are scoped per API key: another client's key neither replays, blocks nor names the first transaction", async function () {
+    const key = `order-${uniqueAccount("k")}`;
+    const first = await http.post(`${cluster.coordinator.url}/v1/transactions`, body(100), { headers: { ...as("client-1"), "idempotency-key": key } });
+    expect(first.data.outcome).to.equal("committed");
+    // The same key and body from client-2 is client-2's own first request: it runs.
+    const same = await http.post(`${cluster.coordinator.url}/v1/transactions`, body(100), { headers: { ...as("client-2"), "idempotency-key": key } });
+    expect(same.headers["idempotent-replayed"]).to.equal(undefined);
+    expect(same.data.outcome).to.equal("committed");
+    expect(same.data.txid).to.not.equal(first.data.txid);
+    // Another body with the same key from client-2 is a conflict with client-2's request only.
+    const other = await http.post(`${cluster.coordinator.url}/v1/transactions`, body(7), { headers: { ...as("client-2"), "idempotency-key": key } });
+    expect(other.status).to.equal(409);
+    expect(other.data.error.message).to.include(same.data.txid).and.not.include(first.data.txid);
+    // client-1's retry still replays its own.
+    const replay = await http.post(`${cluster.coordinator.url}/v1/transactions`, body(100), { headers: { ...as("client-1"), "idempotency-key": key } });
+    expect(replay.headers["idempotent-replayed"]).to.equal("true");
+    expect(replay.data.txid).to.equal(first.data.txid);
+    expect((await account(cluster, "bank-a", alice)).balance).to.equal(800n);
+  });
+});
