@@ -40,11 +40,13 @@ describe("route authorization: the admin routes, where CONCORD_ADMIN_ENDPOINTS=t
       console.log(`      route walk of ${service} admin routes: ${result.sent} requests\n${formatTally(result)}`);
 
       // Checked here: the suite's afterEach disarms everything, which would hide a failpoint the walk armed.
-      const list = await raw.get(`${baseUrl}/v1/admin/failpoints`, { headers: { authorization: `Bearer ${adminSecretOf(cluster, service)}` } });
+      const asAdmin = { headers: { authorization: `Bearer ${adminSecretOf(cluster, service)}` } };
+      const list = await raw.get(`${baseUrl}/v1/admin/failpoints`, asAdmin);
       expect(list.status, JSON.stringify(list.data)).to.equal(200);
       const armed = (list.data as { failpoints: { name: string; spec: unknown }[] }).failpoints.filter((f) => f.spec !== null);
       expect(armed, `failpoints armed at ${service} after the walk`).to.deep.equal([]);
-      expect(result.mismatches, `${result.mismatches.length} of ${result.sent} requests broke the model:\n${result.mismatches.join("\n")}`).to.deep.equal([]);
+      const report = `${result.mismatches.length} of ${result.sent} requests broke the model:\n${result.mismatches.join("\n")}`;
+      expect(result.mismatches, report).to.deep.equal([]);
     });
   }
 });

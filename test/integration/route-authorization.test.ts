@@ -4,6 +4,7 @@ import { PARTICIPANT_ROUTES } from "../../participant/framework/routes.js";
 import { BANK_ROUTES } from "../../participant/bank/bank-routes.js";
 import { ADMIN_ROUTES } from "../../shared/admin-routes.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import type { RouteSpec } from "../../shared/routes.js";
 import { newTxid } from "../../shared/ids.js";
 import { bankUrl, openAccount, preparedLeft, settled, snapshot, uniqueAccount } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
@@ -30,22 +31,49 @@ describe("route authorization: every route, credential and spelling", function (
     atStart = await snapshot(cluster);
   });
 
-  after(async function () {
-    if (!cluster) return;
-    await settled(cluster);
-    expect(await preparedLeft(cluster), "prepared transactions left at the banks").to.equal(0);
-    const now = await snapshot(cluster);
-    expect(now.total, "total money at the banks").to.equal(atStart.total);
-    expect(now.ledgerEntries, "ledger entries at the banks").to.equal(atStart.ledgerEntries);
-  });
-
   const walk = async (target: WalkTarget): Promise<WalkResult> => {
     const result = await walkRoutes(target, standardCredentials(cluster, "bank-a"));
-    console.log(`      route walk of ${target.service}${target.absent ? " (routes that must not exist)" : ""}: ${result.sent} requests\n${formatTally(result)}`);
+    const what = `${target.service}${target.absent ? " (routes that must not exist)" : ""}`;
+    console.log(`      route walk of ${what}: ${result.sent} requests\n${formatTally(result)}`);
     return result;
   };
   const report = (r: WalkResult) => `${r.mismatches.length} of ${r.sent} requests broke the model:\n${r.mismatches.join("\n")}`;
   const txid = () => ({ txid: newTxid() });
+
+  // The walk takes each route's declared callers as the model, so a caller added to a declaration
+  // would be walked as allowed. Pinned here, so widening who may call a route is a visible change.
+  it("the callers each route declares are the reviewed ones", function () {
+    const callers = (routes: Record<string, RouteSpec>) =>
+      Object.fromEntries(Object.values(routes).map((r) => [`${r.method} ${r.path}`, [...r.callers].sort()]));
+    expect(callers(COORDINATOR_ROUTES)).to.deep.equal({
+      "GET /healthz": ["public"],
+      "POST /v1/transactions": ["admin", "client"],
+      "GET /v1/transactions": ["admin", "client"],
+      "GET /v1/transactions/:txid": ["admin", "client"],
+      "GET /v1/transactions/:txid/decision": ["participant"],
+    });
+    expect(callers(PARTICIPANT_ROUTES)).to.deep.equal({
+      "GET /healthz": ["public"],
+      "POST /v1/2pc/:txid/prepare": ["coordinator"],
+      "POST /v1/2pc/:txid/one-phase": ["coordinator"],
+      "POST /v1/2pc/:txid/commit": ["coordinator"],
+      "POST /v1/2pc/:txid/abort": ["coordinator"],
+      "POST /v1/2pc/batch": ["coordinator"],
+      "POST /v1/2pc/:txid/inquiry": ["peer"],
+      "GET /v1/2pc/:txid": ["admin", "coordinator", "peer"],
+    });
+    expect(callers(BANK_ROUTES)).to.deep.equal({
+      "GET /v1/accounts": ["admin"],
+      "GET /v1/accounts/:id": ["admin"],
+      "POST /v1/accounts": ["admin"],
+      "GET /v1/ledger": ["admin"],
+    });
+    expect(callers(ADMIN_ROUTES)).to.deep.equal({
+      "GET /v1/admin/failpoints": ["admin"],
+      "PUT /v1/admin/failpoints/:name": ["admin"],
+      "DELETE /v1/admin/failpoints/:name": ["admin"],
+    });
+  });
 
   it("the coordinator: only the exact path with a credential the route takes reaches a handler", async function () {
     const result = await walk({
@@ -112,5 +140,15 @@ describe("route authorization: every route, credential and spelling", function (
       sent += result.sent;
     }
     expect(mismatches, `${mismatches.length} of ${sent} requests found an admin route:\n${mismatches.join("\n")}`).to.deep.equal([]);
+  });
+
+  // Last (mocha runs a suite's tests in order): whatever the walks got through, nothing moved.
+  it("after the walks nothing is prepared at any bank, and no money or ledger entry appeared or moved", async function () {
+    await settled(cluster);
+    expect(await preparedLeft(cluster), "prepared transactions left at the banks").to.equal(0);
+    const now = await snapshot(cluster);
+    expect(now.total, "total money at the banks").to.equal(atStart.total);
+    expect(now.ledgerEntries, "ledger entries at the banks").to.equal(atStart.ledgerEntries);
+    expect([...now.perAccount], "balances by account").to.deep.equal([...atStart.perAccount]);
   });
 });

@@ -19,24 +19,25 @@ import type { CallerKind } from "../../shared/auth.js";
 import type { RouteSpec } from "../../shared/routes.js";
 import { peerPairKey, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 
+type KindAt = (service: string) => CallerKind | undefined;
+
 /** One way of presenting (or not) a credential. */
 export interface Credential {
   /** For messages: "client-1 API key", "peer bank-b -> bank-a", ... */
   readonly name: string;
   readonly scheme: "none" | "bearer" | "signature";
   /** The kind of caller this credential proves at `service`; undefined where that service does not know it. */
-  readonly kindAt: (service: string) => CallerKind | undefined;
+  readonly kindAt: KindAt;
   /** The headers for one request, made over exactly what is sent. */
   readonly headers: (method: string, path: string, body: string, contentType: string) => Record<string, string>;
 }
 
-function bearer(name: string, token: string, kindAt: (service: string) => CallerKind | undefined): Credential {
+function bearer(name: string, token: string, kindAt: KindAt): Credential {
   return { name, scheme: "bearer", kindAt, headers: () => ({ authorization: `Bearer ${token}` }) };
 }
 
-function signature(name: string, p: { secret: string; keyId: string; audience: string }, kindAt: (service: string) => CallerKind | undefined): Credential {
-  const sign = signerFor(p);
-  return { name, scheme: "signature", kindAt, headers: (method, path, body, contentType) => sign(method, path, body, contentType) };
+function signature(name: string, p: { secret: string; keyId: string; audience: string }, kindAt: KindAt): Credential {
+  return { name, scheme: "signature", kindAt, headers: signerFor(p) };
 }
 
 function secret(from: Record<string, string>, key: string, what: string): string {
@@ -54,6 +55,10 @@ export function standardCredentials(cluster: ClusterFile, target = "bank-a"): Cr
   const s = cluster.secrets;
   const only = (service: string, kind: CallerKind) => (at: string) => (at === service ? kind : undefined);
   const nowhere = () => undefined;
+  const peerSecret = (a: string, b: string) => secret(s.peerSecrets, peerPairKey(a, b), "peer secret");
+  const participantSecret = (name: string) => secret(s.participantSecrets, name, "participant secret");
+  const peer = (from: string, to: string) =>
+    signature(`peer ${from} -> ${to}`, { secret: peerSecret(from, to), keyId: from, audience: to }, only(to, "peer"));
   return [
     { name: "no credential", scheme: "none", kindAt: nowhere, headers: () => ({}) },
     bearer("client-1 API key", secret(s.apiKeys, "client-1", "API key"), only("coordinator", "client")),
@@ -62,18 +67,23 @@ export function standardCredentials(cluster: ClusterFile, target = "bank-a"): Cr
     bearer("bank-b admin secret", secret(s.adminSecrets, "bank-b", "admin secret"), only("bank-b", "admin")),
     // As long as a real token, so that only its value, not its shape, is wrong.
     bearer("garbage bearer", "x".repeat(secret(s.apiKeys, "client-1", "API key").length), nowhere),
-    signature(`coordinator-signed for ${target}`, { secret: secret(s.participantSecrets, target, "participant secret"), keyId: "coordinator", audience: target }, only(target, "coordinator")),
+    signature(
+      `coordinator-signed for ${target}`,
+      { secret: participantSecret(target), keyId: "coordinator", audience: target },
+      only(target, "coordinator"),
+    ),
     signature(
       "participant-signed as bank-a",
-      { secret: secret(s.participantSecrets, "bank-a", "participant secret"), keyId: "bank-a", audience: "coordinator" },
+      { secret: participantSecret("bank-a"), keyId: "bank-a", audience: "coordinator" },
       only("coordinator", "participant"),
     ),
-    signature("peer bank-b -> bank-a", { secret: secret(s.peerSecrets, peerPairKey("bank-b", "bank-a"), "peer secret"), keyId: "bank-b", audience: "bank-a" }, only("bank-a", "peer")),
-    signature("peer bank-a -> bank-b", { secret: secret(s.peerSecrets, peerPairKey("bank-a", "bank-b"), "peer secret"), keyId: "bank-a", audience: "bank-b" }, only("bank-b", "peer")),
+    peer("bank-b", "bank-a"),
+    // Valid, but addressed to bank-b: at bank-a it is a key bank-a does not know (its own name).
+    peer("bank-a", "bank-b"),
     // Impersonation: bank-b's key id with a secret bank-b holds, but of another pair. bank-a must not take it.
     signature(
       "peer bank-b -> bank-a signed with the bank-b/bank-c secret",
-      { secret: secret(s.peerSecrets, peerPairKey("bank-b", "bank-c"), "peer secret"), keyId: "bank-b", audience: "bank-a" },
+      { secret: peerSecret("bank-b", "bank-c"), keyId: "bank-b", audience: "bank-a" },
       nowhere,
     ),
   ];
@@ -133,30 +143,34 @@ export function spellingsOf(routePath: string, params: Record<string, string>): 
   const lastLiteral = literalAt[literalAt.length - 1];
   if (lastLiteral === undefined) throw new Error(`route ${routePath} has no literal segment`);
   const replaced = (i: number, text: string) => join(exact.map((p, j) => (j === i ? text : p)));
+  /** `text` with the character at `at` replaced by `by`. */
+  const swap = (text: string, at: number, by: string) => text.slice(0, at) + by + text.slice(at + 1);
 
   const out: Spelling[] = [{ name: "exact", path: join(exact) }];
   out.push({ name: "upper case", path: join(segments.map((s) => ("literal" in s ? s.literal.toUpperCase() : value(s)))) });
   for (const i of literalAt) {
     const lit = exact[i] ?? "";
     const letter = lit.search(/[a-z]/);
-    if (letter >= 0) out.push({ name: `"${lit}" capitalised`, path: replaced(i, lit.slice(0, letter) + lit.charAt(letter).toUpperCase() + lit.slice(letter + 1)) });
+    if (letter >= 0) out.push({ name: `"${lit}" capitalised`, path: replaced(i, swap(lit, letter, lit.charAt(letter).toUpperCase())) });
   }
   out.push({ name: "trailing slash", path: `${join(exact)}/` });
   const last = exact[lastLiteral] ?? "";
   const letter = last.search(/[a-z]/);
   const encoded = `%${last.charCodeAt(letter).toString(16).toUpperCase()}`;
-  out.push({ name: `a letter of "${last}" percent-encoded`, path: replaced(lastLiteral, last.slice(0, letter) + encoded + last.slice(letter + 1)) });
+  out.push({ name: `a letter of "${last}" percent-encoded`, path: replaced(lastLiteral, swap(last, letter, encoded)) });
   if (lastLiteral > 0) out.push({ name: `double slash before "${last}"`, path: replaced(lastLiteral, `/${last}`) });
   out.push({ name: "leading //", path: `/${join(exact)}` });
   out.push({ name: `/./ before "${last}"`, path: replaced(lastLiteral, `./${last}`) });
   out.push({ name: `";x" after "${last}"`, path: replaced(lastLiteral, `${last};x`) });
-  // %2F for the slash between two literal segments; a one-segment path gets it at its end.
-  const pair = literalAt.find((i) => literalAt.includes(i + 1));
-  if (pair !== undefined) {
+  // %2F for each slash between two literal segments (next to a param it could legitimately
+  // become part of the param's value); a one-segment path gets it at its end.
+  const pairs = literalAt.filter((i) => literalAt.includes(i + 1));
+  for (const pair of pairs) {
     const parts = [...exact];
     parts.splice(pair, 2, `${exact[pair]}%2F${exact[pair + 1]}`);
     out.push({ name: `%2F between "${exact[pair]}" and "${exact[pair + 1]}"`, path: join(parts) });
-  } else out.push({ name: `%2F after "${last}"`, path: `${join(exact)}%2F` });
+  }
+  if (pairs.length === 0) out.push({ name: `%2F after "${last}"`, path: `${join(exact)}%2F` });
   return out;
 }
 
@@ -168,19 +182,32 @@ export interface RawResponse {
   error?: string;
 }
 
+export interface RawRequest {
+  method: string;
+  /** The request target exactly as it goes on the wire. */
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  agent?: Agent;
+}
+
 /** One request with the path exactly as given: node:http sends `path` as the request target, untouched. */
-export function rawRequest(baseUrl: string, p: { method: string; path: string; headers: Record<string, string>; body: string; agent?: Agent }): Promise<RawResponse> {
+export function rawRequest(baseUrl: string, p: RawRequest): Promise<RawResponse> {
+  // Only the host and port come from the URL parser; the path never goes through it.
   const base = new URL(baseUrl);
+  const headers = { ...p.headers, "content-length": String(Buffer.byteLength(p.body)) };
   return new Promise((resolve) => {
-    const req = request(
-      { hostname: base.hostname, port: base.port, method: p.method, path: p.path, headers: { ...p.headers, "content-length": String(Buffer.byteLength(p.body)) }, agent: p.agent, timeout: 30_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", (err) => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8"), error: err.message }));
-      },
-    );
+    const options = { hostname: base.hostname, port: base.port, method: p.method, path: p.path, headers, agent: p.agent, timeout: 30_000 };
+    const req = request(options, (res) => {
+      const chunks: Buffer[] = [];
+      const answer = (error?: string) => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, ...(error === undefined ? {} : { error }) });
+      };
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => answer());
+      res.on("error", (err) => answer(err.message));
+    });
     req.on("timeout", () => req.destroy(new Error("timed out after 30 s")));
     req.on("error", (err) => resolve({ status: 0, headers: {}, text: "", error: err.message }));
     req.end(p.body);
@@ -250,7 +277,8 @@ function expectationFor(target: WalkTarget, job: Job, spelling: Spelling): Expec
   if (target.absent || spelling.name !== "exact") return { reached: false, outcomes: ["no-route", "http-layer"] };
   const { spec } = job.probe;
   const kind = job.credential.kindAt(target.service);
-  if (spec.callers.includes("public") || (kind !== undefined && spec.callers.includes(kind))) return { reached: true, statuses: job.probe.handlerStatuses };
+  const allowed = spec.callers.includes("public") || (kind !== undefined && spec.callers.includes(kind));
+  if (allowed) return { reached: true, statuses: job.probe.handlerStatuses };
   // 403 only for a bearer token valid here but of another kind; a signature the route does not
   // take is refused as an unknown key (401), as is every other credential.
   return { reached: false, outcomes: ["refused"], status: job.credential.scheme === "bearer" && kind !== undefined ? 403 : 401 };
@@ -266,11 +294,17 @@ function shown(res: RawResponse): string {
  * Sends route × credential × spelling, `concurrency` at a time. Each request is signed when it
  * is sent (a signature is good for 30 s), with a fresh nonce, over its exact path and body.
  */
-export async function walkRoutes(target: WalkTarget, credentials: readonly Credential[], opts: { concurrency?: number } = {}): Promise<WalkResult> {
+export async function walkRoutes(
+  target: WalkTarget,
+  credentials: readonly Credential[],
+  opts: { concurrency?: number } = {},
+): Promise<WalkResult> {
   const jobs: Job[] = [];
   for (const probe of target.probes) {
     const count = spellingsOf(probe.spec.path, probe.params?.() ?? {}).length;
-    for (const credential of credentials) for (let spellingIndex = 0; spellingIndex < count; spellingIndex++) jobs.push({ probe, credential, spellingIndex });
+    for (const credential of credentials) {
+      for (let spellingIndex = 0; spellingIndex < count; spellingIndex++) jobs.push({ probe, credential, spellingIndex });
+    }
   }
   const result: WalkResult = { sent: 0, mismatches: [], tally: new Map() };
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 4 });
@@ -295,7 +329,10 @@ async function runJob(target: WalkTarget, job: Job, agent: Agent, result: WalkRe
   const body = hasBody ? JSON.stringify(job.probe.body ?? {}) : "";
   // The Content-Type is covered by the signature: it is signed exactly as sent.
   const contentType = hasBody ? "application/json" : "";
-  const headers = { ...(hasBody ? { "content-type": contentType } : {}), ...job.credential.headers(spec.method, spelling.path, body, contentType) };
+  const headers = {
+    ...(hasBody ? { "content-type": contentType } : {}),
+    ...job.credential.headers(spec.method, spelling.path, body, contentType),
+  };
   const res = await rawRequest(target.baseUrl, { method: spec.method, path: spelling.path, headers, body, agent });
   result.sent += 1;
   const outcome = classify(res);
@@ -306,7 +343,9 @@ async function runJob(target: WalkTarget, job: Job, agent: Agent, result: WalkRe
   const where = `${target.service} ${spec.method} ${spec.path} | ${job.credential.name} | ${spelling.name} (${spelling.path})`;
   if (expected.reached) {
     if (outcome !== "reached") result.mismatches.push(`${where}: should reach the handler, got ${outcome}: ${shown(res)}`);
-    else if (!expected.statuses.includes(res.status)) result.mismatches.push(`${where}: handler expected to answer ${expected.statuses.join("/")}, got ${shown(res)}`);
+    else if (!expected.statuses.includes(res.status)) {
+      result.mismatches.push(`${where}: the handler should answer ${expected.statuses.join("/")}, got ${shown(res)}`);
+    }
     return;
   }
   if (outcome === "reached") {
@@ -314,7 +353,8 @@ async function runJob(target: WalkTarget, job: Job, agent: Agent, result: WalkRe
     return;
   }
   if (!expected.outcomes.includes(outcome) || (expected.status !== undefined && res.status !== expected.status)) {
-    result.mismatches.push(`${where}: expected ${expected.outcomes.join(" or ")}${expected.status ? ` ${expected.status}` : ""}, got ${outcome}: ${shown(res)}`);
+    const want = `${expected.outcomes.join(" or ")}${expected.status ? ` ${expected.status}` : ""}`;
+    result.mismatches.push(`${where}: expected ${want}, got ${outcome}: ${shown(res)}`);
   }
 }
 
