@@ -156,8 +156,10 @@ export function spellingsOf(routePath: string, params: Record<string, string>): 
   out.push({ name: "trailing slash", path: `${join(exact)}/` });
   const last = exact[lastLiteral] ?? "";
   const letter = last.search(/[a-z]/);
-  const encoded = `%${last.charCodeAt(letter).toString(16).toUpperCase()}`;
-  out.push({ name: `a letter of "${last}" percent-encoded`, path: replaced(lastLiteral, swap(last, letter, encoded)) });
+  if (letter >= 0) {
+    const encoded = `%${last.charCodeAt(letter).toString(16).toUpperCase()}`;
+    out.push({ name: `a letter of "${last}" percent-encoded`, path: replaced(lastLiteral, swap(last, letter, encoded)) });
+  }
   if (lastLiteral > 0) out.push({ name: `double slash before "${last}"`, path: replaced(lastLiteral, `/${last}`) });
   out.push({ name: "leading //", path: `/${join(exact)}` });
   out.push({ name: `/./ before "${last}"`, path: replaced(lastLiteral, `./${last}`) });

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { coordinatorEnvSchema, participantEnvSchema } from "../../shared/config.js";
+import { withRouteTable } from "../../scripts/route-table.js";
 
 /** The README is the first thing a new user reads: it must not drift from the code. */
 describe("README", () => {
@@ -20,5 +21,9 @@ describe("README", () => {
     expect(named.filter((n) => n !== "test" && !scripts[n])).to.deep.equal([]);
     expect(scripts.test).to.be.a("string");
     expect(scripts.demo).to.be.a("string");
+  });
+
+  it("shows the route table generated from the routes the services mount (npm run routes -- --write)", () => {
+    expect(withRouteTable(readme) === readme, "README.md's route table is out of date: run npm run routes -- --write").to.equal(true);
   });
 });
