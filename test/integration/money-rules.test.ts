@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import pg from "pg";
-import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
-import { account, bankUrl, http, openAccount, preparedLeft, settled, snapshot, uniqueAccount } from "../support/bank-client.js";
-import { sharedCluster } from "../support/cluster-fixture.js";
+import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
+import { account, bankUrl, http, snapshot, uniqueAccount } from "../support/bank-client.js";
+import { usePairPerTest } from "../support/cluster-fixture.js";
 
 /**
  * Money moves and is never made by a transaction: a client's debits must equal its credits, and
@@ -10,32 +10,14 @@ import { sharedCluster } from "../support/cluster-fixture.js";
  * are read by operators only, through a transaction as through the bank's own routes.
  */
 describe("money rules: no money from nowhere, balances for operators", function () {
-  let cluster: ClusterFile;
-  let alice: string;
-  let bob: string;
-  const run = (body: unknown, headers: Record<string, string> = {}) => http.post(`${cluster.coordinator.url}/v1/transactions`, body, { headers });
-  const asClient = () => ({ authorization: `Bearer ${cluster.secrets.apiKey}` });
-  const asOperator = () => ({ authorization: `Bearer ${adminSecretOf(cluster, "coordinator")}` });
-  const logged = async () => (await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions.length as number;
-
-  before(async function () {
-    this.timeout(120_000);
-    cluster = await sharedCluster();
-  });
-
-  beforeEach(async function () {
-    alice = uniqueAccount("alice");
-    bob = uniqueAccount("bob");
-    await openAccount(cluster, "bank-a", alice, 1000);
-    await openAccount(cluster, "bank-b", bob, 1000);
-  });
-
-  afterEach(async function () {
-    await settled(cluster);
-    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
-  });
+  const ctx = usePairPerTest();
+  const run = (body: unknown, headers: Record<string, string> = {}) => http.post(`${ctx.cluster.coordinator.url}/v1/transactions`, body, { headers });
+  const asClient = () => ({ authorization: `Bearer ${ctx.cluster.secrets.apiKey}` });
+  const asOperator = () => ({ authorization: `Bearer ${adminSecretOf(ctx.cluster, "coordinator")}` });
+  const logged = async () => (await http.get(`${ctx.cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions.length as number;
 
   it("a client cannot mint: a lone credit, a credit larger than the debit, or 10^15 out of nothing is refused with 422 and logs nothing", async function () {
+    const { cluster, alice, bob } = ctx;
     const before = await snapshot(cluster);
     const count = await logged();
     const attempts = [
@@ -70,12 +52,14 @@ describe("money rules: no money from nowhere, balances for operators", function 
   });
 
   it("a destroying transaction is refused too: a debit with no credit moves nothing", async function () {
+    const { cluster, alice } = ctx;
     const res = await run({ participants: [{ name: "bank-a", operations: [{ op: "debit", account: alice, amount: "10" }] }] }, asClient());
     expect(res.status).to.equal(422);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
   });
 
   it("minting needs the bank's own admin secret: another bank's, the coordinator's or a client's key cannot open an account", async function () {
+    const { cluster } = ctx;
     const id = uniqueAccount("minted");
     const open = (secret: string) =>
       http.post(`${bankUrl(cluster, "bank-b")}/v1/accounts`, { id, balance: "1000000" }, { headers: { authorization: `Bearer ${secret}` } });
@@ -87,6 +71,7 @@ describe("money rules: no money from nowhere, balances for operators", function 
   });
 
   it("reading balances through a transaction needs the operator, like the banks' own read routes; a client's key gets 403", async function () {
+    const { cluster, alice, bob } = ctx;
     const body = { participants: [{ name: "bank-a", operations: [{ op: "read", account: alice }] }, { name: "bank-b", operations: [{ op: "read", account: bob, hold: true }] }] };
     const count = await logged();
     const refused = await run(body, asClient());
@@ -104,6 +89,7 @@ describe("money rules: no money from nowhere, balances for operators", function 
   });
 
   it("a credit that would take a balance past bigint is a NO vote with a reason, not a 500, and nothing moves", async function () {
+    const { cluster, alice, bob } = ctx;
     // Only the server's superuser can make such a balance (with its ledger entry, so the books agree).
     const rich = uniqueAccount("rich");
     const entry = cluster.banks.find((b) => b.name === "bank-b");

@@ -1,40 +1,23 @@
 import { expect } from "chai";
-import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
-import { account, http, openAccount, settled, transferBody, uniqueAccount } from "../support/bank-client.js";
-import { sharedCluster } from "../support/cluster-fixture.js";
+import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
+import { account, http, transferBody, uniqueAccount } from "../support/bank-client.js";
+import { usePairPerTest } from "../support/cluster-fixture.js";
 
 /**
  * Each transaction records the API key id that made it: another client gets 404 for it and does
  * not see it in lists, and Idempotency-Keys are scoped per API key.
  */
 describe("tenancy: a client sees only its own transactions and Idempotency-Keys", function () {
-  let cluster: ClusterFile;
-  let alice: string;
-  let bob: string;
-  const as = (id: "client-1" | "client-2") => ({ authorization: `Bearer ${cluster.secrets.apiKeys[id]}` });
-  const operator = () => ({ authorization: `Bearer ${adminSecretOf(cluster, "coordinator")}` });
-  const body = (amount: number) => transferBody({ from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount });
-  const post = (headers: Record<string, string>, b: unknown) => http.post(`${cluster.coordinator.url}/v1/transactions`, b, { headers });
+  const ctx = usePairPerTest();
+  const as = (id: "client-1" | "client-2") => ({ authorization: `Bearer ${ctx.cluster.secrets.apiKeys[id]}` });
+  const operator = () => ({ authorization: `Bearer ${adminSecretOf(ctx.cluster, "coordinator")}` });
+  const body = (amount: number) => transferBody({ from: { bank: "bank-a", account: ctx.alice }, to: { bank: "bank-b", account: ctx.bob }, amount });
+  const post = (headers: Record<string, string>, b: unknown) => http.post(`${ctx.cluster.coordinator.url}/v1/transactions`, b, { headers });
   const listed = async (headers: Record<string, string>, query = "limit=500") =>
-    ((await http.get(`${cluster.coordinator.url}/v1/transactions?${query}`, { headers })).data.transactions as { txid: string }[]).map((t) => t.txid);
-
-  before(async function () {
-    this.timeout(120_000);
-    cluster = await sharedCluster();
-  });
-
-  beforeEach(async function () {
-    alice = uniqueAccount("alice");
-    bob = uniqueAccount("bob");
-    await openAccount(cluster, "bank-a", alice, 1000);
-    await openAccount(cluster, "bank-b", bob, 1000);
-  });
-
-  afterEach(async function () {
-    await settled(cluster);
-  });
+    ((await http.get(`${ctx.cluster.coordinator.url}/v1/transactions?${query}`, { headers })).data.transactions as { txid: string }[]).map((t) => t.txid);
 
   it("another client's transaction is a 404 and missing from its lists; its maker and the operator see it", async function () {
+    const { cluster } = ctx;
     const made = await post(as("client-1"), body(10));
     expect(made.data.outcome).to.equal("committed");
     const txid = made.data.txid as string;
@@ -53,6 +36,7 @@ describe("tenancy: a client sees only its own transactions and Idempotency-Keys"
   });
 
   it("a client's list holds only its own transactions", async function () {
+    const { cluster } = ctx;
     const mine = await post(as("client-2"), body(1));
     const theirs = await post(as("client-1"), body(1));
     const seen = await listed(as("client-2"));
@@ -64,6 +48,7 @@ describe("tenancy: a client sees only its own transactions and Idempotency-Keys"
   });
 
   it("Idempotency-Keys are scoped per API key: another client's key neither replays, blocks nor names the first transaction", async function () {
+    const { cluster, alice } = ctx;
     const key = `order-${uniqueAccount("k")}`;
     const first = await http.post(`${cluster.coordinator.url}/v1/transactions`, body(100), { headers: { ...as("client-1"), "idempotency-key": key } });
     expect(first.data.outcome).to.equal("committed");

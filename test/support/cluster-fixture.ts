@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
-import { registerCluster } from "./bank-client.js";
+import { expect } from "chai";
+import { openAccount, preparedLeft, registerCluster, settled, uniqueAccount } from "./bank-client.js";
 
 let shared: Promise<ClusterFile> | undefined;
 let sharedDir: string | undefined;
@@ -36,4 +37,35 @@ export async function stopSharedCluster(): Promise<void> {
   removeOutsideData(sharedDir);
   rmSync(sharedDir, { recursive: true, force: true });
   shared = undefined;
+}
+
+/** What usePairPerTest gives a suite: the shared cluster and two accounts opened afresh per test. */
+export interface PairContext {
+  cluster: ClusterFile;
+  alice: string;
+  bob: string;
+}
+
+/**
+ * Mocha hooks for a suite on the shared cluster: before each test, alice (1000 at bank-a) and bob
+ * (1000 at bank-b) are opened afresh; after each, the cluster settles and nothing may stay
+ * prepared anywhere.
+ */
+export function usePairPerTest(): PairContext {
+  const ctx = {} as PairContext;
+  before(async function () {
+    this.timeout(120_000);
+    ctx.cluster = await sharedCluster();
+  });
+  beforeEach(async function () {
+    ctx.alice = uniqueAccount("alice");
+    ctx.bob = uniqueAccount("bob");
+    await openAccount(ctx.cluster, "bank-a", ctx.alice, 1000);
+    await openAccount(ctx.cluster, "bank-b", ctx.bob, 1000);
+  });
+  afterEach(async function () {
+    await settled(ctx.cluster);
+    expect(await preparedLeft(ctx.cluster), "prepared transactions left behind").to.equal(0);
+  });
+  return ctx;
 }
