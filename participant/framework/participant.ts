@@ -372,16 +372,18 @@ export class Participant<Ops> {
     const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, remainingMs)));
     const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)));
     const gid = escapeLiteral(this.gid(txid));
-    const limit = Math.max(1, Math.floor(this.options.preparedLimit));
+    // A PREPARE is also refused when the server's prepared-transaction slots are nearly full.
+    // Slots are per server. They are counted before any lock is taken, in the same scan of
+    // pg_prepared_xacts; two PREPAREs can pass this together, which the reserve below
+    // max_prepared_transactions absorbs (and a full table is still a NO vote: pg-errors.ts maps
+    // it to "busy" too). A one-phase commit takes no slot.
+    const full = preparing ? ` OR count(*) >= ${Math.max(1, Math.floor(this.options.preparedLimit))}` : "";
     return [
       "BEGIN",
       `SET LOCAL statement_timeout = ${statementMs}`,
       `SET LOCAL lock_timeout = ${lockMs}`,
-      `SELECT concord_refuse('{"reason":"${ALREADY_PREPARED}"}') FROM pg_prepared_xacts WHERE gid = ${gid}`,
-      // Slots are per server. Counted before any lock is taken; two PREPAREs can pass this
-      // together, which the reserve below max_prepared_transactions absorbs (and a full table
-      // is still a NO vote: pg-errors.ts maps it to "busy" too).
-      ...(preparing ? [`SELECT concord_refuse('{"reason":"busy"}') WHERE (SELECT count(*) FROM pg_prepared_xacts) >= ${limit}`] : []),
+      `SELECT concord_refuse(CASE WHEN bool_or(gid = ${gid}) THEN '{"reason":"${ALREADY_PREPARED}"}' ELSE '{"reason":"busy"}' END)
+         FROM pg_prepared_xacts HAVING bool_or(gid = ${gid})${full}`,
       `INSERT INTO concord_txn (txid, state) VALUES (${escapeLiteral(txid)}, 'committed')`,
     ];
   }
