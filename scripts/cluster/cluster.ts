@@ -78,7 +78,10 @@ function closeStateFolder(dir: string, pgUser: { uid: number; gid: number } | un
 
 export async function startCluster(options: StartOptions): Promise<ClusterFile> {
   const dir = resolve(options.dir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Parents keep the default mode: the `postgres` user must be able to pass through them to the
+  // state folder, which is the one closed below (with mode 0700 on `.concord` as well, the data
+  // would have to move out to the temp folder).
+  mkdirSync(dir, { recursive: true });
   const user = postgresUser();
   closeStateFolder(dir, user);
   const previous = readClusterFile(dir);

@@ -222,6 +222,11 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
     walk(join(cluster.dir, "redis"));
     walk(join(cluster.dir, "logs"));
     expect(open, "readable or writable by others").to.deep.equal([]);
+    // PostgreSQL's data stays inside the state folder, each server's folder its owner's alone.
+    for (const bank of cluster.banks) {
+      expect(bank.postgresDataDir.startsWith(cluster.dir), bank.postgresDataDir).to.equal(true);
+      expect(statSync(bank.postgresDataDir).mode & 0o077, bank.postgresDataDir).to.equal(0);
+    }
     // Seen from another user: nothing can be read, not even by name.
     const nobody = spawnSync("id", ["-u", "nobody"], { encoding: "utf8" });
     if (process.getuid?.() !== 0 || nobody.status !== 0) return;
