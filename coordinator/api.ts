@@ -16,7 +16,9 @@ import type { Logger } from "../shared/logger.js";
 import { idempotencyKeySchema, queryInt, transactionRequestSchema, txidSchema } from "../shared/messages.js";
 import { mountRoute } from "../shared/routes.js";
 import type { ClientLimits } from "./client-limits.js";
+import type { HotKeys } from "./hot-keys.js";
 import type { Engine, TransactionResult } from "./engine.js";
+import { runSeries, type AttemptSummary, type SeriesInput, type SeriesResult } from "./series.js";
 import type { ParticipantClient } from "./participant-client.js";
 import { phase2TargetsOf } from "./recovery.js";
 import { COORDINATOR_ROUTES as R } from "./routes.js";
@@ -28,6 +30,8 @@ import { COORDINATOR_ROUTES as R } from "./routes.js";
  */
 export interface OperationsPolicy {
   schema: z.ZodTypeAny;
+  /** The keys one participant's operations lock (as the participant names them in a conflict). */
+  lockKeys?(operations: unknown[]): string[];
   refusal(participants: { name: string; operations: unknown[] }[], caller: Caller): { rule: string; message: string; field: string } | undefined;
 }
 
@@ -38,9 +42,12 @@ export interface ApiDeps {
   logger: Logger;
   auth: Authenticator;
   limits: ClientLimits;
+  hotKeys: HotKeys;
   operations: OperationsPolicy | undefined;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
+  /** Attempts a request gets when it does not say (`retry.maxAttempts`). */
+  defaultMaxAttempts: number;
 }
 
 const listQuerySchema = z
@@ -122,6 +129,11 @@ export function mountApi(app: Express, deps: ApiDeps): void {
       decidedAt: iso(record.decidedAtMs),
       endedAt: iso(record.endedAtMs),
       presumedAbort: record.presumed,
+      // The attempts of one request link to each other (the coordinator's retries).
+      attempt: record.attempt,
+      series: record.series ?? record.txid,
+      previousAttempt: record.previous ?? null,
+      nextAttempt: record.next ?? null,
       participants: record.participants.map((name) => ({ name, vote: record.votes[name] ?? null, acknowledgedAt: iso(record.acks[name]) ?? null })),
       events: events.map((e) => ({ type: e.type, at: iso(e.atMs), data: e.data })),
     });
@@ -144,24 +156,38 @@ async function runTransaction(
   timeoutMs: number,
   idempotencyKey: string | undefined,
 ): Promise<void> {
-  const txid = newTxid();
   const client = caller.kind === "client" ? caller.id : undefined;
+  let idempotency: SeriesInput["idempotency"];
   if (idempotencyKey !== undefined) {
-    // Keys are scoped by API key id: one client can neither read nor block another's.
+    // Keys are scoped by API key id: one client can neither read nor block another's. A key
+    // covers the whole series of attempts: it follows the latest, and is "done" with the last.
     const scopedKey = `${client ?? "admin"}/${idempotencyKey}`;
     const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 32);
-    const claim = await withRedis(() => deps.log.claimIdempotencyKey(scopedKey, txid, requestHash));
+    const firstTxid = newTxid();
+    const claim = await withRedis(() => deps.log.claimIdempotencyKey(scopedKey, firstTxid, requestHash));
     if (!claim.claimed) {
       if (claim.requestHash !== requestHash) throw new ConflictError(`Idempotency-Key ${idempotencyKey} was used for a different request (transaction ${claim.txid})`, "idempotency-key-reused");
-      const first = await resultOf(deps, claim.txid, timeoutMs);
+      const earlier = await seriesResultOf(deps, scopedKey, timeoutMs);
       res.setHeader("Idempotent-Replayed", "true");
-      sendResult(res, first);
+      sendResult(res, earlier);
       return;
     }
+    idempotency = { scopedKey, key: idempotencyKey, requestHash, firstTxid };
   }
-  let result: TransactionResult;
+  let result: SeriesResult;
   try {
-    result = await deps.engine.run({ txid, participants: body.participants, timeoutMs, ...(idempotencyKey ? { idempotencyKey } : {}), ...(client ? { client } : {}) });
+    const lockKeys = deps.operations?.lockKeys;
+    result = await runSeries(
+      { engine: deps.engine, log: deps.log, logger: deps.logger, hotKeys: deps.hotKeys },
+      {
+        participants: body.participants,
+        ...(lockKeys ? { keys: body.participants.flatMap((p) => lockKeys(p.operations).map((key) => ({ participant: p.name, key }))) } : {}),
+        timeoutMs,
+        maxAttempts: body.retry?.maxAttempts ?? deps.defaultMaxAttempts,
+        ...(client ? { client } : {}),
+        ...(idempotency ? { idempotency } : {}),
+      },
+    );
   } catch (err) {
     if (err instanceof TxExistsError) throw new ConflictError(err.message);
     throw new UnavailableError(`the decision log is unreachable; nothing was done (${(err as Error).message})`);
@@ -191,8 +217,14 @@ async function decisionFor(deps: ApiDeps, txid: string, asker: string): Promise<
   return stored.decision;
 }
 
-function sendResult(res: Response, result: TransactionResult): void {
-  const body = { txid: result.txid, outcome: result.outcome, ...(result.reason ? { reason: result.reason } : {}), participants: result.participants };
+function sendResult(res: Response, result: SeriesResult): void {
+  const body = {
+    txid: result.txid,
+    outcome: result.outcome,
+    ...(result.reason ? { reason: result.reason } : {}),
+    participants: result.participants,
+    attempts: result.attempts,
+  };
   if (result.outcome === "unknown") {
     res.status(503).json({ ...body, error: { code: "outcome-unknown", message: result.reason ?? "outcome unknown" } });
     return;
@@ -205,15 +237,44 @@ function sendResult(res: Response, result: TransactionResult): void {
   res.json(body);
 }
 
-/** The result of an earlier run, read from the log (for an Idempotency-Key retry). */
-async function resultOf(deps: ApiDeps, txid: string, timeoutMs: number): Promise<TransactionResult> {
-  // The first request may still be running: wait for its decision, but not forever.
+/**
+ * The answer of an earlier request with the same Idempotency-Key: waits (bounded) until its series
+ * of attempts has ended, then answers its last attempt, with every attempt listed.
+ */
+async function seriesResultOf(deps: ApiDeps, scopedKey: string, timeoutMs: number): Promise<SeriesResult> {
   const waitUntil = monotonicMs() + timeoutMs + 5000;
+  let state = await withRedis(() => deps.log.idempotencyState(scopedKey));
+  while (!state.done && monotonicMs() < waitUntil) {
+    // A first attempt that never began (its coordinator died before the begin record) is not
+    // waited for past the request's own deadline.
+    if (!deps.engine.active.has(state.txid) && !(await withRedis(() => deps.log.get(state.txid))) && monotonicMs() > waitUntil - 5000) break;
+    await sleep(50);
+    state = await withRedis(() => deps.log.idempotencyState(scopedKey));
+  }
+  const result = await resultOf(deps, state.txid, waitUntil);
+  return { ...result, attempts: await attemptsUpTo(deps.log, state.txid) };
+}
+
+/** The attempts of a series, first to last, read back from the log by their `previous` links. */
+async function attemptsUpTo(log: DurableLog, lastTxid: string): Promise<AttemptSummary[]> {
+  const chain: AttemptSummary[] = [];
+  let txid: string | undefined = lastTxid;
+  for (let i = 0; txid !== undefined && i < 100; i++) {
+    const record: TxRecord | undefined = await withRedis(() => log.get(txid as string));
+    chain.unshift({ txid, outcome: record?.decision === "commit" ? "committed" : record?.decision === "abort" ? "aborted" : "unknown", ...(record?.reason ? { reason: record.reason } : {}) });
+    txid = record?.previous;
+  }
+  return chain;
+}
+
+/** The result of an earlier run, read from the log (for an Idempotency-Key retry). */
+async function resultOf(deps: ApiDeps, txid: string, waitUntil: number): Promise<TransactionResult> {
+  // The first request may still be running: wait for its decision, but not forever.
   for (;;) {
     const record = await withRedis(() => deps.log.get(txid));
     if (record?.decision) return resultFromRecord(record);
     const now = monotonicMs();
-    if (now > waitUntil || (!record && !deps.engine.active.has(txid) && now > waitUntil - timeoutMs)) {
+    if (now > waitUntil || (!record && !deps.engine.active.has(txid))) {
       // A one-phase participant decides on its own; only recovery, which asks it, may settle it.
       if (record?.onePhase) return { txid, outcome: "unknown", reason: "the first request has not finished; recovery will settle it", participants: [] };
       let stored;

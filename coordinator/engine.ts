@@ -48,6 +48,18 @@ export interface TransactionResult {
   reason?: string;
   participants: ParticipantReport[];
   clientFault?: ClientFault;
+  /** The refusal that aborted it (a NO vote and its reason), when a refusal did; `holder` is who held the row on a conflict. */
+  abortCause?: { participant: string; reason: string; holder?: string; key?: string };
+}
+
+/** Where a run stands in a series of attempts of one request (the coordinator's retries). */
+export interface AttemptLink {
+  /** The first attempt's txid: the series' name. */
+  series: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The attempt before this one. */
+  previous?: string;
 }
 
 export interface TransactionInput {
@@ -57,6 +69,10 @@ export interface TransactionInput {
   idempotencyKey?: string;
   /** The API key id of the client that asked; undefined for an operator. */
   client?: string;
+  /** Set on the attempts after the first: the log links the attempts of one request. */
+  link?: AttemptLink;
+  /** Prepare the participants one after the other, in name order (a retry after a conflict). */
+  ordered?: boolean;
 }
 
 /** The longest refusal text of a participant passed on to the client. */
@@ -72,6 +88,34 @@ const CLIENT_FAULT_REASONS: Record<string, number> = { "unknown-account": 422, "
 export class Engine {
   /** Transactions this process is driving right now; recovery leaves them alone. */
   readonly active = new Set<string>();
+  /** Who waits for a transaction driven here to finish (a retry that met it on a row). */
+  private readonly finishWaiters = new Map<string, (() => void)[]>();
+
+  /**
+   * Resolves when the transaction `txid`, driven by this engine, has finished (its decision
+   * acknowledged: its locks are released), or at once if it is not running here, or after
+   * `boundMs`. A request that lost a row to it retries then rather than after a blind wait.
+   */
+  whenFinished(txid: string, boundMs: number): Promise<void> {
+    if (!this.active.has(txid)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, boundMs);
+      const list = this.finishWaiters.get(txid) ?? [];
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.finishWaiters.set(txid, list);
+    });
+  }
+
+  /** @internal Called by a run when it lets go of its transaction. */
+  finished(txid: string): void {
+    this.active.delete(txid);
+    const list = this.finishWaiters.get(txid);
+    this.finishWaiters.delete(txid);
+    for (const wake of list ?? []) wake();
+  }
 
   constructor(
     private readonly log: DurableLog,
@@ -93,6 +137,7 @@ export class Engine {
       onePhase,
       ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
       ...(input.client ? { client: input.client } : {}),
+      ...(input.link ? { link: input.link } : {}),
     });
     this.logger.debug({ txid: input.txid, participants: names, timeoutMs: input.timeoutMs, onePhase }, "begin");
     await this.failpoints.hit("coordinator.after-begin");
@@ -126,7 +171,7 @@ class TransactionRun {
     private readonly engine: Engine,
     private readonly input: TransactionInput,
   ) {
-    this.state = initialState(input.txid, input.participants.map((p) => p.name));
+    this.state = initialState(input.txid, input.participants.map((p) => p.name), { ordered: input.ordered === true });
     this.operations = new Map(input.participants.map((p) => [p.name, p.operations]));
   }
 
@@ -196,7 +241,9 @@ class TransactionRun {
         await this.firstPrepare.promise;
         await this.d.failpoints.hit("coordinator.between-prepares");
       }
-      const res = await this.d.participants.prepare(name, txid, this.operations.get(name) ?? [], this.remainingMs(), this.state.participants).finally(() => this.firstPrepare.resolve());
+      const res = await this.d.participants
+        .prepare(name, txid, this.operations.get(name) ?? [], this.remainingMs(), this.state.participants, this.state.ordered)
+        .finally(() => this.firstPrepare.resolve());
       const parsed = prepareResponseSchema.safeParse(res.data);
       if (res.status === 200 && parsed.success) {
         const { vote, reason, detail, results } = parsed.data;
@@ -249,7 +296,7 @@ class TransactionRun {
         this.details.set(name, { ...(reason ? { reason } : {}), ...(detail ? { detail } : {}), ...(results ? { results } : {}) });
         if (outcome === "aborted" && reason && CLIENT_FAULT_REASONS[reason]) this.noteClientFault(name, CLIENT_FAULT_REASONS[reason], reason, detail);
         this.d.logger.info({ txid, participant: name, outcome, reason }, "one-phase result");
-        this.dispatch({ type: "one-phase-result", outcome, ...(reason ? { reason: `${name}: ${reason}` } : {}) });
+        this.dispatch({ type: "one-phase-result", outcome, ...(reason ? { reason: `${name}: ${reason}`, refusal: reason } : {}) });
         return;
       }
       if (res.status >= 400 && res.status < 500 && res.status !== 409) {
@@ -395,13 +442,19 @@ class TransactionRun {
     });
     const result: TransactionResult = { txid: this.input.txid, outcome, participants, ...(reason ? { reason } : {}) };
     if (outcome === "aborted" && this.clientFault) result.clientFault = this.clientFault;
+    if (outcome === "aborted" && this.state.abortCause) {
+      const detail = this.details.get(this.state.abortCause.participant)?.detail;
+      const holder = detail?.holder;
+      const key = detail?.key;
+      result.abortCause = { ...this.state.abortCause, ...(typeof holder === "string" ? { holder } : {}), ...(typeof key === "string" ? { key } : {}) };
+    }
     this.resolveReply(result);
   }
 
   private finish(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (this.replyTimer) clearTimeout(this.replyTimer);
-    this.engine.active.delete(this.input.txid);
+    this.engine.finished(this.input.txid);
   }
 }
 

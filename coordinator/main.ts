@@ -9,7 +9,8 @@ import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
 import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../shared/redis-durability.js";
 import { Authenticator } from "../shared/auth.js";
-import { bankOperationsSchema, bankTransactionRefusal, type BankOperation } from "../shared/bank-operations.js";
+import { bankLockKeys, bankOperationsSchema, bankTransactionRefusal, type BankOperation } from "../shared/bank-operations.js";
+import { HotKeys } from "./hot-keys.js";
 import type { OperationsPolicy } from "./api.js";
 import { ClientLimits } from "./client-limits.js";
 import { mountApi } from "./api.js";
@@ -47,9 +48,11 @@ async function main(): Promise<void> {
   if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
   mountApi(app, {
     engine, log, participants, logger, auth, limits,
+    hotKeys: new HotKeys(),
     operations: config.CONCORD_OPERATIONS === "bank" ? BANK_POLICY : undefined,
     defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS,
     maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
+    defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
   });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, { maxConnections: config.CONCORD_MAX_CONNECTIONS, requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS });
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
 /** The bank's operations, checked whole before anything is logged (shared/bank-operations.ts). */
 const BANK_POLICY: OperationsPolicy = {
   schema: bankOperationsSchema,
+  lockKeys: (operations) => bankLockKeys(operations as BankOperation[]).map((k) => k.key),
   refusal: (participants, caller) => bankTransactionRefusal(participants as { name: string; operations: BankOperation[] }[], caller.kind === "admin"),
 };
 

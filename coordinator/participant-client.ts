@@ -1,6 +1,6 @@
 import { signerFor, type Signer } from "../shared/auth.js";
 import { TransportError, type HttpClient, type HttpReply } from "../shared/http-client.js";
-import { batchResponseSchema, LIMITS, type Decision, type TwoPhaseAction } from "../shared/messages.js";
+import { batchReplyLineSchema, LIMITS, type Decision, type TwoPhaseAction } from "../shared/messages.js";
 
 /** A message waiting for the end of the current event-loop turn. */
 interface Pending {
@@ -53,8 +53,8 @@ export class ParticipantClient {
     return [...this.registry.keys()];
   }
 
-  prepare(name: string, txid: string, operations: unknown[], timeoutMs: number, participants: readonly string[]): Promise<HttpReply> {
-    return this.send(name, txid, "prepare", { operations, timeoutMs, participants }, Math.min(timeoutMs, this.requestTimeoutMs));
+  prepare(name: string, txid: string, operations: unknown[], timeoutMs: number, participants: readonly string[], ordered = false): Promise<HttpReply> {
+    return this.send(name, txid, "prepare", { operations, timeoutMs, participants, ...(ordered ? { ordered } : {}) }, Math.min(timeoutMs, this.requestTimeoutMs));
   }
 
   onePhase(name: string, txid: string, operations: unknown[], timeoutMs: number): Promise<HttpReply> {
@@ -102,23 +102,28 @@ export class ParticipantClient {
     }
     const url = `${base}/v1/2pc/batch`;
     const timeoutMs = Math.max(...batch.map((m) => m.timeoutMs));
+    // Each message is answered by its own line of the reply as soon as the participant has it
+    // (see the batch route), so a message whose answer is quick never waits for a slow one.
+    const answered = new Set<number>();
+    const onLine = (line: unknown) => {
+      const parsed = batchReplyLineSchema.safeParse(line);
+      const m = parsed.success ? batch[parsed.data.index] : undefined;
+      if (!parsed.success || !m || answered.has(parsed.data.index)) return;
+      answered.add(parsed.data.index);
+      m.resolve({ status: parsed.data.status, data: parsed.data.body });
+    };
+    const unanswered = () => batch.filter((_, i) => !answered.has(i));
     try {
       // Assembled from the bodies' JSON text: txid and action are from fixed alphabets.
       const json = `{"messages":[${batch.map((m) => `{"txid":"${m.txid}","action":"${m.action}","body":${m.json}}`).join(",")}]}`;
-      const res = await this.http.postJson(url, json, timeoutMs, this.signers.get(name));
-      const parsed = res.status === 200 ? batchResponseSchema.safeParse(res.data) : undefined;
-      if (parsed?.success && parsed.data.replies.length === batch.length) {
-        batch.forEach((m, i) => {
-          const reply = parsed.data.replies[i] as { status: number; body: unknown };
-          m.resolve({ status: reply.status, data: reply.body });
-        });
-        return;
-      }
-      // The batch as a whole was refused (unavailable, too large, an older participant): every
-      // message hears that answer, as if it had been sent alone and refused.
-      for (const m of batch) m.resolve(res.status === 200 ? { status: 502, data: { error: { code: "bad-batch-reply", message: `malformed batch reply from ${name}` } } } : res);
+      const res = await this.http.postLines(url, json, timeoutMs, this.signers.get(name), onLine);
+      // The batch as a whole was refused (unavailable, too large): every message hears that
+      // answer, as if it had been sent alone and refused. A 200 that left a message unanswered
+      // is a broken reply.
+      for (const m of unanswered()) m.resolve(res.status === 200 ? { status: 502, data: { error: { code: "bad-batch-reply", message: `no reply for this message in the batch reply from ${name}` } } } : res);
     } catch (err) {
-      for (const m of batch) m.reject(err instanceof TransportError ? err : new TransportError(url, err));
+      // No answer for what was not answered yet: as if each had been sent alone and lost.
+      for (const m of unanswered()) m.reject(err instanceof TransportError ? err : new TransportError(url, err));
     }
   }
 }

@@ -14,6 +14,13 @@ export interface CoreState {
   readonly participants: readonly string[];
   /** One participant: no prepare round, the participant commits or aborts on its own. */
   readonly onePhase: boolean;
+  /**
+   * PREPAREs go one participant after the other, in name order, each after the previous vote
+   * (a retry after a conflict: see pg-store.ts concord_lock_keys); otherwise all at once.
+   */
+  readonly ordered: boolean;
+  /** Participants that were sent a PREPARE. */
+  readonly asked: readonly string[];
   readonly phase: Phase;
   readonly votes: Readonly<Record<string, Vote>>;
   /** Why a participant voted no or could not be asked, for the client and the log. */
@@ -27,6 +34,12 @@ export interface CoreState {
   readonly phase2Targets: readonly string[];
   readonly acks: Readonly<Record<string, true>>;
   readonly replied: boolean;
+  /**
+   * The refusal that made this run abort: the first NO vote (or the single participant's refusal
+   * in one phase), with its reason. Undefined when it aborted for anything else (a participant
+   * that did not answer, the deadline): only a refusal says whether running again can help.
+   */
+  readonly abortCause: { participant: string; reason: string } | undefined;
 }
 
 export type Event =
@@ -41,7 +54,8 @@ export type Event =
   | { type: "ack"; participant: string }
   /** How long a client waits for phase 2 has passed: answer with the decision now. */
   | { type: "reply-wait-expired" }
-  | { type: "one-phase-result"; outcome: "committed" | "aborted"; reason?: string }
+  /** `refusal`: the participant's own reason for aborting, when it refused. */
+  | { type: "one-phase-result"; outcome: "committed" | "aborted"; reason?: string; refusal?: string }
   /** The one-phase request got no answer: its outcome must be settled by asking again (ABORT). */
   | { type: "one-phase-failed"; reason: string }
   | { type: "ended" };
@@ -61,13 +75,15 @@ export interface StepResult {
   effects: Effect[];
 }
 
-export function initialState(txid: string, participants: readonly string[]): CoreState {
+export function initialState(txid: string, participants: readonly string[], options: { ordered?: boolean } = {}): CoreState {
   assert(participants.length > 0, "a transaction needs at least one participant");
   assert(new Set(participants).size === participants.length, "participants must be distinct");
   return {
     txid,
     participants,
     onePhase: participants.length === 1,
+    ordered: options.ordered === true && participants.length > 1,
+    asked: [],
     phase: "preparing",
     votes: {},
     voteReasons: {},
@@ -77,6 +93,7 @@ export function initialState(txid: string, participants: readonly string[]): Cor
     phase2Targets: [],
     acks: {},
     replied: false,
+    abortCause: undefined,
   };
 }
 
@@ -99,7 +116,7 @@ export function step(state: CoreState, event: Event): StepResult {
     case "reply-wait-expired":
       return onReplyWaitExpired(state);
     case "one-phase-result":
-      return onOnePhaseResult(state, event.outcome, event.reason);
+      return onOnePhaseResult(state, event.outcome, event.reason, event.refusal);
     case "one-phase-failed":
       return onOnePhaseFailed(state);
     case "ended":
@@ -113,7 +130,20 @@ function onStart(state: CoreState): StepResult {
   assert.equal(state.phase, "preparing", "start happens once, first");
   const [only] = state.participants;
   if (state.onePhase && only !== undefined) return { state, effects: [{ type: "send-one-phase", participant: only }] };
-  return { state, effects: state.participants.map((participant) => ({ type: "send-prepare", participant }) as const) };
+  if (state.ordered) return askNext(state);
+  return { state: { ...state, asked: state.participants }, effects: state.participants.map((participant) => ({ type: "send-prepare", participant }) as const) };
+}
+
+/** The participants in the order an ordered transaction prepares them: by name. */
+export function preparationOrder(participants: readonly string[]): string[] {
+  return [...participants].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Ordered: the PREPARE of the first participant, in name order, not asked yet. */
+function askNext(state: CoreState): StepResult {
+  const next = preparationOrder(state.participants).find((p) => !state.asked.includes(p));
+  if (next === undefined) return none(state);
+  return { state: { ...state, asked: [...state.asked, next] }, effects: [{ type: "send-prepare", participant: next }] };
 }
 
 function onVote(state: CoreState, participant: string, vote: Vote, reason: string | undefined): StepResult {
@@ -126,9 +156,11 @@ function onVote(state: CoreState, participant: string, vote: Vote, reason: strin
   // A late vote (after the deadline or another NO) changes nothing: the abort already goes to
   // every participant that might be prepared.
   if (state.phase !== "preparing") return none(next);
-  if (vote === "no") return requestDecision(next, "abort", `${participant} voted no${reason ? `: ${reason}` : ""}`);
+  if (vote === "no") {
+    return requestDecision({ ...next, abortCause: { participant, reason: reason ?? "unspecified" } }, "abort", `${participant} voted no${reason ? `: ${reason}` : ""}`);
+  }
   const allVoted = state.participants.every((p) => votes[p] !== undefined);
-  if (!allVoted) return none(next);
+  if (!allVoted) return state.ordered ? askNext(next) : none(next);
   return requestDecision(next, "commit", "all participants voted yes");
 }
 
@@ -191,10 +223,13 @@ function onDecisionStored(state: CoreState, decision: Decision, reason: string):
   return { state: next, effects: sends };
 }
 
-/** COMMIT goes to YES voters; ABORT to everyone who might hold a prepared transaction. */
+/**
+ * COMMIT goes to YES voters; ABORT to everyone who might hold a prepared transaction: each
+ * participant sent a PREPARE, unless it voted NO or read-only.
+ */
 function phase2Targets(state: CoreState, decision: Decision): string[] {
   if (decision === "commit") return state.participants.filter((p) => state.votes[p] === "yes");
-  return state.participants.filter((p) => state.votes[p] !== "no" && state.votes[p] !== "read-only");
+  return state.participants.filter((p) => state.asked.includes(p) && state.votes[p] !== "no" && state.votes[p] !== "read-only");
 }
 
 function onDecisionUnknown(state: CoreState, error: string): StepResult {
@@ -219,13 +254,15 @@ function onReplyWaitExpired(state: CoreState): StepResult {
   return { state: { ...state, replied: true }, effects: [replyEffect(state)] };
 }
 
-function onOnePhaseResult(state: CoreState, outcome: "committed" | "aborted", reason: string | undefined): StepResult {
+function onOnePhaseResult(state: CoreState, outcome: "committed" | "aborted", reason: string | undefined, refusal: string | undefined): StepResult {
   assert(state.onePhase, "a one-phase result in a two-phase transaction");
   if (state.phase !== "preparing") return none(state);
   // The participant's outcome *is* the decision; the register records it for the query API
   // and so that recovery never contradicts it.
   const decision: Decision = outcome === "committed" ? "commit" : "abort";
-  const next: CoreState = { ...state, phase: "deciding", requested: decision };
+  const [only] = state.participants;
+  const abortCause = decision === "abort" && refusal !== undefined && only !== undefined ? { participant: only, reason: refusal } : undefined;
+  const next: CoreState = { ...state, phase: "deciding", requested: decision, abortCause };
   return { state: next, effects: [{ type: "write-decision", decision, reason: reason ?? (outcome === "committed" ? "committed in one phase" : "aborted in one phase"), votes: {} }] };
 }
 

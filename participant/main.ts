@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) => logger.warn({ failpoint: fp, spec }, "failpoint fired"));
   failpoints.configure(config.CONCORD_FAILPOINTS);
   const participant = new Participant(
-    { name, lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS, statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS, preparedLimit: Math.max(1, maxPrepared - config.CONCORD_PREPARED_RESERVE) },
+    { name, lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS, statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS, preparedLimit: Math.max(1, maxPrepared - config.CONCORD_PREPARED_RESERVE),
+      // A few connections of the pool stay for PREPAREs that do not wait (see concord_lock_keys).
+      maxWaiters: Math.max(1, config.CONCORD_PG_POOL_SIZE - 4) },
     pool,
     decisionPool,
     journal,

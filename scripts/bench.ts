@@ -12,12 +12,14 @@ import { benchSvg } from "./bench/svg.js";
 import type { RowKind } from "./bench/drivers.js";
 
 const ROWS: RowKind[] = ["ceiling", "floor", "concord", "coordination"];
-const USAGE = `usage: npm run bench [-- --quick] [--rows ${ROWS.join(",")}] [--no-extras] [--dir ${DEFAULT_BENCH_DIR}] [--out bench/results]
+/** Groups that are not rows of the matrix but can be chosen with --rows like them. */
+const SECTIONS = ["contention"] as const;
+const USAGE = `usage: npm run bench [-- --quick] [--rows ${[...ROWS, ...SECTIONS].join(",")}] [--no-extras] [--dir ${DEFAULT_BENCH_DIR}] [--out bench/results]
 
   --quick   concurrencies 1, 8, 32 with 2 participants, about 4 s per cell (about 2 minutes)
             (default: concurrencies 1, 8, 32, 64; 2, 4 and 8 participants for Concord and
             coordination only; about 10 s per cell)
-  --rows    which rows to run (default: all)
+  --rows    which rows to run (default: all); "contention" is the hot-pair and Zipf section
   --no-extras  skip the memory run and the recovery measurement (1,000 and 10,000
             unacknowledged transactions), which follow the coordination-only row
   --dir     the cluster's state folder; it is stopped and wiped first
@@ -26,13 +28,16 @@ const USAGE = `usage: npm run bench [-- --quick] [--rows ${ROWS.join(",")}] [--n
 async function main(): Promise<number> {
   const { positional, flags } = parseArgs(process.argv.slice(2), { quick: "boolean", rows: "string", dir: "string", out: "string", "no-extras": "boolean" });
   if (positional.length > 0) throw new UsageError(`unexpected argument ${positional[0]}`);
-  const rows = typeof flags.rows === "string" ? flags.rows.split(",").map((r) => r.trim()) : ROWS;
-  for (const r of rows) if (!ROWS.includes(r as RowKind)) throw new UsageError(`--rows: unknown row ${r}; known: ${ROWS.join(", ")}`);
+  const known = [...ROWS, ...SECTIONS] as string[];
+  const chosen = typeof flags.rows === "string" ? flags.rows.split(",").map((r) => r.trim()) : known;
+  for (const r of chosen) if (!known.includes(r)) throw new UsageError(`--rows: unknown row ${r}; known: ${known.join(", ")}`);
+  const rows = chosen.filter((r): r is RowKind => ROWS.includes(r as RowKind));
   const out = resolve(typeof flags.out === "string" ? flags.out : join("bench", "results"));
   const report = await runBench({
     quick: flags.quick === true,
     dir: typeof flags.dir === "string" ? flags.dir : DEFAULT_BENCH_DIR,
-    rows: rows as RowKind[],
+    rows,
+    contention: chosen.includes("contention"),
     extras: flags["no-extras"] !== true,
     log: (line) => process.stdout.write(`${line}\n`),
   });

@@ -36,6 +36,15 @@ export const bankOperationsSchema = z.array(bankOperationSchema).min(1).max(64);
 export const openAccountSchema = z.object({ id: accountIdSchema, balance: z.union([z.literal("0"), amountSchema]) }).strict();
 
 /**
+ * The lock keys of the bank's operations (participant/framework concord_lock_keys): the account
+ * each touches, written by a debit or credit, read (shared) by a read. The coordinator knows them
+ * too, to start a request on a recently contended account in ordered mode.
+ */
+export function bankLockKeys(ops: readonly BankOperation[]): { key: string; exclusive: boolean }[] {
+  return ops.map((op) => ({ key: `accounts:${op.account}`, exclusive: op.op !== "read" }));
+}
+
+/**
  * What a caller may ask of the banks in one transaction, checked by the coordinator before
  * anything is logged (the participants cannot check it: each sees only its own operations).
  *

@@ -132,6 +132,8 @@ export const coordinatorEnvSchema = z.object({
   CONCORD_API_KEYS: apiKeys,
   /** The HMAC secret shared with each participant, `name=secret,...`: one for every participant. */
   CONCORD_PARTICIPANT_SECRETS: secretMap,
+  /** Attempts a request gets when it does not set `retry.maxAttempts` (transient aborts are retried). */
+  CONCORD_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(100).default(20),
   /** Per API key (per coordinator process): transactions running at once. */
   CONCORD_CLIENT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(64),
   /**

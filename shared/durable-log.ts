@@ -80,6 +80,11 @@ export interface TxRecord {
   idempotencyKey: string | undefined;
   /** The API key id that made it; undefined for an operator's or a presumed-abort record. */
   client: string | undefined;
+  /** Its place among the attempts of one request: the first attempt's txid, its number, its neighbours. */
+  series: string | undefined;
+  attempt: number;
+  previous: string | undefined;
+  next: string | undefined;
   votes: Record<string, Vote>;
   acks: Record<string, number>;
 }
@@ -188,7 +193,7 @@ export class DurableLog {
 
   async begin(
     txid: string,
-    p: { participants: string[]; timeoutMs: number; onePhase: boolean; idempotencyKey?: string; client?: string },
+    p: { participants: string[]; timeoutMs: number; onePhase: boolean; idempotencyKey?: string; client?: string; link?: { series: string; attempt: number; previous?: string } },
   ): Promise<{ createdAtMs: number; deadlineAtMs: number }> {
     const k = this.keysFor(txid);
     const token = randomUUID();
@@ -196,7 +201,7 @@ export class DurableLog {
     const [code, a, b, createdAt, deadlineAt] = await this.scripts.concordBegin(
       k.tx, k.events, k.undecided, this.clientKey(shardOf(txid), client || "-"),
       txid, JSON.stringify(p.participants), p.timeoutMs, p.onePhase ? "1" : "0", p.idempotencyKey ?? "", MAX_EVENTS, token, client,
-      this.options.retentionSeconds * 1000,
+      this.options.retentionSeconds * 1000, p.link?.series ?? "", p.link?.attempt ?? 1, p.link?.previous ?? "",
     );
     if (code !== BeginCode.Exists) return { createdAtMs: Number(a), deadlineAtMs: Number(b) };
     // Our own begin, resent by the client after a reconnect, already went through.
@@ -351,15 +356,41 @@ export class DurableLog {
     return all.sort().reverse().slice(0, limit);
   }
 
-  /** Claims an idempotency key for a txid, or returns the txid and request hash that hold it. */
-  async claimIdempotencyKey(key: string, txid: string, requestHash: string): Promise<{ claimed: true } | { claimed: false; txid: string; requestHash: string }> {
-    const redisKey = `{concord:${this.options.namespace}:idempotency}:${key}`;
-    const value = `${txid} ${requestHash}`;
-    const ok = await this.redis.set(redisKey, value, "EX", this.options.retentionSeconds, "NX");
+  /**
+   * Points an attempt at the one that follows it (the coordinator retried the request). Not
+   * atomic with the new attempt's begin, which lives in another shard: the new attempt's own
+   * `previous` field is the link that always holds; this one is for reading forwards.
+   */
+  async linkNextAttempt(previous: string, next: string): Promise<void> {
+    await this.redis.hset(this.txKey(previous), "next", next);
+  }
+
+  private idempotencyKey(key: string): string {
+    return `{concord:${this.options.namespace}:idempotency}:${key}`;
+  }
+
+  /**
+   * Claims an idempotency key for a request whose first attempt is `txid`, or returns what holds
+   * it: the latest attempt's txid, the request hash, and whether the request has its final
+   * answer (`done`: no attempt follows).
+   */
+  async claimIdempotencyKey(key: string, txid: string, requestHash: string): Promise<{ claimed: true } | { claimed: false; txid: string; requestHash: string; done: boolean }> {
+    const redisKey = this.idempotencyKey(key);
+    const ok = await this.redis.set(redisKey, `${txid} ${requestHash} running`, "EX", this.options.retentionSeconds, "NX");
     if (ok === "OK") return { claimed: true };
-    const stored = (await this.redis.get(redisKey)) ?? "";
-    const [storedTxid = "", storedHash = ""] = stored.split(" ");
-    return { claimed: false, txid: storedTxid, requestHash: storedHash };
+    return this.idempotencyState(key);
+  }
+
+  /** What an idempotency key holds now (see claimIdempotencyKey). */
+  async idempotencyState(key: string): Promise<{ claimed: false; txid: string; requestHash: string; done: boolean }> {
+    const stored = (await this.redis.get(this.idempotencyKey(key))) ?? "";
+    const [storedTxid = "", storedHash = "", state = "done"] = stored.split(" ");
+    return { claimed: false, txid: storedTxid, requestHash: storedHash, done: state === "done" };
+  }
+
+  /** Moves an idempotency key to the request's latest attempt; `done` once no attempt will follow. */
+  async advanceIdempotencyKey(key: string, txid: string, requestHash: string, done: boolean): Promise<void> {
+    await this.redis.set(this.idempotencyKey(key), `${txid} ${requestHash} ${done ? "done" : "running"}`, "KEEPTTL", "XX");
   }
 }
 
@@ -404,6 +435,10 @@ function parseRecord(txid: string, h: Record<string, string>): TxRecord {
     presumed: h.presumed === "1",
     idempotencyKey: h.idempotencyKey || undefined,
     client: h.client || undefined,
+    series: h.series || undefined,
+    attempt: Number(h.attempt || 1),
+    previous: h.previous || undefined,
+    next: h.next || undefined,
     votes,
     acks,
   };

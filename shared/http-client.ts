@@ -1,5 +1,6 @@
 import { Agent, request } from "undici";
 import type { Signer } from "./auth.js";
+import { StringDecoder } from "node:string_decoder";
 import { parseJsonSafely } from "./safe-json.js";
 
 /**
@@ -22,6 +23,12 @@ export interface HttpClient {
   /** POST a body that is JSON text already (serialized once by the caller, sent as is). */
   postJson<T = unknown>(url: string, json: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
   get<T = unknown>(url: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
+  /**
+   * POST JSON text and read an NDJSON reply (`application/x-ndjson`) line by line as it arrives,
+   * calling `onLine` with each parsed line; resolves when the reply ends. A reply of any other type
+   * is read whole and returned as `post` would, with `onLine` never called.
+   */
+  postLines<T = unknown>(url: string, json: string, timeoutMs: number, sign: Signer | undefined, onLine: (line: unknown) => void): Promise<HttpReply<T>>;
   close(): Promise<void>;
 }
 
@@ -47,7 +54,7 @@ export function createHttpClient(p: { maxSockets?: number; maxReplyBytes?: numbe
   const agent = new Agent({ connections: p.maxSockets ?? 256, keepAliveTimeout: 30_000, pipelining: 1 });
   const maxReplyBytes = p.maxReplyBytes ?? MAX_REPLY_BYTES;
 
-  const send = async <T>(url: string, method: "GET" | "POST", body: string | undefined, timeoutMs: number, sign: Signer | undefined): Promise<HttpReply<T>> => {
+  const send = async <T>(url: string, method: "GET" | "POST", body: string | undefined, timeoutMs: number, sign: Signer | undefined, onLine?: (line: unknown) => void): Promise<HttpReply<T>> => {
     let reply;
     try {
       const headers: Record<string, string> = body !== undefined ? JSON_HEADERS : {};
@@ -63,9 +70,10 @@ export function createHttpClient(p: { maxSockets?: number; maxReplyBytes?: numbe
     } catch (err) {
       throw new TransportError(url, err);
     }
+    const type = String(reply.headers["content-type"] ?? "");
     let text: string;
     try {
-      text = await readBounded(reply.body, maxReplyBytes);
+      text = await readBounded(reply.body, maxReplyBytes, onLine && type.startsWith(NDJSON) ? onLine : undefined);
     } catch (err) {
       throw new TransportError(url, err);
     }
@@ -76,6 +84,7 @@ export function createHttpClient(p: { maxSockets?: number; maxReplyBytes?: numbe
     post: <T>(url: string, body: unknown, timeoutMs: number, sign?: Signer) => send<T>(url, "POST", JSON.stringify(body), timeoutMs, sign),
     postJson: <T>(url: string, json: string, timeoutMs: number, sign?: Signer) => send<T>(url, "POST", json, timeoutMs, sign),
     get: <T>(url: string, timeoutMs: number, sign?: Signer) => send<T>(url, "GET", undefined, timeoutMs, sign),
+    postLines: <T>(url: string, json: string, timeoutMs: number, sign: Signer | undefined, onLine: (line: unknown) => void) => send<T>(url, "POST", json, timeoutMs, sign, onLine),
     close: () => agent.close(),
   };
 }
@@ -89,10 +98,19 @@ function pathOf(url: string): string {
   return start < 0 ? "/" : url.slice(start);
 }
 
-/** Reads a reply body up to `maxBytes`; past that it destroys the stream (closing the connection) and throws. */
-async function readBounded(stream: AsyncIterable<Buffer> & { destroy(err?: Error): void }, maxBytes: number): Promise<string> {
+export const NDJSON = "application/x-ndjson";
+
+/**
+ * Reads a reply body up to `maxBytes`; past that it destroys the stream (closing the connection)
+ * and throws. With `onLine`, each complete line is parsed and handed over as it arrives (what is
+ * returned is then only an unterminated rest); a line that is not JSON is skipped.
+ */
+async function readBounded(stream: AsyncIterable<Buffer> & { destroy(err?: Error): void }, maxBytes: number, onLine?: (line: unknown) => void): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
+  let pending = "";
+  // A character split between two chunks must not be cut in half.
+  const decoder = new StringDecoder("utf8");
   for await (const chunk of stream) {
     size += chunk.length;
     if (size > maxBytes) {
@@ -100,9 +118,24 @@ async function readBounded(stream: AsyncIterable<Buffer> & { destroy(err?: Error
       stream.destroy(err);
       throw err;
     }
-    chunks.push(chunk);
+    if (!onLine) {
+      chunks.push(chunk);
+      continue;
+    }
+    pending += decoder.write(chunk);
+    let newline = pending.indexOf("\n");
+    while (newline >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      try {
+        if (line.trim() !== "") onLine(parseJsonSafely(line));
+      } catch {
+        // A malformed line answers nothing: its message is treated as unanswered.
+      }
+      newline = pending.indexOf("\n");
+    }
   }
-  return Buffer.concat(chunks, size).toString("utf8");
+  return onLine ? pending : Buffer.concat(chunks, size).toString("utf8");
 }
 
 /** JSON replies are parsed with the same refusal of prototype keys as requests; anything else stays text. */

@@ -11,6 +11,14 @@ export function newTxid(): string {
   return uuidv7();
 }
 
+/**
+ * A new txid that carries the time `ms` instead of now: the attempts of one request after the
+ * first keep its age (coordinator/series.ts). Its random bits are fresh, so it is unique.
+ */
+export function txidAt(ms: number): string {
+  return uuidv7({ msecs: ms });
+}
+
 /** When a UUID v7 txid was made (its first 48 bits, Unix ms, by the clock of the process that made it). */
 export function txidTimeMs(txid: string): number {
   return parseInt(txid.slice(0, 8) + txid.slice(9, 13), 16);

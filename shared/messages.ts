@@ -12,6 +12,8 @@ export const LIMITS = {
   minTimeoutMs: 100,
   /** 2PC messages for one participant carried in one HTTP request. */
   maxBatchMessages: 64,
+  /** Attempts of one request (the coordinator's retries of transient aborts). */
+  maxAttempts: 100,
 } as const;
 
 export const txidSchema = z.string().regex(TXID_PATTERN, "must be a lowercase UUID such as 0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90");
@@ -48,6 +50,11 @@ export const transactionRequestSchema = z
       .min(1)
       .max(LIMITS.maxParticipantsPerTransaction),
     timeoutMs: z.number().int().min(LIMITS.minTimeoutMs).optional(),
+    /**
+     * How many attempts the coordinator may make when an attempt aborts for a transient reason
+     * (a lock conflict, a deadlock, a serialization failure): 0 or 1 turns retrying off.
+     */
+    retry: z.object({ maxAttempts: z.number().int().min(0).max(LIMITS.maxAttempts) }).strict().optional(),
   })
   .strict();
 export type TransactionRequest = z.infer<typeof transactionRequestSchema>;
@@ -63,6 +70,8 @@ export const prepareRequestSchema = z
     timeoutMs: z.number().int().min(1).max(600_000).optional(),
     /** Every participant of the transaction: the peers to ask if the coordinator is unreachable. */
     participants: z.array(participantNameSchema).max(LIMITS.maxParticipantsPerTransaction).optional(),
+    /** The coordinator prepares this transaction one participant after the other, in name order. */
+    ordered: z.boolean().optional(),
   })
   .strict();
 export type PrepareRequest = z.infer<typeof prepareRequestSchema>;
@@ -110,7 +119,8 @@ export const batchRequestSchema = z
   })
   .strict();
 export type BatchRequest = z.infer<typeof batchRequestSchema>;
-export const batchResponseSchema = z.object({ replies: z.array(z.object({ status: z.number().int(), body: z.unknown() })) });
+/** One line of a batch's answer (application/x-ndjson): the reply to message `index`. */
+export const batchReplyLineSchema = z.object({ index: z.number().int().min(0), status: z.number().int(), body: z.unknown() });
 
 /** A peer's answer during cooperative termination. */
 export const peerInquiryResponseSchema = z.object({

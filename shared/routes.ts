@@ -54,7 +54,8 @@ export function mountRoute(app: Express, auth: Authenticator, spec: RouteSpec, h
     res.locals.caller = caller;
     await handler(req, res, caller);
     // A handler that neither answered nor threw is a bug: say so rather than hang the client.
-    if (!res.headersSent) next(new Error(`route ${spec.method} ${spec.path} sent no answer`));
+    // (A client that went away before the answer is not one.)
+    if (!res.headersSent && !req.socket.destroyed) next(new Error(`route ${spec.method} ${spec.path} sent no answer`));
   };
   switch (spec.method) {
     case "GET":

@@ -4,7 +4,7 @@ import { parseWith } from "../../shared/http-server.js";
 import { VoteNoError, type Application } from "../framework/application.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
 import { BANK_ROUTES, mountBankRoutes } from "./bank-routes.js";
-import { bankOperationsSchema, type BankOperation } from "../../shared/bank-operations.js";
+import { bankLockKeys, bankOperationsSchema, type BankOperation } from "../../shared/bank-operations.js";
 import { BANK_MIGRATIONS } from "./schema.js";
 
 type AccountResult = { account: string; balance: string; version: number };
@@ -44,6 +44,8 @@ export const bankApplication: Application<BankOperation[]> = {
         }),
     };
   },
+
+  lockKeys: bankLockKeys,
 
   refusalFor(err, ops) {
     if (pgCode(err) === PG.numericValueOutOfRange) return balanceOutOfRange();

@@ -29,6 +29,14 @@ export interface Application<Ops> {
    * before PREPARE TRANSACTION. Undefined means: use `execute`.
    */
   statements?(txid: string, ops: Ops, literal: (value: string) => string): StatementPlan | undefined;
+  /**
+   * The keys the operations lock, for the framework's wait-die locking (pg-store.ts
+   * concord_lock_keys), which runs before `statements` or `execute`: `exclusive` for a write,
+   * shared for a read. A key names what it locks, e.g. `accounts:alice`. Without this, the
+   * application's own row locks are all there is, and transactions over the same rows at two
+   * participants can only be untangled by the lock timeout.
+   */
+  lockKeys?(ops: Ops): LockKey[];
   /** A PostgreSQL error from the statements that is a business refusal (a CHECK, say), or undefined. */
   refusalFor?(err: unknown, ops: Ops): VoteNoError | undefined;
   /**
@@ -37,6 +45,11 @@ export interface Application<Ops> {
    */
   readonly routes?: readonly RouteSpec[];
   mountRoutes?(app: Express, ctx: { pool: Pool; logger: Logger; auth: Authenticator }): void;
+}
+
+export interface LockKey {
+  key: string;
+  exclusive: boolean;
 }
 
 export interface StatementPlan {

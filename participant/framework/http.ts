@@ -6,6 +6,7 @@ import type { DurableLog } from "../../shared/durable-log.js";
 import { mountRoute } from "../../shared/routes.js";
 import { PARTICIPANT_ROUTES as R } from "./routes.js";
 import { ValidationError } from "../../shared/errors.js";
+import { NDJSON } from "../../shared/http-client.js";
 import { errorReply, parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { batchRequestSchema, emptyBodySchema, prepareRequestSchema, twoPhaseActionSchema, txidSchema, type TwoPhaseAction } from "../../shared/messages.js";
@@ -16,7 +17,7 @@ async function handleTwoPhase<Ops>(participant: Participant<Ops>, action: TwoPha
   switch (action) {
     case "prepare": {
       const body = parseWith(prepareRequestSchema, rawBody, where);
-      return participant.prepare(txid, body.operations, body.timeoutMs, body.participants);
+      return participant.prepare(txid, body.operations, body.timeoutMs, body.participants, body.ordered ?? false);
     }
     case "one-phase": {
       const body = parseWith(prepareRequestSchema, rawBody, where);
@@ -55,18 +56,29 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, auth: Authenticator, part
     });
   }
 
+  // Each message's answer is written as soon as it is known, one JSON line each
+  // ({index, status, body}): a PREPARE waiting its turn on a row (wait-die lets an older
+  // transaction wait) must not hold back the votes of the others in the batch. Held back, a vote
+  // that another transaction's commit depends on could wait on the very PREPARE it releases.
   mountRoute(app, auth, R.batch, async (req, res) => {
     const { messages } = parseWith(batchRequestSchema, req.body, "body");
+    res.status(200).type(NDJSON);
+    // The headers go at once: the first answer may take a while (a PREPARE waiting its turn).
+    res.flushHeaders();
     // Started in order, so that two messages for one txid meet its mutex in the order sent.
-    const replies = await Promise.all(
+    await Promise.all(
       messages.map((m, i) =>
-        handleTwoPhase(participant, m.action, m.txid, m.body ?? {}, `body.messages.${i}.body`).then(
-          (body) => ({ status: 200, body }),
-          (err: unknown) => errorReply(inBatch(err, i), deps.logger, { path: R.batch.path, txid: m.txid, action: m.action }),
-        ),
+        handleTwoPhase(participant, m.action, m.txid, m.body ?? {}, `body.messages.${i}.body`)
+          .then(
+            (body) => ({ status: 200, body }),
+            (err: unknown) => errorReply(inBatch(err, i), deps.logger, { path: R.batch.path, txid: m.txid, action: m.action }),
+          )
+          .then((reply) => {
+            res.write(`${JSON.stringify({ index: i, ...reply })}\n`);
+          }),
       ),
     );
-    res.json({ replies });
+    res.end();
   });
 
   // A peer in doubt asks here what we know (cooperative termination). It may write a tombstone, so

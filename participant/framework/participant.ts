@@ -13,7 +13,7 @@ import { gidFor } from "../../shared/ids.js";
 import type { Failpoints } from "../../shared/failpoints.js";
 import type { Logger } from "../../shared/logger.js";
 import type { DecisionAck, OnePhaseResponse, PrepareResponse } from "../../shared/messages.js";
-import { VoteNoError, type Application } from "./application.js";
+import { VoteNoError, type Application, type LockKey } from "./application.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { PG, pgCode, voteNoReasonFor } from "./pg-errors.js";
 import { refusalFromSql } from "./pg-store.js";
@@ -27,6 +27,8 @@ export interface ParticipantOptions {
    * max_prepared_transactions, so a full table is met with a clean refusal, not an error.
    */
   preparedLimit: number;
+  /** PREPAREs that may wait for a lock at once: fewer than the PREPARE pool holds (see concord_lock_keys). */
+  maxWaiters: number;
 }
 
 /** PostgreSQL's literal quoting (standard_conforming_strings on, as by default). */
@@ -39,6 +41,8 @@ type Outcome = { prepared: boolean; state: "committed" | "aborted" | undefined }
 
 export class Participant<Ops> {
   private readonly mutex = new KeyedMutex();
+  /** The PostgreSQL backend running each txid's PREPARE right now (see abort). */
+  private readonly running = new Map<string, number>();
 
   constructor(
     private readonly options: ParticipantOptions,
@@ -63,7 +67,11 @@ export class Participant<Ops> {
     return gidFor(this.options.name, txid);
   }
 
-  async prepare(txid: string, rawOperations: unknown[], timeoutMs: number | undefined, participants: readonly string[] = []): Promise<PrepareResponse> {
+  /**
+   * `ordered`: the coordinator sends this transaction's PREPAREs one participant after the other
+   * (a retry after a conflict), which lets it wait for other ordered ones (concord_lock_keys).
+   */
+  async prepare(txid: string, rawOperations: unknown[], timeoutMs: number | undefined, participants: readonly string[] = [], ordered = false): Promise<PrepareResponse> {
     // The coordinator's deadline runs from now: time spent queued counts against it.
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     // Validation happens before anything is written: a malformed request changes nothing.
@@ -76,15 +84,15 @@ export class Participant<Ops> {
     // insert fails on a tombstone or a committed row, and times out on a row we hold prepared
     // (a repeated PREPARE); `refuse` turns each into the vote already given.
     return this.mutex.run(txid, async () => {
-      const vote = await this.executeAndPrepare(txid, ops, deadlineAt, participants);
+      const vote = await this.executeAndPrepare(txid, ops, deadlineAt, participants, ordered);
       if (vote.vote === "yes") await this.failpoints.hit("participant.after-prepare");
       return vote;
     });
   }
 
-  private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number, participants: readonly string[]): Promise<PrepareResponse> {
+  private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number, participants: readonly string[], ordered: boolean): Promise<PrepareResponse> {
     // Nothing written and no lock to keep: a read-only outcome releases everything and leaves phase 2.
-    const run = await this.inTransaction(txid, ops, deadlineAt, `PREPARE TRANSACTION '${this.gid(txid)}'`, "ROLLBACK");
+    const run = await this.inTransaction(txid, ops, deadlineAt, `PREPARE TRANSACTION '${this.gid(txid)}'`, "ROLLBACK", ordered);
     // The connection is back in the pool before any follow-up query: holding it while asking
     // for another could exhaust the pool under load.
     if (!run.ok) return this.refuse(txid, run.error, participants);
@@ -105,15 +113,17 @@ export class Participant<Ops> {
    * `execute` runs between BEGIN and `end`. Any failure rolls back; the error is returned (as a
    * NO vote's VoteNoError where it is a refusal), not thrown.
    */
-  private async inTransaction(txid: string, ops: Ops, deadlineAt: number, end: string, readOnlyEnd: string): Promise<{ ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }> {
+  private async inTransaction(txid: string, ops: Ops, deadlineAt: number, end: string, readOnlyEnd: string, ordered: boolean): Promise<{ ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }> {
     const client = await this.connect();
     let broken: Error | undefined;
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (pid !== undefined) this.running.set(txid, pid);
     try {
       // A PREPARE that waited past the coordinator's deadline for a connection would only
       // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
       const remainingMs = Math.floor(deadlineAt - monotonicMs());
       if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      const head = this.beginStatements(txid, remainingMs, end.startsWith("PREPARE"));
+      const head = this.beginStatements(txid, remainingMs, end.startsWith("PREPARE"), this.app.lockKeys?.(ops) ?? [], ordered);
       const plan = this.app.statements?.(txid, ops, escapeLiteral);
       if (plan) {
         const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
@@ -129,6 +139,7 @@ export class Participant<Ops> {
       const refusal = refusalFromSql(error);
       return { ok: false, error: refusal ? new VoteNoError(refusal.reason, refusal.detail) : (this.app.refusalFor?.(error, ops) ?? error) };
     } finally {
+      if (this.running.get(txid) === pid) this.running.delete(txid);
       client.release(broken);
     }
   }
@@ -231,6 +242,12 @@ export class Participant<Ops> {
   }
 
   async abort(txid: string): Promise<DecisionAck> {
+    // An ABORT that overtakes its PREPARE waits for it (the per-txid mutex). A PREPARE waiting its
+    // turn on a row would hold that place in the queue, and a pool connection, until its
+    // deadline: it is cancelled instead, and ends as a NO vote. Only while the backend still
+    // runs this txid (its application_name says so): a connection given to another transaction
+    // meanwhile is left alone.
+    await this.cancelRunning(txid);
     return this.mutex.run(txid, async () => {
       const before = await this.outcome(txid);
       if (before.state === "committed" && !before.prepared) {
@@ -255,7 +272,9 @@ export class Participant<Ops> {
     return this.mutex.run(txid, async () => {
       // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
       if ((await this.journal.get(txid))?.decision === "abort") return { outcome: "aborted", reason: "already-aborted" };
-      const run = await this.inTransaction(txid, ops, deadlineAt, "COMMIT", "COMMIT");
+      // One participant only: its waits are all here, taken in key order, so it can never close
+      // a cycle and may wait like an ordered transaction.
+      const run = await this.inTransaction(txid, ops, deadlineAt, "COMMIT", "COMMIT", true);
       if (!run.ok) return this.refuseOnePhase(txid, run.error);
       this.logger.debug({ txid, outcome: "committed" }, "one-phase commit");
       return { outcome: "committed", ...(run.value.results ? { results: run.value.results } : {}) };
@@ -296,6 +315,14 @@ export class Participant<Ops> {
       this.logger.info({ txid, answer: "abort" }, "peer inquiry before any vote: tombstone written");
       return "abort";
     });
+  }
+
+  private async cancelRunning(txid: string): Promise<void> {
+    const pid = this.running.get(txid);
+    if (pid === undefined) return;
+    await this.decisionPool
+      .query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2", [pid, `concord:${txid}`])
+      .catch((err: unknown) => this.logger.warn({ txid, err: String(err) }, "could not cancel a running PREPARE; the ABORT waits for it"));
   }
 
   /** Prepared transactions of this participant at least `minAgeMs` old, by txid. */
@@ -365,7 +392,7 @@ export class Participant<Ops> {
    * transfers: seen in the 8-bank benchmark.) The txid and gid passed strict checks before they
    * got here and are escaped as literals all the same.
    */
-  private beginStatements(txid: string, remainingMs: number, preparing: boolean): string[] {
+  private beginStatements(txid: string, remainingMs: number, preparing: boolean, lockKeys: readonly LockKey[], ordered: boolean): string[] {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
     // the deadlock. Both values are integers we computed, never client text.
@@ -382,9 +409,14 @@ export class Participant<Ops> {
       "BEGIN",
       `SET LOCAL statement_timeout = ${statementMs}`,
       `SET LOCAL lock_timeout = ${lockMs}`,
+      // Others find this transaction by its session while it runs (concord_lock_holders).
+      `SET LOCAL application_name = ${escapeLiteral(`concord:${txid}`)}`,
       `SELECT concord_refuse(CASE WHEN bool_or(gid = ${gid}) THEN '{"reason":"${ALREADY_PREPARED}"}' ELSE '{"reason":"busy"}' END)
          FROM pg_prepared_xacts HAVING bool_or(gid = ${gid})${full}`,
       `INSERT INTO concord_txn (txid, state) VALUES (${escapeLiteral(txid)}, 'committed')`,
+      // The wait ends a little before the deadline, so the coordinator hears a NO vote
+      // (lock-timeout) rather than no answer at all.
+      ...lockStatements(txid, lockKeys, remainingMs - Math.min(200, Math.floor(remainingMs / 10)), ordered, this.options.maxWaiters),
     ];
   }
 
@@ -395,4 +427,21 @@ export class Participant<Ops> {
       throw new UnavailableError(`PostgreSQL unreachable: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * The wait-die lock of every key the operations touch, sorted and each once (exclusive where any
+ * operation writes it), before any of them is read or written: transactions at this participant
+ * then take their keys in one order, and a cycle across participants is refused at once (see
+ * concord_lock_keys in pg-store.ts). The wait is bounded by the coordinator's deadline.
+ */
+export function lockStatements(txid: string, keys: readonly LockKey[], remainingMs: number, ordered: boolean, maxWaiters: number): string[] {
+  if (keys.length === 0) return [];
+  const merged = new Map<string, boolean>();
+  for (const k of keys) merged.set(k.key, (merged.get(k.key) ?? false) || k.exclusive);
+  const sorted = [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const array = (items: string[]) => `ARRAY[${items.join(",")}]`;
+  return [
+    `SELECT concord_lock_keys(${array(sorted.map(([k]) => escapeLiteral(k)))}::text[], ${array(sorted.map(([, x]) => String(x)))}::boolean[], ${escapeLiteral(txid)}, ${ordered}, ${Math.max(1, Math.floor(remainingMs))}, ${Math.max(1, Math.floor(maxWaiters))})`,
+  ];
 }

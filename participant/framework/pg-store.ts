@@ -2,6 +2,14 @@ import pg from "pg";
 import type { Logger } from "../../shared/logger.js";
 import { UnsafeConfigurationError } from "../../shared/errors.js";
 
+/**
+ * The shared advisory lock every ordered transaction holds (see concord_lock_keys): its
+ * int8 key, and the two halves pg_locks shows it by.
+ */
+const ORDERED_MARK = 4207002;
+const ORDERED_MARK_CLASSID = 0;
+const ORDERED_MARK_OBJID = ORDERED_MARK;
+
 /** How concord_refuse marks its errors. */
 export const REFUSAL_PREFIX = "concord-refuse:";
 
@@ -24,6 +32,103 @@ export const FRAMEWORK_MIGRATIONS: Migration[] = [
     sql: `CREATE OR REPLACE FUNCTION concord_refuse(detail text) RETURNS text LANGUAGE plpgsql AS $$
           BEGIN
             RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = '${REFUSAL_PREFIX}' || detail;
+          END $$`,
+  },
+  {
+    // Who holds the advisory lock of a key (see concord_lock_keys): each holder's txid, from its
+    // session's application_name while it runs or from its gid once it is prepared, and whether
+    // it takes its participants in order (it then also holds the shared "ordered" mark lock). A
+    // prepared transaction's locks have no pid; its own transactionid lock, under the same
+    // virtual transaction, gives its xid and so its gid. A holder that is not a Concord
+    // transaction has a NULL txid.
+    relation: "concord_lock_holders(bigint)",
+    kind: "function",
+    sql: `CREATE OR REPLACE FUNCTION concord_lock_holders(h bigint, OUT txid text, OUT ordered boolean) RETURNS SETOF record
+          LANGUAGE sql VOLATILE AS $$
+          SELECT coalesce(substring(a.application_name FROM '^concord:(.+)$'), substring(p.gid FROM '^concord:[^:]+:(.+)$')),
+                 EXISTS (SELECT 1 FROM pg_locks m
+                          WHERE m.locktype = 'advisory' AND m.granted AND m.objsubid = 1 AND m.virtualtransaction = l.virtualtransaction
+                            AND m.classid = ${ORDERED_MARK_CLASSID}::oid AND m.objid = ${ORDERED_MARK_OBJID}::oid)
+            FROM pg_locks l
+            LEFT JOIN pg_stat_activity a ON l.pid IS NOT NULL AND a.pid = l.pid
+            LEFT JOIN pg_locks x ON l.pid IS NULL AND x.pid IS NULL AND x.locktype = 'transactionid' AND x.granted
+                                AND x.virtualtransaction = l.virtualtransaction
+            LEFT JOIN pg_prepared_xacts p ON p.transaction = x.transactionid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND l.classid = ((h >> 32) & 4294967295)::oid AND l.objid = (h & 4294967295)::oid
+             AND l.pid IS DISTINCT FROM pg_backend_pid()
+          $$`,
+  },
+  {
+    // Deadlock-free locking of keys across participants: one advisory lock per key, taken in the
+    // order given (the caller sorts them), and a rule for who may wait for whom. Transactions
+    // are parallel (PREPAREs sent to every participant at once) or ordered (sent one participant
+    // after the other, in name order: a retry after a conflict); their age is their txid (UUID v7
+    // txids sort by the time their request began, and a retry keeps it).
+    //   - a parallel transaction waits only for younger parallel holders: it gives up at once
+    //     (the refusal "conflict") on meeting an older or an ordered one (wait-die);
+    //   - an ordered transaction waits for ordered holders of any age (they all take keys in one
+    //     global order, participant then key, so they cannot wait in a circle) and for younger
+    //     parallel ones, and gives up on an older parallel one.
+    // Every wait then goes from older to younger parallel transactions, or among ordered ones,
+    // or from an ordered to a younger parallel one; a parallel one never waits for an ordered
+    // one. No cycle can be built from such waits, so a distributed deadlock is refused the
+    // moment it would form, never broken by a timeout. The wait is taken 100 ms at a time, so
+    // that a key taken over meanwhile is looked at again, and ends with lock_not_available
+    // after wait_ms (the coordinator's deadline).
+    //   A waiting PREPARE also holds one of the participant's pooled connections, and a PREPARE
+    // that would give up must get a connection to find out: with every connection taken by
+    // waiters, the lock holder's next step could wait for a connection behind them, a cycle
+    // the lock manager cannot see. So at most max_waiters PREPAREs wait here at once (fewer
+    // than the pool holds); one more gives up at once with the refusal "busy".
+    relation: "concord_lock_keys(text[],boolean[],text,boolean,integer,integer)",
+    kind: "function",
+    sql: `CREATE OR REPLACE FUNCTION concord_lock_keys(keys text[], exclusive boolean[], me text, me_ordered boolean, wait_ms integer, max_waiters integer)
+          RETURNS void LANGUAGE plpgsql AS $$
+          DECLARE
+            i integer;
+            h bigint;
+            got boolean;
+            blocker text;
+            until timestamptz := clock_timestamp() + make_interval(secs => wait_ms / 1000.0);
+            saved text := current_setting('lock_timeout');
+          BEGIN
+            IF me_ordered THEN
+              PERFORM pg_advisory_xact_lock_shared(${ORDERED_MARK});
+            END IF;
+            FOR i IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
+              h := hashtextextended(keys[i], 0);
+              LOOP
+                got := CASE WHEN exclusive[i] THEN pg_try_advisory_xact_lock(h) ELSE pg_try_advisory_xact_lock_shared(h) END;
+                EXIT WHEN got;
+                -- pg_stat_activity is read once per transaction and then cached: without this, a
+                -- holder that began after the first look has no application_name here.
+                PERFORM pg_stat_clear_snapshot();
+                SELECT min(t.txid) INTO blocker FROM concord_lock_holders(h) AS t
+                 WHERE t.txid IS NOT NULL
+                   AND CASE WHEN me_ordered THEN NOT t.ordered AND t.txid < me ELSE t.ordered OR t.txid < me END;
+                IF blocker IS NOT NULL THEN
+                  PERFORM concord_refuse(json_build_object('reason', 'conflict', 'key', keys[i], 'holder', blocker)::text);
+                END IF;
+                IF clock_timestamp() >= until THEN
+                  RAISE EXCEPTION USING ERRCODE = 'lock_not_available', MESSAGE = format('concord: %s was still held after %s ms', keys[i], wait_ms);
+                END IF;
+                IF (SELECT count(*) FROM pg_locks w WHERE w.locktype = 'advisory' AND NOT w.granted
+                      AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())) >= max_waiters THEN
+                  PERFORM concord_refuse(json_build_object('reason', 'busy', 'key', keys[i], 'message', 'too many transactions wait here already')::text);
+                END IF;
+                BEGIN
+                  PERFORM set_config('lock_timeout', greatest(1, least(100, ceil(extract(epoch FROM until - clock_timestamp()) * 1000)))::int || 'ms', true);
+                  IF exclusive[i] THEN PERFORM pg_advisory_xact_lock(h); ELSE PERFORM pg_advisory_xact_lock_shared(h); END IF;
+                  got := true;
+                EXCEPTION WHEN lock_not_available THEN
+                  got := false;
+                END;
+                EXIT WHEN got;
+              END LOOP;
+            END LOOP;
+            PERFORM set_config('lock_timeout', saved, true);
           END $$`,
   },
 ];

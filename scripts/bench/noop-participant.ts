@@ -38,9 +38,13 @@ function answerFor(txid: string, action: string): { status: number; body: unknow
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   if (req.method === "GET" && req.url === "/healthz") return reply(res, 200, { status: "ok", role: "participant" });
   if (req.method === "POST" && req.url === "/v1/2pc/batch") {
-    // The same envelope as the real participant's batch route; the messages are not validated.
+    // The same answer as the real participant's batch route (a JSON line per message); the
+    // messages are not validated.
     const messages = (JSON.parse(body) as { messages: { txid: string; action: string }[] }).messages;
-    return reply(res, 200, { replies: messages.map((m) => answerFor(m.txid, m.action)) });
+    const lines = messages.map((m, index) => `${JSON.stringify({ index, ...answerFor(m.txid, m.action) })}\n`).join("");
+    res.writeHead(200, { "content-type": "application/x-ndjson", "content-length": Buffer.byteLength(lines) });
+    res.end(lines);
+    return;
   }
   const match = req.method === "POST" ? ROUTE.exec(req.url ?? "") : null;
   if (!match) return reply(res, 404, { error: { code: "not-found", message: `${req.method} ${req.url} is not served here` } });

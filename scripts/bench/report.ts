@@ -1,5 +1,6 @@
 /** The benchmark's report: the JSON shape, the ratios, and the Markdown tables. */
 import type { CellResult } from "./cell.js";
+import { contentionMarkdown, type ContentionResult } from "./contention.js";
 import type { RowKind } from "./drivers.js";
 import type { MemoryResult } from "./memory.js";
 import type { RecoveryResult } from "./recovery.js";
@@ -36,6 +37,7 @@ export interface BenchReport {
   roles: Record<string, string>;
   recovery?: RecoveryResult[];
   memory?: MemoryResult;
+  contention?: ContentionResult[];
 }
 
 export const ROW_TITLES: Record<RowKind, string> = {
@@ -110,6 +112,7 @@ export function benchMarkdown(r: BenchReport): string {
     for (const x of r.ratios) lines.push(`| ${x.participants} | ${x.concurrency} | ${f(x.tpsCOverB)} | ${f(x.tpsCOverA)} | ${f(x.p50COverB)} | ${f(x.p50COverA)} |`);
     lines.push("");
   }
+  if (r.contention && r.contention.length > 0) lines.push(contentionMarkdown(r.contention));
   if (r.recovery && r.recovery.length > 0) {
     lines.push("## Recovery throughput", "", "The coordinator is killed (SIGKILL) holding N decided, unacknowledged transactions (no-op participants) and started again; time until its log holds none unacknowledged.", "");
     lines.push("| unacknowledged at kill | seconds from restart | seconds from ready | tx/s from restart |", "|---:|---:|---:|---:|");

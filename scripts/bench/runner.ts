@@ -22,6 +22,7 @@ import { KeepAliveJson } from "./http-json.js";
 import { measureMemory, type MemoryResult } from "./memory.js";
 import { measureRecovery, type CoordinatorControl, type RecoveryResult } from "./recovery.js";
 import { ratios, type BenchReport } from "./report.js";
+import { HOT_ACCOUNT, runContentionCell, ZIPF_ACCOUNTS, zipfAccount, type ContentionResult } from "./contention.js";
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
@@ -47,6 +48,8 @@ export interface BenchOptions {
   rows: RowKind[];
   /** Also measure recovery throughput and memory (they need the coordination-only row's processes). */
   extras: boolean;
+  /** Run the contention section (hot pair, Zipf) on the real cluster. */
+  contention: boolean;
   log: (line: string) => void;
 }
 
@@ -61,12 +64,14 @@ interface Matrix {
   rowWarmupMs: number;
   recoveryCounts: number[];
   memoryRunMs: number;
+  /** Each contention cell's measured window. */
+  contentionMs: number;
 }
 
 export function matrixFor(quick: boolean): Matrix {
   return quick
-    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000, rowWarmupMs: 6000, recoveryCounts: [1000, 10_000], memoryRunMs: 100_000 }
-    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000, rowWarmupMs: 10_000, recoveryCounts: [1000, 10_000], memoryRunMs: 180_000 };
+    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000, rowWarmupMs: 6000, recoveryCounts: [1000, 10_000], memoryRunMs: 100_000, contentionMs: 6000 }
+    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000, rowWarmupMs: 10_000, recoveryCounts: [1000, 10_000], memoryRunMs: 180_000, contentionMs: 12_000 };
 }
 
 /** Processes this run started outside the cluster (no-op participants, a second coordinator). */
@@ -139,6 +144,23 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       for (const k of matrix.participantCounts) await run("concord", k, httpTransfer(http, cluster.coordinator.url, cluster.banks.slice(0, k).map((b) => b.name), cluster.secrets.apiKey));
     }
 
+    let contention: ContentionResult[] | undefined;
+    if (o.contention) {
+      const banks: [string, string] = [cluster.banks[0]?.name ?? "bank-a", cluster.banks[1]?.name ?? "bank-b"];
+      await openContentionAccounts(cluster, admin, banks);
+      const http = new KeepAliveJson(maxConcurrency + 4);
+      clients.push(http);
+      contention = [];
+      for (const load of ["hot-pair", "zipf"] as const) {
+        for (const concurrency of matrix.concurrencies.filter((c) => c <= 32)) {
+          const r = await runContentionCell({ http, coordinatorUrl: cluster.coordinator.url, apiKey: cluster.secrets.apiKey, banks, load, concurrency, durationMs: matrix.contentionMs, maxTransfers: MAX_TRANSACTIONS_PER_CELL });
+          contention.push(r);
+          const aborts = Object.entries(r.aborts).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+          o.log(`  ${load.padEnd(12)} c=${String(concurrency).padStart(2)}: ${r.committedPerSecond.toFixed(1).padStart(7)} committed/s  ${(r.committedShare * 100).toFixed(1)} % of ${r.sent}  attempts/commit ${r.attemptsPerCommit}  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  aborts: ${aborts}`);
+        }
+      }
+    }
+
     let recovery: RecoveryResult[] | undefined;
     let memory: MemoryResult | undefined;
     if (o.rows.includes("coordination")) {
@@ -196,6 +218,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       ratios: ratios(cells),
       roles: Object.fromEntries(roleByName),
       ...(recovery ? { recovery } : {}),
+      ...(contention ? { contention } : {}),
       ...(memory ? { memory } : {}),
     };
   } finally {
@@ -205,6 +228,22 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     await Promise.all(extras.map((e) => stopProcess(e.pid, e.spec.marker, e.spec.stopSignal)));
     await stopCluster(dir);
   }
+}
+
+/** The contention section's accounts at both banks: the hot one and the Zipf-ranked ones, each with plenty. */
+async function openContentionAccounts(cluster: ClusterFile, http: KeepAliveJson, banks: readonly string[]): Promise<void> {
+  const ids = [HOT_ACCOUNT, ...Array.from({ length: ZIPF_ACCOUNTS }, (_, i) => zipfAccount(i))];
+  await Promise.all(
+    banks.map(async (bank) => {
+      const entry = cluster.banks.find((b) => b.name === bank);
+      if (!entry) throw new Error(`no bank ${bank}`);
+      const auth = { authorization: `Bearer ${adminSecretOf(cluster, bank)}` };
+      for (const id of ids) {
+        const res = await http.post(`${entry.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE }, auth);
+        if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    }),
+  );
 }
 
 async function openAccounts(cluster: ClusterFile, http: KeepAliveJson, perBank: number): Promise<void> {

@@ -15,11 +15,18 @@ export interface Account {
 
 export interface WorkloadResult {
   transfers: { committed: number; aborted: number; unknown: number; error: number };
-  reads: { attempted: number; committed: number; violations: string[] };
+  /**
+   * attempted: reads asked for; committed: reads that committed, within at most
+   * READ_TRIES tries (a read changes nothing, so a client asks again when one was cut by a
+   * fault); firstTry: of those, committed at the first try; failures: why tries failed.
+   */
+  reads: { attempted: number; committed: number; firstTry: number; violations: string[]; failures: Record<string, number> };
   record: ClientEntry[];
 }
 
 const http = axios.create({ validateStatus: () => true, timeout: 15_000 });
+/** A consistent read cut by a fault (a killed or paused process) is asked again, up to this many times. */
+const READ_TRIES = 3;
 
 export class Workload {
   private auth(as: "client" | "operator" = "client") {
@@ -28,7 +35,7 @@ export class Workload {
 
   private running = false;
   private readonly loops: Promise<void>[] = [];
-  private readonly result: WorkloadResult = { transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 }, reads: { attempted: 0, committed: 0, violations: [] }, record: [] };
+  private readonly result: WorkloadResult = { transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 }, reads: { attempted: 0, committed: 0, firstTry: 0, violations: [], failures: {} }, record: [] };
 
   constructor(
     private readonly coordinatorUrl: string,
@@ -91,12 +98,21 @@ export class Workload {
       await sleep(1000);
       if (!this.running) break;
       this.result.reads.attempted += 1;
-      const res = await http
-        .post(`${this.coordinatorUrl}/v1/transactions`, {
-          participants: banks.map((bank) => ({ name: bank, operations: this.accounts.filter((a) => a.bank === bank).map((a) => ({ op: "read", account: a.id, hold: true })) })),
-          timeoutMs: 3000,
-        }, this.auth("operator"))
-        .catch(() => undefined);
+      const body = {
+        participants: banks.map((bank) => ({ name: bank, operations: this.accounts.filter((a) => a.bank === bank).map((a) => ({ op: "read", account: a.id, hold: true })) })),
+        timeoutMs: 3000,
+      };
+      let res;
+      for (let tryNo = 1; tryNo <= READ_TRIES && this.running; tryNo++) {
+        res = await http.post(`${this.coordinatorUrl}/v1/transactions`, body, this.auth("operator")).catch(() => undefined);
+        if (res?.status === 200 && res.data?.outcome === "committed") {
+          if (tryNo === 1) this.result.reads.firstTry += 1;
+          break;
+        }
+        const why = res ? String(res.data?.reason ?? res.data?.error?.code ?? `HTTP ${res.status}`).slice(0, 80) : "no answer";
+        this.result.reads.failures[why] = (this.result.reads.failures[why] ?? 0) + 1;
+        await sleep(200);
+      }
       if (res?.status !== 200 || res.data?.outcome !== "committed") continue;
       this.result.reads.committed += 1;
       const total = (res.data.participants as { results?: { balance: string }[] }[]).reduce((sum, p) => sum + (p.results ?? []).reduce((s, r) => s + BigInt(r.balance), 0n), 0n);

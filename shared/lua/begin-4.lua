@@ -18,6 +18,9 @@
   ARGV[8] client           the API key id that made the transaction; "" for an operator
   ARGV[9] retentionMs      client index entries older than this are trimmed (their records
                            have expired)
+  ARGV[10] series          the first attempt's txid when this is a retry of one request; ""
+  ARGV[11] attempt         this attempt's number in the series (1 for the first)
+  ARGV[12] previous        the txid of the attempt before this one; "" for the first
 
   Returns {1, createdAtMs, deadlineAtMs}   begun
           {-1, state, token, createdAtMs, deadlineAtMs}
@@ -35,12 +38,13 @@ local deadline = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1],
   'txid', ARGV[1], 'participants', ARGV[2], 'timeoutMs', ARGV[3], 'onePhase', ARGV[4],
   'idempotencyKey', ARGV[5], 'state', 'preparing', 'createdAt', now, 'deadlineAt', deadline,
-  'beginToken', ARGV[7], 'client', ARGV[8])
+  'beginToken', ARGV[7], 'client', ARGV[8], 'series', ARGV[10], 'attempt', ARGV[11], 'previous', ARGV[12])
 redis.call('ZADD', KEYS[3], deadline, ARGV[1])
 if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[4], now, ARGV[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - tonumber(ARGV[9])))
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'begin', 'at', now,
-  'data', cjson.encode({participants = cjson.decode(ARGV[2]), timeoutMs = tonumber(ARGV[3]), onePhase = ARGV[4] == '1'}))
+  'data', cjson.encode({participants = cjson.decode(ARGV[2]), timeoutMs = tonumber(ARGV[3]), onePhase = ARGV[4] == '1',
+    attempt = tonumber(ARGV[11]), previous = ARGV[12]}))
 return {1, now, deadline}

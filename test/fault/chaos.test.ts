@@ -25,6 +25,9 @@ describe("chaos (processes killed, paused, failpoints fired and the network brok
       expect(report.transfers.committed).to.be.greaterThan(0);
       expect(report.checker.summary.prepared).to.equal(0);
       expect(report.recoverySeconds).to.not.equal(null);
+      // Under write load a read wins by age (wait-die); what can still stop one is a fault.
+      const reads = report.consistentReads;
+      expect(reads.committed / Math.max(1, reads.attempted), `${reads.committed}/${reads.attempted} consistent reads committed`).to.be.at.least(0.9);
     } finally {
       removeOutsideData(dir);
       rmSync(dir, { recursive: true, force: true });

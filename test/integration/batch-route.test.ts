@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
-import { account, bankUrl, http, ledgerOf, openAccount, preparedLeft, settled, uniqueAccount } from "../support/bank-client.js";
+import { account, bankUrl, batchReplies, http, ledgerOf, openAccount, preparedLeft, settled, uniqueAccount } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("a participant's batch route: several 2PC messages in one request, each answered as if alone", function () {
@@ -31,14 +31,16 @@ describe("a participant's batch route: several 2PC messages in one request, each
 
   it("prepares, commits and aborts different transactions in one request, each with its own reply", async function () {
     const [t1, t2, t3] = [newTxid(), newTxid(), newTxid()];
+    const carol = uniqueAccount("carol");
+    await openAccount(cluster, "bank-a", carol, 1000);
     const first = await batch([
       { txid: t1, action: "prepare", body: debit("100") },
-      // Another account: a second debit of alice would wait for t1's lock.
+      // Other accounts: a second debit of alice would meet t1's lock (and, younger, give up).
       { txid: t2, action: "prepare", body: debit("10", bob) },
-      { txid: t3, action: "prepare", body: debit("5000") },
+      { txid: t3, action: "prepare", body: debit("5000", carol) },
     ]);
     expect(first.status).to.equal(200);
-    expect(first.data.replies.map((r: { status: number; body: { vote: string; reason?: string } }) => [r.status, r.body.vote, r.body.reason])).to.deep.equal([
+    expect(batchReplies(first).map((r) => [r.status, r.body.vote, r.body.reason])).to.deep.equal([
       [200, "yes", undefined],
       [200, "yes", undefined],
       [200, "no", "insufficient-funds"],
@@ -47,7 +49,7 @@ describe("a participant's batch route: several 2PC messages in one request, each
       { txid: t1, action: "commit", body: {} },
       { txid: t2, action: "abort", body: {} },
     ]);
-    expect(second.data.replies).to.deep.equal([
+    expect(batchReplies(second)).to.deep.equal([
       { status: 200, body: { txid: t1, state: "committed" } },
       { status: 200, body: { txid: t2, state: "aborted" } },
     ]);
@@ -63,9 +65,9 @@ describe("a participant's batch route: several 2PC messages in one request, each
       { txid, action: "prepare", body: debit("100") },
       { txid, action: "abort", body: {} },
     ]);
-    expect(res.data.replies.map((r: { status: number }) => r.status)).to.deep.equal([200, 200]);
-    expect(res.data.replies[0].body.vote).to.equal("yes");
-    expect(res.data.replies[1].body).to.deep.equal({ txid, state: "aborted" });
+    expect(batchReplies(res).map((r) => r.status)).to.deep.equal([200, 200]);
+    expect(batchReplies(res)[0]?.body.vote).to.equal("yes");
+    expect(batchReplies(res)[1]?.body).to.deep.equal({ txid, state: "aborted" });
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
   });
 
@@ -77,7 +79,7 @@ describe("a participant's batch route: several 2PC messages in one request, each
       { txid: newTxid(), action: "commit", body: { unexpected: true } },
     ]);
     expect(res.status).to.equal(200);
-    const [a, b, c] = res.data.replies as { status: number; body: { error?: { field?: string } } }[];
+    const [a, b, c] = batchReplies(res) as { status: number; body: { error?: { field?: string } } }[];
     expect(a?.status).to.equal(200);
     expect(b?.status).to.equal(400);
     expect(b?.body.error?.field).to.match(/^body\.messages\.1\.body/);

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
-import { bankUrl, http, openAccount, preparedLeft, snapshot, uniqueAccount } from "../support/bank-client.js";
+import { bankUrl, batchReplies, http, openAccount, preparedLeft, snapshot, uniqueAccount } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** Runs per property; the suite's total is printed at the end. */
@@ -166,7 +166,7 @@ describe("hostile input (property-based, fast-check)", function () {
         const res = await http.post(`${bankUrl(cluster, bank)}${path}`, body);
         if (path === "/v1/2pc/batch" && res.status === 200) {
           // A well-formed envelope: each message answers for itself, and each must be refused.
-          for (const reply of res.data.replies as { status: number; body: unknown }[]) expectRefused({ status: reply.status, data: reply.body }, `${bank} batch item`);
+          for (const reply of batchReplies(res)) expectRefused({ status: reply.status, data: reply.body }, `${bank} batch item`);
           return;
         }
         expectRefused(res, `${bank} ${path} ${JSON.stringify(body).slice(0, 120)}`);

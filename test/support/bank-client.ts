@@ -34,6 +34,25 @@ export async function openAccount(cluster: ClusterFile, bank: string, id: string
   if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
 }
 
+/**
+ * The replies of a batch, in message order: the batch route answers one JSON line per message
+ * ({index, status, body}) as each is done.
+ */
+export function batchReplies(res: AxiosResponse): { status: number; body: BatchReplyBody }[] {
+  const text = typeof res.data === "string" ? res.data : "";
+  const lines = text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { index: number; status: number; body: unknown });
+  return lines.sort((a, b) => a.index - b.index).map(({ status, body }) => ({ status, body: body as BatchReplyBody }));
+}
+
+/** What a batch reply's body may hold: a vote, an acknowledgement, or an error. */
+export interface BatchReplyBody {
+  vote?: string;
+  reason?: string;
+  txid?: string;
+  state?: string;
+  error?: { code?: string; field?: string; message?: string };
+}
+
 /** Signs as participant `from` asking peer `to`, with the secret of their pair. */
 export function peerSigner(cluster: ClusterFile, from: string, to: string): Signer {
   const secret = cluster.secrets.peerSecrets[peerPairKey(from, to)];

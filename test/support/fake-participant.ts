@@ -70,8 +70,11 @@ export const politeHandler: FakeHandler = (req, res, body) => {
   };
   if (req.method === "GET" && path === "/healthz") return send(200, { ok: true });
   if (req.method === "POST" && path === "/v1/2pc/batch") {
+    // As the real batch route answers: one JSON line per message, {index, status, body}.
     const { messages } = JSON.parse(body) as { messages: { txid: string; action: string }[] };
-    return send(200, { replies: messages.map((m) => politeReply(m.txid, m.action)) });
+    res.writeHead(200, { "content-type": "application/x-ndjson" });
+    res.end(messages.map((m, index) => `${JSON.stringify({ index, ...politeReply(m.txid, m.action) })}\n`).join(""));
+    return;
   }
   const match = /^\/v1\/2pc\/([0-9a-f-]+)\/([a-z-]+)$/.exec(path);
   if (req.method === "POST" && match?.[1] !== undefined && match[2] !== undefined) {

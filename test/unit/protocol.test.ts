@@ -16,8 +16,8 @@ const TXID = "0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90";
 class Script {
   state: CoreState;
 
-  constructor(participants: readonly string[]) {
-    this.state = initialState(TXID, participants);
+  constructor(participants: readonly string[], options: { ordered?: boolean } = {}) {
+    this.state = initialState(TXID, participants, options);
   }
 
   on(event: Event): Effect[] {
@@ -53,6 +53,39 @@ function allVotedYes(participants: readonly string[]): Script {
 }
 
 describe("protocol core", () => {
+  describe("ordered preparation (a retry after a conflict)", () => {
+    it("prepares one participant after the other, in name order, each after the previous YES", () => {
+      const s = new Script(["bank-c", "bank-a", "bank-b"], { ordered: true });
+      expect(s.on(start)).to.deep.equal([sendPrepare("bank-a")]);
+      expect(s.on(vote("bank-a", "yes"))).to.deep.equal([sendPrepare("bank-b")]);
+      expect(s.on(vote("bank-b", "read-only"))).to.deep.equal([sendPrepare("bank-c")]);
+      expect(s.on(vote("bank-c", "yes"))).to.deep.equal([writeDecision("commit", ALL_YES, { "bank-a": "yes", "bank-b": "read-only", "bank-c": "yes" })]);
+    });
+
+    it("a NO stops the round: ABORT goes only to the participants that were asked and may be prepared", () => {
+      const s = new Script(["a", "b", "c"], { ordered: true });
+      s.on(start);
+      s.on(vote("a", "yes"));
+      expect(s.on(vote("b", "no", "conflict"))).to.deep.equal([writeDecision("abort", "b voted no: conflict", { a: "yes", b: "no" })]);
+      expect(s.state.abortCause).to.deep.equal({ participant: "b", reason: "conflict" });
+      expect(s.on(stored("abort", "b voted no: conflict"))).to.deep.equal([sendDecision("a", "abort")]);
+    });
+
+    it("the deadline aborts what was asked; the participant never asked gets nothing", () => {
+      const s = new Script(["a", "b"], { ordered: true });
+      s.on(start);
+      s.on(deadline);
+      expect(s.on(stored("abort", "deadline passed before a, b voted"))).to.deep.equal([sendDecision("a", "abort")]);
+      expect(s.state.abortCause, "a deadline is no refusal: not retried").to.equal(undefined);
+    });
+
+    it("a one-participant transaction is one-phase whatever the mode", () => {
+      const s = new Script(["a"], { ordered: true });
+      expect(s.state.ordered).to.equal(false);
+      expect(s.on(start)).to.deep.equal([{ type: "send-one-phase", participant: "a" }]);
+    });
+  });
+
   describe("initial state", () => {
     it("a transaction of one participant is one-phase, of two or more is two-phase", () => {
       expect(initialState(TXID, ["a"]).onePhase).to.equal(true);

@@ -1,0 +1,117 @@
+/**
+ * One client request, run as a series of attempts: each attempt is a whole transaction of its own
+ * (its own txid, begin record, votes, decision), and an attempt that a transient refusal aborted
+ * is followed by another (coordinator/retry-policy.ts), until one commits, a refusal ends the
+ * request or its deadline passes.
+ *
+ * Every attempt after the first gets a txid carrying the first attempt's time (UUID v7's first
+ * 48 bits). Participants order transactions by txid for wait-die (pg-store.ts concord_lock_keys):
+ * a retried request keeps its age, so it ends up the oldest and wins, and nothing starves.
+ */
+import { monotonicMs, sleep } from "../shared/clock.js";
+import type { DurableLog } from "../shared/durable-log.js";
+import { newTxid, txidAt, txidTimeMs } from "../shared/ids.js";
+import type { Logger } from "../shared/logger.js";
+import type { Engine, TransactionResult } from "./engine.js";
+import type { HotKeys } from "./hot-keys.js";
+import { MIN_ATTEMPT_MS, nextAttempt } from "./retry-policy.js";
+
+export interface AttemptSummary {
+  txid: string;
+  outcome: "committed" | "aborted" | "unknown";
+  reason?: string;
+}
+
+export interface SeriesResult extends TransactionResult {
+  /** Every attempt, first to last; the last is this result's txid. */
+  attempts: AttemptSummary[];
+}
+
+export interface SeriesInput {
+  participants: { name: string; operations: unknown[] }[];
+  /** The deadline of the whole request, every attempt included. */
+  timeoutMs: number;
+  maxAttempts: number;
+  client?: string;
+  /** The rows the request locks, by participant, when the coordinator knows them (HotKeys). */
+  keys?: { participant: string; key: string }[];
+  /** The client's key (scoped by client), and the request's hash: the key follows the latest attempt. */
+  idempotency?: { scopedKey: string; key: string; requestHash: string; firstTxid: string };
+}
+
+function summary(r: TransactionResult): AttemptSummary {
+  const reason = r.abortCause ? `${r.abortCause.participant}: ${r.abortCause.reason}` : r.reason;
+  return { txid: r.txid, outcome: r.outcome, ...(reason ? { reason } : {}) };
+}
+
+/**
+ * Runs the request. Throws only when its first attempt could not begin (the decision log is
+ * unreachable: nothing was done); a later attempt that cannot begin ends the series with the
+ * previous attempt's answer, which is certain.
+ */
+export async function runSeries(deps: { engine: Engine; log: DurableLog; logger: Logger; hotKeys?: HotKeys; random?: () => number }, input: SeriesInput): Promise<SeriesResult> {
+  const random = deps.random ?? Math.random;
+  const startedAt = monotonicMs();
+  const first = input.idempotency?.firstTxid ?? newTxid();
+  const attempts: AttemptSummary[] = [];
+  let last: TransactionResult | undefined;
+  // Ordered from the start on rows that conflicted lately: a parallel attempt would only die there.
+  let orderedBefore = deps.hotKeys !== undefined && input.keys !== undefined && deps.hotKeys.anyHot(input.keys, startedAt);
+  for (let attempt = 1; ; attempt++) {
+    const txid = attempt === 1 ? first : txidAt(txidTimeMs(first));
+    const remainingMs = Math.max(1, Math.floor(input.timeoutMs - (monotonicMs() - startedAt)));
+    let result: TransactionResult;
+    try {
+      if (last && input.idempotency) await deps.log.advanceIdempotencyKey(input.idempotency.scopedKey, txid, input.idempotency.requestHash, false);
+      result = await deps.engine.run({
+        txid,
+        participants: input.participants,
+        timeoutMs: remainingMs,
+        ...(input.idempotency ? { idempotencyKey: input.idempotency.key } : {}),
+        ...(input.client ? { client: input.client } : {}),
+        ...(last ? { link: { series: first, attempt, previous: last.txid } } : {}),
+        // After a conflict, the participants one after the other: such attempts may wait for
+        // each other without ever deadlocking, so they queue for a hot row instead of dying.
+        ...(orderedBefore ? { ordered: true } : {}),
+      });
+    } catch (err) {
+      if (!last) throw err;
+      // The earlier attempt aborted for certain; this one began nothing we know of.
+      deps.logger.warn({ txid, series: first, attempt, err: String(err) }, "retry not begun; answering the last attempt");
+      return finish(deps, input, attempts, last);
+    }
+    if (last) await deps.log.linkNextAttempt(last.txid, txid).catch((err: unknown) => deps.logger.warn({ txid, previous: last?.txid, err: String(err) }, "attempt link not written"));
+    attempts.push(summary(result));
+    const next = nextAttempt(
+      { outcome: result.outcome, abortCause: result.abortCause, clientFault: result.clientFault !== undefined },
+      { attempt, maxAttempts: input.maxAttempts, remainingMs: input.timeoutMs - (monotonicMs() - startedAt) },
+      random(),
+    );
+    if (!next.retry) {
+      if (attempt > 1) deps.logger.info({ txid, series: first, attempts: attempt, outcome: result.outcome, why: next.why }, "series ended");
+      return finish(deps, input, attempts, result);
+    }
+    deps.logger.debug({ txid, series: first, attempt, cause: result.abortCause, delayMs: next.delayMs }, "retrying");
+    last = result;
+    const cause = result.abortCause;
+    if (cause?.reason === "conflict") {
+      orderedBefore = true;
+      if (cause.key) deps.hotKeys?.noteConflict(cause.participant, cause.key, monotonicMs());
+    }
+    // Lost a row to an older transaction: the row is free when that one finishes. When this
+    // coordinator drives it, wait for exactly that (bounded), else for the backoff.
+    const holder = result.abortCause?.holder;
+    if (holder && deps.engine.active.has(holder)) await deps.engine.whenFinished(holder, Math.max(next.delayMs, input.timeoutMs - (monotonicMs() - startedAt) - MIN_ATTEMPT_MS));
+    else await sleep(next.delayMs);
+  }
+}
+
+/** Marks the idempotency key with the final attempt, so that a client's retry gets this answer. */
+async function finish(deps: { log: DurableLog; logger: Logger }, input: SeriesInput, attempts: AttemptSummary[], result: TransactionResult): Promise<SeriesResult> {
+  if (input.idempotency) {
+    await deps.log
+      .advanceIdempotencyKey(input.idempotency.scopedKey, result.txid, input.idempotency.requestHash, true)
+      .catch((err: unknown) => deps.logger.warn({ txid: result.txid, err: String(err) }, "idempotency key not marked done; a retry with it waits, then settles the last attempt"));
+  }
+  return { ...result, attempts };
+}

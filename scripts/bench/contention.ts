@@ -1,0 +1,166 @@
+/**
+ * Contention: transfers that fight over the same rows, through the whole system.
+ *
+ * - hot pair: every worker moves 1 unit between one account at bank-a and one at bank-b, in
+ *   both directions at random. The rows serialize the transfers whatever the protocol does;
+ *   what the protocol decides is whether they wait their turn or abort one another.
+ * - zipf: 100 accounts per bank, chosen with a Zipf distribution (s = 1): a few hot accounts
+ *   and a long tail, as in real payment traffic (a merchant, a fee account).
+ *
+ * Each cell records, per transfer the client sent, the final outcome, the final reason, the
+ * number of attempts the coordinator made (the answer's `attempts`, or 1) and the latency.
+ */
+import { monotonicMs } from "../../shared/clock.js";
+import type { KeepAliveJson } from "./http-json.js";
+import { summarize, type LatencySummaryMs } from "./stats.js";
+
+export type ContentionLoad = "hot-pair" | "zipf";
+
+export interface ContentionResult {
+  load: ContentionLoad;
+  concurrency: number;
+  seconds: number;
+  sent: number;
+  committed: number;
+  committedPerSecond: number;
+  /** Share of the transfers sent that finally committed. */
+  committedShare: number;
+  /** Final aborts by reason. */
+  aborts: Record<string, number>;
+  /** Attempts the coordinator made per committed transfer (1 = no retry). */
+  attemptsPerCommit: number;
+  latencyMs: LatencySummaryMs;
+}
+
+export const ZIPF_ACCOUNTS = 100;
+export const HOT_ACCOUNT = "hot-0";
+export const zipfAccount = (i: number) => `zipf-${i}`;
+
+/** Inverse-CDF sampling of a Zipf(s = 1) rank in [0, n): rank k has weight 1 / (k + 1). */
+export function zipfSampler(n: number, random: () => number = Math.random): () => number {
+  const cumulative: number[] = [];
+  let total = 0;
+  for (let k = 0; k < n; k++) {
+    total += 1 / (k + 1);
+    cumulative.push(total);
+  }
+  return () => {
+    const x = random() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cumulative[mid] as number) < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+interface Outcome {
+  committed: boolean;
+  reason: string;
+  attempts: number;
+  latencyMs: number;
+}
+
+/** The body of one transfer of 1 unit from (bankFrom, from) to (bankTo, to). */
+function transferBody(from: { bank: string; account: string }, to: { bank: string; account: string }): unknown {
+  return {
+    participants: [
+      { name: from.bank, operations: [{ op: "debit", account: from.account, amount: "1" }] },
+      { name: to.bank, operations: [{ op: "credit", account: to.account, amount: "1" }] },
+    ],
+  };
+}
+
+/** The pair of accounts one transfer of a load uses. */
+function pick(load: ContentionLoad, banks: readonly [string, string], zipf: () => number): { from: { bank: string; account: string }; to: { bank: string; account: string } } {
+  const forward = Math.random() < 0.5;
+  const [a, b] = forward ? banks : [banks[1], banks[0]];
+  if (load === "hot-pair") return { from: { bank: a, account: HOT_ACCOUNT }, to: { bank: b, account: HOT_ACCOUNT } };
+  return { from: { bank: a, account: zipfAccount(zipf()) }, to: { bank: b, account: zipfAccount(zipf()) } };
+}
+
+function reasonOf(body: unknown, status: number): string {
+  const b = body as { participants?: { reason?: string; vote?: string }[]; error?: { code?: string }; outcome?: string } | undefined;
+  const voted = b?.participants?.find((p) => p.reason !== undefined)?.reason;
+  return voted ?? b?.error?.code ?? (status === 200 ? (b?.outcome ?? "unknown") : `HTTP ${status}`);
+}
+
+export async function runContentionCell(p: {
+  http: KeepAliveJson;
+  coordinatorUrl: string;
+  apiKey: string;
+  banks: readonly [string, string];
+  load: ContentionLoad;
+  concurrency: number;
+  durationMs: number;
+  maxTransfers: number;
+}): Promise<ContentionResult> {
+  const headers = { authorization: `Bearer ${p.apiKey}` };
+  const zipf = zipfSampler(ZIPF_ACCOUNTS);
+  const outcomes: Outcome[] = [];
+  const t0 = monotonicMs();
+  const until = t0 + p.durationMs;
+  let started = 0;
+  const worker = async () => {
+    while (monotonicMs() < until && started < p.maxTransfers) {
+      started++;
+      const { from, to } = pick(p.load, p.banks, zipf);
+      const s = monotonicMs();
+      try {
+        const res = await p.http.post(`${p.coordinatorUrl}/v1/transactions`, transferBody(from, to), headers);
+        const body = res.body as { outcome?: string; attempts?: unknown[] } | undefined;
+        outcomes.push({
+          committed: res.status === 200 && body?.outcome === "committed",
+          reason: reasonOf(res.body, res.status),
+          attempts: Array.isArray(body?.attempts) ? body.attempts.length : 1,
+          latencyMs: monotonicMs() - s,
+        });
+      } catch (err) {
+        outcomes.push({ committed: false, reason: `no answer: ${(err as Error).message.slice(0, 60)}`, attempts: 1, latencyMs: monotonicMs() - s });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: p.concurrency }, () => worker()));
+  const seconds = (monotonicMs() - t0) / 1000;
+  const committed = outcomes.filter((o) => o.committed);
+  const aborts: Record<string, number> = {};
+  for (const o of outcomes) if (!o.committed) aborts[o.reason] = (aborts[o.reason] ?? 0) + 1;
+  const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    load: p.load,
+    concurrency: p.concurrency,
+    seconds: round(seconds, 3),
+    sent: outcomes.length,
+    committed: committed.length,
+    committedPerSecond: round(committed.length / seconds, 1),
+    committedShare: outcomes.length === 0 ? 0 : round(committed.length / outcomes.length, 4),
+    aborts,
+    attemptsPerCommit: committed.length === 0 ? 0 : round(committed.reduce((s, o) => s + o.attempts, 0) / committed.length),
+    latencyMs: summarize(committed.map((o) => o.latencyMs)),
+  };
+}
+
+/** The contention section of the report, as Markdown. */
+export function contentionMarkdown(results: readonly ContentionResult[]): string {
+  const lines = [
+    "## Contention: transfers over the same rows",
+    "",
+    "hot pair: every worker moves 1 unit between one account at bank-a and one at bank-b, both directions at random. zipf: 100 accounts per bank, picked with Zipf (s = 1). Through the coordinator's API, as a client; latency is of committed transfers, from the client's first send to its answer (every attempt included).",
+    "",
+    "| load | concurrency | sent | committed | committed tx/s | committed share | attempts per commit | p50 ms | p99 ms | aborts by reason |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const r of results) {
+    const aborts = Object.entries(r.aborts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+    lines.push(`| ${r.load} | ${r.concurrency} | ${r.sent} | ${r.committed} | ${r.committedPerSecond} | ${(r.committedShare * 100).toFixed(1)} % | ${r.attemptsPerCommit} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${aborts} |`);
+  }
+  const hot1 = results.find((r) => r.load === "hot-pair" && r.concurrency === 1);
+  const hot8 = results.find((r) => r.load === "hot-pair" && r.concurrency === 8);
+  if (hot1 && hot8 && hot1.committedPerSecond > 0) {
+    lines.push("", `Hot pair, concurrency 8 against 1: ${(hot8.committedPerSecond / hot1.committedPerSecond).toFixed(2)}× the committed throughput, ${(hot8.committedShare * 100).toFixed(1)} % finally committed.`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,68 @@
+import { expect } from "chai";
+import type { AxiosResponse } from "axios";
+import { http, ledgerOf, openAccount, uniqueAccount } from "../support/bank-client.js";
+import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
+
+interface Attempt {
+  txid: string;
+  outcome: string;
+  reason?: string;
+}
+
+/**
+ * Two transfers that lock the same two rows in opposite orders at two banks: the cycle no single
+ * PostgreSQL can see. A failpoint holds each transaction's second PREPARE until its first is
+ * answered, so that each has locked a row at one bank before it asks for the other's: the cycle
+ * forms every time. Wait-die refuses the younger at once ("conflict"); it is run again, in order,
+ * and both commit. Neither waits for a lock timeout.
+ */
+describe("distributed deadlocks are refused at once, and both transfers commit (failpoints order the PREPAREs)", function () {
+  this.timeout(120_000);
+  let h: FaultHarness;
+  useFaultHarness((harness) => (h = harness));
+
+  async function cycle(label: string, bodies: (a: string, b: string) => [unknown, unknown]): Promise<void> {
+    const a = uniqueAccount("cyc");
+    const b = uniqueAccount("cyc");
+    await openAccount(h.cluster, "bank-a", a, 1000);
+    await openAccount(h.cluster, "bank-b", b, 1000);
+    // Each transaction's first PREPARE is answered, then it waits before sending its second:
+    // both hold their first row when they ask for the other's.
+    await h.arm("coordinator", "coordinator.between-prepares", { action: "sleep", ms: 400, count: 2 });
+    const [first, second] = bodies(a, b);
+    const results: AxiosResponse[] = await Promise.all([
+      http.post(`${h.url("coordinator")}/v1/transactions`, first),
+      http.post(`${h.url("coordinator")}/v1/transactions`, second),
+    ]);
+    for (const r of results) {
+      expect(r.data.outcome, `${label}: ${JSON.stringify(r.data).slice(0, 400)}`).to.equal("committed");
+      h.record(r.data.txid, "committed");
+    }
+    const attempts = results.map((r) => r.data.attempts as Attempt[]);
+    // One of the two met the other's row first-hand and was refused at once; the other never was.
+    const retried = attempts.filter((x) => x.length > 1);
+    expect(retried, `${label}: ${JSON.stringify(attempts)}`).to.have.length(1);
+    const [refusedFirst] = retried[0] as Attempt[];
+    expect(refusedFirst?.outcome).to.equal("aborted");
+    expect(refusedFirst?.reason, label).to.match(/: conflict$/);
+    expect(attempts.flat().map((x) => x.reason ?? "").filter((reason) => /lock-timeout|statement-timeout/.test(reason))).to.deep.equal([]);
+    // The refused attempt had prepared at its first bank; it was rolled back everywhere.
+    for (const bank of ["bank-a", "bank-b"]) expect(await ledgerOf(h.cluster, bank, refusedFirst?.txid as string), `${bank} ledger of the refused attempt`).to.deep.equal([]);
+    // The checker: atomicity, conservation, agreement with the log, and nothing left prepared.
+    await h.verify();
+  }
+
+  it("opposite directions: a -> b and b -> a at the same time", async () => {
+    await cycle("opposite", (a, b) => [
+      { participants: [{ name: "bank-a", operations: [{ op: "debit", account: a, amount: "10" }] }, { name: "bank-b", operations: [{ op: "credit", account: b, amount: "10" }] }], timeoutMs: 20_000 },
+      { participants: [{ name: "bank-b", operations: [{ op: "debit", account: b, amount: "7" }] }, { name: "bank-a", operations: [{ op: "credit", account: a, amount: "7" }] }], timeoutMs: 20_000 },
+    ]);
+  });
+
+  it("the same direction, with the participants listed in opposite orders (so the first PREPAREs go to different banks)", async () => {
+    await cycle("same direction", (a, b) => [
+      { participants: [{ name: "bank-a", operations: [{ op: "debit", account: a, amount: "10" }] }, { name: "bank-b", operations: [{ op: "credit", account: b, amount: "10" }] }], timeoutMs: 20_000 },
+      { participants: [{ name: "bank-b", operations: [{ op: "credit", account: b, amount: "5" }] }, { name: "bank-a", operations: [{ op: "debit", account: a, amount: "5" }] }], timeoutMs: 20_000 },
+    ]);
+  });
+});
