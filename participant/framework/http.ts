@@ -32,6 +32,9 @@ async function handleTwoPhase<Ops>(participant: Participant<Ops>, action: TwoPha
   }
 }
 
+/** How long a batch's ready answer may wait for the others before it leaves on its own. */
+const BATCH_LINGER_MS = 10;
+
 /** An application's validation error names `body.…`; inside a batch it is `body.messages.<i>.body.…`. */
 function inBatch(err: unknown, index: number): unknown {
   if (!(err instanceof ValidationError) || !err.field?.startsWith("body.") || err.field.startsWith("body.messages.")) return err;
@@ -62,9 +65,21 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, auth: Authenticator, part
   // that another transaction's commit depends on could wait on the very PREPARE it releases.
   mountRoute(app, auth, R.batch, async (req, res) => {
     const { messages } = parseWith(batchRequestSchema, req.body, "body");
+    // The headers leave with the first answers (no message waits past its deadline here: a
+    // PREPARE's wait ends before it, see concord_lock_keys), and when nothing waited, with all
+    // of them in one write.
     res.status(200).type(NDJSON);
-    // The headers go at once: the first answer may take a while (a PREPARE waiting its turn).
-    res.flushHeaders();
+    // Answers leave together when they are ready together (nothing waits: the common case, and
+    // the coordinator then handles them in one turn, which keeps its next messages batched too);
+    // an answer ready while others wait leaves at most BATCH_LINGER_MS later.
+    let ready: string[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (ready.length > 0) res.write(ready.join(""));
+      ready = [];
+    };
     // Started in order, so that two messages for one txid meet its mutex in the order sent.
     await Promise.all(
       messages.map((m, i) =>
@@ -74,11 +89,13 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, auth: Authenticator, part
             (err: unknown) => errorReply(inBatch(err, i), deps.logger, { path: R.batch.path, txid: m.txid, action: m.action }),
           )
           .then((reply) => {
-            res.write(`${JSON.stringify({ index: i, ...reply })}\n`);
+            timer ??= setTimeout(flush, BATCH_LINGER_MS);
+            ready.push(`${JSON.stringify({ index: i, ...reply })}\n`);
           }),
       ),
     );
-    res.end();
+    if (timer) clearTimeout(timer);
+    res.end(ready.join(""));
   });
 
   // A peer in doubt asks here what we know (cooperative termination). It may write a tombstone, so
