@@ -7,7 +7,7 @@ import { DEFAULT_CLUSTER_DIR } from "./cluster/cluster.js";
 const USAGE = `usage: npm run verify -- [options]
 
 Reads every bank's PostgreSQL and the coordinator's log and checks the invariants of
-DESIGN.md §5: atomicity, conservation, no overdraft, durability, agreement, liveness.
+docs/design.md §5: atomicity, conservation, no overdraft, durability, agreement, liveness.
 Run it when the cluster is at rest: banks are read one snapshot each.
 
 options:

@@ -1,7 +1,7 @@
 /**
  * A fault-injecting TCP proxy for the chaos runner. It sits between the coordinator and one
  * participant and, on command, delays traffic, loses a reply after the participant applied the
- * request, resets connections, or refuses them (a partition): the network faults of DESIGN.md
+ * request, resets connections, or refuses them (a partition): the network faults of docs/design.md
  * section 6 that failpoints inside a process cannot produce. It works on bytes, not on HTTP, so
  * both sides see exactly what a real network failure would show them.
  */

@@ -1,5 +1,5 @@
 /**
- * The invariants of DESIGN.md §5 (I1–I6), judged over gathered facts. Pure: no I/O, no clock, so
+ * The invariants of docs/design.md §5 (I1–I6), judged over gathered facts. Pure: no I/O, no clock, so
  * every violation can be reproduced in a unit test from a handful of rows.
  *
  * The facts of different banks are separate snapshots: a transfer in flight can show its debit

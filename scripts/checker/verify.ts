@@ -1,4 +1,4 @@
-/** Checks the invariants of DESIGN.md §5 against the cluster described in a state folder. */
+/** Checks the invariants of docs/design.md §5 against the cluster described in a state folder. */
 import { readClusterFile } from "../cluster/cluster-file.js";
 import { readClientRecord } from "./client-record.js";
 import { gatherFacts } from "./gather.js";

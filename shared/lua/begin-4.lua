@@ -44,7 +44,10 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[4], now, ARGV[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - tonumber(ARGV[9])))
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'begin', 'at', now,
-  'data', cjson.encode({participants = cjson.decode(ARGV[2]), timeoutMs = tonumber(ARGV[3]), onePhase = ARGV[4] == '1',
-    attempt = tonumber(ARGV[11]), previous = ARGV[12]}))
+local data = {participants = cjson.decode(ARGV[2]), timeoutMs = tonumber(ARGV[3]), onePhase = ARGV[4] == '1'}
+if ARGV[12] ~= '' then
+  data.attempt = tonumber(ARGV[11])
+  data.previous = ARGV[12]
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'type', 'begin', 'at', now, 'data', cjson.encode(data))
 return {1, now, deadline}

@@ -1,5 +1,5 @@
 /**
- * The checker's invariants (DESIGN.md §5) over hand-made facts: a consistent cluster passes
+ * The checker's invariants (docs/design.md §5) over hand-made facts: a consistent cluster passes
  * every one, and each broken property is caught by its invariant, which names the txid, account
  * or gid at fault.
  */
