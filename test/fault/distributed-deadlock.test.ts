@@ -30,10 +30,9 @@ describe("distributed deadlocks are refused at once, and both transfers commit (
     // both hold their first row when they ask for the other's.
     await h.arm("coordinator", "coordinator.between-prepares", { action: "sleep", ms: 400, count: 2 });
     const [first, second] = bodies(a, b);
-    const results: AxiosResponse[] = await Promise.all([
-      http.post(`${h.url("coordinator")}/v1/transactions`, first),
-      http.post(`${h.url("coordinator")}/v1/transactions`, second),
-    ]);
+    const keys = [`${label}-1-${a}`, `${label}-2-${a}`].map((k) => k.replace(/[^A-Za-z0-9._:-]/g, "-"));
+    const send = (body: unknown, key: string) => http.post(`${h.url("coordinator")}/v1/transactions`, body, { headers: { "idempotency-key": key } });
+    const results: AxiosResponse[] = await Promise.all([send(first, keys[0] as string), send(second, keys[1] as string)]);
     for (const r of results) {
       expect(r.data.outcome, `${label}: ${JSON.stringify(r.data).slice(0, 400)}`).to.equal("committed");
       h.record(r.data.txid, "committed");
@@ -48,6 +47,20 @@ describe("distributed deadlocks are refused at once, and both transfers commit (
     expect(attempts.flat().map((x) => x.reason ?? "").filter((reason) => /lock-timeout|statement-timeout/.test(reason))).to.deep.equal([]);
     // The refused attempt had prepared at its first bank; it was rolled back everywhere.
     for (const bank of ["bank-a", "bank-b"]) expect(await ledgerOf(h.cluster, bank, refusedFirst?.txid as string), `${bank} ledger of the refused attempt`).to.deep.equal([]);
+    // The attempts are linked in the log, and queryable.
+    const chain = retried[0] as Attempt[];
+    for (const [i, attempt] of chain.entries()) {
+      const record = (await http.get(`${h.url("coordinator")}/v1/transactions/${attempt.txid}`)).data;
+      expect(record).to.deep.include({ attempt: i + 1, series: chain[0]?.txid, previousAttempt: chain[i - 1]?.txid ?? null, nextAttempt: chain[i + 1]?.txid ?? null });
+    }
+    // An Idempotency-Key covers the whole series: the client's retry gets the final answer, and
+    // starts nothing.
+    const index = attempts.indexOf(chain);
+    const replay = await send(index === 0 ? first : second, keys[index] as string);
+    expect(replay.headers["idempotent-replayed"]).to.equal("true");
+    expect(replay.data.txid).to.equal(results[index]?.data.txid);
+    expect(replay.data.outcome).to.equal("committed");
+    expect((replay.data.attempts as Attempt[]).map((x) => x.txid)).to.deep.equal(chain.map((x) => x.txid));
     // The checker: atomicity, conservation, agreement with the log, and nothing left prepared.
     await h.verify();
   }
