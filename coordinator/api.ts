@@ -13,7 +13,7 @@ import { ConflictError, ForbiddenError, NotFoundError, UnavailableError, Unproce
 import { isConnectionFailure, parseWith } from "../shared/http-server.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
-import { idempotencyKeySchema, queryInt, transactionRequestSchema, txidSchema } from "../shared/messages.js";
+import { idempotencyKeySchema, LIMITS, queryInt, transactionRequestSchema, txidSchema } from "../shared/messages.js";
 import { mountRoute } from "../shared/routes.js";
 import type { ClientLimits } from "./client-limits.js";
 import type { HotKeys } from "./hot-keys.js";
@@ -75,7 +75,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
   });
 
   mountRoute(app, deps.auth, R.run, async (req, res, caller) => {
-    if (caller.kind === "client") deps.limits.admitRequest(caller.id);
+    deps.limits.admitRequest(caller);
     const body = parseWith(transactionRequestSchema, req.body, "body");
     const keyHeader = req.header("idempotency-key");
     const idempotencyKey = keyHeader === undefined ? undefined : parseWith(idempotencyKeySchema, keyHeader, "header.Idempotency-Key");
@@ -109,14 +109,14 @@ export function mountApi(app: Express, deps: ApiDeps): void {
   });
 
   mountRoute(app, deps.auth, R.list, async (req, res, caller) => {
-    if (caller.kind === "client") deps.limits.admitRequest(caller.id);
+    deps.limits.admitRequest(caller);
     const q = parseWith(listQuerySchema, req.query, "query");
     const records = await withRedis(() => (caller.kind === "client" ? listClientTransactions(deps.log, caller.id, q.state, q.limit) : listTransactions(deps.log, q.state, q.limit)));
     res.json({ transactions: records.map(summary) });
   });
 
   mountRoute(app, deps.auth, R.get, async (req, res, caller) => {
-    if (caller.kind === "client") deps.limits.admitRequest(caller.id);
+    deps.limits.admitRequest(caller);
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
     const [record, events] = await withRedis(() => Promise.all([deps.log.get(txid), deps.log.events(txid)]));
     // Another client's transaction is answered exactly as a missing one: its existence is not ours to tell.
@@ -247,7 +247,7 @@ async function seriesResultOf(deps: ApiDeps, scopedKey: string, timeoutMs: numbe
   while (!state.done && monotonicMs() < waitUntil) {
     // A first attempt that never began (its coordinator died before the begin record) is not
     // waited for past the request's own deadline.
-    if (!deps.engine.active.has(state.txid) && !(await withRedis(() => deps.log.get(state.txid))) && monotonicMs() > waitUntil - 5000) break;
+    if (monotonicMs() > waitUntil - 5000 && !deps.engine.active.has(state.txid) && !(await withRedis(() => deps.log.get(state.txid)))) break;
     await sleep(50);
     state = await withRedis(() => deps.log.idempotencyState(scopedKey));
   }
@@ -259,7 +259,7 @@ async function seriesResultOf(deps: ApiDeps, scopedKey: string, timeoutMs: numbe
 async function attemptsUpTo(log: DurableLog, lastTxid: string): Promise<AttemptSummary[]> {
   const chain: AttemptSummary[] = [];
   let txid: string | undefined = lastTxid;
-  for (let i = 0; txid !== undefined && i < 100; i++) {
+  for (let i = 0; txid !== undefined && i < LIMITS.maxAttempts; i++) {
     const record: TxRecord | undefined = await withRedis(() => log.get(txid as string));
     chain.unshift({ txid, outcome: record?.decision === "commit" ? "committed" : record?.decision === "abort" ? "aborted" : "unknown", ...(record?.reason ? { reason: record.reason } : {}) });
     txid = record?.previous;

@@ -12,6 +12,7 @@
  * Memory is bounded by the number of configured keys.
  */
 import { monotonicMs } from "../shared/clock.js";
+import type { Caller } from "../shared/auth.js";
 import { TooManyRequestsError } from "../shared/errors.js";
 
 export interface ClientLimitSettings {
@@ -42,8 +43,10 @@ export class ClientLimits {
     return u;
   }
 
-  /** Counts one request against the client's rate; throws when the bucket is empty. */
-  admitRequest(clientId: string): void {
+  /** Counts one request of a client against its rate (others pass); throws when the bucket is empty. */
+  admitRequest(caller: Caller): void {
+    if (caller.kind !== "client") return;
+    const clientId = caller.id;
     const u = this.of(clientId);
     const now = monotonicMs();
     u.tokens = Math.min(this.settings.rateBurst, u.tokens + ((now - u.refilledAtMs) / 1000) * this.settings.ratePerSecond);

@@ -48,8 +48,8 @@ export interface TransactionResult {
   reason?: string;
   participants: ParticipantReport[];
   clientFault?: ClientFault;
-  /** The refusal that aborted it (a NO vote and its reason), when a refusal did; `holder` is who held the row on a conflict. */
-  abortCause?: { participant: string; reason: string; holder?: string; key?: string };
+  /** The refusal that aborted it (a NO vote and its reason), when a refusal did; `key` is the row a conflict was over. */
+  abortCause?: { participant: string; reason: string; key?: string };
 }
 
 /** Where a run stands in a series of attempts of one request (the coordinator's retries). */
@@ -88,34 +88,6 @@ const CLIENT_FAULT_REASONS: Record<string, number> = { "unknown-account": 422, "
 export class Engine {
   /** Transactions this process is driving right now; recovery leaves them alone. */
   readonly active = new Set<string>();
-  /** Who waits for a transaction driven here to finish (a retry that met it on a row). */
-  private readonly finishWaiters = new Map<string, (() => void)[]>();
-
-  /**
-   * Resolves when the transaction `txid`, driven by this engine, has finished (its decision
-   * acknowledged: its locks are released), or at once if it is not running here, or after
-   * `boundMs`. A request that lost a row to it retries then rather than after a blind wait.
-   */
-  whenFinished(txid: string, boundMs: number): Promise<void> {
-    if (!this.active.has(txid)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, boundMs);
-      const list = this.finishWaiters.get(txid) ?? [];
-      list.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.finishWaiters.set(txid, list);
-    });
-  }
-
-  /** @internal Called by a run when it lets go of its transaction. */
-  finished(txid: string): void {
-    this.active.delete(txid);
-    const list = this.finishWaiters.get(txid);
-    this.finishWaiters.delete(txid);
-    for (const wake of list ?? []) wake();
-  }
 
   constructor(
     private readonly log: DurableLog,
@@ -443,10 +415,8 @@ class TransactionRun {
     const result: TransactionResult = { txid: this.input.txid, outcome, participants, ...(reason ? { reason } : {}) };
     if (outcome === "aborted" && this.clientFault) result.clientFault = this.clientFault;
     if (outcome === "aborted" && this.state.abortCause) {
-      const detail = this.details.get(this.state.abortCause.participant)?.detail;
-      const holder = detail?.holder;
-      const key = detail?.key;
-      result.abortCause = { ...this.state.abortCause, ...(typeof holder === "string" ? { holder } : {}), ...(typeof key === "string" ? { key } : {}) };
+      const key = this.details.get(this.state.abortCause.participant)?.detail?.key;
+      result.abortCause = { ...this.state.abortCause, ...(typeof key === "string" ? { key } : {}) };
     }
     this.resolveReply(result);
   }
@@ -454,7 +424,7 @@ class TransactionRun {
   private finish(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (this.replyTimer) clearTimeout(this.replyTimer);
-    this.engine.finished(this.input.txid);
+    this.engine.active.delete(this.input.txid);
   }
 }
 

@@ -135,7 +135,7 @@ function onStart(state: CoreState): StepResult {
 }
 
 /** The participants in the order an ordered transaction prepares them: by name. */
-export function preparationOrder(participants: readonly string[]): string[] {
+function preparationOrder(participants: readonly string[]): string[] {
   return [...participants].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 

@@ -14,7 +14,7 @@ import { newTxid, txidAt, txidTimeMs } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import type { Engine, TransactionResult } from "./engine.js";
 import type { HotKeys } from "./hot-keys.js";
-import { MIN_ATTEMPT_MS, nextAttempt } from "./retry-policy.js";
+import { nextAttempt } from "./retry-policy.js";
 
 export interface AttemptSummary {
   txid: string;
@@ -52,14 +52,17 @@ function summary(r: TransactionResult): AttemptSummary {
 export async function runSeries(deps: { engine: Engine; log: DurableLog; logger: Logger; hotKeys?: HotKeys; random?: () => number }, input: SeriesInput): Promise<SeriesResult> {
   const random = deps.random ?? Math.random;
   const startedAt = monotonicMs();
+  const leftMs = () => input.timeoutMs - (monotonicMs() - startedAt);
   const first = input.idempotency?.firstTxid ?? newTxid();
   const attempts: AttemptSummary[] = [];
   let last: TransactionResult | undefined;
-  // Ordered from the start on rows that conflicted lately: a parallel attempt would only die there.
-  let orderedBefore = deps.hotKeys !== undefined && input.keys !== undefined && deps.hotKeys.anyHot(input.keys, startedAt);
+  // Ordered from the start on rows that conflicted lately (a parallel attempt would only die
+  // there), and after a conflict: such attempts may wait for each other without ever
+  // deadlocking, so they queue for a hot row instead of dying.
+  let ordered = deps.hotKeys !== undefined && input.keys !== undefined && deps.hotKeys.anyHot(input.keys, startedAt);
   for (let attempt = 1; ; attempt++) {
     const txid = attempt === 1 ? first : txidAt(txidTimeMs(first));
-    const remainingMs = Math.max(1, Math.floor(input.timeoutMs - (monotonicMs() - startedAt)));
+    const remainingMs = Math.max(1, Math.floor(leftMs()));
     let result: TransactionResult;
     try {
       if (last && input.idempotency) await deps.log.advanceIdempotencyKey(input.idempotency.scopedKey, txid, input.idempotency.requestHash, false);
@@ -70,9 +73,7 @@ export async function runSeries(deps: { engine: Engine; log: DurableLog; logger:
         ...(input.idempotency ? { idempotencyKey: input.idempotency.key } : {}),
         ...(input.client ? { client: input.client } : {}),
         ...(last ? { link: { series: first, attempt, previous: last.txid } } : {}),
-        // After a conflict, the participants one after the other: such attempts may wait for
-        // each other without ever deadlocking, so they queue for a hot row instead of dying.
-        ...(orderedBefore ? { ordered: true } : {}),
+        ...(ordered ? { ordered: true } : {}),
       });
     } catch (err) {
       if (!last) throw err;
@@ -84,7 +85,7 @@ export async function runSeries(deps: { engine: Engine; log: DurableLog; logger:
     attempts.push(summary(result));
     const next = nextAttempt(
       { outcome: result.outcome, abortCause: result.abortCause, clientFault: result.clientFault !== undefined },
-      { attempt, maxAttempts: input.maxAttempts, remainingMs: input.timeoutMs - (monotonicMs() - startedAt) },
+      { attempt, maxAttempts: input.maxAttempts, remainingMs: leftMs() },
       random(),
     );
     if (!next.retry) {
@@ -95,14 +96,10 @@ export async function runSeries(deps: { engine: Engine; log: DurableLog; logger:
     last = result;
     const cause = result.abortCause;
     if (cause?.reason === "conflict") {
-      orderedBefore = true;
+      ordered = true;
       if (cause.key) deps.hotKeys?.noteConflict(cause.participant, cause.key, monotonicMs());
     }
-    // Lost a row to an older transaction: the row is free when that one finishes. When this
-    // coordinator drives it, wait for exactly that (bounded), else for the backoff.
-    const holder = result.abortCause?.holder;
-    if (holder && deps.engine.active.has(holder)) await deps.engine.whenFinished(holder, Math.max(next.delayMs, input.timeoutMs - (monotonicMs() - startedAt) - MIN_ATTEMPT_MS));
-    else await sleep(next.delayMs);
+    await sleep(next.delayMs);
   }
 }
 

@@ -35,10 +35,12 @@ export function createApp(): Express {
       // Compressed bodies are refused (415), not inflated: a signature covers the bytes as sent,
       // and a small gzip body must not become a large one behind the size limit.
       inflate: false,
-      verify: (req, _res, buf) => {
+      verify: (req, _res, buf, encoding) => {
+        // UTF-8 only: the parser would take UTF-16 too, whose bytes the key check below cannot read.
+        if (encoding.toLowerCase() !== "utf-8") throw Object.assign(new Error(`request bodies must be UTF-8, not ${encoding}`), { status: 415, type: "charset.unsupported" });
         // The exact bytes are kept: request signatures cover the body as sent, not as re-serialized.
         (req as RawBodyRequest).rawBody = buf;
-        assertNoForbiddenKeys(buf.toString("utf8"));
+        assertNoForbiddenKeys(buf);
       },
     }),
   );

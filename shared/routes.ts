@@ -30,12 +30,8 @@ export interface RouteSpec {
 /** A route handler: the caller has been authenticated and authorized for this route. */
 export type RouteHandler = (req: Request, res: Response, caller: Caller) => Promise<void> | void;
 
-/** The routes each service mounts, in its process. Filled by mountRoute; read by tests and tools. */
+/** The routes mounted on each app so far: a route mounted twice would be shadowed unnoticed. */
 const mounted = new WeakMap<Express, RouteSpec[]>();
-
-export function mountedRoutes(app: Express): readonly RouteSpec[] {
-  return mounted.get(app) ?? [];
-}
 
 /**
  * Mounts `handler` at `spec` behind the caller check. Express 5 forwards a rejected promise to the
@@ -50,30 +46,12 @@ export function mountRoute(app: Express, auth: Authenticator, spec: RouteSpec, h
   mounted.set(app, list);
 
   const guarded: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
-    const caller = auth.authenticate(req, spec.callers);
-    res.locals.caller = caller;
-    await handler(req, res, caller);
+    await handler(req, res, auth.authenticate(req, spec.callers));
     // A handler that neither answered nor threw is a bug: say so rather than hang the client.
     // (A client that went away before the answer is not one.)
     if (!res.headersSent && !req.socket.destroyed) next(new Error(`route ${spec.method} ${spec.path} sent no answer`));
   };
-  switch (spec.method) {
-    case "GET":
-      app.get(spec.path, guarded);
-      break;
-    case "POST":
-      app.post(spec.path, guarded);
-      break;
-    case "PUT":
-      app.put(spec.path, guarded);
-      break;
-    case "DELETE":
-      app.delete(spec.path, guarded);
-      break;
-  }
+  app[METHODS[spec.method]](spec.path, guarded);
 }
 
-/** One row of the route table: "GET /v1/x" -> "client, admin". */
-export function describeCallers(callers: readonly CallerKind[]): string {
-  return callers.join(", ");
-}
+const METHODS = { GET: "get", POST: "post", PUT: "put", DELETE: "delete" } as const satisfies Record<HttpMethod, keyof Express>;

@@ -28,15 +28,17 @@ function refuseForbiddenKeys(key: string, value: unknown): unknown {
 // A forbidden key is spelled out in the text, or hidden behind a \u escape: a document with
 // neither cannot have one, and skips the slower reviver pass. Array indexes never match.
 const SUSPECT = /__proto__|constructor|prototype|\\u/;
+const SUSPECT_BYTES = ["__proto__", "constructor", "prototype", "\\u"].map((s) => Buffer.from(s));
 
 /**
- * Throws ForbiddenJsonKeyError when `text` is JSON with a forbidden key. Text that is not JSON
- * passes: reporting that is the parser's job.
+ * Throws ForbiddenJsonKeyError when the bytes are JSON with a forbidden key. Text that is not
+ * JSON passes: reporting that is the parser's job. Looked for in the bytes themselves, so that
+ * the common body (no suspect at all) is not decoded a second time before the parser's own.
  */
-export function assertNoForbiddenKeys(text: string): void {
-  if (!SUSPECT.test(text)) return;
+export function assertNoForbiddenKeys(bytes: Buffer): void {
+  if (!SUSPECT_BYTES.some((s) => bytes.includes(s))) return;
   try {
-    JSON.parse(text, refuseForbiddenKeys);
+    JSON.parse(bytes.toString("utf8"), refuseForbiddenKeys);
   } catch (err) {
     if (err instanceof ForbiddenJsonKeyError) throw err;
   }

@@ -3,7 +3,7 @@ import type { PoolClient } from "pg";
 import { parseWith } from "../../shared/http-server.js";
 import { VoteNoError, type Application } from "../framework/application.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
-import { BANK_ROUTES, mountBankRoutes } from "./bank-routes.js";
+import { mountBankRoutes } from "./bank-routes.js";
 import { bankLockKeys, bankOperationsSchema, type BankOperation } from "../../shared/bank-operations.js";
 import { BANK_MIGRATIONS } from "./schema.js";
 
@@ -55,8 +55,6 @@ export const bankApplication: Application<BankOperation[]> = {
     const op = ops.find((o) => o.account === account && o.op === "debit");
     return new VoteNoError("insufficient-funds", { account, ...(op && op.op === "debit" ? { amount: op.amount } : {}) });
   },
-
-  routes: Object.values(BANK_ROUTES),
 
   mountRoutes(app, ctx) {
     mountBankRoutes(app, ctx);

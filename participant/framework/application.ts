@@ -2,7 +2,6 @@ import type { Express } from "express";
 import type { Pool, PoolClient, QueryResult } from "pg";
 import type { Authenticator } from "../../shared/auth.js";
 import type { Logger } from "../../shared/logger.js";
-import type { RouteSpec } from "../../shared/routes.js";
 import type { Migration } from "./pg-store.js";
 
 /**
@@ -41,9 +40,8 @@ export interface Application<Ops> {
   refusalFor?(err: unknown, ops: Ops): VoteNoError | undefined;
   /**
    * Routes of the application's own (reads, administration), each mounted with
-   * shared/routes.ts mountRoute so that it declares who may call it; `routes` lists their specs.
+   * shared/routes.ts mountRoute so that it declares who may call it.
    */
-  readonly routes?: readonly RouteSpec[];
   mountRoutes?(app: Express, ctx: { pool: Pool; logger: Logger; auth: Authenticator }): void;
 }
 

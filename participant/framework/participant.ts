@@ -435,7 +435,7 @@ export class Participant<Ops> {
  * then take their keys in one order, and a cycle across participants is refused at once (see
  * concord_lock_keys in pg-store.ts). The wait is bounded by the coordinator's deadline.
  */
-export function lockStatements(txid: string, keys: readonly LockKey[], remainingMs: number, ordered: boolean, maxWaiters: number): string[] {
+function lockStatements(txid: string, keys: readonly LockKey[], remainingMs: number, ordered: boolean, maxWaiters: number): string[] {
   if (keys.length === 0) return [];
   const merged = new Map<string, boolean>();
   for (const k of keys) merged.set(k.key, (merged.get(k.key) ?? false) || k.exclusive);

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ReplayGuard, SIGNATURE_HEADER, verifyRequest } from "../../shared/request-signing.js";
 import { parseArgs, runCli, UsageError } from "../cli-args.js";
+import { noopAnswer } from "./noop-answer.js";
 
 const USAGE = "usage: noop-participant --name <participant name> --port <port>";
 const MAX_BODY_BYTES = 1 << 20;
@@ -18,37 +19,20 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(payload);
 }
 
-/** The answer to one 2PC message: always yes, always done. */
-function answerFor(txid: string, action: string): { status: number; body: unknown } {
-  switch (action) {
-    case "prepare":
-      return { status: 200, body: { vote: "yes" } };
-    case "commit":
-      return { status: 200, body: { txid, state: "committed" } };
-    case "abort":
-      return { status: 200, body: { txid, state: "aborted" } };
-    case "one-phase":
-      // One-phase answers carry `outcome` for the coordinator's schema and `state` as the others do.
-      return { status: 200, body: { txid, state: "committed", outcome: "committed" } };
-    default:
-      return { status: 404, body: { error: { code: "not-found", message: `no action ${action}` } } };
-  }
-}
-
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   if (req.method === "GET" && req.url === "/healthz") return reply(res, 200, { status: "ok", role: "participant" });
   if (req.method === "POST" && req.url === "/v1/2pc/batch") {
     // The same answer as the real participant's batch route (a JSON line per message); the
     // messages are not validated.
     const messages = (JSON.parse(body) as { messages: { txid: string; action: string }[] }).messages;
-    const lines = messages.map((m, index) => `${JSON.stringify({ index, ...answerFor(m.txid, m.action) })}\n`).join("");
+    const lines = messages.map((m, index) => `${JSON.stringify({ index, ...noopAnswer(m.txid, m.action) })}\n`).join("");
     res.writeHead(200, { "content-type": "application/x-ndjson", "content-length": Buffer.byteLength(lines) });
     res.end(lines);
     return;
   }
   const match = req.method === "POST" ? ROUTE.exec(req.url ?? "") : null;
   if (!match) return reply(res, 404, { error: { code: "not-found", message: `${req.method} ${req.url} is not served here` } });
-  const { status, body: out } = answerFor(match[1] as string, match[2] as string);
+  const { status, body: out } = noopAnswer(match[1] as string, match[2] as string);
   return reply(res, status, out);
 }
 

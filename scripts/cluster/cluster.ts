@@ -229,7 +229,9 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   const services = specs.filter((s) => s.role === "coordinator" || s.role === "participant");
   for (const s of stores) if (s.role === "postgres") initPostgres(s.args[1] as string, pw(s.name, "admin"), user);
   await Promise.all(stores.map((s) => ensureRunning(s, running.get(s.name), file, record)));
-  for (const b of banks) {
+  // Each bank's role and database, on the servers this call started (a fresh one, or one back
+  // after a crash); a server that was running already has them.
+  for (const b of banks.filter((bank) => !running.has(`postgres-${bank.name}`))) {
     const database = bankDatabaseName(b.name);
     ensureBankDatabase({ port: b.postgresPort, adminPassword: pw(`postgres-${b.name}`, "admin"), database, role: database, rolePassword: pw(`postgres-${b.name}`, "bank") });
   }

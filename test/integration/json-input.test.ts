@@ -84,6 +84,12 @@ describe("request bodies: prototype keys, compression and signed headers", funct
     });
     expect(refused.status).to.equal(400);
     expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${id}`)).status).to.equal(404);
+    // Nor can the key hide in another encoding of the same JSON.
+    const utf16 = await raw.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, Buffer.from(`{"id":"${id}","balance":"5","__proto__":{}}`, "utf16le"), {
+      headers: { "content-type": "application/json; charset=utf-16le", ...auth },
+    });
+    expect(utf16.status).to.equal(415);
+    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${id}`)).status).to.equal(404);
     // Only keys are refused: an account may be called "constructor".
     const name = `constructor-${process.pid}`;
     const ok = await http.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, { id: name, balance: "0" }, { headers: auth });

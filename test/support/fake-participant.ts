@@ -5,6 +5,7 @@
  * test is the coordinator's handling of what comes back.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { noopAnswer } from "../../scripts/bench/noop-answer.js";
 
 /** Decides what one request gets; `body` is the request body as text (small: the coordinator's own). */
 export type FakeHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -45,23 +46,7 @@ export async function startFakeParticipant(handler: FakeHandler): Promise<FakePa
   return fake;
 }
 
-/** The reply a well-behaved participant gives to one 2PC message: YES to every PREPARE, an ack to every decision. */
-export function politeReply(txid: string, action: string): { status: number; body: unknown } {
-  switch (action) {
-    case "prepare":
-      return { status: 200, body: { vote: "yes" } };
-    case "commit":
-      return { status: 200, body: { txid, state: "committed" } };
-    case "abort":
-      return { status: 200, body: { txid, state: "aborted" } };
-    case "one-phase":
-      return { status: 200, body: { outcome: "committed" } };
-    default:
-      return { status: 404, body: { error: { code: "not-found", message: `no action ${action}` } } };
-  }
-}
-
-/** Answers single messages (`/v1/2pc/<txid>/<action>`) and batches (`/v1/2pc/batch`) as politeReply says. */
+/** Answers single messages (`/v1/2pc/<txid>/<action>`) and batches (`/v1/2pc/batch`) as noopAnswer says. */
 export const politeHandler: FakeHandler = (req, res, body) => {
   const path = (req.url ?? "").split("?")[0] ?? "";
   const send = (status: number, payload: unknown) => {
@@ -73,12 +58,12 @@ export const politeHandler: FakeHandler = (req, res, body) => {
     // As the real batch route answers: one JSON line per message, {index, status, body}.
     const { messages } = JSON.parse(body) as { messages: { txid: string; action: string }[] };
     res.writeHead(200, { "content-type": "application/x-ndjson" });
-    res.end(messages.map((m, index) => `${JSON.stringify({ index, ...politeReply(m.txid, m.action) })}\n`).join(""));
+    res.end(messages.map((m, index) => `${JSON.stringify({ index, ...noopAnswer(m.txid, m.action) })}\n`).join(""));
     return;
   }
   const match = /^\/v1\/2pc\/([0-9a-f-]+)\/([a-z-]+)$/.exec(path);
   if (req.method === "POST" && match?.[1] !== undefined && match[2] !== undefined) {
-    const { status, body: reply } = politeReply(match[1], match[2]);
+    const { status, body: reply } = noopAnswer(match[1], match[2]);
     return send(status, reply);
   }
   send(404, { error: { code: "not-found", message: `no route for ${req.method ?? "?"} ${path}` } });
