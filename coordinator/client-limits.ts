@@ -49,11 +49,18 @@ export class ClientLimits {
     const clientId = caller.id;
     const u = this.of(clientId);
     const now = monotonicMs();
-    u.tokens = Math.min(this.settings.rateBurst, u.tokens + ((now - u.refilledAtMs) / 1000) * this.settings.ratePerSecond);
+    u.tokens = Math.min(
+      this.settings.rateBurst,
+      u.tokens + ((now - u.refilledAtMs) / 1000) * this.settings.ratePerSecond,
+    );
     u.refilledAtMs = now;
     if (u.tokens < 1) {
       const waitS = Math.max(1, Math.ceil((1 - u.tokens) / this.settings.ratePerSecond));
-      throw new TooManyRequestsError(`API key ${clientId} is over its rate of ${this.settings.ratePerSecond} requests per second; retry after ${waitS} s`, "rate", waitS);
+      throw new TooManyRequestsError(
+        `API key ${clientId} is over its rate of ${this.settings.ratePerSecond} requests per second; retry after ${waitS} s`,
+        "rate",
+        waitS,
+      );
     }
     u.tokens -= 1;
   }
@@ -65,7 +72,11 @@ export class ClientLimits {
   startTransaction(clientId: string, timeoutMs: number): () => void {
     const u = this.of(clientId);
     if (u.inFlight >= this.settings.maxInFlight) {
-      throw new TooManyRequestsError(`API key ${clientId} has ${u.inFlight} transactions in flight, its limit; retry when one has finished`, "in-flight", 1);
+      throw new TooManyRequestsError(
+        `API key ${clientId} has ${u.inFlight} transactions in flight, its limit; retry when one has finished`,
+        "in-flight",
+        1,
+      );
     }
     if (u.heldMs + timeoutMs > this.settings.maxHeldMs) {
       throw new TooManyRequestsError(

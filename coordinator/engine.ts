@@ -10,9 +10,21 @@ import type { DurableLog } from "../shared/durable-log.js";
 import { TransportError } from "../shared/http-client.js";
 import { FailpointError, type Failpoints } from "../shared/failpoints.js";
 import type { Logger } from "../shared/logger.js";
-import { onePhaseResponseSchema, prepareResponseSchema, type Decision, type Vote } from "../shared/messages.js";
+import {
+  onePhaseResponseSchema,
+  prepareResponseSchema,
+  type Decision,
+  type Vote,
+} from "../shared/messages.js";
 import type { ParticipantClient } from "./participant-client.js";
-import { initialState, participantStates, step, type CoreState, type Effect, type Event } from "./protocol.js";
+import {
+  initialState,
+  participantStates,
+  step,
+  type CoreState,
+  type Effect,
+  type Event,
+} from "./protocol.js";
 
 export interface EngineOptions {
   /** Phase-2 attempts made while the client waits; after that recovery carries on. */
@@ -23,7 +35,11 @@ export interface EngineOptions {
   replyWaitMs: number;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: EngineOptions = { phase2Attempts: 6, recoveryHandoffMs: 10_000, replyWaitMs: 5_000 };
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  phase2Attempts: 6,
+  recoveryHandoffMs: 10_000,
+  replyWaitMs: 5_000,
+};
 
 export interface ParticipantReport {
   name: string;
@@ -79,11 +95,16 @@ export interface TransactionInput {
 const MAX_REASON_CHARS = 500;
 
 function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 /** Reasons a participant gives with a NO vote that mean the request itself was wrong. */
-const CLIENT_FAULT_REASONS: Record<string, number> = { "unknown-account": 422, "invalid-operation": 400 };
+const CLIENT_FAULT_REASONS: Record<string, number> = {
+  "unknown-account": 422,
+  "invalid-operation": 400,
+};
 
 export class Engine {
   /** Transactions this process is driving right now; recovery leaves them alone. */
@@ -111,21 +132,33 @@ export class Engine {
       ...(input.client ? { client: input.client } : {}),
       ...(input.link ? { link: input.link } : {}),
     });
-    this.logger.debug({ txid: input.txid, participants: names, timeoutMs: input.timeoutMs, onePhase }, "begin");
+    this.logger.debug(
+      { txid: input.txid, participants: names, timeoutMs: input.timeoutMs, onePhase },
+      "begin",
+    );
     await this.failpoints.hit("coordinator.after-begin");
     const run = new TransactionRun(this, input);
     return run.start();
   }
 
   /** @internal What every TransactionRun uses; built once, not on each access. */
-  readonly deps: { log: DurableLog; participants: ParticipantClient; logger: Logger; failpoints: Failpoints; options: EngineOptions };
+  readonly deps: {
+    log: DurableLog;
+    participants: ParticipantClient;
+    logger: Logger;
+    failpoints: Failpoints;
+    options: EngineOptions;
+  };
 }
 
 /** One transaction in flight: its core state, its timers and its outstanding effects. */
 class TransactionRun {
   private state: CoreState;
   private readonly operations: Map<string, unknown[]>;
-  private readonly details = new Map<string, { reason?: string; detail?: Record<string, unknown>; results?: unknown[] }>();
+  private readonly details = new Map<
+    string,
+    { reason?: string; detail?: Record<string, unknown>; results?: unknown[] }
+  >();
   private clientFault: ClientFault | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private replyTimer: NodeJS.Timeout | undefined;
@@ -137,13 +170,19 @@ class TransactionRun {
   private decisionsStarted = 0;
   private readonly firstPrepare = deferred();
   private readonly firstDecision = deferred();
-  private readonly reply = new Promise<TransactionResult>((resolve) => (this.resolveReply = resolve));
+  private readonly reply = new Promise<TransactionResult>(
+    (resolve) => (this.resolveReply = resolve),
+  );
 
   constructor(
     private readonly engine: Engine,
     private readonly input: TransactionInput,
   ) {
-    this.state = initialState(input.txid, input.participants.map((p) => p.name), { ordered: input.ordered === true });
+    this.state = initialState(
+      input.txid,
+      input.participants.map((p) => p.name),
+      { ordered: input.ordered === true },
+    );
     this.operations = new Map(input.participants.map((p) => [p.name, p.operations]));
   }
 
@@ -154,7 +193,10 @@ class TransactionRun {
   start(): Promise<TransactionResult> {
     this.engine.active.add(this.input.txid);
     if (!this.state.onePhase) {
-      this.deadlineTimer = setTimeout(() => this.dispatch({ type: "deadline" }), this.input.timeoutMs);
+      this.deadlineTimer = setTimeout(
+        () => this.dispatch({ type: "deadline" }),
+        this.input.timeoutMs,
+      );
     }
     this.dispatch({ type: "start" });
     return this.reply;
@@ -214,19 +256,34 @@ class TransactionRun {
         await this.d.failpoints.hit("coordinator.between-prepares");
       }
       const res = await this.d.participants
-        .prepare(name, txid, this.operations.get(name) ?? [], this.remainingMs(), this.state.participants, this.state.ordered)
+        .prepare(
+          name,
+          txid,
+          this.operations.get(name) ?? [],
+          this.remainingMs(),
+          this.state.participants,
+          this.state.ordered,
+        )
         .finally(() => this.firstPrepare.resolve());
       const parsed = prepareResponseSchema.safeParse(res.data);
       if (res.status === 200 && parsed.success) {
         const { vote, reason, detail, results } = parsed.data;
-        this.details.set(name, { ...(reason ? { reason } : {}), ...(detail ? { detail } : {}), ...(results ? { results } : {}) });
-        if (vote === "no" && reason && CLIENT_FAULT_REASONS[reason]) this.noteClientFault(name, CLIENT_FAULT_REASONS[reason], reason, detail);
+        this.details.set(name, {
+          ...(reason ? { reason } : {}),
+          ...(detail ? { detail } : {}),
+          ...(results ? { results } : {}),
+        });
+        if (vote === "no" && reason && CLIENT_FAULT_REASONS[reason])
+          this.noteClientFault(name, CLIENT_FAULT_REASONS[reason], reason, detail);
         this.d.logger.debug({ txid, participant: name, vote, reason }, "vote");
         this.dispatch({ type: "vote", participant: name, vote, ...(reason ? { reason } : {}) });
         return;
       }
       const reason = this.refusalReason(name, res.status, res.data);
-      this.d.logger.warn({ txid, participant: name, status: res.status, reason }, "prepare refused");
+      this.d.logger.warn(
+        { txid, participant: name, status: res.status, reason },
+        "prepare refused",
+      );
       this.dispatch({ type: "prepare-failed", participant: name, reason });
     } catch (err) {
       if (!(err instanceof TransportError || err instanceof FailpointError)) throw err;
@@ -243,7 +300,8 @@ class TransactionRun {
    */
   private refusalReason(name: string, status: number, data: unknown): string {
     const error = (data as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    const message = typeof error?.message === "string" ? clip(error.message, MAX_REASON_CHARS) : `HTTP ${status}`;
+    const message =
+      typeof error?.message === "string" ? clip(error.message, MAX_REASON_CHARS) : `HTTP ${status}`;
     const code = typeof error?.code === "string" ? clip(error.code, 64) : "invalid-operation";
     if (status >= 400 && status < 500 && status !== 409) {
       this.noteClientFault(name, status, code, { message });
@@ -252,7 +310,12 @@ class TransactionRun {
     return message;
   }
 
-  private noteClientFault(participant: string, status: number, code: string, detail: Record<string, unknown> | undefined): void {
+  private noteClientFault(
+    participant: string,
+    status: number,
+    code: string,
+    detail: Record<string, unknown> | undefined,
+  ): void {
     if (this.clientFault) return;
     const message = typeof detail?.message === "string" ? detail.message : code;
     this.clientFault = { status, code, message: `${participant}: ${message}`, participant };
@@ -261,20 +324,38 @@ class TransactionRun {
   private async sendOnePhase(name: string): Promise<void> {
     const txid = this.input.txid;
     try {
-      const res = await this.d.participants.onePhase(name, txid, this.operations.get(name) ?? [], this.input.timeoutMs);
+      const res = await this.d.participants.onePhase(
+        name,
+        txid,
+        this.operations.get(name) ?? [],
+        this.input.timeoutMs,
+      );
       const parsed = onePhaseResponseSchema.safeParse(res.data);
       if (res.status === 200 && parsed.success) {
         const { outcome, reason, detail, results } = parsed.data;
-        this.details.set(name, { ...(reason ? { reason } : {}), ...(detail ? { detail } : {}), ...(results ? { results } : {}) });
-        if (outcome === "aborted" && reason && CLIENT_FAULT_REASONS[reason]) this.noteClientFault(name, CLIENT_FAULT_REASONS[reason], reason, detail);
+        this.details.set(name, {
+          ...(reason ? { reason } : {}),
+          ...(detail ? { detail } : {}),
+          ...(results ? { results } : {}),
+        });
+        if (outcome === "aborted" && reason && CLIENT_FAULT_REASONS[reason])
+          this.noteClientFault(name, CLIENT_FAULT_REASONS[reason], reason, detail);
         this.d.logger.info({ txid, participant: name, outcome, reason }, "one-phase result");
-        this.dispatch({ type: "one-phase-result", outcome, ...(reason ? { reason: `${name}: ${reason}`, refusal: reason } : {}) });
+        this.dispatch({
+          type: "one-phase-result",
+          outcome,
+          ...(reason ? { reason: `${name}: ${reason}`, refusal: reason } : {}),
+        });
         return;
       }
       if (res.status >= 400 && res.status < 500 && res.status !== 409) {
         // Refused as malformed: the participant did nothing, so this outcome is certain.
         const reason = this.refusalReason(name, res.status, res.data);
-        this.dispatch({ type: "one-phase-result", outcome: "aborted", reason: `${name}: ${reason}` });
+        this.dispatch({
+          type: "one-phase-result",
+          outcome: "aborted",
+          reason: `${name}: ${reason}`,
+        });
         return;
       }
       this.dispatch({ type: "one-phase-failed", reason: `HTTP ${res.status}` });
@@ -291,7 +372,11 @@ class TransactionRun {
       const res = await this.d.participants.decide(name, txid, "abort");
       const code = (res.data as { error?: { code?: string } } | undefined)?.error?.code;
       if (res.status === 200) {
-        this.dispatch({ type: "one-phase-result", outcome: "aborted", reason: `${name}: no answer; aborted` });
+        this.dispatch({
+          type: "one-phase-result",
+          outcome: "aborted",
+          reason: `${name}: no answer; aborted`,
+        });
         return;
       }
       if (res.status === 409 && code === "already-committed") {
@@ -308,7 +393,11 @@ class TransactionRun {
     this.finish();
   }
 
-  private async writeDecision(decision: Decision, reason: string, votes: Record<string, Vote>): Promise<void> {
+  private async writeDecision(
+    decision: Decision,
+    reason: string,
+    votes: Record<string, Vote>,
+  ): Promise<void> {
     const txid = this.input.txid;
     // decide-once is idempotent (it returns what is stored), so a retry after a lost reply is
     // safe; a few quick ones ride out a Redis reconnect.
@@ -316,10 +405,18 @@ class TransactionRun {
       let stored;
       try {
         await this.d.failpoints.hit("coordinator.after-votes");
-        stored = await this.d.log.decideOnce(txid, decision, { reason, by: "engine", votes, retryDelayMs: this.d.options.recoveryHandoffMs });
+        stored = await this.d.log.decideOnce(txid, decision, {
+          reason,
+          by: "engine",
+          votes,
+          retryDelayMs: this.d.options.recoveryHandoffMs,
+        });
       } catch (err) {
         if (attempt >= 2) {
-          this.d.logger.error({ txid, err: String(err) }, "decision not recorded; leaving it to recovery");
+          this.d.logger.error(
+            { txid, err: String(err) },
+            "decision not recorded; leaving it to recovery",
+          );
           this.dispatch({ type: "decision-unknown", error: (err as Error).message });
           this.finish();
           return;
@@ -327,7 +424,16 @@ class TransactionRun {
         await sleep(backoffDelayMs(attempt));
         continue;
       }
-      this.d.logger.info({ txid, requested: decision, decision: stored.decision, won: stored.won, reason: stored.reason }, "decision");
+      this.d.logger.info(
+        {
+          txid,
+          requested: decision,
+          decision: stored.decision,
+          won: stored.won,
+          reason: stored.reason,
+        },
+        "decision",
+      );
       try {
         await this.d.failpoints.hit("coordinator.after-decision");
       } catch (err) {
@@ -346,16 +452,22 @@ class TransactionRun {
     assert(this.state.decision === decision, "phase 2 sends only the stored decision");
     const txid = this.input.txid;
     if (!this.replyTimer && !this.state.replied) {
-      this.replyTimer = setTimeout(() => this.dispatch({ type: "reply-wait-expired" }), this.d.options.replyWaitMs);
+      this.replyTimer = setTimeout(
+        () => this.dispatch({ type: "reply-wait-expired" }),
+        this.d.options.replyWaitMs,
+      );
     }
-    const waitForFirst = this.decisionsStarted++ > 0 && this.d.failpoints.isArmed("coordinator.after-first-commit");
+    const waitForFirst =
+      this.decisionsStarted++ > 0 && this.d.failpoints.isArmed("coordinator.after-first-commit");
     for (let attempt = 0; attempt < this.d.options.phase2Attempts; attempt++) {
       try {
         if (waitForFirst && attempt === 0) {
           await this.firstDecision.promise;
           await this.d.failpoints.hit("coordinator.after-first-commit");
         }
-        const res = await this.d.participants.decide(name, txid, decision).finally(() => this.firstDecision.resolve());
+        const res = await this.d.participants
+          .decide(name, txid, decision)
+          .finally(() => this.firstDecision.resolve());
         if (res.status === 200) {
           this.d.logger.debug({ txid, participant: name, decision }, "ack");
           this.dispatch({ type: "ack", participant: name });
@@ -364,12 +476,18 @@ class TransactionRun {
         // 409 means the participant holds the opposite outcome: the invariant is broken somewhere.
         // Retrying cannot fix it; recovery keeps it visible in the unacknowledged index.
         const level = res.status === 409 ? "error" : "warn";
-        this.d.logger[level]({ txid, participant: name, decision, status: res.status, body: res.data }, "decision refused");
+        this.d.logger[level](
+          { txid, participant: name, decision, status: res.status, body: res.data },
+          "decision refused",
+        );
         if (res.status === 409) break;
       } catch (err) {
         if (!(err instanceof TransportError || err instanceof FailpointError)) throw err;
         this.firstDecision.resolve();
-        this.d.logger.warn({ txid, participant: name, decision, attempt, err: err.message }, "decision got no answer");
+        this.d.logger.warn(
+          { txid, participant: name, decision, attempt, err: err.message },
+          "decision got no answer",
+        );
       }
       await sleep(backoffDelayMs(attempt));
     }
@@ -387,7 +505,10 @@ class TransactionRun {
     try {
       await this.d.log.ack(this.input.txid, Object.keys(this.state.acks), 0);
     } catch (err) {
-      this.d.logger.warn({ txid: this.input.txid, err: String(err) }, "could not record acknowledgements; recovery resends all");
+      this.d.logger.warn(
+        { txid: this.input.txid, err: String(err) },
+        "could not record acknowledgements; recovery resends all",
+      );
     }
     this.finish();
   }
@@ -401,7 +522,10 @@ class TransactionRun {
     } catch (err) {
       // Every participant has applied the decision; only the bookkeeping is missing. Recovery
       // resends the (idempotent) decision and writes the end record.
-      this.d.logger.warn({ txid, err: String(err) }, "end record not written; recovery will finish it");
+      this.d.logger.warn(
+        { txid, err: String(err) },
+        "end record not written; recovery will finish it",
+      );
     }
     this.finish();
   }
@@ -412,7 +536,12 @@ class TransactionRun {
       const { results, ...rest } = this.details.get(p.name) ?? {};
       return { ...p, ...rest, ...(outcome === "committed" && results ? { results } : {}) };
     });
-    const result: TransactionResult = { txid: this.input.txid, outcome, participants, ...(reason ? { reason } : {}) };
+    const result: TransactionResult = {
+      txid: this.input.txid,
+      outcome,
+      participants,
+      ...(reason ? { reason } : {}),
+    };
     if (outcome === "aborted" && this.clientFault) result.clientFault = this.clientFault;
     if (outcome === "aborted" && this.state.abortCause) {
       const key = this.details.get(this.state.abortCause.participant)?.detail?.key;

@@ -7,9 +7,18 @@ import { runMain } from "../shared/process-main.js";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
-import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../shared/redis-durability.js";
+import {
+  connectRedis,
+  ensureDurableRedis,
+  warnOnLargeStreamNodes,
+} from "../shared/redis-durability.js";
 import { Authenticator } from "../shared/auth.js";
-import { bankLockKeys, bankOperationsSchema, bankTransactionRefusal, type BankOperation } from "../shared/bank-operations.js";
+import {
+  bankLockKeys,
+  bankOperationsSchema,
+  bankTransactionRefusal,
+  type BankOperation,
+} from "../shared/bank-operations.js";
 import { HotKeys } from "./hot-keys.js";
 import type { OperationsPolicy } from "./api.js";
 import { ClientLimits } from "./client-limits.js";
@@ -23,14 +32,34 @@ async function main(): Promise<void> {
   checkParticipantSecrets(config);
   const logger = createLogger("coordinator", config.CONCORD_LOG_LEVEL);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
-  await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: "coordinator" });
+  await ensureDurableRedis(redis, {
+    acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS,
+    logger,
+    role: "coordinator",
+  });
   await warnOnLargeStreamNodes(redis, logger);
-  const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: config.CONCORD_RETENTION_SECONDS });
-  const participants = new ParticipantClient(createHttpClient(), config.CONCORD_PARTICIPANTS, config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS, config.CONCORD_PARTICIPANT_SECRETS);
-  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => logger.warn({ failpoint: name, spec }, "failpoint fired"));
+  const log = new DurableLog(redis, {
+    namespace: "coordinator",
+    retentionSeconds: config.CONCORD_RETENTION_SECONDS,
+  });
+  const participants = new ParticipantClient(
+    createHttpClient(),
+    config.CONCORD_PARTICIPANTS,
+    config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS,
+    config.CONCORD_PARTICIPANT_SECRETS,
+  );
+  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) =>
+    logger.warn({ failpoint: name, spec }, "failpoint fired"),
+  );
   failpoints.configure(config.CONCORD_FAILPOINTS);
   const engine = new Engine(log, participants, logger, failpoints, DEFAULT_ENGINE_OPTIONS);
-  const recovery = new Recovery(log, participants, logger, (txid) => engine.active.has(txid), failpoints);
+  const recovery = new Recovery(
+    log,
+    participants,
+    logger,
+    (txid) => engine.active.has(txid),
+    failpoints,
+  );
 
   const app = createApp();
   const auth = new Authenticator({
@@ -45,9 +74,15 @@ async function main(): Promise<void> {
     ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
     rateBurst: config.CONCORD_CLIENT_RATE_BURST,
   });
-  if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
+  if (config.CONCORD_ADMIN_ENDPOINTS)
+    mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
   mountApi(app, {
-    engine, log, participants, logger, auth, limits,
+    engine,
+    log,
+    participants,
+    logger,
+    auth,
+    limits,
     hotKeys: new HotKeys(),
     operations: config.CONCORD_OPERATIONS === "bank" ? BANK_POLICY : undefined,
     defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS,
@@ -55,9 +90,19 @@ async function main(): Promise<void> {
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
   });
   finishApp(app, logger);
-  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, { maxConnections: config.CONCORD_MAX_CONNECTIONS, requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS });
+  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
+    maxConnections: config.CONCORD_MAX_CONNECTIONS,
+    requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS,
+  });
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);
-  logger.info({ host: config.CONCORD_HOST, port: config.CONCORD_PORT, participants: [...config.CONCORD_PARTICIPANTS.keys()] }, "coordinator listening");
+  logger.info(
+    {
+      host: config.CONCORD_HOST,
+      port: config.CONCORD_PORT,
+      participants: [...config.CONCORD_PARTICIPANTS.keys()],
+    },
+    "coordinator listening",
+  );
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down");
@@ -74,7 +119,11 @@ async function main(): Promise<void> {
 const BANK_POLICY: OperationsPolicy = {
   schema: bankOperationsSchema,
   lockKeys: (operations) => bankLockKeys(operations as BankOperation[]).map((k) => k.key),
-  refusal: (participants, caller) => bankTransactionRefusal(participants as { name: string; operations: BankOperation[] }[], caller.kind === "admin"),
+  refusal: (participants, caller) =>
+    bankTransactionRefusal(
+      participants as { name: string; operations: BankOperation[] }[],
+      caller.kind === "admin",
+    ),
 };
 
 runMain("coordinator", main);

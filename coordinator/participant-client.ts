@@ -1,6 +1,11 @@
 import { signerFor, type Signer } from "../shared/auth.js";
 import { TransportError, type HttpClient, type HttpReply } from "../shared/http-client.js";
-import { batchReplyLineSchema, LIMITS, type Decision, type TwoPhaseAction } from "../shared/messages.js";
+import {
+  batchReplyLineSchema,
+  LIMITS,
+  type Decision,
+  type TwoPhaseAction,
+} from "../shared/messages.js";
 
 /** A message waiting for the end of the current event-loop turn. */
 interface Pending {
@@ -42,7 +47,12 @@ export class ParticipantClient {
     private readonly requestTimeoutMs: number,
     secrets: ReadonlyMap<string, string>,
   ) {
-    this.signers = new Map([...registry.keys()].map((name) => [name, signerFor({ secret: secrets.get(name) ?? "", keyId: "coordinator", audience: name })]));
+    this.signers = new Map(
+      [...registry.keys()].map((name) => [
+        name,
+        signerFor({ secret: secrets.get(name) ?? "", keyId: "coordinator", audience: name }),
+      ]),
+    );
   }
 
   has(name: string): boolean {
@@ -53,12 +63,36 @@ export class ParticipantClient {
     return [...this.registry.keys()];
   }
 
-  prepare(name: string, txid: string, operations: unknown[], timeoutMs: number, participants: readonly string[], ordered = false): Promise<HttpReply> {
-    return this.send(name, txid, "prepare", { operations, timeoutMs, participants, ...(ordered ? { ordered } : {}) }, Math.min(timeoutMs, this.requestTimeoutMs));
+  prepare(
+    name: string,
+    txid: string,
+    operations: unknown[],
+    timeoutMs: number,
+    participants: readonly string[],
+    ordered = false,
+  ): Promise<HttpReply> {
+    return this.send(
+      name,
+      txid,
+      "prepare",
+      { operations, timeoutMs, participants, ...(ordered ? { ordered } : {}) },
+      Math.min(timeoutMs, this.requestTimeoutMs),
+    );
   }
 
-  onePhase(name: string, txid: string, operations: unknown[], timeoutMs: number): Promise<HttpReply> {
-    return this.send(name, txid, "one-phase", { operations, timeoutMs }, Math.max(timeoutMs, this.requestTimeoutMs));
+  onePhase(
+    name: string,
+    txid: string,
+    operations: unknown[],
+    timeoutMs: number,
+  ): Promise<HttpReply> {
+    return this.send(
+      name,
+      txid,
+      "one-phase",
+      { operations, timeoutMs },
+      Math.max(timeoutMs, this.requestTimeoutMs),
+    );
   }
 
   decide(name: string, txid: string, decision: Decision): Promise<HttpReply> {
@@ -71,7 +105,13 @@ export class ParticipantClient {
     return base;
   }
 
-  private send(name: string, txid: string, action: TwoPhaseAction, body: Record<string, unknown>, timeoutMs: number): Promise<HttpReply> {
+  private send(
+    name: string,
+    txid: string,
+    action: TwoPhaseAction,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<HttpReply> {
     this.base(name);
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(name) ?? [];
@@ -97,7 +137,14 @@ export class ParticipantClient {
     const base = this.base(name);
     const [only] = batch;
     if (batch.length === 1 && only) {
-      await this.http.postJson(`${base}/v1/2pc/${only.txid}/${only.action}`, only.json, only.timeoutMs, this.signers.get(name)).then(only.resolve, only.reject);
+      await this.http
+        .postJson(
+          `${base}/v1/2pc/${only.txid}/${only.action}`,
+          only.json,
+          only.timeoutMs,
+          this.signers.get(name),
+        )
+        .then(only.resolve, only.reject);
       return;
     }
     const url = `${base}/v1/2pc/batch`;
@@ -120,10 +167,24 @@ export class ParticipantClient {
       // The batch as a whole was refused (unavailable, too large): every message hears that
       // answer, as if it had been sent alone and refused. A 200 that left a message unanswered
       // is a broken reply.
-      for (const m of unanswered()) m.resolve(res.status === 200 ? { status: 502, data: { error: { code: "bad-batch-reply", message: `no reply for this message in the batch reply from ${name}` } } } : res);
+      for (const m of unanswered())
+        m.resolve(
+          res.status === 200
+            ? {
+                status: 502,
+                data: {
+                  error: {
+                    code: "bad-batch-reply",
+                    message: `no reply for this message in the batch reply from ${name}`,
+                  },
+                },
+              }
+            : res,
+        );
     } catch (err) {
       // No answer for what was not answered yet: as if each had been sent alone and lost.
-      for (const m of unanswered()) m.reject(err instanceof TransportError ? err : new TransportError(url, err));
+      for (const m of unanswered())
+        m.reject(err instanceof TransportError ? err : new TransportError(url, err));
     }
   }
 }
@@ -135,7 +196,10 @@ function splitBatches(queue: Pending[]): Pending[][] {
   let bytes = 0;
   for (const m of queue) {
     const size = Buffer.byteLength(m.json) + ENVELOPE_BYTES;
-    if (current.length > 0 && (current.length >= LIMITS.maxBatchMessages || bytes + size > MAX_BATCH_BYTES)) {
+    if (
+      current.length > 0 &&
+      (current.length >= LIMITS.maxBatchMessages || bytes + size > MAX_BATCH_BYTES)
+    ) {
       batches.push(current);
       current = [];
       bytes = 0;

@@ -55,7 +55,12 @@ export type Event =
   /** How long a client waits for phase 2 has passed: answer with the decision now. */
   | { type: "reply-wait-expired" }
   /** `refusal`: the participant's own reason for aborting, when it refused. */
-  | { type: "one-phase-result"; outcome: "committed" | "aborted"; reason?: string; refusal?: string }
+  | {
+      type: "one-phase-result";
+      outcome: "committed" | "aborted";
+      reason?: string;
+      refusal?: string;
+    }
   /** The one-phase request got no answer: its outcome must be settled by asking again (ABORT). */
   | { type: "one-phase-failed"; reason: string }
   | { type: "ended" };
@@ -75,7 +80,11 @@ export interface StepResult {
   effects: Effect[];
 }
 
-export function initialState(txid: string, participants: readonly string[], options: { ordered?: boolean } = {}): CoreState {
+export function initialState(
+  txid: string,
+  participants: readonly string[],
+  options: { ordered?: boolean } = {},
+): CoreState {
   assert(participants.length > 0, "a transaction needs at least one participant");
   assert(new Set(participants).size === participants.length, "participants must be distinct");
   return {
@@ -129,9 +138,15 @@ const none = (state: CoreState): StepResult => ({ state, effects: [] });
 function onStart(state: CoreState): StepResult {
   assert.equal(state.phase, "preparing", "start happens once, first");
   const [only] = state.participants;
-  if (state.onePhase && only !== undefined) return { state, effects: [{ type: "send-one-phase", participant: only }] };
+  if (state.onePhase && only !== undefined)
+    return { state, effects: [{ type: "send-one-phase", participant: only }] };
   if (state.ordered) return askNext(state);
-  return { state: { ...state, asked: state.participants }, effects: state.participants.map((participant) => ({ type: "send-prepare", participant }) as const) };
+  return {
+    state: { ...state, asked: state.participants },
+    effects: state.participants.map(
+      (participant) => ({ type: "send-prepare", participant }) as const,
+    ),
+  };
 }
 
 /** The participants in the order an ordered transaction prepares them: by name. */
@@ -143,11 +158,22 @@ function preparationOrder(participants: readonly string[]): string[] {
 function askNext(state: CoreState): StepResult {
   const next = preparationOrder(state.participants).find((p) => !state.asked.includes(p));
   if (next === undefined) return none(state);
-  return { state: { ...state, asked: [...state.asked, next] }, effects: [{ type: "send-prepare", participant: next }] };
+  return {
+    state: { ...state, asked: [...state.asked, next] },
+    effects: [{ type: "send-prepare", participant: next }],
+  };
 }
 
-function onVote(state: CoreState, participant: string, vote: Vote, reason: string | undefined): StepResult {
-  assert(state.participants.includes(participant), `vote from a participant not in the transaction: ${participant}`);
+function onVote(
+  state: CoreState,
+  participant: string,
+  vote: Vote,
+  reason: string | undefined,
+): StepResult {
+  assert(
+    state.participants.includes(participant),
+    `vote from a participant not in the transaction: ${participant}`,
+  );
   assert(!state.onePhase, "a one-phase transaction has no votes");
   if (state.votes[participant] !== undefined) return none(state);
   const votes = { ...state.votes, [participant]: vote };
@@ -157,7 +183,11 @@ function onVote(state: CoreState, participant: string, vote: Vote, reason: strin
   // every participant that might be prepared.
   if (state.phase !== "preparing") return none(next);
   if (vote === "no") {
-    return requestDecision({ ...next, abortCause: { participant, reason: reason ?? "unspecified" } }, "abort", `${participant} voted no${reason ? `: ${reason}` : ""}`);
+    return requestDecision(
+      { ...next, abortCause: { participant, reason: reason ?? "unspecified" } },
+      "abort",
+      `${participant} voted no${reason ? `: ${reason}` : ""}`,
+    );
   }
   const allVoted = state.participants.every((p) => votes[p] !== undefined);
   if (!allVoted) return state.ordered ? askNext(next) : none(next);
@@ -169,9 +199,15 @@ function onVote(state: CoreState, participant: string, vote: Vote, reason: strin
  * transaction aborts, and the participant stays a target of the ABORT (no vote is recorded).
  */
 function onPrepareFailed(state: CoreState, participant: string, reason: string): StepResult {
-  assert(state.participants.includes(participant), `prepare failure of a participant not in the transaction: ${participant}`);
+  assert(
+    state.participants.includes(participant),
+    `prepare failure of a participant not in the transaction: ${participant}`,
+  );
   if (state.phase !== "preparing" || state.votes[participant] !== undefined) return none(state);
-  const next: CoreState = { ...state, voteReasons: { ...state.voteReasons, [participant]: reason } };
+  const next: CoreState = {
+    ...state,
+    voteReasons: { ...state.voteReasons, [participant]: reason },
+  };
   return requestDecision(next, "abort", `${participant} did not vote: ${reason}`);
 }
 
@@ -184,25 +220,42 @@ function onDeadline(state: CoreState): StepResult {
 
 function requestDecision(state: CoreState, decision: Decision, reason: string): StepResult {
   if (decision === "commit") {
-    assert(state.participants.every((p) => state.votes[p] === "yes" || state.votes[p] === "read-only"), "COMMIT requested without every vote being YES");
+    assert(
+      state.participants.every((p) => state.votes[p] === "yes" || state.votes[p] === "read-only"),
+      "COMMIT requested without every vote being YES",
+    );
   }
   const next: CoreState = { ...state, phase: "deciding", requested: decision };
-  return { state: next, effects: [{ type: "write-decision", decision, reason, votes: { ...state.votes } }] };
+  return {
+    state: next,
+    effects: [{ type: "write-decision", decision, reason, votes: { ...state.votes } }],
+  };
 }
 
 function onDecisionStored(state: CoreState, decision: Decision, reason: string): StepResult {
   if (state.decision !== undefined) {
-    assert.equal(decision, state.decision, "the write-once register returned two different decisions");
+    assert.equal(
+      decision,
+      state.decision,
+      "the write-once register returned two different decisions",
+    );
     return none(state);
   }
   if (state.onePhase) {
     // The participant decided; the register may only repeat it (recovery settles a one-phase
     // transaction by asking the participant, never by presuming).
-    assert.equal(decision, state.requested, "a one-phase decision differs from the participant's outcome");
+    assert.equal(
+      decision,
+      state.requested,
+      "a one-phase decision differs from the participant's outcome",
+    );
   }
   if (decision === "commit" && !state.onePhase) {
     // The invariant the whole system rests on: nobody stores COMMIT unless every vote was YES.
-    assert(state.participants.every((p) => state.votes[p] === "yes" || state.votes[p] === "read-only"), "a COMMIT decision is stored but not every participant voted YES");
+    assert(
+      state.participants.every((p) => state.votes[p] === "yes" || state.votes[p] === "read-only"),
+      "a COMMIT decision is stored but not every participant voted YES",
+    );
   }
   const targets = state.onePhase ? [] : phase2Targets(state, decision);
   const next: CoreState = {
@@ -212,7 +265,11 @@ function onDecisionStored(state: CoreState, decision: Decision, reason: string):
     reason,
     phase2Targets: targets,
   };
-  const sends: Effect[] = targets.map((participant) => ({ type: "send-decision", participant, decision }));
+  const sends: Effect[] = targets.map((participant) => ({
+    type: "send-decision",
+    participant,
+    decision,
+  }));
   if (targets.length === 0) {
     // Nobody to tell: end now. The client may already have heard "unknown" (decision-unknown),
     // and is never answered twice.
@@ -229,13 +286,24 @@ function onDecisionStored(state: CoreState, decision: Decision, reason: string):
  */
 function phase2Targets(state: CoreState, decision: Decision): string[] {
   if (decision === "commit") return state.participants.filter((p) => state.votes[p] === "yes");
-  return state.participants.filter((p) => state.asked.includes(p) && state.votes[p] !== "no" && state.votes[p] !== "read-only");
+  return state.participants.filter(
+    (p) => state.asked.includes(p) && state.votes[p] !== "no" && state.votes[p] !== "read-only",
+  );
 }
 
 function onDecisionUnknown(state: CoreState, error: string): StepResult {
   if (state.decision !== undefined || state.replied) return none(state);
   const next: CoreState = { ...state, replied: true };
-  return { state: next, effects: [{ type: "reply", outcome: "unknown", reason: `the decision could not be recorded (${error}); recovery will finish the transaction` }] };
+  return {
+    state: next,
+    effects: [
+      {
+        type: "reply",
+        outcome: "unknown",
+        reason: `the decision could not be recorded (${error}); recovery will finish the transaction`,
+      },
+    ],
+  };
 }
 
 function onAck(state: CoreState, participant: string): StepResult {
@@ -254,16 +322,35 @@ function onReplyWaitExpired(state: CoreState): StepResult {
   return { state: { ...state, replied: true }, effects: [replyEffect(state)] };
 }
 
-function onOnePhaseResult(state: CoreState, outcome: "committed" | "aborted", reason: string | undefined, refusal: string | undefined): StepResult {
+function onOnePhaseResult(
+  state: CoreState,
+  outcome: "committed" | "aborted",
+  reason: string | undefined,
+  refusal: string | undefined,
+): StepResult {
   assert(state.onePhase, "a one-phase result in a two-phase transaction");
   if (state.phase !== "preparing") return none(state);
   // The participant's outcome *is* the decision; the register records it for the query API
   // and so that recovery never contradicts it.
   const decision: Decision = outcome === "committed" ? "commit" : "abort";
   const [only] = state.participants;
-  const abortCause = decision === "abort" && refusal !== undefined && only !== undefined ? { participant: only, reason: refusal } : undefined;
+  const abortCause =
+    decision === "abort" && refusal !== undefined && only !== undefined
+      ? { participant: only, reason: refusal }
+      : undefined;
   const next: CoreState = { ...state, phase: "deciding", requested: decision, abortCause };
-  return { state: next, effects: [{ type: "write-decision", decision, reason: reason ?? (outcome === "committed" ? "committed in one phase" : "aborted in one phase"), votes: {} }] };
+  return {
+    state: next,
+    effects: [
+      {
+        type: "write-decision",
+        decision,
+        reason:
+          reason ?? (outcome === "committed" ? "committed in one phase" : "aborted in one phase"),
+        votes: {},
+      },
+    ],
+  };
 }
 
 function onOnePhaseFailed(state: CoreState): StepResult {
@@ -282,20 +369,42 @@ function onEnded(state: CoreState): StepResult {
 
 function replyEffect(state: CoreState): Effect {
   assert(state.decision !== undefined);
-  return { type: "reply", outcome: state.decision === "commit" ? "committed" : "aborted", reason: state.reason };
+  return {
+    type: "reply",
+    outcome: state.decision === "commit" ? "committed" : "aborted",
+    reason: state.reason,
+  };
 }
 
 /** Each participant's state as a client sees it. */
-export function participantStates(state: CoreState): { name: string; vote: Vote | "none"; state: string }[] {
+export function participantStates(
+  state: CoreState,
+): { name: string; vote: Vote | "none"; state: string }[] {
   return state.participants.map((name) => {
     const vote = state.votes[name] ?? "none";
     let s: string;
-    if (state.onePhase) s = state.decision === "commit" ? "committed" : state.decision === "abort" ? "aborted" : "pending";
+    if (state.onePhase)
+      s =
+        state.decision === "commit"
+          ? "committed"
+          : state.decision === "abort"
+            ? "aborted"
+            : "pending";
     else if (vote === "read-only") s = "read-only";
     else if (vote === "no") s = "aborted";
     else if (state.decision === undefined) s = vote === "yes" ? "prepared" : "pending";
     else if (state.acks[name]) s = state.decision === "commit" ? "committed" : "aborted";
     else s = state.decision === "commit" ? "committing" : "aborting";
-    return { name, vote: state.onePhase ? (state.decision === "commit" ? "yes" : state.decision === "abort" ? "no" : "none") : vote, state: s };
+    return {
+      name,
+      vote: state.onePhase
+        ? state.decision === "commit"
+          ? "yes"
+          : state.decision === "abort"
+            ? "no"
+            : "none"
+        : vote,
+      state: s,
+    };
   });
 }

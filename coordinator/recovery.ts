@@ -20,7 +20,11 @@ export interface RecoveryOptions {
   retryPolicy: { baseMs: number; capMs: number };
 }
 
-export const DEFAULT_RECOVERY_OPTIONS: RecoveryOptions = { batchSize: 1000, concurrency: 64, retryPolicy: { baseMs: 200, capMs: 5_000 } };
+export const DEFAULT_RECOVERY_OPTIONS: RecoveryOptions = {
+  batchSize: 1000,
+  concurrency: 64,
+  retryPolicy: { baseMs: 200, capMs: 5_000 },
+};
 
 export class Recovery {
   private readonly attempts = new Map<string, number>();
@@ -52,7 +56,9 @@ export class Recovery {
     const tick = () => {
       this.sweep(startup)
         .then(() => (startup = false))
-        .catch((err: unknown) => this.logger.warn({ err: String(err) }, "recovery pass failed; will retry"))
+        .catch((err: unknown) =>
+          this.logger.warn({ err: String(err) }, "recovery pass failed; will retry"),
+        )
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, intervalMs);
         });
@@ -66,7 +72,9 @@ export class Recovery {
   }
 
   private async sweepOnce(startup: boolean): Promise<void> {
-    const undecided = (await this.log.due("undecided", this.options.batchSize)).filter((t) => !this.isActive(t));
+    const undecided = (await this.log.due("undecided", this.options.batchSize)).filter(
+      (t) => !this.isActive(t),
+    );
     await this.inParallel(undecided, (txid) => this.decideExpired(txid));
     if (startup) {
       // Every decided transaction the processes before this one left, page by page, not one
@@ -76,11 +84,16 @@ export class Recovery {
       // the scan skips them, so it does not chase an index our engine keeps adding to, and
       // recovery takes any it loses when they come due.
       for await (const page of this.log.scanIndex("unacked", this.options.batchSize)) {
-        await this.inParallel(page.filter((t) => txidTimeMs(t) < this.startedAtMs && !this.isActive(t)), (txid) => this.drivePhase2(txid));
+        await this.inParallel(
+          page.filter((t) => txidTimeMs(t) < this.startedAtMs && !this.isActive(t)),
+          (txid) => this.drivePhase2(txid),
+        );
       }
       return;
     }
-    const unacked = (await this.log.due("unacked", this.options.batchSize)).filter((t) => !this.isActive(t));
+    const unacked = (await this.log.due("unacked", this.options.batchSize)).filter(
+      (t) => !this.isActive(t),
+    );
     await this.inParallel(unacked, (txid) => this.drivePhase2(txid));
   }
 
@@ -92,11 +105,16 @@ export class Recovery {
         try {
           await work(txid);
         } catch (err) {
-          this.logger.warn({ txid, err: String(err) }, "recovery of transaction failed; will retry");
+          this.logger.warn(
+            { txid, err: String(err) },
+            "recovery of transaction failed; will retry",
+          );
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, txids.length) }, worker));
+    await Promise.all(
+      Array.from({ length: Math.min(this.options.concurrency, txids.length) }, worker),
+    );
   }
 
   /** Past its deadline without a decision: abort, unless the register says otherwise. */
@@ -107,7 +125,11 @@ export class Recovery {
       await this.settleOnePhase(record);
       return;
     }
-    const stored = await this.log.decideOnce(txid, "abort", { reason: "deadline passed; aborted by recovery", by: "recovery", retryDelayMs: 0 });
+    const stored = await this.log.decideOnce(txid, "abort", {
+      reason: "deadline passed; aborted by recovery",
+      by: "recovery",
+      retryDelayMs: 0,
+    });
     this.logger.info({ txid, decision: stored.decision, won: stored.won }, "recovery decision");
     await this.drivePhase2(txid);
   }
@@ -116,20 +138,29 @@ export class Recovery {
   private async settleOnePhase(record: TxRecord): Promise<void> {
     const [name] = record.participants;
     if (!name) return;
-    const res = await this.participants.decide(name, record.txid, "abort").catch(async (err: unknown) => {
-      if (!(err instanceof TransportError)) throw err;
-      await this.backOff(record.txid, "undecided");
-      return undefined;
-    });
+    const res = await this.participants
+      .decide(name, record.txid, "abort")
+      .catch(async (err: unknown) => {
+        if (!(err instanceof TransportError)) throw err;
+        await this.backOff(record.txid, "undecided");
+        return undefined;
+      });
     if (!res) return;
     const code = (res.data as { error?: { code?: string } } | undefined)?.error?.code;
     let decision: Decision;
     if (res.status === 200) decision = "abort";
     else if (res.status === 409 && code === "already-committed") decision = "commit";
     else return this.backOff(record.txid, "undecided");
-    const stored = await this.log.decideOnce(record.txid, decision, { reason: `settled one phase by recovery`, by: "recovery", retryDelayMs: 0 });
+    const stored = await this.log.decideOnce(record.txid, decision, {
+      reason: `settled one phase by recovery`,
+      by: "recovery",
+      retryDelayMs: 0,
+    });
     await this.log.end(record.txid, []);
-    this.logger.info({ txid: record.txid, decision: stored.decision }, "recovery settled one-phase transaction");
+    this.logger.info(
+      { txid: record.txid, decision: stored.decision },
+      "recovery settled one-phase transaction",
+    );
   }
 
   /** Waits longer before the next attempt at a transaction that cannot be finished yet. */
@@ -143,7 +174,9 @@ export class Recovery {
     const record = await this.log.get(txid);
     if (!record?.decision || record.state === "committed" || record.state === "aborted") return;
     const decision = record.decision;
-    const targets = record.onePhase ? [] : phase2TargetsOf(record, decision).filter((p) => record.acks[p] === undefined);
+    const targets = record.onePhase
+      ? []
+      : phase2TargetsOf(record, decision).filter((p) => record.acks[p] === undefined);
     const acked: string[] = [];
     let sent = 0;
     let firstSent!: () => void;
@@ -158,10 +191,17 @@ export class Recovery {
         try {
           const res = await this.participants.decide(name, txid, decision).finally(firstSent);
           if (res.status === 200) acked.push(name);
-          else this.logger.warn({ txid, participant: name, decision, status: res.status, body: res.data }, "recovery: decision refused");
+          else
+            this.logger.warn(
+              { txid, participant: name, decision, status: res.status, body: res.data },
+              "recovery: decision refused",
+            );
         } catch (err) {
           if (!(err instanceof TransportError)) throw err;
-          this.logger.warn({ txid, participant: name, decision, err: err.message }, "recovery: decision got no answer");
+          this.logger.warn(
+            { txid, participant: name, decision, err: err.message },
+            "recovery: decision got no answer",
+          );
         }
       }),
     );
@@ -184,5 +224,7 @@ type RecoveryIndex = "undecided" | "unacked";
 /** The participants that must hear a decision, from what the log recorded of their votes. */
 export function phase2TargetsOf(record: TxRecord, decision: Decision): string[] {
   if (decision === "commit") return record.participants.filter((p) => record.votes[p] === "yes");
-  return record.participants.filter((p) => record.votes[p] !== "no" && record.votes[p] !== "read-only");
+  return record.participants.filter(
+    (p) => record.votes[p] !== "no" && record.votes[p] !== "read-only",
+  );
 }

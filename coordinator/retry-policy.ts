@@ -13,7 +13,13 @@
  */
 
 /** Vote reasons that are transient: the same operations may succeed if run again. */
-export const TRANSIENT_REASONS: ReadonlySet<string> = new Set(["conflict", "lock-timeout", "deadlock", "serialization-failure", "busy"]);
+export const TRANSIENT_REASONS: ReadonlySet<string> = new Set([
+  "conflict",
+  "lock-timeout",
+  "deadlock",
+  "serialization-failure",
+  "busy",
+]);
 
 export interface AttemptOutcome {
   outcome: "committed" | "aborted" | "unknown";
@@ -39,15 +45,30 @@ export function retryDelayMs(attempt: number, random: number): number {
 }
 
 /** Whether the aborted attempt is worth running again, and after how long. */
-export function nextAttempt(o: AttemptOutcome, budget: RetryBudget, random: number): { retry: false; why: string } | { retry: true; delayMs: number } {
-  if (o.outcome !== "aborted") return { retry: false, why: o.outcome === "committed" ? "committed" : "the outcome is unknown: recovery settles it" };
+export function nextAttempt(
+  o: AttemptOutcome,
+  budget: RetryBudget,
+  random: number,
+): { retry: false; why: string } | { retry: true; delayMs: number } {
+  if (o.outcome !== "aborted")
+    return {
+      retry: false,
+      why: o.outcome === "committed" ? "committed" : "the outcome is unknown: recovery settles it",
+    };
   if (o.clientFault) return { retry: false, why: "the request itself was refused" };
-  if (!o.abortCause) return { retry: false, why: "aborted by a failure or the deadline, not by a transient refusal" };
-  if (!TRANSIENT_REASONS.has(o.abortCause.reason)) return { retry: false, why: `${o.abortCause.reason} is not transient` };
-  if (budget.attempt >= Math.max(1, budget.maxAttempts)) return { retry: false, why: `no attempts left (${budget.maxAttempts})` };
+  if (!o.abortCause)
+    return {
+      retry: false,
+      why: "aborted by a failure or the deadline, not by a transient refusal",
+    };
+  if (!TRANSIENT_REASONS.has(o.abortCause.reason))
+    return { retry: false, why: `${o.abortCause.reason} is not transient` };
+  if (budget.attempt >= Math.max(1, budget.maxAttempts))
+    return { retry: false, why: `no attempts left (${budget.maxAttempts})` };
   const delayMs = retryDelayMs(budget.attempt, random);
   // An attempt needs time to prepare and decide; a sliver of deadline would only abort again.
-  if (budget.remainingMs - delayMs < MIN_ATTEMPT_MS) return { retry: false, why: "the deadline leaves no time for another attempt" };
+  if (budget.remainingMs - delayMs < MIN_ATTEMPT_MS)
+    return { retry: false, why: "the deadline leaves no time for another attempt" };
   return { retry: true, delayMs };
 }
 

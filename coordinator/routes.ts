@@ -2,19 +2,36 @@
 import type { RouteSpec } from "../shared/routes.js";
 
 export const COORDINATOR_ROUTES = {
-  health: { method: "GET", path: "/healthz", callers: ["public"], summary: "200 when the decision log answers" },
+  health: {
+    method: "GET",
+    path: "/healthz",
+    callers: ["public"],
+    summary: "200 when the decision log answers",
+  },
   run: {
     method: "POST",
     path: "/v1/transactions",
     callers: ["client", "admin"],
-    summary: "runs a transaction; debits must equal credits; `read` operations need the admin secret",
+    summary:
+      "runs a transaction; debits must equal credits; `read` operations need the admin secret",
   },
-  list: { method: "GET", path: "/v1/transactions", callers: ["client", "admin"], summary: "lists transactions, newest first: a client sees its own, the admin all" },
-  get: { method: "GET", path: "/v1/transactions/:txid", callers: ["client", "admin"], summary: "one transaction and its events; 404 for another client's" },
+  list: {
+    method: "GET",
+    path: "/v1/transactions",
+    callers: ["client", "admin"],
+    summary: "lists transactions, newest first: a client sees its own, the admin all",
+  },
+  get: {
+    method: "GET",
+    path: "/v1/transactions/:txid",
+    callers: ["client", "admin"],
+    summary: "one transaction and its events; 404 for another client's",
+  },
   decision: {
     method: "GET",
     path: "/v1/transactions/:txid/decision",
     callers: ["participant"],
-    summary: "a participant in doubt asks for the decision (presumed abort); only a participant of that transaction",
+    summary:
+      "a participant in doubt asks for the decision (presumed abort); only a participant of that transaction",
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -49,7 +49,16 @@ function summary(r: TransactionResult): AttemptSummary {
  * unreachable: nothing was done); a later attempt that cannot begin ends the series with the
  * previous attempt's answer, which is certain.
  */
-export async function runSeries(deps: { engine: Engine; log: DurableLog; logger: Logger; hotKeys?: HotKeys; random?: () => number }, input: SeriesInput): Promise<SeriesResult> {
+export async function runSeries(
+  deps: {
+    engine: Engine;
+    log: DurableLog;
+    logger: Logger;
+    hotKeys?: HotKeys;
+    random?: () => number;
+  },
+  input: SeriesInput,
+): Promise<SeriesResult> {
   const random = deps.random ?? Math.random;
   const startedAt = monotonicMs();
   const leftMs = () => input.timeoutMs - (monotonicMs() - startedAt);
@@ -59,13 +68,22 @@ export async function runSeries(deps: { engine: Engine; log: DurableLog; logger:
   // Ordered from the start on rows that conflicted lately (a parallel attempt would only die
   // there), and after a conflict: such attempts may wait for each other without ever
   // deadlocking, so they queue for a hot row instead of dying.
-  let ordered = deps.hotKeys !== undefined && input.keys !== undefined && deps.hotKeys.anyHot(input.keys, startedAt);
+  let ordered =
+    deps.hotKeys !== undefined &&
+    input.keys !== undefined &&
+    deps.hotKeys.anyHot(input.keys, startedAt);
   for (let attempt = 1; ; attempt++) {
     const txid = attempt === 1 ? first : txidAt(txidTimeMs(first));
     const remainingMs = Math.max(1, Math.floor(leftMs()));
     let result: TransactionResult;
     try {
-      if (last && input.idempotency) await deps.log.advanceIdempotencyKey(input.idempotency.scopedKey, txid, input.idempotency.requestHash, false);
+      if (last && input.idempotency)
+        await deps.log.advanceIdempotencyKey(
+          input.idempotency.scopedKey,
+          txid,
+          input.idempotency.requestHash,
+          false,
+        );
       result = await deps.engine.run({
         txid,
         participants: input.participants,
@@ -78,21 +96,43 @@ export async function runSeries(deps: { engine: Engine; log: DurableLog; logger:
     } catch (err) {
       if (!last) throw err;
       // The earlier attempt aborted for certain; this one began nothing we know of.
-      deps.logger.warn({ txid, series: first, attempt, err: String(err) }, "retry not begun; answering the last attempt");
+      deps.logger.warn(
+        { txid, series: first, attempt, err: String(err) },
+        "retry not begun; answering the last attempt",
+      );
       return finish(deps, input, attempts, last);
     }
-    if (last) await deps.log.linkNextAttempt(last.txid, txid).catch((err: unknown) => deps.logger.warn({ txid, previous: last?.txid, err: String(err) }, "attempt link not written"));
+    if (last)
+      await deps.log
+        .linkNextAttempt(last.txid, txid)
+        .catch((err: unknown) =>
+          deps.logger.warn(
+            { txid, previous: last?.txid, err: String(err) },
+            "attempt link not written",
+          ),
+        );
     attempts.push(summary(result));
     const next = nextAttempt(
-      { outcome: result.outcome, abortCause: result.abortCause, clientFault: result.clientFault !== undefined },
+      {
+        outcome: result.outcome,
+        abortCause: result.abortCause,
+        clientFault: result.clientFault !== undefined,
+      },
       { attempt, maxAttempts: input.maxAttempts, remainingMs: leftMs() },
       random(),
     );
     if (!next.retry) {
-      if (attempt > 1) deps.logger.info({ txid, series: first, attempts: attempt, outcome: result.outcome, why: next.why }, "series ended");
+      if (attempt > 1)
+        deps.logger.info(
+          { txid, series: first, attempts: attempt, outcome: result.outcome, why: next.why },
+          "series ended",
+        );
       return finish(deps, input, attempts, result);
     }
-    deps.logger.debug({ txid, series: first, attempt, cause: result.abortCause, delayMs: next.delayMs }, "retrying");
+    deps.logger.debug(
+      { txid, series: first, attempt, cause: result.abortCause, delayMs: next.delayMs },
+      "retrying",
+    );
     last = result;
     const cause = result.abortCause;
     if (cause?.reason === "conflict") {
@@ -104,11 +144,26 @@ export async function runSeries(deps: { engine: Engine; log: DurableLog; logger:
 }
 
 /** Marks the idempotency key with the final attempt, so that a client's retry gets this answer. */
-async function finish(deps: { log: DurableLog; logger: Logger }, input: SeriesInput, attempts: AttemptSummary[], result: TransactionResult): Promise<SeriesResult> {
+async function finish(
+  deps: { log: DurableLog; logger: Logger },
+  input: SeriesInput,
+  attempts: AttemptSummary[],
+  result: TransactionResult,
+): Promise<SeriesResult> {
   if (input.idempotency) {
     await deps.log
-      .advanceIdempotencyKey(input.idempotency.scopedKey, result.txid, input.idempotency.requestHash, true)
-      .catch((err: unknown) => deps.logger.warn({ txid: result.txid, err: String(err) }, "idempotency key not marked done; a retry with it waits, then settles the last attempt"));
+      .advanceIdempotencyKey(
+        input.idempotency.scopedKey,
+        result.txid,
+        input.idempotency.requestHash,
+        true,
+      )
+      .catch((err: unknown) =>
+        deps.logger.warn(
+          { txid: result.txid, err: String(err) },
+          "idempotency key not marked done; a retry with it waits, then settles the last attempt",
+        ),
+      );
   }
   return { ...result, attempts };
 }

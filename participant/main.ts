@@ -4,7 +4,11 @@ import { DurableLog } from "../shared/durable-log.js";
 import { runMain } from "../shared/process-main.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger } from "../shared/logger.js";
-import { connectRedis, ensureDurableRedis, warnOnLargeStreamNodes } from "../shared/redis-durability.js";
+import {
+  connectRedis,
+  ensureDurableRedis,
+  warnOnLargeStreamNodes,
+} from "../shared/redis-durability.js";
 import { bankApplication } from "./bank/bank-application.js";
 import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { Failpoints, PARTICIPANT_FAILPOINTS } from "../shared/failpoints.js";
@@ -13,7 +17,12 @@ import { createHttpClient } from "../shared/http-client.js";
 import { mountTwoPhaseRoutes } from "./framework/http.js";
 import { ParticipantRecovery } from "./framework/recovery.js";
 import { Participant } from "./framework/participant.js";
-import { createPool, ensurePreparedTransactions, FRAMEWORK_MIGRATIONS, migrate } from "./framework/pg-store.js";
+import {
+  createPool,
+  ensurePreparedTransactions,
+  FRAMEWORK_MIGRATIONS,
+  migrate,
+} from "./framework/pg-store.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(participantEnvSchema);
@@ -22,21 +31,40 @@ async function main(): Promise<void> {
   const logger = createLogger(`participant:${name}`, config.CONCORD_LOG_LEVEL);
   const pool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_POOL_SIZE, logger);
   // Phase-2 statements must not wait forever on a row lock (a tombstone behind a prepared row).
-  const decisionPool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_DECISION_POOL_SIZE, logger, 5000);
+  const decisionPool = createPool(
+    config.CONCORD_DATABASE_URL,
+    config.CONCORD_PG_DECISION_POOL_SIZE,
+    logger,
+    5000,
+  );
   const maxPrepared = await ensurePreparedTransactions(pool, config.CONCORD_PG_POOL_SIZE, logger);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
-  await ensureDurableRedis(redis, { acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS, logger, role: `participant ${name}` });
+  await ensureDurableRedis(redis, {
+    acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS,
+    logger,
+    role: `participant ${name}`,
+  });
   await warnOnLargeStreamNodes(redis, logger);
-  const journal = new DurableLog(redis, { namespace: `participant:${name}`, retentionSeconds: config.CONCORD_RETENTION_SECONDS });
+  const journal = new DurableLog(redis, {
+    namespace: `participant:${name}`,
+    retentionSeconds: config.CONCORD_RETENTION_SECONDS,
+  });
 
   const application = bankApplication;
   await migrate(pool, [...FRAMEWORK_MIGRATIONS, ...application.migrations]);
-  const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) => logger.warn({ failpoint: fp, spec }, "failpoint fired"));
+  const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) =>
+    logger.warn({ failpoint: fp, spec }, "failpoint fired"),
+  );
   failpoints.configure(config.CONCORD_FAILPOINTS);
   const participant = new Participant(
-    { name, lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS, statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS, preparedLimit: Math.max(1, maxPrepared - config.CONCORD_PREPARED_RESERVE),
+    {
+      name,
+      lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS,
+      statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS,
+      preparedLimit: Math.max(1, maxPrepared - config.CONCORD_PREPARED_RESERVE),
       // A few connections of the pool stay for PREPAREs that do not wait (see concord_lock_keys).
-      maxWaiters: Math.max(1, config.CONCORD_PG_POOL_SIZE - 4) },
+      maxWaiters: Math.max(1, config.CONCORD_PG_POOL_SIZE - 4),
+    },
     pool,
     decisionPool,
     journal,
@@ -49,25 +77,50 @@ async function main(): Promise<void> {
   const peerSecrets = config.CONCORD_PEER_SECRETS ?? new Map<string, string>();
   // The coordinator signs with the secret it shares with us alone; each peer with the secret of
   // its pair with us, so no participant can sign as another.
-  const auth = new Authenticator({ audience: name, coordinatorSecret: config.CONCORD_PARTICIPANT_SECRET, peerSecrets, adminSecret: config.CONCORD_ADMIN_SECRET });
+  const auth = new Authenticator({
+    audience: name,
+    coordinatorSecret: config.CONCORD_PARTICIPANT_SECRET,
+    peerSecrets,
+    adminSecret: config.CONCORD_ADMIN_SECRET,
+  });
   mountTwoPhaseRoutes(app, auth, participant, { pool: decisionPool, journal, logger });
   application.mountRoutes?.(app, { pool, logger, auth });
-  if (config.CONCORD_ADMIN_ENDPOINTS) mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
+  if (config.CONCORD_ADMIN_ENDPOINTS)
+    mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
   finishApp(app, logger);
-  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, { maxConnections: config.CONCORD_MAX_CONNECTIONS, requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS });
-  logger.info({ host: config.CONCORD_HOST, port: config.CONCORD_PORT, application: application.name }, "participant listening");
-  // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
-  const recovery = new ParticipantRecovery(participant, journal, createHttpClient({ maxSockets: 16 }), logger, failpoints, {
-    coordinatorUrl: config.CONCORD_COORDINATOR_URL,
-    peers: config.CONCORD_PEERS ?? new Map(),
-    signForCoordinator: signerFor({ secret: config.CONCORD_PARTICIPANT_SECRET, keyId: name, audience: COORDINATOR_KEY_ID }),
-    signForPeer: (peer) => {
-      const secret = peerSecrets.get(peer);
-      return secret === undefined ? undefined : signerFor({ secret, keyId: name, audience: peer });
-    },
-    minAgeMs: config.CONCORD_RECOVERY_MIN_AGE_MS,
-    requestTimeoutMs: 2000,
+  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
+    maxConnections: config.CONCORD_MAX_CONNECTIONS,
+    requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS,
   });
+  logger.info(
+    { host: config.CONCORD_HOST, port: config.CONCORD_PORT, application: application.name },
+    "participant listening",
+  );
+  // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
+  const recovery = new ParticipantRecovery(
+    participant,
+    journal,
+    createHttpClient({ maxSockets: 16 }),
+    logger,
+    failpoints,
+    {
+      coordinatorUrl: config.CONCORD_COORDINATOR_URL,
+      peers: config.CONCORD_PEERS ?? new Map(),
+      signForCoordinator: signerFor({
+        secret: config.CONCORD_PARTICIPANT_SECRET,
+        keyId: name,
+        audience: COORDINATOR_KEY_ID,
+      }),
+      signForPeer: (peer) => {
+        const secret = peerSecrets.get(peer);
+        return secret === undefined
+          ? undefined
+          : signerFor({ secret, keyId: name, audience: peer });
+      },
+      minAgeMs: config.CONCORD_RECOVERY_MIN_AGE_MS,
+      requestTimeoutMs: 2000,
+    },
+  );
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);
 
   const shutdown = (signal: string) => {

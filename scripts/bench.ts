@@ -26,11 +26,20 @@ const USAGE = `usage: npm run bench [-- --quick] [--rows ${[...ROWS, ...SECTIONS
   --out     where latest.json, latest.md and latest.svg are written`;
 
 async function main(): Promise<number> {
-  const { positional, flags } = parseArgs(process.argv.slice(2), { quick: "boolean", rows: "string", dir: "string", out: "string", "no-extras": "boolean" });
+  const { positional, flags } = parseArgs(process.argv.slice(2), {
+    quick: "boolean",
+    rows: "string",
+    dir: "string",
+    out: "string",
+    "no-extras": "boolean",
+  });
   if (positional.length > 0) throw new UsageError(`unexpected argument ${positional[0]}`);
   const known = [...ROWS, ...SECTIONS] as string[];
-  const chosen = typeof flags.rows === "string" ? flags.rows.split(",").map((r) => r.trim()) : known;
-  for (const r of chosen) if (!known.includes(r)) throw new UsageError(`--rows: unknown row ${r}; known: ${known.join(", ")}`);
+  const chosen =
+    typeof flags.rows === "string" ? flags.rows.split(",").map((r) => r.trim()) : known;
+  for (const r of chosen)
+    if (!known.includes(r))
+      throw new UsageError(`--rows: unknown row ${r}; known: ${known.join(", ")}`);
   const rows = chosen.filter((r): r is RowKind => ROWS.includes(r as RowKind));
   const out = resolve(typeof flags.out === "string" ? flags.out : join("bench", "results"));
   const report = await runBench({
@@ -46,7 +55,9 @@ async function main(): Promise<number> {
   const markdown = benchMarkdown(report);
   writeFileSync(join(out, "latest.md"), markdown);
   writeFileSync(join(out, "latest.svg"), benchSvg(report));
-  process.stdout.write(`\n${markdown}\nwrote ${join(out, "latest.json")}, latest.md and latest.svg in ${report.wallSeconds.toFixed(0)} s\n`);
+  process.stdout.write(
+    `\n${markdown}\nwrote ${join(out, "latest.json")}, latest.md and latest.svg in ${report.wallSeconds.toFixed(0)} s\n`,
+  );
   return report.cells.some((c) => c.transactions === 0) ? 1 : 0;
 }
 

@@ -1,7 +1,10 @@
 /** A tiny argument parser for the scripts: `--name value` and `--flag`, with errors that say what to fix. */
 export class UsageError extends Error {}
 
-export function parseArgs(argv: string[], spec: Record<string, "string" | "number" | "boolean">): { positional: string[]; flags: Record<string, string | number | boolean> } {
+export function parseArgs(
+  argv: string[],
+  spec: Record<string, "string" | "number" | "boolean">,
+): { positional: string[]; flags: Record<string, string | number | boolean> } {
   const positional: string[] = [];
   const flags: Record<string, string | number | boolean> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -12,7 +15,12 @@ export function parseArgs(argv: string[], spec: Record<string, "string" | "numbe
     }
     const [rawName, inline] = arg.slice(2).split("=", 2) as [string, string | undefined];
     const kind = spec[rawName];
-    if (!kind) throw new UsageError(`unknown option --${rawName}; known: ${Object.keys(spec).map((k) => `--${k}`).join(", ")}`);
+    if (!kind)
+      throw new UsageError(
+        `unknown option --${rawName}; known: ${Object.keys(spec)
+          .map((k) => `--${k}`)
+          .join(", ")}`,
+      );
     if (kind === "boolean") {
       flags[rawName] = true;
       continue;
@@ -21,7 +29,8 @@ export function parseArgs(argv: string[], spec: Record<string, "string" | "numbe
     if (value === undefined) throw new UsageError(`--${rawName} needs a value`);
     if (kind === "number") {
       const n = Number(value);
-      if (!Number.isFinite(n)) throw new UsageError(`--${rawName} must be a number, got ${JSON.stringify(value)}`);
+      if (!Number.isFinite(n))
+        throw new UsageError(`--${rawName} must be a number, got ${JSON.stringify(value)}`);
       flags[rawName] = n;
     } else flags[rawName] = value;
   }

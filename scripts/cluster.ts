@@ -1,5 +1,10 @@
 /** `npm run cluster -- start|stop|status [--banks N] [--dir D]` */
-import { clusterStatus, DEFAULT_CLUSTER_DIR, startCluster, stopCluster } from "./cluster/cluster.js";
+import {
+  clusterStatus,
+  DEFAULT_CLUSTER_DIR,
+  startCluster,
+  stopCluster,
+} from "./cluster/cluster.js";
 import { clusterFilePath } from "./cluster/cluster-file.js";
 import { parseArgs, runCli, UsageError } from "./cli-args.js";
 
@@ -15,7 +20,11 @@ options:
   --dir D     state folder (default ${DEFAULT_CLUSTER_DIR})`;
 
 runCli("cluster", USAGE, async () => {
-  const { positional, flags } = parseArgs(process.argv.slice(2), { banks: "number", dir: "string", help: "boolean" });
+  const { positional, flags } = parseArgs(process.argv.slice(2), {
+    banks: "number",
+    dir: "string",
+    help: "boolean",
+  });
   if (flags.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -28,7 +37,10 @@ runCli("cluster", USAGE, async () => {
       const file = await startCluster({ dir, banks: Number(flags.banks ?? 3) });
       process.stdout.write(`cluster running; description in ${clusterFilePath(file.dir)}\n`);
       process.stdout.write(`coordinator  ${file.coordinator.url}\n`);
-      for (const b of file.banks) process.stdout.write(`${b.name.padEnd(12)} ${b.participantUrl}  (PostgreSQL on 127.0.0.1:${b.postgresPort})\n`);
+      for (const b of file.banks)
+        process.stdout.write(
+          `${b.name.padEnd(12)} ${b.participantUrl}  (PostgreSQL on 127.0.0.1:${b.postgresPort})\n`,
+        );
       return 0;
     }
     case "stop": {
@@ -43,10 +55,14 @@ runCli("cluster", USAGE, async () => {
         process.stdout.write(`no cluster in ${dir}\n`);
         return 1;
       }
-      process.stdout.write(`${"name".padEnd(20)} ${"role".padEnd(12)} ${"pid".padEnd(8)} ${"port".padEnd(6)} state\n`);
+      process.stdout.write(
+        `${"name".padEnd(20)} ${"role".padEnd(12)} ${"pid".padEnd(8)} ${"port".padEnd(6)} state\n`,
+      );
       for (const p of processes) {
         const state = p.healthy ? "healthy" : p.running ? "running, not answering" : "not running";
-        process.stdout.write(`${p.name.padEnd(20)} ${p.role.padEnd(12)} ${String(p.pid).padEnd(8)} ${String(p.port).padEnd(6)} ${state}\n`);
+        process.stdout.write(
+          `${p.name.padEnd(20)} ${p.role.padEnd(12)} ${String(p.pid).padEnd(8)} ${String(p.port).padEnd(6)} ${state}\n`,
+        );
       }
       return processes.every((p) => p.healthy) ? 0 : 1;
     }

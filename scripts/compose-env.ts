@@ -35,7 +35,9 @@ runCli("compose-env", USAGE, async () => {
   } finally {
     rmSync(temporary, { force: true });
   }
-  process.stdout.write(`wrote .env (mode 0600): ${COMPOSE_SECRETS.length} secrets, every service its own passwords\n`);
+  process.stdout.write(
+    `wrote .env (mode 0600): ${COMPOSE_SECRETS.length} secrets, every service its own passwords\n`,
+  );
   process.stdout.write("now: docker compose up --build\n");
   return 0;
 });

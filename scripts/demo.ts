@@ -38,11 +38,17 @@ interface Outcome {
 }
 
 runCli("demo", USAGE, async () => {
-  const { flags } = parseArgs(process.argv.slice(2), { transfers: "number", concurrency: "number", dir: "string" });
+  const { flags } = parseArgs(process.argv.slice(2), {
+    transfers: "number",
+    concurrency: "number",
+    dir: "string",
+  });
   const transfers = Number(flags.transfers ?? 300);
   const concurrency = Number(flags.concurrency ?? 16);
-  if (!Number.isInteger(transfers) || transfers < 1 || transfers > 100_000) throw new UsageError("--transfers must be an integer from 1 to 100000");
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError("--concurrency must be an integer from 1 to 256");
+  if (!Number.isInteger(transfers) || transfers < 1 || transfers > 100_000)
+    throw new UsageError("--transfers must be an integer from 1 to 100000");
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
+    throw new UsageError("--concurrency must be an integer from 1 to 256");
   const dir = String(flags.dir ?? DEFAULT_CLUSTER_DIR);
 
   const cluster = await clusterFor(dir);
@@ -51,7 +57,9 @@ runCli("demo", USAGE, async () => {
   out("\nBalances before:");
   printBalances(cluster, accounts, before);
 
-  out(`\nRunning ${transfers} transfers between banks, ${concurrency} at a time (about 1 in 10 overdraws on purpose):`);
+  out(
+    `\nRunning ${transfers} transfers between banks, ${concurrency} at a time (about 1 in 10 overdraws on purpose):`,
+  );
   const results = await runTransfers(cluster, accounts, transfers, concurrency);
   // The checks look at the banks at rest; if phase 2 is still running after the bound, the
   // checks below say what is left.
@@ -63,7 +71,9 @@ runCli("demo", USAGE, async () => {
 
   const ok = await runChecks(cluster, before, after, results);
   await showHistory(cluster, results);
-  out(`\nThe cluster is still running (${cluster.coordinator.url}); stop it with: npm run cluster -- stop`);
+  out(
+    `\nThe cluster is still running (${cluster.coordinator.url}); stop it with: npm run cluster -- stop`,
+  );
   return ok ? 0 : 1;
 });
 
@@ -73,9 +83,13 @@ async function clusterFor(dir: string): Promise<ClusterFile> {
     out(`Using the cluster running in ${dir} (coordinator ${running.coordinator.url}).`);
     return running;
   }
-  out(`Starting a local cluster in ${dir}: 3 banks, each with its own PostgreSQL and Redis, plus the coordinator...`);
+  out(
+    `Starting a local cluster in ${dir}: 3 banks, each with its own PostgreSQL and Redis, plus the coordinator...`,
+  );
   const started = await startCluster({ dir, banks: 3 });
-  out(`Cluster up: coordinator ${started.coordinator.url}, banks ${started.banks.map((b) => `${b.name} ${b.participantUrl}`).join(", ")}.`);
+  out(
+    `Cluster up: coordinator ${started.coordinator.url}, banks ${started.banks.map((b) => `${b.name} ${b.participantUrl}`).join(", ")}.`,
+  );
   return started;
 }
 
@@ -85,8 +99,15 @@ async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
   for (const bank of cluster.banks) {
     for (const holder of HOLDERS) {
       const id = `${holder}`;
-      const res = await http.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` } });
-      if (res.status !== 201 && res.status !== 409) throw new Error(`opening ${bank.name}/${id} failed: ${res.status} ${JSON.stringify(res.data)}`);
+      const res = await http.post(
+        `${bank.participantUrl}/v1/accounts`,
+        { id, balance: OPENING_BALANCE.toString() },
+        { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` } },
+      );
+      if (res.status !== 201 && res.status !== 409)
+        throw new Error(
+          `opening ${bank.name}/${id} failed: ${res.status} ${JSON.stringify(res.data)}`,
+        );
       accounts.push({ bank: bank.name, id });
     }
   }
@@ -98,29 +119,47 @@ const key = (a: Account) => `${a.bank}/${a.id}`;
 async function balances(cluster: ClusterFile, accounts: Account[]): Promise<Map<string, bigint>> {
   const result = new Map<string, bigint>();
   for (const bank of cluster.banks) {
-    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` } });
+    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`, {
+      headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` },
+    });
     if (res.status !== 200) throw new Error(`reading ${bank.name}: ${res.status}`);
     for (const a of res.data.accounts as { id: string; balance: string }[]) {
-      if (accounts.some((x) => x.bank === bank.name && x.id === a.id)) result.set(`${bank.name}/${a.id}`, BigInt(a.balance));
+      if (accounts.some((x) => x.bank === bank.name && x.id === a.id))
+        result.set(`${bank.name}/${a.id}`, BigInt(a.balance));
     }
   }
   return result;
 }
 
-function printBalances(cluster: ClusterFile, accounts: Account[], values: Map<string, bigint>): void {
+function printBalances(
+  cluster: ClusterFile,
+  accounts: Account[],
+  values: Map<string, bigint>,
+): void {
   const headers = ["holder", ...cluster.banks.map((b) => b.name)];
-  const rows = HOLDERS.map((h) => [h, ...cluster.banks.map((b) => money(values.get(`${b.name}/${h}`) ?? 0n))]);
-  const bankTotals = cluster.banks.map((b) => accounts.filter((a) => a.bank === b.name).reduce((s, a) => s + (values.get(key(a)) ?? 0n), 0n));
+  const rows = HOLDERS.map((h) => [
+    h,
+    ...cluster.banks.map((b) => money(values.get(`${b.name}/${h}`) ?? 0n)),
+  ]);
+  const bankTotals = cluster.banks.map((b) =>
+    accounts.filter((a) => a.bank === b.name).reduce((s, a) => s + (values.get(key(a)) ?? 0n), 0n),
+  );
   rows.push(["bank total", ...bankTotals.map(money)]);
   out(table(headers, rows, headers.map((_, i) => i).slice(1)));
   out(`total over all banks: ${money(bankTotals.reduce((s, v) => s + v, 0n))}`);
 }
 
-async function runTransfers(cluster: ClusterFile, accounts: Account[], count: number, concurrency: number): Promise<Outcome[]> {
+async function runTransfers(
+  cluster: ClusterFile,
+  accounts: Account[],
+  count: number,
+  concurrency: number,
+): Promise<Outcome[]> {
   const results: Outcome[] = [];
   const progress = progressBar(count);
   let next = 0;
-  const tally = () => `committed ${results.filter((r) => r.outcome === "committed").length}, aborted ${results.filter((r) => r.outcome === "aborted").length}`;
+  const tally = () =>
+    `committed ${results.filter((r) => r.outcome === "committed").length}, aborted ${results.filter((r) => r.outcome === "aborted").length}`;
   const worker = async () => {
     while (next < count) {
       next++;
@@ -130,14 +169,33 @@ async function runTransfers(cluster: ClusterFile, accounts: Account[], count: nu
       // One in ten asks for more than any account holds: it must abort at the debiting bank
       // and leave the credit at the other bank undone.
       const amount = Math.random() < 0.1 ? 10_000_000 : 100 + Math.floor(Math.random() * 30_000);
-      const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
-        participants: [
-          { name: from.bank, operations: [{ op: "debit", account: from.id, amount: String(amount) }] },
-          { name: to.bank, operations: [{ op: "credit", account: to.id, amount: String(amount) }] },
-        ],
-      }, { headers: apiKeyHeader(cluster) });
-      const reason = (res.data?.participants as { reason?: string }[] | undefined)?.find((p) => p.reason)?.reason ?? res.data?.error?.code ?? (res.status === 200 ? "" : `HTTP ${res.status}`);
-      results.push({ txid: res.data?.txid ?? "", outcome: res.data?.outcome ?? "error", reason, attempts: (res.data?.attempts as Outcome["attempts"] | undefined) ?? [] });
+      const res = await http.post(
+        `${cluster.coordinator.url}/v1/transactions`,
+        {
+          participants: [
+            {
+              name: from.bank,
+              operations: [{ op: "debit", account: from.id, amount: String(amount) }],
+            },
+            {
+              name: to.bank,
+              operations: [{ op: "credit", account: to.id, amount: String(amount) }],
+            },
+          ],
+        },
+        { headers: apiKeyHeader(cluster) },
+      );
+      const reason =
+        (res.data?.participants as { reason?: string }[] | undefined)?.find((p) => p.reason)
+          ?.reason ??
+        res.data?.error?.code ??
+        (res.status === 200 ? "" : `HTTP ${res.status}`);
+      results.push({
+        txid: res.data?.txid ?? "",
+        outcome: res.data?.outcome ?? "error",
+        reason,
+        attempts: (res.data?.attempts as Outcome["attempts"] | undefined) ?? [],
+      });
       progress(results.length, tally());
     }
   };
@@ -152,37 +210,72 @@ function pick<T>(items: T[]): T {
 function printOutcomes(results: Outcome[]): void {
   const counts = new Map<string, number>();
   for (const r of results) {
-    const label = r.outcome === "committed" ? "committed" : `${r.outcome} (${r.reason || "no reason given"})`;
+    const label =
+      r.outcome === "committed" ? "committed" : `${r.outcome} (${r.reason || "no reason given"})`;
     counts.set(label, (counts.get(label) ?? 0) + 1);
   }
   out("\nOutcomes:");
-  for (const [label, n] of [...counts].sort((a, b) => b[1] - a[1])) out(`  ${String(n).padStart(5)}  ${label}`);
+  for (const [label, n] of [...counts].sort((a, b) => b[1] - a[1]))
+    out(`  ${String(n).padStart(5)}  ${label}`);
   // A transfer that met another on the same account was refused at once and run again (the
   // coordinator retries conflicts): how many needed more than one attempt, and how many in all.
   const committed = results.filter((r) => r.outcome === "committed");
   const retried = committed.filter((r) => r.attempts.length > 1);
   const attempts = committed.reduce((s, r) => s + Math.max(1, r.attempts.length), 0);
-  const conflicts = results.flatMap((r) => r.attempts).filter((a) => a.outcome === "aborted" && /conflict|lock-timeout|deadlock|busy/.test(a.reason ?? "")).length;
-  out(`\nAttempts: ${committed.length - retried.length} committed at the first attempt, ${retried.length} after a retry (most ${Math.max(1, ...committed.map((r) => r.attempts.length))});`);
-  out(`  ${(committed.length === 0 ? 0 : attempts / committed.length).toFixed(2)} attempts per committed transfer; ${conflicts} attempts refused for a conflict and run again.`);
+  const conflicts = results
+    .flatMap((r) => r.attempts)
+    .filter(
+      (a) => a.outcome === "aborted" && /conflict|lock-timeout|deadlock|busy/.test(a.reason ?? ""),
+    ).length;
+  out(
+    `\nAttempts: ${committed.length - retried.length} committed at the first attempt, ${retried.length} after a retry (most ${Math.max(1, ...committed.map((r) => r.attempts.length))});`,
+  );
+  out(
+    `  ${(committed.length === 0 ? 0 : attempts / committed.length).toFixed(2)} attempts per committed transfer; ${conflicts} attempts refused for a conflict and run again.`,
+  );
 }
 
-async function runChecks(cluster: ClusterFile, before: Map<string, bigint>, after: Map<string, bigint>, results: Outcome[]): Promise<boolean> {
+async function runChecks(
+  cluster: ClusterFile,
+  before: Map<string, bigint>,
+  after: Map<string, bigint>,
+  results: Outcome[],
+): Promise<boolean> {
   const sum = (m: Map<string, bigint>) => [...m.values()].reduce((s, v) => s + v, 0n);
   const committed = results.filter((r) => r.outcome === "committed").map((r) => r.txid);
   // Every aborted attempt, the ones a committed transfer left behind included: none may have left a trace.
-  const aborted = results.flatMap((r) => (r.attempts.length > 0 ? r.attempts.filter((a) => a.outcome === "aborted").map((a) => a.txid) : r.outcome === "aborted" ? [r.txid] : []));
-  const perBank = await Promise.all(cluster.banks.map((b) => bankFacts(b.databaseUrl, committed, aborted)));
+  const aborted = results.flatMap((r) =>
+    r.attempts.length > 0
+      ? r.attempts.filter((a) => a.outcome === "aborted").map((a) => a.txid)
+      : r.outcome === "aborted"
+        ? [r.txid]
+        : [],
+  );
+  const perBank = await Promise.all(
+    cluster.banks.map((b) => bankFacts(b.databaseUrl, committed, aborted)),
+  );
   const prepared = perBank.reduce((s, f) => s + f.prepared, 0);
   const committedEntries = perBank.reduce((s, f) => s + f.committedEntries, 0);
   const abortedEntries = perBank.reduce((s, f) => s + f.abortedEntries, 0);
   const checks: [string, boolean][] = [
-    [`total unchanged (${money(sum(before))} before, ${money(sum(after))} after)`, sum(before) === sum(after)],
+    [
+      `total unchanged (${money(sum(before))} before, ${money(sum(after))} after)`,
+      sum(before) === sum(after),
+    ],
     [`no balance is negative`, [...after.values()].every((v) => v >= 0n)],
-    [`every committed transfer is in the ledger at both its banks (${committedEntries} entries for ${committed.length} transfers)`, committedEntries === committed.length * 2],
-    [`no aborted transfer or attempt left a ledger entry anywhere (${abortedEntries} found for ${aborted.length} aborted attempts)`, abortedEntries === 0],
+    [
+      `every committed transfer is in the ledger at both its banks (${committedEntries} entries for ${committed.length} transfers)`,
+      committedEntries === committed.length * 2,
+    ],
+    [
+      `no aborted transfer or attempt left a ledger entry anywhere (${abortedEntries} found for ${aborted.length} aborted attempts)`,
+      abortedEntries === 0,
+    ],
     [`no prepared transaction left at any bank (${prepared} found)`, prepared === 0],
-    [`every transfer got an answer (${results.filter((r) => r.outcome !== "committed" && r.outcome !== "aborted").length} without)`, results.every((r) => r.outcome === "committed" || r.outcome === "aborted")],
+    [
+      `every transfer got an answer (${results.filter((r) => r.outcome !== "committed" && r.outcome !== "aborted").length} without)`,
+      results.every((r) => r.outcome === "committed" || r.outcome === "aborted"),
+    ],
   ];
   out("\nChecks:");
   for (const [label, ok] of checks) out(`  ${ok ? "PASS" : "FAIL"}  ${label}`);
@@ -191,13 +284,27 @@ async function runChecks(cluster: ClusterFile, before: Map<string, bigint>, afte
   return ok;
 }
 
-async function bankFacts(databaseUrl: string, committed: string[], aborted: string[]): Promise<{ prepared: number; committedEntries: number; abortedEntries: number }> {
+async function bankFacts(
+  databaseUrl: string,
+  committed: string[],
+  aborted: string[],
+): Promise<{ prepared: number; committedEntries: number; abortedEntries: number }> {
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {
-    const prepared = Number((await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n);
-    const count = async (txids: string[]) => Number((await db.query("SELECT count(*) AS n FROM ledger WHERE txid = ANY($1::uuid[])", [txids])).rows[0].n);
-    return { prepared, committedEntries: await count(committed), abortedEntries: await count(aborted) };
+    const prepared = Number(
+      (await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n,
+    );
+    const count = async (txids: string[]) =>
+      Number(
+        (await db.query("SELECT count(*) AS n FROM ledger WHERE txid = ANY($1::uuid[])", [txids]))
+          .rows[0].n,
+      );
+    return {
+      prepared,
+      committedEntries: await count(committed),
+      abortedEntries: await count(aborted),
+    };
   } finally {
     await db.end();
   }
@@ -206,10 +313,19 @@ async function bankFacts(databaseUrl: string, committed: string[], aborted: stri
 async function showHistory(cluster: ClusterFile, results: Outcome[]): Promise<void> {
   const sample = results.find((r) => r.outcome === "committed") ?? results[0];
   if (!sample) return;
-  const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${sample.txid}`, { headers: apiKeyHeader(cluster) });
+  const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${sample.txid}`, {
+    headers: apiKeyHeader(cluster),
+  });
   if (res.status !== 200) return;
-  const tx = res.data as { txid: string; state: string; participants: { name: string; vote: string | null; acknowledgedAt: string | null }[]; events: { type: string; at: string; data: unknown }[] };
+  const tx = res.data as {
+    txid: string;
+    state: string;
+    participants: { name: string; vote: string | null; acknowledgedAt: string | null }[];
+    events: { type: string; at: string; data: unknown }[];
+  };
   out(`\nOne transfer's history, from GET ${cluster.coordinator.url}/v1/transactions/${tx.txid}:`);
-  out(`  state ${tx.state}; ${tx.participants.map((p) => `${p.name} voted ${p.vote ?? "-"}${p.acknowledgedAt ? `, acknowledged ${p.acknowledgedAt}` : ""}`).join("; ")}`);
+  out(
+    `  state ${tx.state}; ${tx.participants.map((p) => `${p.name} voted ${p.vote ?? "-"}${p.acknowledgedAt ? `, acknowledged ${p.acknowledgedAt}` : ""}`).join("; ")}`,
+  );
   for (const e of tx.events) out(`  ${e.at}  ${e.type.padEnd(9)} ${JSON.stringify(e.data)}`);
 }

@@ -20,7 +20,13 @@ exit status: 0 every invariant holds, 1 one is violated (or the cluster could no
 2 bad usage or no cluster in --dir`;
 
 runCli("verify", USAGE, async () => {
-  const { positional, flags } = parseArgs(process.argv.slice(2), { dir: "string", "client-record": "string", json: "boolean", markdown: "boolean", help: "boolean" });
+  const { positional, flags } = parseArgs(process.argv.slice(2), {
+    dir: "string",
+    "client-record": "string",
+    json: "boolean",
+    markdown: "boolean",
+    help: "boolean",
+  });
   if (flags.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -28,7 +34,8 @@ runCli("verify", USAGE, async () => {
   if (positional.length > 0) throw new UsageError(`unexpected argument ${positional[0]}`);
   if (flags.json && flags.markdown) throw new UsageError("choose one of --json and --markdown");
   const dir = String(flags.dir ?? DEFAULT_CLUSTER_DIR);
-  const clientRecordFile = flags["client-record"] === undefined ? undefined : String(flags["client-record"]);
+  const clientRecordFile =
+    flags["client-record"] === undefined ? undefined : String(flags["client-record"]);
   let report;
   try {
     report = await verifyCluster(dir, clientRecordFile === undefined ? {} : { clientRecordFile });
@@ -38,6 +45,9 @@ runCli("verify", USAGE, async () => {
     return 2;
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else process.stdout.write(flags.markdown ? formatMarkdown(report) : formatText(report, `verify ${dir}`));
+  else
+    process.stdout.write(
+      flags.markdown ? formatMarkdown(report) : formatText(report, `verify ${dir}`),
+    );
   return report.ok ? 0 : 1;
 });

@@ -13,12 +13,35 @@ import { mountRoute, type RouteSpec } from "./routes.js";
 const onlyWhen = "CONCORD_ADMIN_ENDPOINTS=true";
 
 export const ADMIN_ROUTES = {
-  listFailpoints: { method: "GET", path: "/v1/admin/failpoints", callers: ["admin"], summary: "the failpoints and how each is armed", onlyWhen },
-  armFailpoint: { method: "PUT", path: "/v1/admin/failpoints/:name", callers: ["admin"], summary: "arms a failpoint", onlyWhen },
-  disarmFailpoint: { method: "DELETE", path: "/v1/admin/failpoints/:name", callers: ["admin"], summary: "disarms a failpoint", onlyWhen },
+  listFailpoints: {
+    method: "GET",
+    path: "/v1/admin/failpoints",
+    callers: ["admin"],
+    summary: "the failpoints and how each is armed",
+    onlyWhen,
+  },
+  armFailpoint: {
+    method: "PUT",
+    path: "/v1/admin/failpoints/:name",
+    callers: ["admin"],
+    summary: "arms a failpoint",
+    onlyWhen,
+  },
+  disarmFailpoint: {
+    method: "DELETE",
+    path: "/v1/admin/failpoints/:name",
+    callers: ["admin"],
+    summary: "disarms a failpoint",
+    onlyWhen,
+  },
 } as const satisfies Record<string, RouteSpec>;
 
-export function mountAdminRoutes(app: Express, auth: Authenticator, failpoints: Failpoints, adminSecret: string | undefined): void {
+export function mountAdminRoutes(
+  app: Express,
+  auth: Authenticator,
+  failpoints: Failpoints,
+  adminSecret: string | undefined,
+): void {
   if (!adminSecret) throw new Error("CONCORD_ADMIN_ENDPOINTS=true needs CONCORD_ADMIN_SECRET");
 
   mountRoute(app, auth, ADMIN_ROUTES.listFailpoints, (_req, res) => {

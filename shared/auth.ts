@@ -85,17 +85,27 @@ export class Authenticator {
     if (signature !== undefined) return this.signed(req, signature, allowed);
     const token = bearerOf(req);
     if (token !== "") return this.bearer(token, allowed);
-    throw new UnauthorizedError(`this route is for ${allowed.map((k) => WHO[k]).join(" or ")}; no credential was presented`);
+    throw new UnauthorizedError(
+      `this route is for ${allowed.map((k) => WHO[k]).join(" or ")}; no credential was presented`,
+    );
   }
 
   private bearer(token: string, allowed: readonly CallerKind[]): Caller {
     // Every secret is compared, so the time taken does not tell which one nearly matched.
     let found: Caller | undefined;
-    for (const [id, key] of this.credentials.apiKeys ?? []) if (sameSecret(token, key) && !found) found = { kind: "client", id };
+    for (const [id, key] of this.credentials.apiKeys ?? [])
+      if (sameSecret(token, key) && !found) found = { kind: "client", id };
     const admin = this.credentials.adminSecret;
-    if (admin !== undefined && admin !== "" && sameSecret(token, admin)) found ??= { kind: "admin", id: "admin" };
-    if (!found) throw new UnauthorizedError(`the bearer token is not valid here; this route is for ${allowed.map((k) => WHO[k]).join(" or ")}`);
-    if (!allowed.includes(found.kind)) throw new ForbiddenError(`${found.kind === "client" ? "an API key" : "the admin secret"} cannot call this route; it is for ${allowed.map((k) => WHO[k]).join(" or ")}`);
+    if (admin !== undefined && admin !== "" && sameSecret(token, admin))
+      found ??= { kind: "admin", id: "admin" };
+    if (!found)
+      throw new UnauthorizedError(
+        `the bearer token is not valid here; this route is for ${allowed.map((k) => WHO[k]).join(" or ")}`,
+      );
+    if (!allowed.includes(found.kind))
+      throw new ForbiddenError(
+        `${found.kind === "client" ? "an API key" : "the admin secret"} cannot call this route; it is for ${allowed.map((k) => WHO[k]).join(" or ")}`,
+      );
     return found;
   }
 
@@ -118,14 +128,25 @@ export class Authenticator {
       contentEncoding: req.header("content-encoding") ?? "",
       replay: this.replay,
     });
-    if (!result.ok || kind === undefined) throw new UnauthorizedError(`request signature refused: ${result.ok ? "unknown key" : result.reason}`);
+    if (!result.ok || kind === undefined)
+      throw new UnauthorizedError(
+        `request signature refused: ${result.ok ? "unknown key" : result.reason}`,
+      );
     return { kind, id: result.keyId };
   }
 
-  private secretFor(keyId: string, allowed: readonly CallerKind[]): { kind: CallerKind; secret: string } | undefined {
+  private secretFor(
+    keyId: string,
+    allowed: readonly CallerKind[],
+  ): { kind: CallerKind; secret: string } | undefined {
     const c = this.credentials;
-    if (keyId === COORDINATOR_KEY_ID) return allowed.includes("coordinator") && c.coordinatorSecret ? { kind: "coordinator", secret: c.coordinatorSecret } : undefined;
-    const participant = allowed.includes("participant") ? c.participantSecrets?.get(keyId) : undefined;
+    if (keyId === COORDINATOR_KEY_ID)
+      return allowed.includes("coordinator") && c.coordinatorSecret
+        ? { kind: "coordinator", secret: c.coordinatorSecret }
+        : undefined;
+    const participant = allowed.includes("participant")
+      ? c.participantSecrets?.get(keyId)
+      : undefined;
     if (participant) return { kind: "participant", secret: participant };
     const peer = allowed.includes("peer") ? c.peerSecrets?.get(keyId) : undefined;
     if (peer) return { kind: "peer", secret: peer };
@@ -134,8 +155,15 @@ export class Authenticator {
 }
 
 /** Signs an outgoing request for one audience with one key: the headers to add. */
-export type Signer = (method: string, pathWithQuery: string, body: string, contentType: string) => Record<string, string>;
+export type Signer = (
+  method: string,
+  pathWithQuery: string,
+  body: string,
+  contentType: string,
+) => Record<string, string>;
 
 export function signerFor(p: { secret: string; keyId: string; audience: string }): Signer {
-  return (method, path, body, contentType) => ({ [SIGNATURE_HEADER]: signRequest({ ...p, method, path, body, contentType, contentEncoding: "" }) });
+  return (method, path, body, contentType) => ({
+    [SIGNATURE_HEADER]: signRequest({ ...p, method, path, body, contentType, contentEncoding: "" }),
+  });
 }

@@ -9,16 +9,28 @@ import { z } from "zod";
 export const MAX_AMOUNT = 10n ** 15n;
 export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-export const accountIdSchema = z.string().regex(ACCOUNT_ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -");
+export const accountIdSchema = z
+  .string()
+  .regex(ACCOUNT_ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -");
 export const amountSchema = z
   .string()
-  .regex(/^[1-9][0-9]{0,15}$/, "must be a positive integer number of minor units written as a string, e.g. \"1250\"")
+  .regex(
+    /^[1-9][0-9]{0,15}$/,
+    'must be a positive integer number of minor units written as a string, e.g. "1250"',
+  )
   // zod runs refinements even after the regex failed; BigInt must only see digits.
   .refine((s) => /^[0-9]+$/.test(s) && BigInt(s) <= MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`);
 const versionSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const moneyOp = (op: "debit" | "credit") =>
-  z.object({ op: z.literal(op), account: accountIdSchema, amount: amountSchema, expectedVersion: versionSchema.optional() }).strict();
+  z
+    .object({
+      op: z.literal(op),
+      account: accountIdSchema,
+      amount: amountSchema,
+      expectedVersion: versionSchema.optional(),
+    })
+    .strict();
 
 export const bankOperationSchema = z.discriminatedUnion("op", [
   moneyOp("debit"),
@@ -27,13 +39,17 @@ export const bankOperationSchema = z.discriminatedUnion("op", [
    * Reads a balance under a FOR SHARE lock. With `hold`, the participant prepares instead of
    * voting read-only, so the lock lasts until the decision: a consistent read across banks.
    */
-  z.object({ op: z.literal("read"), account: accountIdSchema, hold: z.boolean().optional() }).strict(),
+  z
+    .object({ op: z.literal("read"), account: accountIdSchema, hold: z.boolean().optional() })
+    .strict(),
 ]);
 export type BankOperation = z.infer<typeof bankOperationSchema>;
 
 export const bankOperationsSchema = z.array(bankOperationSchema).min(1).max(64);
 
-export const openAccountSchema = z.object({ id: accountIdSchema, balance: z.union([z.literal("0"), amountSchema]) }).strict();
+export const openAccountSchema = z
+  .object({ id: accountIdSchema, balance: z.union([z.literal("0"), amountSchema]) })
+  .strict();
 
 /**
  * The lock keys of the bank's operations (participant/framework concord_lock_keys): the account

@@ -6,9 +6,13 @@ import { isParticipantName } from "./ids.js";
  * Every setting of every process comes from the environment, defined once here. The README's
  * configuration table and the docker-compose test are both checked against these schemas.
  */
-const bool = z.enum(["true", "false", "1", "0", ""]).default("false").transform((v) => v === "true" || v === "1");
+const bool = z
+  .enum(["true", "false", "1", "0", ""])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
 const port = z.coerce.number().int().min(0).max(65535);
-const ms = (min: number, max: number, dflt: number) => z.coerce.number().int().min(min).max(max).default(dflt);
+const ms = (min: number, max: number, dflt: number) =>
+  z.coerce.number().int().min(min).max(max).default(dflt);
 const redisUrl = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL");
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
 
@@ -17,52 +21,76 @@ const RESERVED_NAME = "coordinator";
 const participantName = (name: string) => isParticipantName(name) && name !== RESERVED_NAME;
 
 /** `name=url,name=url`: the coordinator's registry of participants. Clients never send URLs. */
-const participantMap = z.string().min(1).transform((raw, ctx) => {
-  const entries = new Map<string, string>();
-  for (const item of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
-    const eq = item.indexOf("=");
-    const name = item.slice(0, eq);
-    const url = item.slice(eq + 1).replace(/\/+$/, "");
-    if (eq <= 0 || !participantName(name) || !httpUrl.safeParse(url).success) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected name=http://host:port, got ${JSON.stringify(item)}` });
-      return z.NEVER;
+const participantMap = z
+  .string()
+  .min(1)
+  .transform((raw, ctx) => {
+    const entries = new Map<string, string>();
+    for (const item of raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const eq = item.indexOf("=");
+      const name = item.slice(0, eq);
+      const url = item.slice(eq + 1).replace(/\/+$/, "");
+      if (eq <= 0 || !participantName(name) || !httpUrl.safeParse(url).success) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `expected name=http://host:port, got ${JSON.stringify(item)}`,
+        });
+        return z.NEVER;
+      }
+      if (entries.has(name)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `participant ${name} is listed twice`,
+        });
+        return z.NEVER;
+      }
+      entries.set(name, url);
     }
-    if (entries.has(name)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `participant ${name} is listed twice` });
-      return z.NEVER;
-    }
-    entries.set(name, url);
-  }
-  return entries;
-});
+    return entries;
+  });
 
 /** A shared secret: long enough that guessing is hopeless. Its value is never echoed in errors. */
-const secret = z.string().min(32, "must be at least 32 characters (generate one: openssl rand -hex 32)");
+const secret = z
+  .string()
+  .min(32, "must be at least 32 characters (generate one: openssl rand -hex 32)");
 
 /** `name=secret,name=secret`: a secret per participant (the coordinator's, or a participant's per peer). */
-const secretMap = z.string().min(1).transform((raw, ctx) => {
-  const entries = new Map<string, string>();
-  for (const [i, item] of raw.split(",").map((s) => s.trim()).filter(Boolean).entries()) {
-    const eq = item.indexOf("=");
-    const name = item.slice(0, eq);
-    const value = item.slice(eq + 1);
-    // The message names the entry's position and participant, never the secret.
-    if (eq <= 0 || !participantName(name)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} is not name=secret` });
-      return z.NEVER;
+const secretMap = z
+  .string()
+  .min(1)
+  .transform((raw, ctx) => {
+    const entries = new Map<string, string>();
+    for (const [i, item] of raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .entries()) {
+      const eq = item.indexOf("=");
+      const name = item.slice(0, eq);
+      const value = item.slice(eq + 1);
+      // The message names the entry's position and participant, never the secret.
+      if (eq <= 0 || !participantName(name)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} is not name=secret` });
+        return z.NEVER;
+      }
+      if (entries.has(name)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${name} is listed twice` });
+        return z.NEVER;
+      }
+      if (!secret.safeParse(value).success) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `the secret of ${name} must be at least 32 characters`,
+        });
+        return z.NEVER;
+      }
+      entries.set(name, value);
     }
-    if (entries.has(name)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${name} is listed twice` });
-      return z.NEVER;
-    }
-    if (!secret.safeParse(value).success) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `the secret of ${name} must be at least 32 characters` });
-      return z.NEVER;
-    }
-    entries.set(name, value);
-  }
-  return entries;
-});
+    return entries;
+  });
 
 /** An API key's id: what its transactions are recorded under, and what it may see. */
 export const API_KEY_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -73,26 +101,45 @@ export const API_KEY_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
  */
 const apiKeys = z.string().transform((raw, ctx) => {
   const keys = new Map<string, string>();
-  for (const [i, item] of raw.split(",").map((s) => s.trim()).filter(Boolean).entries()) {
+  for (const [i, item] of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .entries()) {
     const eq = item.indexOf("=");
     const key = eq < 0 ? item : item.slice(eq + 1);
-    const id = eq < 0 ? `key-${createHash("sha256").update(key).digest("hex").slice(0, 12)}` : item.slice(0, eq);
+    const id =
+      eq < 0
+        ? `key-${createHash("sha256").update(key).digest("hex").slice(0, 12)}`
+        : item.slice(0, eq);
     if (!API_KEY_ID_PATTERN.test(id)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1}: the id must match ${API_KEY_ID_PATTERN.source}` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `entry ${i + 1}: the id must match ${API_KEY_ID_PATTERN.source}`,
+      });
       return z.NEVER;
     }
     if (!secret.safeParse(key).success) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} (${id}): the key must be at least 32 characters` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `entry ${i + 1} (${id}): the key must be at least 32 characters`,
+      });
       return z.NEVER;
     }
     if (keys.has(id) || [...keys.values()].includes(key)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `entry ${i + 1} (${id}): ids and keys must be distinct` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `entry ${i + 1} (${id}): ids and keys must be distinct`,
+      });
       return z.NEVER;
     }
     keys.set(id, key);
   }
   if (keys.size === 0) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must list one or more keys as id=key, separated by commas" });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: "must list one or more keys as id=key, separated by commas",
+    });
     return z.NEVER;
   }
   return keys;
@@ -115,14 +162,21 @@ export const coordinatorEnvSchema = z.object({
   CONCORD_DEFAULT_TIMEOUT_MS: ms(100, 600_000, 5000),
   CONCORD_MAX_TIMEOUT_MS: ms(100, 600_000, 60_000),
   CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS: ms(100, 600_000, 10_000),
-  CONCORD_RETENTION_SECONDS: z.coerce.number().int().min(60).max(365 * 86400).default(7 * 86400),
+  CONCORD_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 86400)
+    .default(7 * 86400),
   CONCORD_RECOVERY_INTERVAL_MS: ms(50, 600_000, 1000),
   CONCORD_ADMIN_SECRET: z.string().optional(),
   /** Failpoints armed at start-up (tests and chaos only): see shared/failpoints.ts. */
   CONCORD_FAILPOINTS: z.string().optional(),
   /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
   CONCORD_ADMIN_ENDPOINTS: bool,
-  CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  CONCORD_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
   /**
    * Which operation schema the coordinator checks before logging: `bank` (the reference
    * application's debit/credit/read) or `any` (only the envelope; the participants check).
@@ -156,22 +210,43 @@ export function checkPeerSecrets(c: ParticipantConfig): void {
   const problems: string[] = [];
   const missing = [...peers.keys()].filter((name) => !secrets.has(name));
   const unknown = [...secrets.keys()].filter((name) => !peers.has(name));
-  if (missing.length > 0) problems.push(`CONCORD_PEER_SECRETS: no secret for ${missing.join(", ")} (listed in CONCORD_PEERS)`);
-  if (unknown.length > 0) problems.push(`CONCORD_PEER_SECRETS: a secret for ${unknown.join(", ")}, which CONCORD_PEERS does not list`);
-  if (peers.has(c.CONCORD_PARTICIPANT_NAME)) problems.push(`CONCORD_PEERS: lists this participant itself (${c.CONCORD_PARTICIPANT_NAME})`);
+  if (missing.length > 0)
+    problems.push(
+      `CONCORD_PEER_SECRETS: no secret for ${missing.join(", ")} (listed in CONCORD_PEERS)`,
+    );
+  if (unknown.length > 0)
+    problems.push(
+      `CONCORD_PEER_SECRETS: a secret for ${unknown.join(", ")}, which CONCORD_PEERS does not list`,
+    );
+  if (peers.has(c.CONCORD_PARTICIPANT_NAME))
+    problems.push(`CONCORD_PEERS: lists this participant itself (${c.CONCORD_PARTICIPANT_NAME})`);
   if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join("\n  ")}`);
 }
 
 /** Every registered participant needs its secret; a secret for an unknown name is a typo. */
 export function checkParticipantSecrets(c: CoordinatorConfig): void {
-  const missing = [...c.CONCORD_PARTICIPANTS.keys()].filter((name) => !c.CONCORD_PARTICIPANT_SECRETS.has(name));
-  const unknown = [...c.CONCORD_PARTICIPANT_SECRETS.keys()].filter((name) => !c.CONCORD_PARTICIPANTS.has(name));
-  const problems = [...(missing.length > 0 ? [`no secret for ${missing.join(", ")}`] : []), ...(unknown.length > 0 ? [`a secret for ${unknown.join(", ")}, which CONCORD_PARTICIPANTS does not list`] : [])];
-  if (problems.length > 0) throw new Error(`invalid configuration:\n  CONCORD_PARTICIPANT_SECRETS: ${problems.join("; ")}`);
+  const missing = [...c.CONCORD_PARTICIPANTS.keys()].filter(
+    (name) => !c.CONCORD_PARTICIPANT_SECRETS.has(name),
+  );
+  const unknown = [...c.CONCORD_PARTICIPANT_SECRETS.keys()].filter(
+    (name) => !c.CONCORD_PARTICIPANTS.has(name),
+  );
+  const problems = [
+    ...(missing.length > 0 ? [`no secret for ${missing.join(", ")}`] : []),
+    ...(unknown.length > 0
+      ? [`a secret for ${unknown.join(", ")}, which CONCORD_PARTICIPANTS does not list`]
+      : []),
+  ];
+  if (problems.length > 0)
+    throw new Error(
+      `invalid configuration:\n  CONCORD_PARTICIPANT_SECRETS: ${problems.join("; ")}`,
+    );
 }
 
 export const participantEnvSchema = z.object({
-  CONCORD_PARTICIPANT_NAME: z.string().refine(participantName, `must match ^[a-z][a-z0-9-]{0,31}$ and not be "${RESERVED_NAME}"`),
+  CONCORD_PARTICIPANT_NAME: z
+    .string()
+    .refine(participantName, `must match ^[a-z][a-z0-9-]{0,31}$ and not be "${RESERVED_NAME}"`),
   CONCORD_HOST: z.string().default("127.0.0.1"),
   CONCORD_PORT: port.default(7100),
   CONCORD_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
@@ -187,13 +262,20 @@ export const participantEnvSchema = z.object({
   CONCORD_STATEMENT_TIMEOUT_MS: ms(10, 600_000, 10_000),
   CONCORD_PG_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   CONCORD_PG_DECISION_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
-  CONCORD_RETENTION_SECONDS: z.coerce.number().int().min(60).max(365 * 86400).default(7 * 86400),
+  CONCORD_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 86400)
+    .default(7 * 86400),
   CONCORD_ADMIN_SECRET: z.string().optional(),
   /** Failpoints armed at start-up (tests and chaos only): see shared/failpoints.ts. */
   CONCORD_FAILPOINTS: z.string().optional(),
   /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
   CONCORD_ADMIN_ENDPOINTS: bool,
-  CONCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  CONCORD_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
   /** The HMAC secret this participant shares with the coordinator (2PC messages, decision inquiries). */
   CONCORD_PARTICIPANT_SECRET: secret,
   /**
@@ -203,7 +285,12 @@ export const participantEnvSchema = z.object({
    */
   CONCORD_PEER_SECRETS: secretMap.optional(),
   /** Replaced by CONCORD_PEER_SECRETS: one secret shared by all let any participant sign as any other. */
-  CONCORD_PEER_SECRET: z.undefined({ invalid_type_error: "is no longer read: give each pair of participants its own secret in CONCORD_PEER_SECRETS (peer=secret,...)" }).optional(),
+  CONCORD_PEER_SECRET: z
+    .undefined({
+      invalid_type_error:
+        "is no longer read: give each pair of participants its own secret in CONCORD_PEER_SECRETS (peer=secret,...)",
+    })
+    .optional(),
   /**
    * Prepared-transaction slots kept free: PREPARE votes NO with reason `busy` once PostgreSQL holds
    * max_prepared_transactions minus this many, instead of failing on a full table.
@@ -214,7 +301,10 @@ export const participantEnvSchema = z.object({
 export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
 
 /** Parses the environment or explains, variable by variable, what to fix. */
-export function loadConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function loadConfig<S extends z.ZodTypeAny>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);

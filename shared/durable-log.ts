@@ -18,19 +18,40 @@ export const SHARD_COUNT = 16;
 const MAX_EVENTS = 1000;
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "lua");
 
-export type TxState = "preparing" | "prepared" | "committing" | "aborting" | "committed" | "aborted" | "read-only";
+export type TxState =
+  "preparing" | "prepared" | "committing" | "aborting" | "committed" | "aborted" | "read-only";
 export type DecidedBy = "engine" | "recovery" | "inquiry" | "operator" | "participant";
 
 /** Return codes of the scripts' headers, by name. */
-export enum BeginCode { Begun = 1, Exists = -1 }
-export enum DecideCode { Written = 1, AlreadyDecided = 0, NoRecord = -1, OnePhase = -2, NotVoted = -3 }
-export enum VoteCode { Recorded = 1, AlreadyVoted = 0, Decided = -2 }
-export enum EndCode { Ended = 1, AlreadyEnded = 0, NotDecided = -1 }
+export enum BeginCode {
+  Begun = 1,
+  Exists = -1,
+}
+export enum DecideCode {
+  Written = 1,
+  AlreadyDecided = 0,
+  NoRecord = -1,
+  OnePhase = -2,
+  NotVoted = -3,
+}
+export enum VoteCode {
+  Recorded = 1,
+  AlreadyVoted = 0,
+  Decided = -2,
+}
+export enum EndCode {
+  Ended = 1,
+  AlreadyEnded = 0,
+  NotDecided = -1,
+}
 
 /** Thrown when begin finds a record for the txid already (a duplicate begin, or a presumed abort). */
 export class TxExistsError extends Error {
   readonly retryable = false;
-  constructor(readonly txid: string, readonly state: string) {
+  constructor(
+    readonly txid: string,
+    readonly state: string,
+  ) {
     super(`transaction ${txid} already has a record (state ${state || "unknown"})`);
     this.name = "TxExistsError";
   }
@@ -104,11 +125,34 @@ export interface DecideResult {
 }
 
 interface Scripts {
-  concordBegin(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, number | string, number | string, (number | string)?, (number | string)?]>;
-  concordDecideOnce(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
-  concordRecordVote(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
+  concordBegin(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    ...argv: (string | number)[]
+  ): Promise<[number, number | string, number | string, (number | string)?, (number | string)?]>;
+  concordDecideOnce(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    ...argv: (string | number)[]
+  ): Promise<[number, string, string]>;
+  concordRecordVote(
+    k1: string,
+    k2: string,
+    k3: string,
+    ...argv: (string | number)[]
+  ): Promise<[number, string, string]>;
   concordAck(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number]>;
-  concordEnd(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string]>;
+  concordEnd(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    ...argv: (string | number)[]
+  ): Promise<[number, string]>;
   concordDue(k1: string, ...argv: (string | number)[]): Promise<(string | number)[]>;
   concordPostpone(k1: string, ...argv: (string | number)[]): Promise<number>;
 }
@@ -130,8 +174,12 @@ function defineScripts(redis: Redis): Scripts {
   const target = redis as unknown as Record<string, unknown>;
   for (const [name, def] of Object.entries(SCRIPTS)) {
     if (registered.has(redis)) break;
-    if (typeof target[name] === "function") throw new Error(`ioredis already has a method named ${name}`);
-    redis.defineCommand(name, { numberOfKeys: def.keys, lua: readFileSync(join(LUA_DIR, def.file), "utf8") });
+    if (typeof target[name] === "function")
+      throw new Error(`ioredis already has a method named ${name}`);
+    redis.defineCommand(name, {
+      numberOfKeys: def.keys,
+      lua: readFileSync(join(LUA_DIR, def.file), "utf8"),
+    });
   }
   registered.add(redis);
   return redis as unknown as Scripts;
@@ -193,19 +241,40 @@ export class DurableLog {
 
   async begin(
     txid: string,
-    p: { participants: string[]; timeoutMs: number; onePhase: boolean; idempotencyKey?: string; client?: string; link?: { series: string; attempt: number; previous?: string } },
+    p: {
+      participants: string[];
+      timeoutMs: number;
+      onePhase: boolean;
+      idempotencyKey?: string;
+      client?: string;
+      link?: { series: string; attempt: number; previous?: string };
+    },
   ): Promise<{ createdAtMs: number; deadlineAtMs: number }> {
     const k = this.keysFor(txid);
     const token = randomUUID();
     const client = p.client ?? "";
     const [code, a, b, createdAt, deadlineAt] = await this.scripts.concordBegin(
-      k.tx, k.events, k.undecided, this.clientKey(shardOf(txid), client || "-"),
-      txid, JSON.stringify(p.participants), p.timeoutMs, p.onePhase ? "1" : "0", p.idempotencyKey ?? "", MAX_EVENTS, token, client,
-      this.options.retentionSeconds * 1000, p.link?.series ?? "", p.link?.attempt ?? 1, p.link?.previous ?? "",
+      k.tx,
+      k.events,
+      k.undecided,
+      this.clientKey(shardOf(txid), client || "-"),
+      txid,
+      JSON.stringify(p.participants),
+      p.timeoutMs,
+      p.onePhase ? "1" : "0",
+      p.idempotencyKey ?? "",
+      MAX_EVENTS,
+      token,
+      client,
+      this.options.retentionSeconds * 1000,
+      p.link?.series ?? "",
+      p.link?.attempt ?? 1,
+      p.link?.previous ?? "",
     );
     if (code !== BeginCode.Exists) return { createdAtMs: Number(a), deadlineAtMs: Number(b) };
     // Our own begin, resent by the client after a reconnect, already went through.
-    if (String(b) === token) return { createdAtMs: Number(createdAt), deadlineAtMs: Number(deadlineAt) };
+    if (String(b) === token)
+      return { createdAtMs: Number(createdAt), deadlineAtMs: Number(deadlineAt) };
     throw new TxExistsError(txid, String(a));
   }
 
@@ -216,15 +285,31 @@ export class DurableLog {
   async decideOnce(
     txid: string,
     decision: Decision,
-    p: { reason?: string; by: DecidedBy; votes?: Record<string, Vote>; retryDelayMs?: number; missingRecord?: "presume" | "create" | { votedYes: string } },
+    p: {
+      reason?: string;
+      by: DecidedBy;
+      votes?: Record<string, Vote>;
+      retryDelayMs?: number;
+      missingRecord?: "presume" | "create" | { votedYes: string };
+    },
   ): Promise<DecideResult> {
     const k = this.keysFor(txid);
     const mode = p.missingRecord ?? "presume";
     const [code, stored, reason] = await this.scripts.concordDecideOnce(
-      k.tx, k.events, k.undecided, k.unacked,
-      txid, decision, p.reason ?? "", p.by, p.votes ? JSON.stringify(p.votes) : "",
-      p.retryDelayMs ?? 5000, this.options.retentionSeconds, MAX_EVENTS,
-      typeof mode === "string" ? mode : "voted", typeof mode === "string" ? "" : mode.votedYes,
+      k.tx,
+      k.events,
+      k.undecided,
+      k.unacked,
+      txid,
+      decision,
+      p.reason ?? "",
+      p.by,
+      p.votes ? JSON.stringify(p.votes) : "",
+      p.retryDelayMs ?? 5000,
+      this.options.retentionSeconds,
+      MAX_EVENTS,
+      typeof mode === "string" ? mode : "voted",
+      typeof mode === "string" ? "" : mode.votedYes,
     );
     if (code === DecideCode.NoRecord) throw new NotDecidedError(txid);
     if (code === DecideCode.OnePhase) throw new OnePhaseUndecidedError(txid);
@@ -233,22 +318,60 @@ export class DurableLog {
   }
 
   /** Journals a participant's vote; returns what is stored (the first vote wins). */
-  async recordVote(txid: string, participant: string, vote: Vote, p: { reason?: string; participants?: readonly string[] } = {}): Promise<{ code: VoteCode; vote: Vote | undefined; decision: Decision | undefined }> {
+  async recordVote(
+    txid: string,
+    participant: string,
+    vote: Vote,
+    p: { reason?: string; participants?: readonly string[] } = {},
+  ): Promise<{ code: VoteCode; vote: Vote | undefined; decision: Decision | undefined }> {
     const k = this.keysFor(txid);
-    const participants = p.participants && p.participants.length > 0 ? JSON.stringify(p.participants) : "";
-    const [code, stored, decision] = await this.scripts.concordRecordVote(k.tx, k.events, k.undecided, txid, participant, vote, p.reason ?? "", this.options.retentionSeconds, MAX_EVENTS, participants);
-    return { code, vote: (stored || undefined) as Vote | undefined, decision: (decision || undefined) as Decision | undefined };
+    const participants =
+      p.participants && p.participants.length > 0 ? JSON.stringify(p.participants) : "";
+    const [code, stored, decision] = await this.scripts.concordRecordVote(
+      k.tx,
+      k.events,
+      k.undecided,
+      txid,
+      participant,
+      vote,
+      p.reason ?? "",
+      this.options.retentionSeconds,
+      MAX_EVENTS,
+      participants,
+    );
+    return {
+      code,
+      vote: (stored || undefined) as Vote | undefined,
+      decision: (decision || undefined) as Decision | undefined,
+    };
   }
 
   async ack(txid: string, acked: string[], nextRetryDelayMs: number): Promise<void> {
     const k = this.keysFor(txid);
-    const [code] = await this.scripts.concordAck(k.tx, k.events, k.unacked, txid, JSON.stringify(acked), nextRetryDelayMs, MAX_EVENTS);
+    const [code] = await this.scripts.concordAck(
+      k.tx,
+      k.events,
+      k.unacked,
+      txid,
+      JSON.stringify(acked),
+      nextRetryDelayMs,
+      MAX_EVENTS,
+    );
     if (code !== 1) throw new NotDecidedError(txid);
   }
 
   async end(txid: string, acked: string[]): Promise<"committed" | "aborted"> {
     const k = this.keysFor(txid);
-    const [code, state] = await this.scripts.concordEnd(k.tx, k.events, k.unacked, k.finished, txid, JSON.stringify(acked), this.options.retentionSeconds, MAX_EVENTS);
+    const [code, state] = await this.scripts.concordEnd(
+      k.tx,
+      k.events,
+      k.unacked,
+      k.finished,
+      txid,
+      JSON.stringify(acked),
+      this.options.retentionSeconds,
+      MAX_EVENTS,
+    );
     if (code === EndCode.NotDecided) throw new NotDecidedError(txid);
     return state as "committed" | "aborted";
   }
@@ -266,7 +389,8 @@ export class DurableLog {
     const records: TxRecord[] = [];
     replies.forEach(([err, h], i) => {
       const txid = txids[i];
-      if (!err && txid && h && Object.keys(h as object).length > 0) records.push(parseRecord(txid, h as Record<string, string>));
+      if (!err && txid && h && Object.keys(h as object).length > 0)
+        records.push(parseRecord(txid, h as Record<string, string>));
     });
     return records;
   }
@@ -275,7 +399,12 @@ export class DurableLog {
     const entries = await this.redis.xrange(this.eventsKey(txid), "-", "+", "COUNT", MAX_EVENTS);
     return entries.map(([id, fields]) => {
       const f = fieldsToObject(fields);
-      return { id, type: f.type ?? "", atMs: Number(f.at), data: f.data ? safeJson(f.data) : undefined };
+      return {
+        id,
+        type: f.type ?? "",
+        atMs: Number(f.at),
+        data: f.data ? safeJson(f.data) : undefined,
+      };
     });
   }
 
@@ -289,7 +418,10 @@ export class DurableLog {
   async due(index: "undecided" | "unacked", limit: number): Promise<string[]> {
     const out: string[] = [];
     for (let shard = 0; shard < SHARD_COUNT && out.length < limit; shard++) {
-      const [, ...members] = await this.scripts.concordDue(this.indexKey(shard, index), limit - out.length);
+      const [, ...members] = await this.scripts.concordDue(
+        this.indexKey(shard, index),
+        limit - out.length,
+      );
       out.push(...members.map(String));
     }
     return out;
@@ -309,7 +441,12 @@ export class DurableLog {
     for (let shard = 0; shard < SHARD_COUNT; shard++) {
       let cursor = "0";
       do {
-        const [next, flat] = await this.redis.zscan(this.indexKey(shard, index), cursor, "COUNT", pageSize);
+        const [next, flat] = await this.redis.zscan(
+          this.indexKey(shard, index),
+          cursor,
+          "COUNT",
+          pageSize,
+        );
         cursor = next;
         const members = flat.filter((_, i) => i % 2 === 0);
         if (members.length > 0) yield members;
@@ -340,7 +477,8 @@ export class DurableLog {
    */
   async listIndex(index: "undecided" | "unacked" | "finished", limit: number): Promise<string[]> {
     const pipeline = this.redis.pipeline();
-    for (let shard = 0; shard < SHARD_COUNT; shard++) pipeline.zrevrange(this.indexKey(shard, index), 0, limit - 1);
+    for (let shard = 0; shard < SHARD_COUNT; shard++)
+      pipeline.zrevrange(this.indexKey(shard, index), 0, limit - 1);
     const replies = (await pipeline.exec()) ?? [];
     const all = replies.flatMap(([, members]) => (members as string[] | null) ?? []);
     // UUID v7 txids sort by creation time.
@@ -350,7 +488,8 @@ export class DurableLog {
   /** The most recent transactions one API key made, newest first (its own index, per shard). */
   async listClient(client: string, limit: number): Promise<string[]> {
     const pipeline = this.redis.pipeline();
-    for (let shard = 0; shard < SHARD_COUNT; shard++) pipeline.zrevrange(this.clientKey(shard, client), 0, limit - 1);
+    for (let shard = 0; shard < SHARD_COUNT; shard++)
+      pipeline.zrevrange(this.clientKey(shard, client), 0, limit - 1);
     const replies = (await pipeline.exec()) ?? [];
     const all = replies.flatMap(([, members]) => (members as string[] | null) ?? []);
     return all.sort().reverse().slice(0, limit);
@@ -374,23 +513,47 @@ export class DurableLog {
    * it: the latest attempt's txid, the request hash, and whether the request has its final
    * answer (`done`: no attempt follows).
    */
-  async claimIdempotencyKey(key: string, txid: string, requestHash: string): Promise<{ claimed: true } | { claimed: false; txid: string; requestHash: string; done: boolean }> {
+  async claimIdempotencyKey(
+    key: string,
+    txid: string,
+    requestHash: string,
+  ): Promise<
+    { claimed: true } | { claimed: false; txid: string; requestHash: string; done: boolean }
+  > {
     const redisKey = this.idempotencyKey(key);
-    const ok = await this.redis.set(redisKey, `${txid} ${requestHash} running`, "EX", this.options.retentionSeconds, "NX");
+    const ok = await this.redis.set(
+      redisKey,
+      `${txid} ${requestHash} running`,
+      "EX",
+      this.options.retentionSeconds,
+      "NX",
+    );
     if (ok === "OK") return { claimed: true };
     return this.idempotencyState(key);
   }
 
   /** What an idempotency key holds now (see claimIdempotencyKey). */
-  async idempotencyState(key: string): Promise<{ claimed: false; txid: string; requestHash: string; done: boolean }> {
+  async idempotencyState(
+    key: string,
+  ): Promise<{ claimed: false; txid: string; requestHash: string; done: boolean }> {
     const stored = (await this.redis.get(this.idempotencyKey(key))) ?? "";
     const [storedTxid = "", storedHash = "", state = "done"] = stored.split(" ");
     return { claimed: false, txid: storedTxid, requestHash: storedHash, done: state === "done" };
   }
 
   /** Moves an idempotency key to the request's latest attempt; `done` once no attempt will follow. */
-  async advanceIdempotencyKey(key: string, txid: string, requestHash: string, done: boolean): Promise<void> {
-    await this.redis.set(this.idempotencyKey(key), `${txid} ${requestHash} ${done ? "done" : "running"}`, "KEEPTTL", "XX");
+  async advanceIdempotencyKey(
+    key: string,
+    txid: string,
+    requestHash: string,
+    done: boolean,
+  ): Promise<void> {
+    await this.redis.set(
+      this.idempotencyKey(key),
+      `${txid} ${requestHash} ${done ? "done" : "running"}`,
+      "KEEPTTL",
+      "XX",
+    );
   }
 }
 

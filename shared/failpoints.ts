@@ -35,7 +35,10 @@ export const failpointSpecSchema = z
     count: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()
-  .refine((s) => s.action !== "sleep" || s.ms !== undefined, { message: "sleep needs ms", path: ["ms"] });
+  .refine((s) => s.action !== "sleep" || s.ms !== undefined, {
+    message: "sleep needs ms",
+    path: ["ms"],
+  });
 export type FailpointSpec = z.infer<typeof failpointSpecSchema>;
 
 /** Thrown at a failpoint whose action is `error`: the code path fails as an I/O error would. */
@@ -62,9 +65,14 @@ export class Failpoints {
   ) {}
 
   set(name: string, spec: FailpointSpec | undefined): void {
-    if (!this.known.includes(name)) throw new Error(`unknown failpoint ${JSON.stringify(name)}; known: ${this.known.join(", ")}`);
+    if (!this.known.includes(name))
+      throw new Error(`unknown failpoint ${JSON.stringify(name)}; known: ${this.known.join(", ")}`);
     if (spec === undefined) this.armed.delete(name);
-    else this.armed.set(name, { spec: failpointSpecSchema.parse(spec), remaining: spec.count ?? Infinity });
+    else
+      this.armed.set(name, {
+        spec: failpointSpecSchema.parse(spec),
+        remaining: spec.count ?? Infinity,
+      });
   }
 
   isArmed(name: string): boolean {
@@ -74,15 +82,28 @@ export class Failpoints {
   list(): { name: string; spec: FailpointSpec | null; remaining: number | null }[] {
     return this.known.map((name) => {
       const a = this.armed.get(name);
-      return { name, spec: a?.spec ?? null, remaining: a && Number.isFinite(a.remaining) ? a.remaining : null };
+      return {
+        name,
+        spec: a?.spec ?? null,
+        remaining: a && Number.isFinite(a.remaining) ? a.remaining : null,
+      };
     });
   }
 
   /** Configures from the CONCORD_FAILPOINTS syntax; throws with the offending entry. */
   configure(text: string | undefined): void {
-    for (const entry of (text ?? "").split(";").map((s) => s.trim()).filter(Boolean)) {
-      const m = /^([a-z0-9.-]+)=(crash|error|hang|sleep\((\d+)\))(?:@(0(?:\.\d+)?|1(?:\.0+)?))?(?:#(\d+))?$/.exec(entry);
-      if (!m) throw new Error(`CONCORD_FAILPOINTS: cannot parse ${JSON.stringify(entry)}; expected name=crash|error|hang|sleep(ms)[@probability][#count]`);
+    for (const entry of (text ?? "")
+      .split(";")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const m =
+        /^([a-z0-9.-]+)=(crash|error|hang|sleep\((\d+)\))(?:@(0(?:\.\d+)?|1(?:\.0+)?))?(?:#(\d+))?$/.exec(
+          entry,
+        );
+      if (!m)
+        throw new Error(
+          `CONCORD_FAILPOINTS: cannot parse ${JSON.stringify(entry)}; expected name=crash|error|hang|sleep(ms)[@probability][#count]`,
+        );
       const [, name = "", action = "", ms, probability, count] = m;
       const kind = action.startsWith("sleep") ? "sleep" : (action as "crash" | "error" | "hang");
       this.set(name, {

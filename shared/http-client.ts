@@ -19,23 +19,42 @@ export interface HttpReply<T = unknown> {
 
 export interface HttpClient {
   /** `sign`, when given, adds the headers that authenticate this exact request. */
-  post<T = unknown>(url: string, body: unknown, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
+  post<T = unknown>(
+    url: string,
+    body: unknown,
+    timeoutMs: number,
+    sign?: Signer,
+  ): Promise<HttpReply<T>>;
   /** POST a body that is JSON text already (serialized once by the caller, sent as is). */
-  postJson<T = unknown>(url: string, json: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
+  postJson<T = unknown>(
+    url: string,
+    json: string,
+    timeoutMs: number,
+    sign?: Signer,
+  ): Promise<HttpReply<T>>;
   get<T = unknown>(url: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
   /**
    * POST JSON text and read an NDJSON reply (`application/x-ndjson`) line by line as it arrives,
    * calling `onLine` with each parsed line; resolves when the reply ends. A reply of any other type
    * is read whole and returned as `post` would, with `onLine` never called.
    */
-  postLines<T = unknown>(url: string, json: string, timeoutMs: number, sign: Signer | undefined, onLine: (line: unknown) => void): Promise<HttpReply<T>>;
+  postLines<T = unknown>(
+    url: string,
+    json: string,
+    timeoutMs: number,
+    sign: Signer | undefined,
+    onLine: (line: unknown) => void,
+  ): Promise<HttpReply<T>>;
   close(): Promise<void>;
 }
 
 /** Thrown when no HTTP answer arrived at all (refused, reset, timed out). */
 export class TransportError extends Error {
   readonly retryable = true;
-  constructor(readonly url: string, override readonly cause: unknown) {
+  constructor(
+    readonly url: string,
+    override readonly cause: unknown,
+  ) {
     super(`no answer from ${url}: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = "TransportError";
   }
@@ -50,15 +69,30 @@ export class TransportError extends Error {
 export const MAX_REPLY_BYTES = 1024 * 1024;
 const JSON_HEADERS = { "content-type": "application/json" };
 
-export function createHttpClient(p: { maxSockets?: number; maxReplyBytes?: number } = {}): HttpClient {
-  const agent = new Agent({ connections: p.maxSockets ?? 256, keepAliveTimeout: 30_000, pipelining: 1 });
+export function createHttpClient(
+  p: { maxSockets?: number; maxReplyBytes?: number } = {},
+): HttpClient {
+  const agent = new Agent({
+    connections: p.maxSockets ?? 256,
+    keepAliveTimeout: 30_000,
+    pipelining: 1,
+  });
   const maxReplyBytes = p.maxReplyBytes ?? MAX_REPLY_BYTES;
 
-  const send = async <T>(url: string, method: "GET" | "POST", body: string | undefined, timeoutMs: number, sign: Signer | undefined, onLine?: (line: unknown) => void): Promise<HttpReply<T>> => {
+  const send = async <T>(
+    url: string,
+    method: "GET" | "POST",
+    body: string | undefined,
+    timeoutMs: number,
+    sign: Signer | undefined,
+    onLine?: (line: unknown) => void,
+  ): Promise<HttpReply<T>> => {
     let reply;
     try {
       const headers: Record<string, string> = body !== undefined ? JSON_HEADERS : {};
-      const signed = sign ? sign(method, pathOf(url), body ?? "", headers["content-type"] ?? "") : {};
+      const signed = sign
+        ? sign(method, pathOf(url), body ?? "", headers["content-type"] ?? "")
+        : {};
       reply = await request(url, {
         method,
         dispatcher: agent,
@@ -73,7 +107,11 @@ export function createHttpClient(p: { maxSockets?: number; maxReplyBytes?: numbe
     const type = String(reply.headers["content-type"] ?? "");
     let text: string;
     try {
-      text = await readBounded(reply.body, maxReplyBytes, onLine && type.startsWith(NDJSON) ? onLine : undefined);
+      text = await readBounded(
+        reply.body,
+        maxReplyBytes,
+        onLine && type.startsWith(NDJSON) ? onLine : undefined,
+      );
     } catch (err) {
       throw new TransportError(url, err);
     }
@@ -81,10 +119,19 @@ export function createHttpClient(p: { maxSockets?: number; maxReplyBytes?: numbe
   };
 
   return {
-    post: <T>(url: string, body: unknown, timeoutMs: number, sign?: Signer) => send<T>(url, "POST", JSON.stringify(body), timeoutMs, sign),
-    postJson: <T>(url: string, json: string, timeoutMs: number, sign?: Signer) => send<T>(url, "POST", json, timeoutMs, sign),
-    get: <T>(url: string, timeoutMs: number, sign?: Signer) => send<T>(url, "GET", undefined, timeoutMs, sign),
-    postLines: <T>(url: string, json: string, timeoutMs: number, sign: Signer | undefined, onLine: (line: unknown) => void) => send<T>(url, "POST", json, timeoutMs, sign, onLine),
+    post: <T>(url: string, body: unknown, timeoutMs: number, sign?: Signer) =>
+      send<T>(url, "POST", JSON.stringify(body), timeoutMs, sign),
+    postJson: <T>(url: string, json: string, timeoutMs: number, sign?: Signer) =>
+      send<T>(url, "POST", json, timeoutMs, sign),
+    get: <T>(url: string, timeoutMs: number, sign?: Signer) =>
+      send<T>(url, "GET", undefined, timeoutMs, sign),
+    postLines: <T>(
+      url: string,
+      json: string,
+      timeoutMs: number,
+      sign: Signer | undefined,
+      onLine: (line: unknown) => void,
+    ) => send<T>(url, "POST", json, timeoutMs, sign, onLine),
     close: () => agent.close(),
   };
 }
@@ -105,7 +152,11 @@ export const NDJSON = "application/x-ndjson";
  * and throws. With `onLine`, each complete line is parsed and handed over as it arrives (what is
  * returned is then only an unterminated rest); a line that is not JSON is skipped.
  */
-async function readBounded(stream: AsyncIterable<Buffer> & { destroy(err?: Error): void }, maxBytes: number, onLine?: (line: unknown) => void): Promise<string> {
+async function readBounded(
+  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void },
+  maxBytes: number,
+  onLine?: (line: unknown) => void,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   let pending = "";

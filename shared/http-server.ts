@@ -1,7 +1,15 @@
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { createServer, type Server } from "node:http";
 import type { z } from "zod";
-import { ConcordError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, UnavailableError, UnsupportedMediaTypeError, ValidationError } from "./errors.js";
+import {
+  ConcordError,
+  NotFoundError,
+  PayloadTooLargeError,
+  TooManyRequestsError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from "./errors.js";
 import type { RawBodyRequest } from "./auth.js";
 import type { Logger } from "./logger.js";
 import { LIMITS } from "./messages.js";
@@ -21,9 +29,15 @@ export function createApp(): Express {
   app.use((req, _res, next) => {
     // A body that is not JSON is refused rather than parsed as nothing: the client must learn
     // that its request was not understood.
-    const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    const hasBody =
+      Number(req.headers["content-length"] ?? 0) > 0 ||
+      req.headers["transfer-encoding"] !== undefined;
     if (hasBody && !req.is("application/json")) {
-      next(new UnsupportedMediaTypeError("request bodies must be JSON (Content-Type: application/json)"));
+      next(
+        new UnsupportedMediaTypeError(
+          "request bodies must be JSON (Content-Type: application/json)",
+        ),
+      );
       return;
     }
     next();
@@ -37,7 +51,11 @@ export function createApp(): Express {
       inflate: false,
       verify: (req, _res, buf, encoding) => {
         // UTF-8 only: the parser would take UTF-16 too, whose bytes the key check below cannot read.
-        if (encoding.toLowerCase() !== "utf-8") throw Object.assign(new Error(`request bodies must be UTF-8, not ${encoding}`), { status: 415, type: "charset.unsupported" });
+        if (encoding.toLowerCase() !== "utf-8")
+          throw Object.assign(new Error(`request bodies must be UTF-8, not ${encoding}`), {
+            status: 415,
+            type: "charset.unsupported",
+          });
         // The exact bytes are kept: request signatures cover the body as sent, not as re-serialized.
         (req as RawBodyRequest).rawBody = buf;
         assertNoForbiddenKeys(buf);
@@ -48,7 +66,11 @@ export function createApp(): Express {
 }
 
 /** Parses a value with a schema, turning the first issue into a 400 that names the field. */
-export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string): z.infer<S> {
+export function parseWith<S extends z.ZodTypeAny>(
+  schema: S,
+  value: unknown,
+  where: string,
+): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -59,33 +81,53 @@ export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, whe
 /** The last handlers: unknown routes become 404 and every error becomes `{error: {...}}`. */
 export function finishApp(app: Express, logger: Logger): void {
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new NotFoundError(`no route for ${req.method} ${req.path.length > 200 ? `${req.path.slice(0, 200)}…` : req.path}`));
+    next(
+      new NotFoundError(
+        `no route for ${req.method} ${req.path.length > 200 ? `${req.path.slice(0, 200)}…` : req.path}`,
+      ),
+    );
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const reply = errorReply(err, logger, { method: req.method, path: req.path });
-    if (err instanceof TooManyRequestsError) res.setHeader("retry-after", String(err.retryAfterSeconds));
+    if (err instanceof TooManyRequestsError)
+      res.setHeader("retry-after", String(err.retryAfterSeconds));
     res.status(reply.status).json(reply.body);
   });
 }
 
 /** The status and body an error becomes; anything not a known error is a bug, logged whole. */
-export function errorReply(err: unknown, logger: Logger, context: Record<string, unknown>): { status: number; body: unknown } {
+export function errorReply(
+  err: unknown,
+  logger: Logger,
+  context: Record<string, unknown>,
+): { status: number; body: unknown } {
   const known = toConcordError(err);
   if (known) return { status: known.httpStatus, body: known.toBody() };
   // Tell the client nothing about internals.
   logger.error({ err, ...context }, "unhandled error");
-  return { status: 500, body: { error: { code: "internal", message: "internal error; see the service log" } } };
+  return {
+    status: 500,
+    body: { error: { code: "internal", message: "internal error; see the service log" } },
+  };
 }
 
 function toConcordError(err: unknown): ConcordError | undefined {
   if (err instanceof ConcordError) return err;
   const e = err as { type?: string; status?: number; message?: string } | undefined;
-  if (e?.type === "entity.too.large") return new PayloadTooLargeError(`request body exceeds ${LIMITS.maxBodyBytes} bytes`);
-  if (e?.type === "entity.forbidden.key") return new ValidationError(e.message ?? "a JSON key is not allowed", "body");
-  if (e?.type === "entity.parse.failed") return new ValidationError(`request body is not valid JSON: ${e.message ?? ""}`.trim(), "body");
-  if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return new UnsupportedMediaTypeError(e.message ?? "unsupported encoding");
-  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new ValidationError(e.message ?? "bad request");
-  if (isConnectionFailure(err)) return new UnavailableError(`a store is unreachable; nothing was done that is not recorded: ${(err as Error).message}`);
+  if (e?.type === "entity.too.large")
+    return new PayloadTooLargeError(`request body exceeds ${LIMITS.maxBodyBytes} bytes`);
+  if (e?.type === "entity.forbidden.key")
+    return new ValidationError(e.message ?? "a JSON key is not allowed", "body");
+  if (e?.type === "entity.parse.failed")
+    return new ValidationError(`request body is not valid JSON: ${e.message ?? ""}`.trim(), "body");
+  if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported")
+    return new UnsupportedMediaTypeError(e.message ?? "unsupported encoding");
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500)
+    return new ValidationError(e.message ?? "bad request");
+  if (isConnectionFailure(err))
+    return new UnavailableError(
+      `a store is unreachable; nothing was done that is not recorded: ${(err as Error).message}`,
+    );
   return undefined;
 }
 
@@ -95,9 +137,18 @@ function toConcordError(err: unknown): ConcordError | undefined {
  */
 export function isConnectionFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === "string" && (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(code) || code.startsWith("08"))) return true;
+  if (
+    typeof code === "string" &&
+    (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(
+      code,
+    ) ||
+      code.startsWith("08"))
+  )
+    return true;
   const message = err instanceof Error ? err.message : "";
-  return /Connection terminated|not queryable|connection error|Connection is closed|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery mode)/i.test(message);
+  return /Connection terminated|not queryable|connection error|Connection is closed|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery mode)/i.test(
+    message,
+  );
 }
 
 /** What one service's HTTP server allows a connection, whoever holds it. */
@@ -108,9 +159,17 @@ export interface ServerLimits {
   requestTimeoutMs: number;
 }
 
-export const DEFAULT_SERVER_LIMITS: ServerLimits = { maxConnections: 1024, requestTimeoutMs: 10_000 };
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxConnections: 1024,
+  requestTimeoutMs: 10_000,
+};
 
-export function listen(app: Express, host: string, port: number, limits: ServerLimits = DEFAULT_SERVER_LIMITS): Promise<Server> {
+export function listen(
+  app: Express,
+  host: string,
+  port: number,
+  limits: ServerLimits = DEFAULT_SERVER_LIMITS,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer(
       {

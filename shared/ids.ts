@@ -39,7 +39,8 @@ export function isParticipantName(value: unknown): value is string {
  * parts are checked against their strict patterns here, at the only place a gid is built.
  */
 export function gidFor(participant: string, txid: string): string {
-  if (!isParticipantName(participant)) throw new Error(`invalid participant name for gid: ${JSON.stringify(participant)}`);
+  if (!isParticipantName(participant))
+    throw new Error(`invalid participant name for gid: ${JSON.stringify(participant)}`);
   if (!isTxid(txid)) throw new Error(`invalid txid for gid: ${JSON.stringify(txid)}`);
   return `concord:${participant}:${txid}`;
 }

@@ -16,12 +16,19 @@ export const LIMITS = {
   maxAttempts: 100,
 } as const;
 
-export const txidSchema = z.string().regex(TXID_PATTERN, "must be a lowercase UUID such as 0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90");
-export const participantNameSchema = z.string().regex(PARTICIPANT_NAME_PATTERN, "must match ^[a-z][a-z0-9-]{0,31}$");
+export const txidSchema = z
+  .string()
+  .regex(TXID_PATTERN, "must be a lowercase UUID such as 0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90");
+export const participantNameSchema = z
+  .string()
+  .regex(PARTICIPANT_NAME_PATTERN, "must match ^[a-z][a-z0-9-]{0,31}$");
 
 /** Operations are the application's business; the coordinator only checks their envelope. */
 export const operationEnvelopeSchema = z.record(z.string(), z.unknown());
-export const operationsSchema = z.array(operationEnvelopeSchema).min(1).max(LIMITS.maxOperationsPerParticipant);
+export const operationsSchema = z
+  .array(operationEnvelopeSchema)
+  .min(1)
+  .max(LIMITS.maxOperationsPerParticipant);
 
 /**
  * An integer in a query string, written plainly: digits only, no sign, exponent, hex, spaces
@@ -54,12 +61,17 @@ export const transactionRequestSchema = z
      * How many attempts the coordinator may make when an attempt aborts for a transient reason
      * (a lock conflict, a deadlock, a serialization failure): 0 or 1 turns retrying off.
      */
-    retry: z.object({ maxAttempts: z.number().int().min(0).max(LIMITS.maxAttempts) }).strict().optional(),
+    retry: z
+      .object({ maxAttempts: z.number().int().min(0).max(LIMITS.maxAttempts) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TransactionRequest = z.infer<typeof transactionRequestSchema>;
 
-export const idempotencyKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 characters of A-Z a-z 0-9 . _ : -");
 
 // ---- coordinator -> participant ---------------------------------------------------------
 
@@ -69,7 +81,10 @@ export const prepareRequestSchema = z
     /** Time left until the coordinator's deadline; the participant bounds its locks by it. */
     timeoutMs: z.number().int().min(1).max(600_000).optional(),
     /** Every participant of the transaction: the peers to ask if the coordinator is unreachable. */
-    participants: z.array(participantNameSchema).max(LIMITS.maxParticipantsPerTransaction).optional(),
+    participants: z
+      .array(participantNameSchema)
+      .max(LIMITS.maxParticipantsPerTransaction)
+      .optional(),
     /** The coordinator prepares this transaction one participant after the other, in name order. */
     ordered: z.boolean().optional(),
   })
@@ -95,7 +110,10 @@ export const onePhaseResponseSchema = z.object({
 });
 export type OnePhaseResponse = z.infer<typeof onePhaseResponseSchema>;
 
-export const decisionAckSchema = z.object({ txid: txidSchema, state: z.enum(["committed", "aborted"]) });
+export const decisionAckSchema = z.object({
+  txid: txidSchema,
+  state: z.enum(["committed", "aborted"]),
+});
 export type DecisionAck = z.infer<typeof decisionAckSchema>;
 
 /** Empty body of COMMIT and ABORT: anything else is refused rather than silently ignored. */
@@ -113,14 +131,20 @@ export const batchRequestSchema = z
     messages: z
       // The body is left as sent (z.unknown keeps the very object): each message's own route
       // schema validates it, so a batch accepts exactly what the single routes accept.
-      .array(z.object({ txid: txidSchema, action: twoPhaseActionSchema, body: z.unknown() }).strict())
+      .array(
+        z.object({ txid: txidSchema, action: twoPhaseActionSchema, body: z.unknown() }).strict(),
+      )
       .min(1)
       .max(LIMITS.maxBatchMessages),
   })
   .strict();
 export type BatchRequest = z.infer<typeof batchRequestSchema>;
 /** One line of a batch's answer (application/x-ndjson): the reply to message `index`. */
-export const batchReplyLineSchema = z.object({ index: z.number().int().min(0), status: z.number().int(), body: z.unknown() });
+export const batchReplyLineSchema = z.object({
+  index: z.number().int().min(0),
+  status: z.number().int(),
+  body: z.unknown(),
+});
 
 /** A peer's answer during cooperative termination. */
 export const peerInquiryResponseSchema = z.object({

@@ -7,7 +7,9 @@ import { UnsafeConfigurationError } from "./errors.js";
  */
 export function runMain(role: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
-    const expected = err instanceof UnsafeConfigurationError || (err instanceof Error && err.message.startsWith("invalid configuration"));
+    const expected =
+      err instanceof UnsafeConfigurationError ||
+      (err instanceof Error && err.message.startsWith("invalid configuration"));
     const message = expected ? (err as Error).message : String((err as Error)?.stack ?? err);
     process.stderr.write(`${role}: refusing to start: ${message}\n`);
     process.exit(1);

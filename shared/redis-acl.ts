@@ -11,13 +11,36 @@
 /** Every command a service sends, and every command its Lua scripts call. */
 export const SERVICE_REDIS_COMMANDS = [
   // Connection and start-up: ioredis's ready check (INFO), health checks, durability check.
-  "ping", "info", "config|get", "quit",
+  "ping",
+  "info",
+  "config|get",
+  "quit",
   // Scripts: ioredis calls EVALSHA, falls back to EVAL, and checks/loads scripts before pipelines.
-  "evalsha", "eval", "script|load", "script|exists",
+  "evalsha",
+  "eval",
+  "script|load",
+  "script|exists",
   // Reads and writes of DurableLog outside scripts.
-  "hgetall", "xrange", "time", "zscan", "zcard", "zrevrange", "set", "get",
+  "hgetall",
+  "xrange",
+  "time",
+  "zscan",
+  "zcard",
+  "zrevrange",
+  "set",
+  "get",
   // Inside the Lua scripts.
-  "exists", "expire", "hget", "hmget", "hset", "hsetnx", "xadd", "zadd", "zrangebyscore", "zrem", "zremrangebyscore",
+  "exists",
+  "expire",
+  "hget",
+  "hmget",
+  "hset",
+  "hsetnx",
+  "xadd",
+  "zadd",
+  "zrangebyscore",
+  "zrem",
+  "zremrangebyscore",
 ] as const;
 
 /** The key namespace of a durable log (durable-log.ts): "coordinator" or "participant:<name>". */
@@ -31,7 +54,12 @@ export function logNamespace(service: "coordinator" | { participant: string }): 
  * channels, and only SERVICE_REDIS_COMMANDS.
  */
 export function serviceAclRules(namespace: string): string[] {
-  return [`~{concord:${namespace}:*`, "resetchannels", "-@all", ...SERVICE_REDIS_COMMANDS.map((c) => `+${c}`)];
+  return [
+    `~{concord:${namespace}:*`,
+    "resetchannels",
+    "-@all",
+    ...SERVICE_REDIS_COMMANDS.map((c) => `+${c}`),
+  ];
 }
 
 /**

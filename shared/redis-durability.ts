@@ -8,7 +8,10 @@ import { UnsafeConfigurationError } from "./errors.js";
  * reply. Anything less can lose a decision a client was told about, so we refuse to start
  * unless the operator has explicitly accepted that risk, and then we say so on every start.
  */
-export async function ensureDurableRedis(redis: Redis, p: { acceptNonDurable: boolean; logger: Logger; role: string }): Promise<void> {
+export async function ensureDurableRedis(
+  redis: Redis,
+  p: { acceptNonDurable: boolean; logger: Logger; role: string },
+): Promise<void> {
   let appendonly: string | undefined;
   let appendfsync: string | undefined;
   try {
@@ -21,12 +24,18 @@ export async function ensureDurableRedis(redis: Redis, p: { acceptNonDurable: bo
     p.logger.warn({ err: String(err) }, "cannot read Redis configuration (CONFIG GET refused)");
   }
   if (appendonly === "yes" && appendfsync === "always") return;
-  const found = appendonly === undefined ? "its configuration could not be read" : `it has appendonly=${appendonly}, appendfsync=${appendfsync}`;
+  const found =
+    appendonly === undefined
+      ? "its configuration could not be read"
+      : `it has appendonly=${appendonly}, appendfsync=${appendfsync}`;
   const message =
     `the ${p.role}'s Redis is not durable: ${found}. A crash of Redis could lose decisions that clients were told about. ` +
     `Start Redis with --appendonly yes --appendfsync always, or set CONCORD_ACCEPT_NONDURABLE_REDIS=true to accept losing decisions.`;
   if (!p.acceptNonDurable) throw new UnsafeConfigurationError(message);
-  p.logger.warn({ appendonly, appendfsync }, `RUNNING WITH A NON-DURABLE LOG (accepted by CONCORD_ACCEPT_NONDURABLE_REDIS): ${message}`);
+  p.logger.warn(
+    { appendonly, appendfsync },
+    `RUNNING WITH A NON-DURABLE LOG (accepted by CONCORD_ACCEPT_NONDURABLE_REDIS): ${message}`,
+  );
 }
 
 /**
@@ -37,7 +46,11 @@ export async function ensureDurableRedis(redis: Redis, p: { acceptNonDurable: bo
 export async function warnOnLargeStreamNodes(redis: Redis, logger: Logger): Promise<void> {
   try {
     const [, value] = (await redis.config("GET", "stream-node-max-bytes")) as string[];
-    if (Number(value) > 1024) logger.warn({ streamNodeMaxBytes: Number(value) }, "Redis stream-node-max-bytes is large: each transaction's event stream takes about that much memory; 512 is enough");
+    if (Number(value) > 1024)
+      logger.warn(
+        { streamNodeMaxBytes: Number(value) },
+        "Redis stream-node-max-bytes is large: each transaction's event stream takes about that much memory; 512 is enough",
+      );
   } catch {
     // CONFIG may be disabled on a managed Redis; the setting is then the operator's business.
   }

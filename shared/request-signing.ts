@@ -19,7 +19,8 @@ export const SIGNATURE_HEADER = "concord-signature";
 /** How far a signature's timestamp may be from the receiver's clock, either way. */
 export const DEFAULT_SIGNATURE_WINDOW_MS = 30_000;
 
-const HEADER_FORMAT = /^v2;key=([A-Za-z0-9_.:-]{1,64});ts=(\d{13});nonce=([0-9a-f]{32});sig=([A-Za-z0-9_-]{43})$/;
+const HEADER_FORMAT =
+  /^v2;key=([A-Za-z0-9_.:-]{1,64});ts=(\d{13});nonce=([0-9a-f]{32});sig=([A-Za-z0-9_-]{43})$/;
 
 export interface SignInput {
   secret: string;
@@ -53,7 +54,18 @@ const headerValue = (v: string | undefined) => (v ?? "").trim().toLowerCase();
 
 function canonical(p: Canonical): string {
   const bodyHash = createHash("sha256").update(p.body).digest("hex");
-  return ["concord-v2", p.audience, p.keyId, p.method.toUpperCase(), p.path, headerValue(p.contentType), headerValue(p.contentEncoding), p.ts, p.nonce, bodyHash].join("\n");
+  return [
+    "concord-v2",
+    p.audience,
+    p.keyId,
+    p.method.toUpperCase(),
+    p.path,
+    headerValue(p.contentType),
+    headerValue(p.contentEncoding),
+    p.ts,
+    p.nonce,
+    bodyHash,
+  ].join("\n");
 }
 
 function mac(secret: string, text: string): Buffer {
@@ -64,7 +76,16 @@ function mac(secret: string, text: string): Buffer {
 export function signRequest(p: SignInput): string {
   const ts = String(p.nowMs ?? Date.now());
   const nonce = p.nonce ?? randomBytes(16).toString("hex");
-  const sig = mac(p.secret, canonical({ ...p, contentType: p.contentType ?? "", contentEncoding: p.contentEncoding ?? "", ts, nonce })).toString("base64url");
+  const sig = mac(
+    p.secret,
+    canonical({
+      ...p,
+      contentType: p.contentType ?? "",
+      contentEncoding: p.contentEncoding ?? "",
+      ts,
+      nonce,
+    }),
+  ).toString("base64url");
   return `v2;key=${p.keyId};ts=${ts};nonce=${nonce};sig=${sig}`;
 }
 
@@ -118,16 +139,32 @@ export function verifyRequest(p: VerifyInput): VerifyResult {
   if (!m) return { ok: false, reason: `malformed ${SIGNATURE_HEADER} header` };
   const [, keyId = "", ts = "", nonce = "", sig = ""] = m;
   const secret = p.secretFor(keyId);
-  if (secret === undefined || secret === "") return { ok: false, reason: `key ${keyId} is not accepted here` };
+  if (secret === undefined || secret === "")
+    return { ok: false, reason: `key ${keyId} is not accepted here` };
   const now = p.nowMs ?? Date.now();
   const windowMs = p.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS;
-  if (Math.abs(now - Number(ts)) > windowMs) return { ok: false, reason: `signature timestamp is more than ${windowMs / 1000} s from this server's clock` };
+  if (Math.abs(now - Number(ts)) > windowMs)
+    return {
+      ok: false,
+      reason: `signature timestamp is more than ${windowMs / 1000} s from this server's clock`,
+    };
   const expected = mac(
     secret,
-    canonical({ audience: p.audience, keyId, method: p.method, path: p.path, contentType: p.contentType ?? "", contentEncoding: p.contentEncoding ?? "", ts, nonce, body: p.body }),
+    canonical({
+      audience: p.audience,
+      keyId,
+      method: p.method,
+      path: p.path,
+      contentType: p.contentType ?? "",
+      contentEncoding: p.contentEncoding ?? "",
+      ts,
+      nonce,
+      body: p.body,
+    }),
   );
   const given = Buffer.from(sig, "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "signature does not match" };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, reason: "signature does not match" };
   // Only a valid signature may take a nonce: otherwise anyone could burn nonces or fill the guard.
   if (!p.replay.admit(nonce, now)) return { ok: false, reason: "signature already used (replay)" };
   return { ok: true, keyId };

@@ -37,11 +37,19 @@ const mounted = new WeakMap<Express, RouteSpec[]>();
  * Mounts `handler` at `spec` behind the caller check. Express 5 forwards a rejected promise to the
  * error handler, so a handler may throw ConcordErrors.
  */
-export function mountRoute(app: Express, auth: Authenticator, spec: RouteSpec, handler: RouteHandler): void {
-  if (spec.callers.length === 0) throw new Error(`route ${spec.method} ${spec.path} names no caller`);
-  if (!/^(\/(:?[a-z0-9][a-z0-9-]*))+$/.test(spec.path) && spec.path !== "/") throw new Error(`route path ${spec.path} is not plain`);
+export function mountRoute(
+  app: Express,
+  auth: Authenticator,
+  spec: RouteSpec,
+  handler: RouteHandler,
+): void {
+  if (spec.callers.length === 0)
+    throw new Error(`route ${spec.method} ${spec.path} names no caller`);
+  if (!/^(\/(:?[a-z0-9][a-z0-9-]*))+$/.test(spec.path) && spec.path !== "/")
+    throw new Error(`route path ${spec.path} is not plain`);
   const list = mounted.get(app) ?? [];
-  if (list.some((r) => r.method === spec.method && r.path === spec.path)) throw new Error(`route ${spec.method} ${spec.path} mounted twice`);
+  if (list.some((r) => r.method === spec.method && r.path === spec.path))
+    throw new Error(`route ${spec.method} ${spec.path} mounted twice`);
   list.push(spec);
   mounted.set(app, list);
 
@@ -49,9 +57,15 @@ export function mountRoute(app: Express, auth: Authenticator, spec: RouteSpec, h
     await handler(req, res, auth.authenticate(req, spec.callers));
     // A handler that neither answered nor threw is a bug: say so rather than hang the client.
     // (A client that went away before the answer is not one.)
-    if (!res.headersSent && !req.socket.destroyed) next(new Error(`route ${spec.method} ${spec.path} sent no answer`));
+    if (!res.headersSent && !req.socket.destroyed)
+      next(new Error(`route ${spec.method} ${spec.path} sent no answer`));
   };
   app[METHODS[spec.method]](spec.path, guarded);
 }
 
-const METHODS = { GET: "get", POST: "post", PUT: "put", DELETE: "delete" } as const satisfies Record<HttpMethod, keyof Express>;
+const METHODS = {
+  GET: "get",
+  POST: "post",
+  PUT: "put",
+  DELETE: "delete",
+} as const satisfies Record<HttpMethod, keyof Express>;

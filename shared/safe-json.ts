@@ -7,7 +7,11 @@
  */
 
 /** Keys refused anywhere in a JSON document. */
-export const FORBIDDEN_JSON_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+export const FORBIDDEN_JSON_KEYS: ReadonlySet<string> = new Set([
+  "__proto__",
+  "constructor",
+  "prototype",
+]);
 
 /** Thrown when a JSON document has a key in FORBIDDEN_JSON_KEYS. */
 export class ForbiddenJsonKeyError extends SyntaxError {
@@ -15,7 +19,9 @@ export class ForbiddenJsonKeyError extends SyntaxError {
   readonly status = 400;
   readonly type = "entity.forbidden.key";
   constructor(readonly key: string) {
-    super(`JSON key ${JSON.stringify(key)} is not allowed anywhere in a body (it can reach an object's prototype)`);
+    super(
+      `JSON key ${JSON.stringify(key)} is not allowed anywhere in a body (it can reach an object's prototype)`,
+    );
     this.name = "ForbiddenJsonKeyError";
   }
 }

@@ -4,7 +4,11 @@ import { parseWith } from "../../shared/http-server.js";
 import { VoteNoError, type Application } from "../framework/application.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
 import { mountBankRoutes } from "./bank-routes.js";
-import { bankLockKeys, bankOperationsSchema, type BankOperation } from "../../shared/bank-operations.js";
+import {
+  bankLockKeys,
+  bankOperationsSchema,
+  type BankOperation,
+} from "../../shared/bank-operations.js";
 import { BANK_MIGRATIONS } from "./schema.js";
 
 type AccountResult = { account: string; balance: string; version: number };
@@ -23,7 +27,11 @@ export const bankApplication: Application<BankOperation[]> = {
     // cannot deadlock each other.
     const ordered = sortedByAccount(ops);
     for (const op of ordered) {
-      results.push(op.op === "read" ? await readLocked(client, op.account) : await applyDelta(client, txid, op));
+      results.push(
+        op.op === "read"
+          ? await readLocked(client, op.account)
+          : await applyDelta(client, txid, op),
+      );
     }
     return { readOnly: ops.every((op) => op.op === "read" && !op.hold), results };
   },
@@ -51,9 +59,14 @@ export const bankApplication: Application<BankOperation[]> = {
     if (pgCode(err) === PG.numericValueOutOfRange) return balanceOutOfRange();
     if (pgCode(err) !== PG.checkViolation) return undefined;
     // "Failing row contains (<id>, <balance>, ...)": the account whose balance would go negative.
-    const account = /Failing row contains \(([^,]+),/.exec(String((err as { detail?: unknown }).detail ?? ""))?.[1];
+    const account = /Failing row contains \(([^,]+),/.exec(
+      String((err as { detail?: unknown }).detail ?? ""),
+    )?.[1];
     const op = ops.find((o) => o.account === account && o.op === "debit");
-    return new VoteNoError("insufficient-funds", { account, ...(op && op.op === "debit" ? { amount: op.amount } : {}) });
+    return new VoteNoError("insufficient-funds", {
+      account,
+      ...(op && op.op === "debit" ? { amount: op.amount } : {}),
+    });
   },
 
   mountRoutes(app, ctx) {
@@ -63,7 +76,10 @@ export const bankApplication: Application<BankOperation[]> = {
 
 /** A credit that would take a balance past bigint: a NO vote that names the limit, not a 500. */
 function balanceOutOfRange(account?: string): VoteNoError {
-  return new VoteNoError("balance-out-of-range", { ...(account ? { account } : {}), message: "a balance would exceed 9223372036854775807 minor units, the largest the bank stores" });
+  return new VoteNoError("balance-out-of-range", {
+    ...(account ? { account } : {}),
+    message: "a balance would exceed 9223372036854775807 minor units, the largest the bank stores",
+  });
 }
 
 function sortedByAccount<T extends { account: string }>(ops: readonly T[]): T[] {
@@ -76,10 +92,17 @@ function sortedByAccount<T extends { account: string }>(ops: readonly T[]): T[] 
  * escaped all the same. When no row is updated it refuses through concord_refuse, naming the
  * cause, so PostgreSQL stops before PREPARE TRANSACTION.
  */
-function deltaStatement(txid: string, op: Extract<BankOperation, { op: "debit" | "credit" }>, literal: (v: string) => string): string {
+function deltaStatement(
+  txid: string,
+  op: Extract<BankOperation, { op: "debit" | "credit" }>,
+  literal: (v: string) => string,
+): string {
   const account = literal(op.account);
   const delta = `${literal(op.op === "debit" ? `-${op.amount}` : op.amount)}::bigint`;
-  const expected = op.expectedVersion === undefined ? "NULL::bigint" : `${literal(String(op.expectedVersion))}::bigint`;
+  const expected =
+    op.expectedVersion === undefined
+      ? "NULL::bigint"
+      : `${literal(String(op.expectedVersion))}::bigint`;
   const version = op.expectedVersion === undefined ? "" : ` AND version = ${expected}`;
   return `WITH updated AS (
       UPDATE accounts SET balance = balance + ${delta}, version = version + 1 WHERE id = ${account}${version}
@@ -93,7 +116,11 @@ function deltaStatement(txid: string, op: Extract<BankOperation, { op: "debit" |
     WHERE NOT EXISTS (SELECT 1 FROM updated)`;
 }
 
-async function applyDelta(client: PoolClient, txid: string, op: Extract<BankOperation, { op: "debit" | "credit" }>): Promise<AccountResult> {
+async function applyDelta(
+  client: PoolClient,
+  txid: string,
+  op: Extract<BankOperation, { op: "debit" | "credit" }>,
+): Promise<AccountResult> {
   const delta = op.op === "debit" ? `-${op.amount}` : op.amount;
   let rows: { balance: string; version: string }[];
   try {
@@ -111,21 +138,40 @@ async function applyDelta(client: PoolClient, txid: string, op: Extract<BankOper
       values: [op.account, delta, op.expectedVersion ?? null, txid],
     }));
   } catch (err) {
-    if (pgCode(err) === PG.checkViolation) throw new VoteNoError("insufficient-funds", { account: op.account, amount: op.amount });
+    if (pgCode(err) === PG.checkViolation)
+      throw new VoteNoError("insufficient-funds", { account: op.account, amount: op.amount });
     if (pgCode(err) === PG.numericValueOutOfRange) throw balanceOutOfRange(op.account);
     throw err;
   }
   const row = rows[0];
   if (row) return { account: op.account, balance: row.balance, version: Number(row.version) };
-  const current = await client.query<{ version: string }>("SELECT version::text AS version FROM accounts WHERE id = $1", [op.account]);
+  const current = await client.query<{ version: string }>(
+    "SELECT version::text AS version FROM accounts WHERE id = $1",
+    [op.account],
+  );
   const found = current.rows[0];
-  if (!found) throw new VoteNoError("unknown-account", { account: op.account, message: `account ${op.account} does not exist` });
-  throw new VoteNoError("version-conflict", { account: op.account, expectedVersion: op.expectedVersion, currentVersion: Number(found.version) });
+  if (!found)
+    throw new VoteNoError("unknown-account", {
+      account: op.account,
+      message: `account ${op.account} does not exist`,
+    });
+  throw new VoteNoError("version-conflict", {
+    account: op.account,
+    expectedVersion: op.expectedVersion,
+    currentVersion: Number(found.version),
+  });
 }
 
 async function readLocked(client: PoolClient, account: string): Promise<AccountResult> {
-  const { rows } = await client.query<{ balance: string; version: string }>("SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1 FOR SHARE", [account]);
+  const { rows } = await client.query<{ balance: string; version: string }>(
+    "SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1 FOR SHARE",
+    [account],
+  );
   const row = rows[0];
-  if (!row) throw new VoteNoError("unknown-account", { account, message: `account ${account} does not exist` });
+  if (!row)
+    throw new VoteNoError("unknown-account", {
+      account,
+      message: `account ${account} does not exist`,
+    });
   return { account, balance: row.balance, version: Number(row.version) };
 }

@@ -12,32 +12,73 @@ import { PG, pgCode } from "../framework/pg-errors.js";
 import { accountIdSchema, openAccountSchema } from "../../shared/bank-operations.js";
 
 const listQuerySchema = z.object({ limit: queryInt(1, 10_000, 1000) }).strict();
-const ledgerQuerySchema = z.object({ txid: txidSchema.optional(), account: accountIdSchema.optional(), limit: queryInt(1, 10_000, 100) }).strict();
+const ledgerQuerySchema = z
+  .object({
+    txid: txidSchema.optional(),
+    account: accountIdSchema.optional(),
+    limit: queryInt(1, 10_000, 100),
+  })
+  .strict();
 
 /**
  * Balances and the ledger are the bank's business, and opening an account with a balance creates
  * money: every route is for this bank's operators (its own admin secret) only.
  */
 export const BANK_ROUTES = {
-  listAccounts: { method: "GET", path: "/v1/accounts", callers: ["admin"], summary: "all accounts and the bank's total" },
-  getAccount: { method: "GET", path: "/v1/accounts/:id", callers: ["admin"], summary: "one account's balance and version" },
-  openAccount: { method: "POST", path: "/v1/accounts", callers: ["admin"], summary: "opens and funds an account: how money enters" },
-  ledger: { method: "GET", path: "/v1/ledger", callers: ["admin"], summary: "ledger entries, newest first" },
+  listAccounts: {
+    method: "GET",
+    path: "/v1/accounts",
+    callers: ["admin"],
+    summary: "all accounts and the bank's total",
+  },
+  getAccount: {
+    method: "GET",
+    path: "/v1/accounts/:id",
+    callers: ["admin"],
+    summary: "one account's balance and version",
+  },
+  openAccount: {
+    method: "POST",
+    path: "/v1/accounts",
+    callers: ["admin"],
+    summary: "opens and funds an account: how money enters",
+  },
+  ledger: {
+    method: "GET",
+    path: "/v1/ledger",
+    callers: ["admin"],
+    summary: "ledger entries, newest first",
+  },
 } as const satisfies Record<string, RouteSpec>;
 
-export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger; auth: Authenticator }): void {
+export function mountBankRoutes(
+  app: Express,
+  ctx: { pool: Pool; logger: Logger; auth: Authenticator },
+): void {
   const { pool, auth } = ctx;
 
   mountRoute(app, auth, BANK_ROUTES.listAccounts, async (req, res) => {
     const q = parseWith(listQuerySchema, req.query, "query");
-    const { rows } = await pool.query<{ id: string; balance: string; version: string }>("SELECT id, balance::text AS balance, version::text AS version FROM accounts ORDER BY id LIMIT $1", [q.limit]);
-    const total = await pool.query<{ total: string; count: string }>("SELECT COALESCE(sum(balance), 0)::text AS total, count(*)::text AS count FROM accounts");
-    res.json({ accounts: rows.map((r) => ({ id: r.id, balance: r.balance, version: Number(r.version) })), total: total.rows[0]?.total ?? "0", count: Number(total.rows[0]?.count ?? 0) });
+    const { rows } = await pool.query<{ id: string; balance: string; version: string }>(
+      "SELECT id, balance::text AS balance, version::text AS version FROM accounts ORDER BY id LIMIT $1",
+      [q.limit],
+    );
+    const total = await pool.query<{ total: string; count: string }>(
+      "SELECT COALESCE(sum(balance), 0)::text AS total, count(*)::text AS count FROM accounts",
+    );
+    res.json({
+      accounts: rows.map((r) => ({ id: r.id, balance: r.balance, version: Number(r.version) })),
+      total: total.rows[0]?.total ?? "0",
+      count: Number(total.rows[0]?.count ?? 0),
+    });
   });
 
   mountRoute(app, auth, BANK_ROUTES.getAccount, async (req, res) => {
     const id = parseWith(accountIdSchema, req.params.id, "params.id");
-    const { rows } = await pool.query<{ balance: string; version: string }>("SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1", [id]);
+    const { rows } = await pool.query<{ balance: string; version: string }>(
+      "SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1",
+      [id],
+    );
     const row = rows[0];
     if (!row) throw new NotFoundError(`account ${id} does not exist`);
     res.json({ id, balance: row.balance, version: Number(row.version) });
@@ -51,12 +92,19 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
     const client = await pool.connect();
     try {
       await client.query("BEGIN");
-      await client.query("INSERT INTO accounts (id, balance) VALUES ($1, $2::bigint)", [body.id, body.balance]);
-      await client.query("INSERT INTO ledger (txid, account, delta, kind) VALUES (NULL, $1, $2::bigint, 'open')", [body.id, body.balance]);
+      await client.query("INSERT INTO accounts (id, balance) VALUES ($1, $2::bigint)", [
+        body.id,
+        body.balance,
+      ]);
+      await client.query(
+        "INSERT INTO ledger (txid, account, delta, kind) VALUES (NULL, $1, $2::bigint, 'open')",
+        [body.id, body.balance],
+      );
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
-      if (pgCode(err) === PG.uniqueViolation) throw new ConflictError(`account ${body.id} already exists`, "account-exists");
+      if (pgCode(err) === PG.uniqueViolation)
+        throw new ConflictError(`account ${body.id} already exists`, "account-exists");
       throw err;
     } finally {
       client.release();
@@ -67,12 +115,26 @@ export function mountBankRoutes(app: Express, ctx: { pool: Pool; logger: Logger;
 
   mountRoute(app, auth, BANK_ROUTES.ledger, async (req, res) => {
     const q = parseWith(ledgerQuerySchema, req.query, "query");
-    const { rows } = await pool.query<{ txid: string | null; account: string; delta: string; kind: string; at: Date }>(
+    const { rows } = await pool.query<{
+      txid: string | null;
+      account: string;
+      delta: string;
+      kind: string;
+      at: Date;
+    }>(
       `SELECT txid, account, delta::text AS delta, kind, at FROM ledger
         WHERE ($1::uuid IS NULL OR txid = $1::uuid) AND ($2::text IS NULL OR account = $2)
         ORDER BY id DESC LIMIT $3`,
       [q.txid ?? null, q.account ?? null, q.limit],
     );
-    res.json({ entries: rows.map((r) => ({ txid: r.txid, account: r.account, delta: r.delta, kind: r.kind, at: r.at.toISOString() })) });
+    res.json({
+      entries: rows.map((r) => ({
+        txid: r.txid,
+        account: r.account,
+        delta: r.delta,
+        kind: r.kind,
+        at: r.at.toISOString(),
+      })),
+    });
   });
 }

@@ -27,5 +27,8 @@ export const BANK_MIGRATIONS: Migration[] = [
           )`,
   },
   { relation: "ledger_txid", sql: `CREATE INDEX IF NOT EXISTS ledger_txid ON ledger (txid)` },
-  { relation: "ledger_account", sql: `CREATE INDEX IF NOT EXISTS ledger_account ON ledger (account)` },
+  {
+    relation: "ledger_account",
+    sql: `CREATE INDEX IF NOT EXISTS ledger_account ON ledger (account)`,
+  },
 ];

@@ -19,7 +19,11 @@ export interface Application<Ops> {
    * Executes the operations in the open transaction. Throws VoteNoError for a business refusal.
    * `readOnly` means nothing was written and no lock needs to outlive the call.
    */
-  execute(client: PoolClient, txid: string, ops: Ops): Promise<{ readOnly: boolean; results?: unknown[] }>;
+  execute(
+    client: PoolClient,
+    txid: string,
+    ops: Ops,
+  ): Promise<{ readOnly: boolean; results?: unknown[] }>;
   /**
    * Optional, for speed: the operations as SQL text, so that BEGIN, the outcome row, these
    * statements and PREPARE TRANSACTION reach PostgreSQL in one round trip. Every value must be
@@ -27,7 +31,11 @@ export interface Application<Ops> {
    * refuses by raising through `concord_refuse('<json with reason>')`, which stops the batch
    * before PREPARE TRANSACTION. Undefined means: use `execute`.
    */
-  statements?(txid: string, ops: Ops, literal: (value: string) => string): StatementPlan | undefined;
+  statements?(
+    txid: string,
+    ops: Ops,
+    literal: (value: string) => string,
+  ): StatementPlan | undefined;
   /**
    * The keys the operations lock, for the framework's wait-die locking (pg-store.ts
    * concord_lock_keys), which runs before `statements` or `execute`: `exclusive` for a write,

@@ -9,15 +9,34 @@ import { ValidationError } from "../../shared/errors.js";
 import { NDJSON } from "../../shared/http-client.js";
 import { errorReply, parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
-import { batchRequestSchema, emptyBodySchema, prepareRequestSchema, twoPhaseActionSchema, txidSchema, type TwoPhaseAction } from "../../shared/messages.js";
+import {
+  batchRequestSchema,
+  emptyBodySchema,
+  prepareRequestSchema,
+  twoPhaseActionSchema,
+  txidSchema,
+  type TwoPhaseAction,
+} from "../../shared/messages.js";
 import type { Participant } from "./participant.js";
 
 /** Validates one 2PC message and runs it; errors are thrown for the caller to turn into a reply. */
-async function handleTwoPhase<Ops>(participant: Participant<Ops>, action: TwoPhaseAction, txid: string, rawBody: unknown, where: string): Promise<unknown> {
+async function handleTwoPhase<Ops>(
+  participant: Participant<Ops>,
+  action: TwoPhaseAction,
+  txid: string,
+  rawBody: unknown,
+  where: string,
+): Promise<unknown> {
   switch (action) {
     case "prepare": {
       const body = parseWith(prepareRequestSchema, rawBody, where);
-      return participant.prepare(txid, body.operations, body.timeoutMs, body.participants, body.ordered ?? false);
+      return participant.prepare(
+        txid,
+        body.operations,
+        body.timeoutMs,
+        body.participants,
+        body.ordered ?? false,
+      );
     }
     case "one-phase": {
       const body = parseWith(prepareRequestSchema, rawBody, where);
@@ -37,21 +56,50 @@ const BATCH_LINGER_MS = 10;
 
 /** An application's validation error names `body.…`; inside a batch it is `body.messages.<i>.body.…`. */
 function inBatch(err: unknown, index: number): unknown {
-  if (!(err instanceof ValidationError) || !err.field?.startsWith("body.") || err.field.startsWith("body.messages.")) return err;
+  if (
+    !(err instanceof ValidationError) ||
+    !err.field?.startsWith("body.") ||
+    err.field.startsWith("body.messages.")
+  )
+    return err;
   const field = `body.messages.${index}.${err.field}`;
-  return new ValidationError(err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message, field);
+  return new ValidationError(
+    err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message,
+    field,
+  );
 }
 
-export function mountTwoPhaseRoutes<Ops>(app: Express, auth: Authenticator, participant: Participant<Ops>, deps: { pool: pg.Pool; journal: DurableLog; logger: Logger }): void {
+export function mountTwoPhaseRoutes<Ops>(
+  app: Express,
+  auth: Authenticator,
+  participant: Participant<Ops>,
+  deps: { pool: pg.Pool; journal: DurableLog; logger: Logger },
+): void {
   mountRoute(app, auth, R.health, async (_req, res) => {
-    const checks = await Promise.allSettled([deps.pool.query("SELECT 1"), deps.journal.redis.ping()]);
-    const [pgCheck, redisCheck] = checks.map((c) => (c.status === "fulfilled" ? "ok" : "unreachable"));
+    const checks = await Promise.allSettled([
+      deps.pool.query("SELECT 1"),
+      deps.journal.redis.ping(),
+    ]);
+    const [pgCheck, redisCheck] = checks.map((c) =>
+      c.status === "fulfilled" ? "ok" : "unreachable",
+    );
     const ok = checks.every((c) => c.status === "fulfilled");
-    res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", role: "participant", name: participant.name, postgres: pgCheck, journal: redisCheck });
+    res.status(ok ? 200 : 503).json({
+      status: ok ? "ok" : "degraded",
+      role: "participant",
+      name: participant.name,
+      postgres: pgCheck,
+      journal: redisCheck,
+    });
   });
 
   // One route per message, and a batch route that carries several; both run the same handler.
-  const single = { prepare: R.prepare, "one-phase": R.onePhase, commit: R.commit, abort: R.abort } as const;
+  const single = {
+    prepare: R.prepare,
+    "one-phase": R.onePhase,
+    commit: R.commit,
+    abort: R.abort,
+  } as const;
   for (const action of twoPhaseActionSchema.options) {
     mountRoute(app, auth, single[action], async (req, res) => {
       const txid = parseWith(txidSchema, req.params.txid, "params.txid");
@@ -86,7 +134,12 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, auth: Authenticator, part
         handleTwoPhase(participant, m.action, m.txid, m.body ?? {}, `body.messages.${i}.body`)
           .then(
             (body) => ({ status: 200, body }),
-            (err: unknown) => errorReply(inBatch(err, i), deps.logger, { path: R.batch.path, txid: m.txid, action: m.action }),
+            (err: unknown) =>
+              errorReply(inBatch(err, i), deps.logger, {
+                path: R.batch.path,
+                txid: m.txid,
+                action: m.action,
+              }),
           )
           .then((reply) => {
             timer ??= setTimeout(flush, BATCH_LINGER_MS);
@@ -110,12 +163,21 @@ export function mountTwoPhaseRoutes<Ops>(app: Express, auth: Authenticator, part
   // the coordinator and peers asking during cooperative termination.
   mountRoute(app, auth, R.status, async (req, res) => {
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
-    const [outcome, record] = await Promise.all([participant.outcome(txid), deps.journal.get(txid)]);
+    const [outcome, record] = await Promise.all([
+      participant.outcome(txid),
+      deps.journal.get(txid),
+    ]);
     res.json({
       txid,
       prepared: outcome.prepared,
       outcome: outcome.state ?? null,
-      journal: record ? { state: record.state, vote: record.votes[participant.name] ?? null, decision: record.decision ?? null } : null,
+      journal: record
+        ? {
+            state: record.state,
+            vote: record.votes[participant.name] ?? null,
+            decision: record.decision ?? null,
+          }
+        : null,
     });
   });
 }

@@ -71,7 +71,13 @@ export class Participant<Ops> {
    * `ordered`: the coordinator sends this transaction's PREPAREs one participant after the other
    * (a retry after a conflict), which lets it wait for other ordered ones (concord_lock_keys).
    */
-  async prepare(txid: string, rawOperations: unknown[], timeoutMs: number | undefined, participants: readonly string[] = [], ordered = false): Promise<PrepareResponse> {
+  async prepare(
+    txid: string,
+    rawOperations: unknown[],
+    timeoutMs: number | undefined,
+    participants: readonly string[] = [],
+    ordered = false,
+  ): Promise<PrepareResponse> {
     // The coordinator's deadline runs from now: time spent queued counts against it.
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     // Validation happens before anything is written: a malformed request changes nothing.
@@ -79,7 +85,8 @@ export class Participant<Ops> {
     // Before the per-txid lock: a PREPARE held here is one still on its way, which an ABORT
     // sent later by the coordinator can overtake.
     // Awaited only when armed: otherwise messages of one batch reach the mutex in the order sent.
-    if (this.failpoints.isArmed("participant.before-prepare")) await this.failpoints.hit("participant.before-prepare");
+    if (this.failpoints.isArmed("participant.before-prepare"))
+      await this.failpoints.hit("participant.before-prepare");
     // No journal read first: PostgreSQL answers whether this txid was seen. The outcome row's
     // insert fails on a tombstone or a committed row, and times out on a row we hold prepared
     // (a repeated PREPARE); `refuse` turns each into the vote already given.
@@ -90,9 +97,22 @@ export class Participant<Ops> {
     });
   }
 
-  private async executeAndPrepare(txid: string, ops: Ops, deadlineAt: number, participants: readonly string[], ordered: boolean): Promise<PrepareResponse> {
+  private async executeAndPrepare(
+    txid: string,
+    ops: Ops,
+    deadlineAt: number,
+    participants: readonly string[],
+    ordered: boolean,
+  ): Promise<PrepareResponse> {
     // Nothing written and no lock to keep: a read-only outcome releases everything and leaves phase 2.
-    const run = await this.inTransaction(txid, ops, deadlineAt, `PREPARE TRANSACTION '${this.gid(txid)}'`, "ROLLBACK", ordered);
+    const run = await this.inTransaction(
+      txid,
+      ops,
+      deadlineAt,
+      `PREPARE TRANSACTION '${this.gid(txid)}'`,
+      "ROLLBACK",
+      ordered,
+    );
     // The connection is back in the pool before any follow-up query: holding it while asking
     // for another could exhaust the pool under load.
     if (!run.ok) return this.refuse(txid, run.error, participants);
@@ -113,7 +133,16 @@ export class Participant<Ops> {
    * `execute` runs between BEGIN and `end`. Any failure rolls back; the error is returned (as a
    * NO vote's VoteNoError where it is a refusal), not thrown.
    */
-  private async inTransaction(txid: string, ops: Ops, deadlineAt: number, end: string, readOnlyEnd: string, ordered: boolean): Promise<{ ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }> {
+  private async inTransaction(
+    txid: string,
+    ops: Ops,
+    deadlineAt: number,
+    end: string,
+    readOnlyEnd: string,
+    ordered: boolean,
+  ): Promise<
+    { ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }
+  > {
     const client = await this.connect();
     let broken: Error | undefined;
     const pid = (client as unknown as { processID?: number }).processID;
@@ -123,21 +152,41 @@ export class Participant<Ops> {
       // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
       const remainingMs = Math.floor(deadlineAt - monotonicMs());
       if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      const head = this.beginStatements(txid, remainingMs, end.startsWith("PREPARE"), this.app.lockKeys?.(ops) ?? [], ordered);
+      const head = this.beginStatements(
+        txid,
+        remainingMs,
+        end.startsWith("PREPARE"),
+        this.app.lockKeys?.(ops) ?? [],
+        ordered,
+      );
       const plan = this.app.statements?.(txid, ops, escapeLiteral);
       if (plan) {
-        const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as pg.QueryResult | pg.QueryResult[];
+        const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as
+          pg.QueryResult | pg.QueryResult[];
         const results = Array.isArray(reply) ? reply : [reply];
-        return { ok: true, value: { readOnly: false, results: plan.interpret(results.slice(head.length, head.length + plan.sql.length)) } };
+        return {
+          ok: true,
+          value: {
+            readOnly: false,
+            results: plan.interpret(results.slice(head.length, head.length + plan.sql.length)),
+          },
+        };
       }
       await client.query(head.join("; "));
       const outcome = await this.app.execute(client, txid, ops);
       await client.query(outcome.readOnly ? readOnlyEnd : end);
       return { ok: true, value: outcome };
     } catch (error) {
-      await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      await client
+        .query("ROLLBACK")
+        .catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
       const refusal = refusalFromSql(error);
-      return { ok: false, error: refusal ? new VoteNoError(refusal.reason, refusal.detail) : (this.app.refusalFor?.(error, ops) ?? error) };
+      return {
+        ok: false,
+        error: refusal
+          ? new VoteNoError(refusal.reason, refusal.detail)
+          : (this.app.refusalFor?.(error, ops) ?? error),
+      };
     } finally {
       if (this.running.get(txid) === pid) this.running.delete(txid);
       client.release(broken);
@@ -145,7 +194,11 @@ export class Participant<Ops> {
   }
 
   /** The YES vote is journaled before it is sent; without the journal entry there is no YES. */
-  private async journalYes(txid: string, results: unknown[] | undefined, participants: readonly string[]): Promise<PrepareResponse> {
+  private async journalYes(
+    txid: string,
+    results: unknown[] | undefined,
+    participants: readonly string[],
+  ): Promise<PrepareResponse> {
     let stored;
     try {
       stored = await this.journal.recordVote(txid, this.name, "yes", { participants });
@@ -154,7 +207,9 @@ export class Participant<Ops> {
       // hold can never be acted on (PostgreSQL is the truth about what is prepared).
       await this.rollbackPrepared(txid);
       await this.writeTombstone(txid);
-      throw new UnavailableError(`journal unreachable; transaction ${txid} was rolled back: ${(err as Error).message}`);
+      throw new UnavailableError(
+        `journal unreachable; transaction ${txid} was rolled back: ${(err as Error).message}`,
+      );
     }
     if (stored.code === VoteCode.Decided && stored.decision === "abort") {
       // An ABORT journaled before a crash kept it from writing its tombstone: finish its work.
@@ -167,14 +222,19 @@ export class Participant<Ops> {
   }
 
   /** Turns a failed prepare into a NO vote, made permanent by a tombstone, or rethrows a bug. */
-  private async refuse(txid: string, err: unknown, participants: readonly string[]): Promise<PrepareResponse> {
+  private async refuse(
+    txid: string,
+    err: unknown,
+    participants: readonly string[],
+  ): Promise<PrepareResponse> {
     if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
       // Seen before: committed means our YES was given and acted on; a tombstone means NO.
       const { state } = await this.outcome(txid);
       return state === "committed" ? { vote: "yes" } : { vote: "no", reason: "already-aborted" };
     }
     // A repeated PREPARE of a transaction prepared here: the YES already given stands.
-    if (err instanceof VoteNoError && err.reason === ALREADY_PREPARED) return this.journalYes(txid, undefined, participants);
+    if (err instanceof VoteNoError && err.reason === ALREADY_PREPARED)
+      return this.journalYes(txid, undefined, participants);
     let reason: string;
     let detail: Record<string, unknown> | undefined;
     if (err instanceof VoteNoError) {
@@ -186,7 +246,8 @@ export class Participant<Ops> {
       reason = known;
       // Waiting on our own outcome row means this txid is already prepared (a repeated PREPARE
       // whose journal entry was lost): that is a YES, and a tombstone would wait on it forever.
-      if ((await this.outcome(txid)).prepared) return this.journalYes(txid, undefined, participants);
+      if ((await this.outcome(txid)).prepared)
+        return this.journalYes(txid, undefined, participants);
     }
     await this.writeTombstone(txid);
     await this.journal.recordVote(txid, this.name, "no", { reason, participants });
@@ -202,12 +263,20 @@ export class Participant<Ops> {
       // common case costs no query to PostgreSQL before COMMIT PREPARED.
       let stored;
       try {
-        stored = await this.journal.decideOnce(txid, "commit", { by: "participant", reason: "COMMIT received", missingRecord: { votedYes: this.name } });
+        stored = await this.journal.decideOnce(txid, "commit", {
+          by: "participant",
+          reason: "COMMIT received",
+          missingRecord: { votedYes: this.name },
+        });
       } catch (err) {
         if (!(err instanceof NotVotedError)) throw err;
         return this.commitWithoutVote(txid);
       }
-      if (stored.decision !== "commit") throw new ConflictError(`transaction ${txid} has ABORT journaled; refusing COMMIT`, "already-aborted");
+      if (stored.decision !== "commit")
+        throw new ConflictError(
+          `transaction ${txid} has ABORT journaled; refusing COMMIT`,
+          "already-aborted",
+        );
       await this.failpoints.hit("participant.before-commit-prepared");
       try {
         await this.decisionPool.query(`COMMIT PREPARED '${gid}'`);
@@ -215,7 +284,11 @@ export class Participant<Ops> {
         if (pgCode(err) !== PG.undefinedObject) throw err;
         // Nothing prepared under this gid: a repeated COMMIT, or a broken invariant.
         const { state } = await this.outcome(txid);
-        if (state !== "committed") throw new ConflictError(`transaction ${txid} has COMMIT journaled but is not prepared here (outcome: ${state ?? "none"})`, "not-prepared");
+        if (state !== "committed")
+          throw new ConflictError(
+            `transaction ${txid} has COMMIT journaled but is not prepared here (outcome: ${state ?? "none"})`,
+            "not-prepared",
+          );
         return { txid, state: "committed" };
       }
       this.logger.debug({ txid, state: "committed" }, "commit prepared");
@@ -229,8 +302,15 @@ export class Participant<Ops> {
   private async commitWithoutVote(txid: string): Promise<DecisionAck> {
     const { prepared, state } = await this.outcome(txid);
     if (!prepared && state === "committed") return { txid, state: "committed" };
-    if (state === "aborted") throw new ConflictError(`transaction ${txid} was aborted here; it cannot commit`, "already-aborted");
-    throw new ConflictError(`transaction ${txid} is not prepared here (no YES vote journaled)`, "not-prepared");
+    if (state === "aborted")
+      throw new ConflictError(
+        `transaction ${txid} was aborted here; it cannot commit`,
+        "already-aborted",
+      );
+    throw new ConflictError(
+      `transaction ${txid} is not prepared here (no YES vote journaled)`,
+      "not-prepared",
+    );
   }
 
   /**
@@ -238,7 +318,14 @@ export class Participant<Ops> {
    * is lost, recovery's `endFinishedJournalRecords` writes it.
    */
   private endInBackground(txid: string): void {
-    this.journal.end(txid, [this.name]).catch((err: unknown) => this.logger.warn({ txid, err: String(err) }, "journal end not written; recovery will write it"));
+    this.journal
+      .end(txid, [this.name])
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { txid, err: String(err) },
+          "journal end not written; recovery will write it",
+        ),
+      );
   }
 
   async abort(txid: string): Promise<DecisionAck> {
@@ -252,10 +339,21 @@ export class Participant<Ops> {
       const before = await this.outcome(txid);
       if (before.state === "committed" && !before.prepared) {
         // Committed (in one phase, or a COMMIT came first): ABORT can no longer hold.
-        throw new ConflictError(`transaction ${txid} is already committed here`, "already-committed");
+        throw new ConflictError(
+          `transaction ${txid} is already committed here`,
+          "already-committed",
+        );
       }
-      const stored = await this.journal.decideOnce(txid, "abort", { by: "participant", reason: "ABORT received", missingRecord: "create" });
-      if (stored.decision !== "abort") throw new ConflictError(`transaction ${txid} has COMMIT journaled; refusing ABORT`, "already-committed");
+      const stored = await this.journal.decideOnce(txid, "abort", {
+        by: "participant",
+        reason: "ABORT received",
+        missingRecord: "create",
+      });
+      if (stored.decision !== "abort")
+        throw new ConflictError(
+          `transaction ${txid} has COMMIT journaled; refusing ABORT`,
+          "already-committed",
+        );
       if (before.prepared) await this.rollbackPrepared(txid);
       // The tombstone makes a PREPARE that arrives after this ABORT fail on the unique key.
       await this.writeTombstone(txid);
@@ -266,12 +364,17 @@ export class Participant<Ops> {
   }
 
   /** One participant only: execute and commit locally, no prepare round. */
-  async onePhase(txid: string, rawOperations: unknown[], timeoutMs: number | undefined): Promise<OnePhaseResponse> {
+  async onePhase(
+    txid: string,
+    rawOperations: unknown[],
+    timeoutMs: number | undefined,
+  ): Promise<OnePhaseResponse> {
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     const ops = this.app.parseOperations(rawOperations);
     return this.mutex.run(txid, async () => {
       // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
-      if ((await this.journal.get(txid))?.decision === "abort") return { outcome: "aborted", reason: "already-aborted" };
+      if ((await this.journal.get(txid))?.decision === "abort")
+        return { outcome: "aborted", reason: "already-aborted" };
       // One participant only: its waits are all here, taken in key order, so it can never close
       // a cycle and may wait like an ordered transaction.
       const run = await this.inTransaction(txid, ops, deadlineAt, "COMMIT", "COMMIT", true);
@@ -284,12 +387,18 @@ export class Participant<Ops> {
   private async refuseOnePhase(txid: string, err: unknown): Promise<OnePhaseResponse> {
     if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
       const { state } = await this.outcome(txid);
-      return state === "committed" ? { outcome: "committed" } : { outcome: "aborted", reason: "already-aborted" };
+      return state === "committed"
+        ? { outcome: "committed" }
+        : { outcome: "aborted", reason: "already-aborted" };
     }
     const reason = err instanceof VoteNoError ? err.reason : voteNoReasonFor(err);
     if (reason === undefined) throw err;
     // Prepared here by a two-phase PREPARE of the same txid: only its decision may end it.
-    if (reason === ALREADY_PREPARED) throw new ConflictError(`transaction ${txid} is prepared here under two-phase commit; one-phase refused`, ALREADY_PREPARED);
+    if (reason === ALREADY_PREPARED)
+      throw new ConflictError(
+        `transaction ${txid} is prepared here under two-phase commit; one-phase refused`,
+        ALREADY_PREPARED,
+      );
     await this.writeTombstone(txid);
     const detail = err instanceof VoteNoError ? err.detail : undefined;
     this.logger.info({ txid, outcome: "aborted", reason }, "one-phase abort");
@@ -309,10 +418,17 @@ export class Participant<Ops> {
       if (outcome.state === "aborted") return "abort";
       if (record?.decision) return record.decision;
       if (outcome.prepared || record?.votes[this.name] !== undefined) return "unknown";
-      await this.journal.decideOnce(txid, "abort", { by: "participant", reason: "a peer asked before this participant voted", missingRecord: "create" });
+      await this.journal.decideOnce(txid, "abort", {
+        by: "participant",
+        reason: "a peer asked before this participant voted",
+        missingRecord: "create",
+      });
       await this.writeTombstone(txid);
       await this.journal.end(txid, [this.name]);
-      this.logger.info({ txid, answer: "abort" }, "peer inquiry before any vote: tombstone written");
+      this.logger.info(
+        { txid, answer: "abort" },
+        "peer inquiry before any vote: tombstone written",
+      );
       return "abort";
     });
   }
@@ -321,8 +437,16 @@ export class Participant<Ops> {
     const pid = this.running.get(txid);
     if (pid === undefined) return;
     await this.decisionPool
-      .query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2", [pid, `concord:${txid}`])
-      .catch((err: unknown) => this.logger.warn({ txid, err: String(err) }, "could not cancel a running PREPARE; the ABORT waits for it"));
+      .query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2",
+        [pid, `concord:${txid}`],
+      )
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { txid, err: String(err) },
+          "could not cancel a running PREPARE; the ABORT waits for it",
+        ),
+      );
   }
 
   /** Prepared transactions of this participant at least `minAgeMs` old, by txid. */
@@ -359,7 +483,10 @@ export class Participant<Ops> {
 
   /** What PostgreSQL knows about a txid: prepared right now, and the committed outcome row. */
   async outcome(txid: string): Promise<Outcome> {
-    const { rows } = await this.decisionPool.query<{ prepared: boolean; state: "committed" | "aborted" | null }>(
+    const { rows } = await this.decisionPool.query<{
+      prepared: boolean;
+      state: "committed" | "aborted" | null;
+    }>(
       "SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1) AS prepared, (SELECT state FROM concord_txn WHERE txid = $2) AS state",
       [this.gid(txid), txid],
     );
@@ -376,10 +503,17 @@ export class Participant<Ops> {
   }
 
   private async writeTombstone(txid: string): Promise<void> {
-    const { rowCount } = await this.decisionPool.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'aborted') ON CONFLICT (txid) DO NOTHING", [txid]);
+    const { rowCount } = await this.decisionPool.query(
+      "INSERT INTO concord_txn (txid, state) VALUES ($1, 'aborted') ON CONFLICT (txid) DO NOTHING",
+      [txid],
+    );
     if (rowCount === 0) {
       const { state } = await this.outcome(txid);
-      if (state === "committed") throw new ConflictError(`transaction ${txid} is already committed here`, "already-committed");
+      if (state === "committed")
+        throw new ConflictError(
+          `transaction ${txid} is already committed here`,
+          "already-committed",
+        );
     }
   }
 
@@ -392,19 +526,30 @@ export class Participant<Ops> {
    * transfers: seen in the 8-bank benchmark.) The txid and gid passed strict checks before they
    * got here and are escaped as literals all the same.
    */
-  private beginStatements(txid: string, remainingMs: number, preparing: boolean, lockKeys: readonly LockKey[], ordered: boolean): string[] {
+  private beginStatements(
+    txid: string,
+    remainingMs: number,
+    preparing: boolean,
+    lockKeys: readonly LockKey[],
+    ordered: boolean,
+  ): string[] {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
     // the deadlock. Both values are integers we computed, never client text.
     const lockMs = Math.max(1, Math.floor(Math.min(this.options.lockTimeoutMs, remainingMs)));
-    const statementMs = Math.max(1, Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)));
+    const statementMs = Math.max(
+      1,
+      Math.floor(Math.min(this.options.statementTimeoutMs, remainingMs)),
+    );
     const gid = escapeLiteral(this.gid(txid));
     // A PREPARE is also refused when the server's prepared-transaction slots are nearly full.
     // Slots are per server. They are counted before any lock is taken, in the same scan of
     // pg_prepared_xacts; two PREPAREs can pass this together, which the reserve below
     // max_prepared_transactions absorbs (and a full table is still a NO vote: pg-errors.ts maps
     // it to "busy" too). A one-phase commit takes no slot.
-    const full = preparing ? ` OR count(*) >= ${Math.max(1, Math.floor(this.options.preparedLimit))}` : "";
+    const full = preparing
+      ? ` OR count(*) >= ${Math.max(1, Math.floor(this.options.preparedLimit))}`
+      : "";
     return [
       "BEGIN",
       `SET LOCAL statement_timeout = ${statementMs}`,
@@ -416,7 +561,13 @@ export class Participant<Ops> {
       `INSERT INTO concord_txn (txid, state) VALUES (${escapeLiteral(txid)}, 'committed')`,
       // The wait ends a little before the deadline, so the coordinator hears a NO vote
       // (lock-timeout) rather than no answer at all.
-      ...lockStatements(txid, lockKeys, remainingMs - Math.min(200, Math.floor(remainingMs / 10)), ordered, this.options.maxWaiters),
+      ...lockStatements(
+        txid,
+        lockKeys,
+        remainingMs - Math.min(200, Math.floor(remainingMs / 10)),
+        ordered,
+        this.options.maxWaiters,
+      ),
     ];
   }
 
@@ -435,7 +586,13 @@ export class Participant<Ops> {
  * then take their keys in one order, and a cycle across participants is refused at once (see
  * concord_lock_keys in pg-store.ts). The wait is bounded by the coordinator's deadline.
  */
-function lockStatements(txid: string, keys: readonly LockKey[], remainingMs: number, ordered: boolean, maxWaiters: number): string[] {
+function lockStatements(
+  txid: string,
+  keys: readonly LockKey[],
+  remainingMs: number,
+  ordered: boolean,
+  maxWaiters: number,
+): string[] {
   if (keys.length === 0) return [];
   const merged = new Map<string, boolean>();
   for (const k of keys) merged.set(k.key, (merged.get(k.key) ?? false) || k.exclusive);

@@ -133,14 +133,21 @@ export const FRAMEWORK_MIGRATIONS: Migration[] = [
   },
 ];
 
-export function createPool(url: string, max: number, logger: Logger, lockTimeoutMs?: number): pg.Pool {
+export function createPool(
+  url: string,
+  max: number,
+  logger: Logger,
+  lockTimeoutMs?: number,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
     // A session-wide lock timeout, for pools whose statements must never wait without bound.
-    ...(lockTimeoutMs !== undefined ? { options: `-c lock_timeout=${Math.floor(lockTimeoutMs)}` } : {}),
+    ...(lockTimeoutMs !== undefined
+      ? { options: `-c lock_timeout=${Math.floor(lockTimeoutMs)}` }
+      : {}),
   });
   // A connection dies when PostgreSQL restarts; the pool replaces it. Without these listeners
   // the error event would crash the process: the pool's covers idle connections, and each
@@ -156,8 +163,14 @@ export function createPool(url: string, max: number, logger: Logger, lockTimeout
  * PREPARE TRANSACTION is disabled when max_prepared_transactions is 0 (PostgreSQL's default).
  * Finding out at the first transfer would turn every vote into NO; stop at start-up instead.
  */
-export async function ensurePreparedTransactions(pool: pg.Pool, poolSize: number, logger: Logger): Promise<number> {
-  const { rows } = await pool.query<{ max_prepared_transactions: string }>("SHOW max_prepared_transactions");
+export async function ensurePreparedTransactions(
+  pool: pg.Pool,
+  poolSize: number,
+  logger: Logger,
+): Promise<number> {
+  const { rows } = await pool.query<{ max_prepared_transactions: string }>(
+    "SHOW max_prepared_transactions",
+  );
   const max = Number(rows[0]?.max_prepared_transactions ?? 0);
   if (max === 0) {
     throw new UnsafeConfigurationError(
@@ -165,7 +178,11 @@ export async function ensurePreparedTransactions(pool: pg.Pool, poolSize: number
         "Start the server with -c max_prepared_transactions=N (N at least the participant's pool size, CONCORD_PG_POOL_SIZE), or set it in postgresql.conf and restart.",
     );
   }
-  if (max < poolSize) logger.warn({ max_prepared_transactions: max, poolSize }, "max_prepared_transactions is below the pool size; prepares may fail under load");
+  if (max < poolSize)
+    logger.warn(
+      { max_prepared_transactions: max, poolSize },
+      "max_prepared_transactions is below the pool size; prepares may fail under load",
+    );
   return max;
 }
 
@@ -181,11 +198,17 @@ export interface Migration {
  * A refusal raised by concord_refuse inside an application's statements, as the NO vote's reason
  * and detail; undefined for any other error.
  */
-export function refusalFromSql(err: unknown): { reason: string; detail: Record<string, unknown> } | undefined {
+export function refusalFromSql(
+  err: unknown,
+): { reason: string; detail: Record<string, unknown> } | undefined {
   const e = err as { code?: unknown; message?: unknown } | undefined;
-  if (e?.code !== "P0001" || typeof e.message !== "string" || !e.message.startsWith(REFUSAL_PREFIX)) return undefined;
+  if (e?.code !== "P0001" || typeof e.message !== "string" || !e.message.startsWith(REFUSAL_PREFIX))
+    return undefined;
   try {
-    const { reason, ...detail } = JSON.parse(e.message.slice(REFUSAL_PREFIX.length)) as Record<string, unknown>;
+    const { reason, ...detail } = JSON.parse(e.message.slice(REFUSAL_PREFIX.length)) as Record<
+      string,
+      unknown
+    >;
     return typeof reason === "string" ? { reason, detail } : undefined;
   } catch {
     return undefined;

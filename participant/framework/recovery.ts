@@ -10,7 +10,11 @@ import type { Failpoints } from "../../shared/failpoints.js";
 import type { Signer } from "../../shared/auth.js";
 import type { HttpClient } from "../../shared/http-client.js";
 import type { Logger } from "../../shared/logger.js";
-import { decisionInquiryResponseSchema, peerInquiryResponseSchema, type Decision } from "../../shared/messages.js";
+import {
+  decisionInquiryResponseSchema,
+  peerInquiryResponseSchema,
+  type Decision,
+} from "../../shared/messages.js";
 import type { Participant } from "./participant.js";
 
 export interface ParticipantRecoveryOptions {
@@ -45,7 +49,9 @@ export class ParticipantRecovery<Ops> {
     let minAgeMs = 0;
     const tick = () => {
       this.sweep(minAgeMs)
-        .catch((err: unknown) => this.logger.warn({ err: String(err) }, "participant recovery pass failed; will retry"))
+        .catch((err: unknown) =>
+          this.logger.warn({ err: String(err) }, "participant recovery pass failed; will retry"),
+        )
         .finally(() => {
           minAgeMs = this.options.minAgeMs;
           if (this.timer) this.timer = setTimeout(tick, intervalMs);
@@ -67,13 +73,18 @@ export class ParticipantRecovery<Ops> {
 
   private async sweepOnce(minAgeMs: number): Promise<number> {
     await this.participant.endFinishedJournalRecords(100);
-    const txids = (await this.participant.preparedTxids(minAgeMs)).filter((t) => !this.participant.isBusy(t));
+    const txids = (await this.participant.preparedTxids(minAgeMs)).filter(
+      (t) => !this.participant.isBusy(t),
+    );
     let resolved = 0;
     for (const txid of txids) {
       try {
         if (await this.resolve(txid)) resolved++;
       } catch (err) {
-        this.logger.warn({ txid, err: String(err) }, "could not resolve prepared transaction; will retry");
+        this.logger.warn(
+          { txid, err: String(err) },
+          "could not resolve prepared transaction; will retry",
+        );
       }
     }
     return resolved;
@@ -82,17 +93,25 @@ export class ParticipantRecovery<Ops> {
   private async resolve(txid: string): Promise<boolean> {
     const found = await this.findDecision(txid);
     if (!found) {
-      this.logger.warn({ txid }, "in doubt: neither the journal, the coordinator nor any peer knows the decision; waiting");
+      this.logger.warn(
+        { txid },
+        "in doubt: neither the journal, the coordinator nor any peer knows the decision; waiting",
+      );
       return false;
     }
     await this.failpoints.hit("participant.recovery-before-resolve");
     if (found.decision === "commit") await this.participant.commit(txid);
     else await this.participant.abort(txid);
-    this.logger.info({ txid, decision: found.decision, source: found.source }, "recovered prepared transaction");
+    this.logger.info(
+      { txid, decision: found.decision, source: found.source },
+      "recovered prepared transaction",
+    );
     return true;
   }
 
-  private async findDecision(txid: string): Promise<{ decision: Decision; source: Source } | undefined> {
+  private async findDecision(
+    txid: string,
+  ): Promise<{ decision: Decision; source: Source } | undefined> {
     const record = await this.journal.get(txid);
     if (record?.decision) return { decision: record.decision, source: "journal" };
     const fromCoordinator = await this.askCoordinator(txid);
@@ -106,28 +125,49 @@ export class ParticipantRecovery<Ops> {
   private async askCoordinator(txid: string): Promise<Decision | "pending" | undefined> {
     if (!this.options.coordinatorUrl) return undefined;
     try {
-      const res = await this.http.get(`${this.options.coordinatorUrl}/v1/transactions/${txid}/decision`, this.options.requestTimeoutMs, this.options.signForCoordinator);
+      const res = await this.http.get(
+        `${this.options.coordinatorUrl}/v1/transactions/${txid}/decision`,
+        this.options.requestTimeoutMs,
+        this.options.signForCoordinator,
+      );
       const parsed = decisionInquiryResponseSchema.safeParse(res.data);
       if (res.status === 200 && parsed.success) return parsed.data.decision;
-      this.logger.warn({ txid, status: res.status }, "coordinator could not answer a decision inquiry");
+      this.logger.warn(
+        { txid, status: res.status },
+        "coordinator could not answer a decision inquiry",
+      );
     } catch (err) {
-      this.logger.warn({ txid, err: (err as Error).message }, "coordinator unreachable for a decision inquiry");
+      this.logger.warn(
+        { txid, err: (err as Error).message },
+        "coordinator unreachable for a decision inquiry",
+      );
     }
     return undefined;
   }
 
   /** Cooperative termination: the first peer that knows the decision tells it. */
-  private async askPeers(txid: string, participants: readonly string[]): Promise<Decision | undefined> {
+  private async askPeers(
+    txid: string,
+    participants: readonly string[],
+  ): Promise<Decision | undefined> {
     for (const name of participants) {
       if (name === this.participant.name) continue;
       const url = this.options.peers.get(name);
       const sign = this.options.signForPeer(name);
       if (!url || !sign) continue;
       try {
-        const res = await this.http.post(`${url}/v1/2pc/${txid}/inquiry`, {}, this.options.requestTimeoutMs, sign);
+        const res = await this.http.post(
+          `${url}/v1/2pc/${txid}/inquiry`,
+          {},
+          this.options.requestTimeoutMs,
+          sign,
+        );
         const parsed = peerInquiryResponseSchema.safeParse(res.data);
         if (res.status === 200 && parsed.success && parsed.data.decision !== "unknown") {
-          this.logger.info({ txid, peer: name, decision: parsed.data.decision }, "a peer knew the decision");
+          this.logger.info(
+            { txid, peer: name, decision: parsed.data.decision },
+            "a peer knew the decision",
+          );
           return parsed.data.decision;
         }
       } catch (err) {

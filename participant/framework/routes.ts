@@ -2,17 +2,52 @@
 import type { RouteSpec } from "../../shared/routes.js";
 
 export const PARTICIPANT_ROUTES = {
-  health: { method: "GET", path: "/healthz", callers: ["public"], summary: "200 when PostgreSQL and the journal answer" },
-  prepare: { method: "POST", path: "/v1/2pc/:txid/prepare", callers: ["coordinator"], summary: "executes the operations and prepares; answers the vote" },
-  onePhase: { method: "POST", path: "/v1/2pc/:txid/one-phase", callers: ["coordinator"], summary: "executes and commits locally (a transaction of one participant)" },
-  commit: { method: "POST", path: "/v1/2pc/:txid/commit", callers: ["coordinator"], summary: "COMMIT PREPARED" },
-  abort: { method: "POST", path: "/v1/2pc/:txid/abort", callers: ["coordinator"], summary: "ROLLBACK PREPARED, or a tombstone when nothing is prepared" },
-  batch: { method: "POST", path: "/v1/2pc/batch", callers: ["coordinator"], summary: "several of the four messages above, each validated and answered as on its own route" },
+  health: {
+    method: "GET",
+    path: "/healthz",
+    callers: ["public"],
+    summary: "200 when PostgreSQL and the journal answer",
+  },
+  prepare: {
+    method: "POST",
+    path: "/v1/2pc/:txid/prepare",
+    callers: ["coordinator"],
+    summary: "executes the operations and prepares; answers the vote",
+  },
+  onePhase: {
+    method: "POST",
+    path: "/v1/2pc/:txid/one-phase",
+    callers: ["coordinator"],
+    summary: "executes and commits locally (a transaction of one participant)",
+  },
+  commit: {
+    method: "POST",
+    path: "/v1/2pc/:txid/commit",
+    callers: ["coordinator"],
+    summary: "COMMIT PREPARED",
+  },
+  abort: {
+    method: "POST",
+    path: "/v1/2pc/:txid/abort",
+    callers: ["coordinator"],
+    summary: "ROLLBACK PREPARED, or a tombstone when nothing is prepared",
+  },
+  batch: {
+    method: "POST",
+    path: "/v1/2pc/batch",
+    callers: ["coordinator"],
+    summary: "several of the four messages above, each validated and answered as on its own route",
+  },
   inquiry: {
     method: "POST",
     path: "/v1/2pc/:txid/inquiry",
     callers: ["peer"],
     summary: "a peer in doubt asks what this participant knows (cooperative termination)",
   },
-  status: { method: "GET", path: "/v1/2pc/:txid", callers: ["coordinator", "peer", "admin"], summary: "what this participant knows of a txid: prepared, outcome, journal" },
+  status: {
+    method: "GET",
+    path: "/v1/2pc/:txid",
+    callers: ["coordinator", "peer", "admin"],
+    summary: "what this participant knows of a txid: prepared, outcome, journal",
+  },
 } as const satisfies Record<string, RouteSpec>;

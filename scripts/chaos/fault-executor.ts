@@ -78,9 +78,12 @@ export class FaultExecutor {
     const p = this.entry(fault.target);
     const cluster = readClusterFile(this.dir);
     if (!cluster || !p.url) return "could not arm (no cluster or no URL)";
-    const armed = await armFailpoint(cluster, p.url, fault.failpoint, fault.spec).catch(() => undefined);
+    const armed = await armFailpoint(cluster, p.url, fault.failpoint, fault.spec).catch(
+      () => undefined,
+    );
     if (armed?.status !== 200) return `could not arm (${armed?.status ?? "no answer"})`;
-    const died = fault.spec.action === "crash" ? await this.waitDead(p, 3000) : (await sleep(3000), false);
+    const died =
+      fault.spec.action === "crash" ? await this.waitDead(p, 3000) : (await sleep(3000), false);
     if (!died) {
       await disarmFailpoint(cluster, p.url, fault.failpoint);
       return fault.spec.action === "crash" ? "armed; not reached in 3 s" : "armed for 3 s";

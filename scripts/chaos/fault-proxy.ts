@@ -63,7 +63,10 @@ function isLoopbackAddress(host: string): boolean {
 }
 
 function assertPort(port: number, min: number, what: string): void {
-  assert(Number.isInteger(port) && port >= min && port <= 65_535, `${what} must be an integer in ${min}..65535, got ${port}`);
+  assert(
+    Number.isInteger(port) && port >= min && port <= 65_535,
+    `${what} must be an integer in ${min}..65535, got ${port}`,
+  );
 }
 
 function assertValidMode(mode: ProxyMode): void {
@@ -73,10 +76,16 @@ function assertValidMode(mode: ProxyMode): void {
     case "refuse":
       return;
     case "delay":
-      assert(Number.isFinite(mode.ms) && mode.ms >= 0 && mode.ms <= MAX_DELAY_MS, `delay ms must be within 0..${MAX_DELAY_MS}, got ${mode.ms}`);
+      assert(
+        Number.isFinite(mode.ms) && mode.ms >= 0 && mode.ms <= MAX_DELAY_MS,
+        `delay ms must be within 0..${MAX_DELAY_MS}, got ${mode.ms}`,
+      );
       return;
     case "drop-reply":
-      assert(mode.count === undefined || (Number.isInteger(mode.count) && mode.count >= 1), `drop-reply count must be a positive integer, got ${mode.count}`);
+      assert(
+        mode.count === undefined || (Number.isInteger(mode.count) && mode.count >= 1),
+        `drop-reply count must be a positive integer, got ${mode.count}`,
+      );
       return;
     default:
       assert.fail(`unknown proxy mode ${JSON.stringify(mode)}`);
@@ -89,7 +98,11 @@ function copyMode(mode: ProxyMode): ProxyMode {
     case "delay":
       return Object.freeze({ kind: "delay", ms: mode.ms });
     case "drop-reply":
-      return Object.freeze(mode.count === undefined ? { kind: "drop-reply" } : { kind: "drop-reply", count: mode.count });
+      return Object.freeze(
+        mode.count === undefined
+          ? { kind: "drop-reply" }
+          : { kind: "drop-reply", count: mode.count },
+      );
     default:
       return Object.freeze({ kind: mode.kind });
   }
@@ -170,7 +183,11 @@ class Direction {
   private release(): void {
     this.timer = undefined;
     const now = performance.now();
-    for (let head = this.queue[0]; head !== undefined && head.dueAtMs <= now; head = this.queue[0]) {
+    for (
+      let head = this.queue[0];
+      head !== undefined && head.dueAtMs <= now;
+      head = this.queue[0]
+    ) {
       this.queue.shift();
       this.queuedBytes -= head.chunk?.length ?? 0;
       this.deliver(head.chunk);
@@ -187,7 +204,8 @@ class Direction {
   }
 
   private resumeIfDrained(): void {
-    if (this.src.isPaused() && !this.src.destroyed && this.heldBytes() <= LOW_WATER_BYTES) this.src.resume();
+    if (this.src.isPaused() && !this.src.destroyed && this.heldBytes() <= LOW_WATER_BYTES)
+      this.src.resume();
   }
 }
 
@@ -230,7 +248,10 @@ export class FaultProxy {
   constructor(opts: FaultProxyOptions) {
     const listenHost = opts.listenHost ?? "127.0.0.1";
     // A fault proxy on a public interface would let anyone on the network inject traffic into a participant.
-    if (!isLoopbackAddress(listenHost)) throw new Error(`FaultProxy listens only on loopback addresses (127.0.0.0/8 or ::1), not ${listenHost}`);
+    if (!isLoopbackAddress(listenHost))
+      throw new Error(
+        `FaultProxy listens only on loopback addresses (127.0.0.0/8 or ::1), not ${listenHost}`,
+      );
     assert(opts.targetHost.length > 0, "targetHost must not be empty");
     assertPort(opts.targetPort, 1, "targetPort");
     assertPort(opts.port ?? 0, 0, "port");
@@ -355,7 +376,11 @@ export class FaultProxy {
       client.destroy();
       return;
     }
-    const target = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true });
+    const target = net.connect({
+      host: this.targetHost,
+      port: this.targetPort,
+      allowHalfOpen: true,
+    });
     target.on("error", () => undefined);
     // Nagle's algorithm would add a delay of its own to small HTTP messages, on top of the injected one.
     client.setNoDelay(true);
@@ -404,6 +429,9 @@ export class FaultProxy {
     this.closeLink(link);
     if (mode.count === undefined) return;
     // Connections still open keep going: the budget is spent, so their replies pass again.
-    this.current = mode.count > 1 ? Object.freeze({ kind: "drop-reply", count: mode.count - 1 }) : Object.freeze({ kind: "pass" });
+    this.current =
+      mode.count > 1
+        ? Object.freeze({ kind: "drop-reply", count: mode.count - 1 })
+        : Object.freeze({ kind: "pass" });
   }
 }

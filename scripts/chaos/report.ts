@@ -23,10 +23,18 @@ export function chaosMarkdown(r: ChaosReport): string {
   const lines = [
     `# Chaos run: seed ${r.seed}, ${r.durationSeconds} s — ${r.ok ? "every invariant holds" : "VIOLATIONS"}`,
     "",
-    `Fault kinds: ${r.faultKinds.join(", ")}. Faults injected: ${Object.entries(r.faultsInjected).map(([k, n]) => `${k} ${n}`).join(", ") || "none"}.`,
+    `Fault kinds: ${r.faultKinds.join(", ")}. Faults injected: ${
+      Object.entries(r.faultsInjected)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ") || "none"
+    }.`,
     "",
     `Transfers: ${r.transfers.committed} committed, ${r.transfers.aborted} aborted, ${r.transfers.unknown} unknown, ${r.transfers.error} without an answer.`,
-    `Consistent reads: ${r.consistentReads.committed} of ${r.consistentReads.attempted} committed (${r.consistentReads.firstTry} at the first try, a read cut by a fault is asked again up to 3 times); ${r.consistentReads.violations.length} saw a wrong total. Failed tries: ${Object.entries(r.consistentReads.failures).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}.`,
+    `Consistent reads: ${r.consistentReads.committed} of ${r.consistentReads.attempted} committed (${r.consistentReads.firstTry} at the first try, a read cut by a fault is asked again up to 3 times); ${r.consistentReads.violations.length} saw a wrong total. Failed tries: ${
+      Object.entries(r.consistentReads.failures)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "none"
+    }.`,
     `Time to recover after the last fault healed: ${r.recoverySeconds === null ? "did not recover" : `${r.recoverySeconds.toFixed(1)} s`}.`,
     `Processes that exited on their own: ${r.unexpectedExits.length === 0 ? "none" : r.unexpectedExits.join(", ")}.`,
     "",
@@ -34,19 +42,35 @@ export function chaosMarkdown(r: ChaosReport): string {
     "",
     "| at (s) | fault | result |",
     "|---|---|---|",
-    ...r.faults.map((f) => `| ${(f.startedAtMs / 1000).toFixed(1)} | ${f.description} | ${f.result} |`),
+    ...r.faults.map(
+      (f) => `| ${(f.startedAtMs / 1000).toFixed(1)} | ${f.description} | ${f.result} |`,
+    ),
     "",
     formatMarkdown(r.checker, "Invariants"),
-    ...(r.consistentReads.violations.length > 0 ? ["", "## Consistent reads that saw a wrong total", "", ...r.consistentReads.violations.slice(0, 20).map((v) => `- ${v}`)] : []),
+    ...(r.consistentReads.violations.length > 0
+      ? [
+          "",
+          "## Consistent reads that saw a wrong total",
+          "",
+          ...r.consistentReads.violations.slice(0, 20).map((v) => `- ${v}`),
+        ]
+      : []),
   ];
   return `${lines.join("\n")}\n`;
 }
 
 export function chaosSummary(r: ChaosReport): string {
-  const invariants = r.checker.invariants.map((i) => `${i.ok ? "PASS" : "FAIL"} ${i.id} ${i.name}${i.ok ? "" : `: ${i.violations.slice(0, 3).join("; ")}`}`);
+  const invariants = r.checker.invariants.map(
+    (i) =>
+      `${i.ok ? "PASS" : "FAIL"} ${i.id} ${i.name}${i.ok ? "" : `: ${i.violations.slice(0, 3).join("; ")}`}`,
+  );
   return [
     `chaos seed ${r.seed}, ${r.durationSeconds} s: ${r.ok ? "every invariant holds" : "VIOLATIONS"}`,
-    `  faults injected: ${Object.entries(r.faultsInjected).map(([k, n]) => `${k} ${n}`).join(", ") || "none"} (${r.faults.length} in all)`,
+    `  faults injected: ${
+      Object.entries(r.faultsInjected)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ") || "none"
+    } (${r.faults.length} in all)`,
     `  transfers: ${r.transfers.committed} committed, ${r.transfers.aborted} aborted, ${r.transfers.unknown} unknown, ${r.transfers.error} without an answer`,
     `  consistent reads: ${r.consistentReads.committed}/${r.consistentReads.attempted} committed (${r.consistentReads.firstTry} at the first try), ${r.consistentReads.violations.length} wrong totals`,
     `  recovery after healing: ${r.recoverySeconds === null ? "did not recover" : `${r.recoverySeconds.toFixed(1)} s`}`,

@@ -55,11 +55,25 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const accounts = await openAccounts(cluster);
   const expectedTotal = OPENING_BALANCE * BigInt(accounts.length);
 
-  const schedule = drawSchedule({ seed: o.seed, durationMs: o.durationSeconds * 1000, kinds: o.faultKinds, topology: { banks: cluster.banks.map((b) => b.name) } });
+  const schedule = drawSchedule({
+    seed: o.seed,
+    durationMs: o.durationSeconds * 1000,
+    kinds: o.faultKinds,
+    topology: { banks: cluster.banks.map((b) => b.name) },
+  });
   o.log(`fault schedule of seed ${o.seed}: ${schedule.length} faults`);
-  for (const f of schedule) o.log(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(f)}`);
+  for (const f of schedule)
+    o.log(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(f)}`);
 
-  const workload = new Workload(cluster.coordinator.url, cluster.secrets.apiKey, adminSecretOf(cluster, "coordinator"), accounts, expectedTotal, seededRandom(o.seed ^ 0x5eed), o.concurrency);
+  const workload = new Workload(
+    cluster.coordinator.url,
+    cluster.secrets.apiKey,
+    adminSecretOf(cluster, "coordinator"),
+    accounts,
+    expectedTotal,
+    seededRandom(o.seed ^ 0x5eed),
+    o.concurrency,
+  );
   const executor = new FaultExecutor(dir, proxies);
   const started = monotonicMs();
   workload.start();
@@ -76,20 +90,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       o.log(`  UNEXPECTED: ${name} exited on its own; restarted`);
     }
     const startedAtMs = monotonicMs() - started;
-    const result = await executor.apply(fault).catch((err: unknown) => `failed to apply: ${(err as Error).message}`);
+    const result = await executor
+      .apply(fault)
+      .catch((err: unknown) => `failed to apply: ${(err as Error).message}`);
     o.log(`  ${(startedAtMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(fault)}: ${result}`);
     faults.push({ atMs: fault.atMs, startedAtMs, description: describeFault(fault), result });
   }
   const remaining = o.durationSeconds * 1000 - (monotonicMs() - started);
   if (remaining > 0) await sleep(remaining);
-  for (const name of await restartUnexpectedlyDead(dir)) unexpectedExits.push(`${name} (found dead at the end)`);
+  for (const name of await restartUnexpectedlyDead(dir))
+    unexpectedExits.push(`${name} (found dead at the end)`);
   const traffic = await workload.stop();
-  o.log(`workload stopped: ${traffic.transfers.committed} committed, ${traffic.transfers.aborted} aborted, ${traffic.transfers.unknown} unknown, ${traffic.transfers.error} without an answer`);
+  o.log(
+    `workload stopped: ${traffic.transfers.committed} committed, ${traffic.transfers.aborted} aborted, ${traffic.transfers.unknown} unknown, ${traffic.transfers.error} without an answer`,
+  );
 
   o.log("healing: every process running, no failpoint armed, the network whole");
   await heal(dir, o.banks, proxies);
   const healedAt = monotonicMs();
-  const { checker, recovered } = await waitForRecovery(readClusterFile(dir) as ClusterFile, traffic.record);
+  const { checker, recovered } = await waitForRecovery(
+    readClusterFile(dir) as ClusterFile,
+    traffic.record,
+  );
   const recoverySeconds = recovered ? (monotonicMs() - healedAt) / 1000 : null;
 
   const report: ChaosReport = {
@@ -107,7 +129,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   };
   writeFileSync(join(dir, "chaos-report.json"), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(dir, "chaos-report.md"), chaosMarkdown(report));
-  writeFileSync(join(dir, "client-record.jsonl"), traffic.record.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  writeFileSync(
+    join(dir, "client-record.jsonl"),
+    traffic.record.map((e) => JSON.stringify(e)).join("\n") + "\n",
+  );
   await Promise.all([...proxies.values()].map((p) => p.stop()));
   if (!o.keepRunning) await stopCluster(dir);
   return report;
@@ -118,7 +143,10 @@ async function putProxiesInFront(cluster: ClusterFile): Promise<Map<string, Faul
   const proxies = new Map<string, FaultProxy>();
   const routes: string[] = [];
   for (const bank of cluster.banks) {
-    const proxy = new FaultProxy({ targetHost: "127.0.0.1", targetPort: Number(new URL(bank.participantUrl).port) });
+    const proxy = new FaultProxy({
+      targetHost: "127.0.0.1",
+      targetPort: Number(new URL(bank.participantUrl).port),
+    });
     routes.push(`${bank.name}=http://127.0.0.1:${await proxy.start()}`);
     proxies.set(bank.name, proxy);
   }
@@ -134,8 +162,16 @@ async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
   for (const bank of cluster.banks) {
     for (let i = 0; i < ACCOUNTS_PER_BANK; i++) {
       const id = `acct-${i}`;
-      const res = await axios.post(`${bank.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE.toString() }, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` }, validateStatus: () => true });
-      if (res.status !== 201) throw new Error(`opening ${bank.name}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
+      const res = await axios.post(
+        `${bank.participantUrl}/v1/accounts`,
+        { id, balance: OPENING_BALANCE.toString() },
+        {
+          headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` },
+          validateStatus: () => true,
+        },
+      );
+      if (res.status !== 201)
+        throw new Error(`opening ${bank.name}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
       accounts.push({ bank: bank.name, id });
     }
   }
@@ -156,7 +192,10 @@ async function heal(dir: string, banks: number, proxies: Map<string, FaultProxy>
 }
 
 /** Polls the checker until nothing is left in flight (I6), bounded; returns the last report. */
-async function waitForRecovery(cluster: ClusterFile, record: ClientEntry[]): Promise<{ checker: Report; recovered: boolean }> {
+async function waitForRecovery(
+  cluster: ClusterFile,
+  record: ClientEntry[],
+): Promise<{ checker: Report; recovered: boolean }> {
   const until = monotonicMs() + RECOVERY_BOUND_MS;
   for (;;) {
     const checker = checkInvariants(await gatherFacts(cluster, record));
@@ -168,7 +207,9 @@ async function waitForRecovery(cluster: ClusterFile, record: ClientEntry[]): Pro
 }
 
 async function restartUnexpectedlyDead(dir: string): Promise<string[]> {
-  const dead = (readClusterFile(dir)?.processes ?? []).filter((p) => !isOurProcess(p.pid, p.marker)).map((p) => p.name);
+  const dead = (readClusterFile(dir)?.processes ?? [])
+    .filter((p) => !isOurProcess(p.pid, p.marker))
+    .map((p) => p.name);
   for (const name of dead) await restartProcess(dir, name);
   return dead;
 }

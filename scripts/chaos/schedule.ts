@@ -3,7 +3,11 @@
  * kinds and topology always give the same list of faults at the same offsets, so a failing
  * run can be replayed.
  */
-import { COORDINATOR_FAILPOINTS, PARTICIPANT_FAILPOINTS, type FailpointSpec } from "../../shared/failpoints.js";
+import {
+  COORDINATOR_FAILPOINTS,
+  PARTICIPANT_FAILPOINTS,
+  type FailpointSpec,
+} from "../../shared/failpoints.js";
 import type { ProxyMode } from "./fault-proxy.js";
 import { between, pickFrom, seededRandom } from "./prng.js";
 
@@ -16,7 +20,14 @@ export type Fault =
   /** SIGSTOP a process for `pausedMs`, then SIGCONT. */
   | { kind: "pause"; atMs: number; target: string; pausedMs: number }
   /** Arm a failpoint once; a crash is restarted after `downMs`. */
-  | { kind: "failpoint"; atMs: number; target: string; failpoint: string; spec: FailpointSpec; downMs: number }
+  | {
+      kind: "failpoint";
+      atMs: number;
+      target: string;
+      failpoint: string;
+      spec: FailpointSpec;
+      downMs: number;
+    }
   /** Put the proxy in front of a participant into a mode for `forMs`. */
   | { kind: "network"; atMs: number; target: string; mode: ProxyMode; forMs: number };
 
@@ -24,10 +35,21 @@ export interface Topology {
   banks: string[];
 }
 
-export function drawSchedule(p: { seed: number; durationMs: number; kinds: readonly FaultKind[]; topology: Topology }): Fault[] {
+export function drawSchedule(p: {
+  seed: number;
+  durationMs: number;
+  kinds: readonly FaultKind[];
+  topology: Topology;
+}): Fault[] {
   const random = seededRandom(p.seed);
   const { banks } = p.topology;
-  const killable = ["coordinator", "redis-coordinator", ...banks, ...banks.map((b) => `postgres-${b}`), ...banks.map((b) => `redis-${b}`)];
+  const killable = [
+    "coordinator",
+    "redis-coordinator",
+    ...banks,
+    ...banks.map((b) => `postgres-${b}`),
+    ...banks.map((b) => `redis-${b}`),
+  ];
   const pausable = ["coordinator", ...banks];
   const faults: Fault[] = [];
   // Leave the first seconds for the workload to get going and the last ones quiet, so every
@@ -41,25 +63,50 @@ export function drawSchedule(p: { seed: number; durationMs: number; kinds: reado
   return faults;
 }
 
-function draw(kind: FaultKind, atMs: number, random: () => number, t: { killable: string[]; pausable: string[]; banks: string[] }): Fault {
+function draw(
+  kind: FaultKind,
+  atMs: number,
+  random: () => number,
+  t: { killable: string[]; pausable: string[]; banks: string[] },
+): Fault {
   switch (kind) {
     case "kill":
-      return { kind, atMs, target: pickFrom(random, t.killable), downMs: between(random, 200, 1500) };
+      return {
+        kind,
+        atMs,
+        target: pickFrom(random, t.killable),
+        downMs: between(random, 200, 1500),
+      };
     case "pause":
-      return { kind, atMs, target: pickFrom(random, t.pausable), pausedMs: between(random, 500, 2500) };
+      return {
+        kind,
+        atMs,
+        target: pickFrom(random, t.pausable),
+        pausedMs: between(random, 500, 2500),
+      };
     case "failpoint": {
       const coordinator = random() < 0.5;
       const target = coordinator ? "coordinator" : pickFrom(random, t.banks);
-      const failpoint = pickFrom(random, coordinator ? COORDINATOR_FAILPOINTS : PARTICIPANT_FAILPOINTS);
+      const failpoint = pickFrom(
+        random,
+        coordinator ? COORDINATOR_FAILPOINTS : PARTICIPANT_FAILPOINTS,
+      );
       const action = pickFrom(random, ["crash", "crash", "sleep", "error"] as const);
-      const spec: FailpointSpec = action === "sleep" ? { action, ms: between(random, 200, 3000), count: 1 } : { action, count: 1 };
+      const spec: FailpointSpec =
+        action === "sleep"
+          ? { action, ms: between(random, 200, 3000), count: 1 }
+          : { action, count: 1 };
       return { kind, atMs, target, failpoint, spec, downMs: between(random, 200, 1500) };
     }
     case "network": {
       const target = pickFrom(random, t.banks);
       const which = pickFrom(random, ["drop-reply", "delay", "reset", "refuse"] as const);
       const mode: ProxyMode =
-        which === "drop-reply" ? { kind: which, count: between(random, 1, 3) } : which === "delay" ? { kind: which, ms: between(random, 100, 800) } : { kind: which };
+        which === "drop-reply"
+          ? { kind: which, count: between(random, 1, 3) }
+          : which === "delay"
+            ? { kind: which, ms: between(random, 100, 800) }
+            : { kind: which };
       return { kind, atMs, target, mode, forMs: between(random, 500, 2500) };
     }
   }

@@ -20,7 +20,13 @@ export interface WorkloadResult {
    * READ_TRIES tries (a read changes nothing, so a client asks again when one was cut by a
    * fault); firstTry: of those, committed at the first try; failures: why tries failed.
    */
-  reads: { attempted: number; committed: number; firstTry: number; violations: string[]; failures: Record<string, number> };
+  reads: {
+    attempted: number;
+    committed: number;
+    firstTry: number;
+    violations: string[];
+    failures: Record<string, number>;
+  };
   record: ClientEntry[];
 }
 
@@ -30,12 +36,18 @@ const READ_TRIES = 3;
 
 export class Workload {
   private auth(as: "client" | "operator" = "client") {
-    return { headers: { authorization: `Bearer ${as === "client" ? this.apiKey : this.operatorSecret}` } };
+    return {
+      headers: { authorization: `Bearer ${as === "client" ? this.apiKey : this.operatorSecret}` },
+    };
   }
 
   private running = false;
   private readonly loops: Promise<void>[] = [];
-  private readonly result: WorkloadResult = { transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 }, reads: { attempted: 0, committed: 0, firstTry: 0, violations: [], failures: {} }, record: [] };
+  private readonly result: WorkloadResult = {
+    transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 },
+    reads: { attempted: 0, committed: 0, firstTry: 0, violations: [], failures: {} },
+    record: [],
+  };
 
   constructor(
     private readonly coordinatorUrl: string,
@@ -70,13 +82,23 @@ export class Workload {
       // A few overdraw on purpose: aborts must be as clean as commits.
       const amount = this.random() < 0.05 ? 1_000_000_000 : 1 + Math.floor(this.random() * 200);
       const res = await http
-        .post(`${this.coordinatorUrl}/v1/transactions`, {
-          participants: [
-            { name: from.bank, operations: [{ op: "debit", account: from.id, amount: String(amount) }] },
-            { name: to.bank, operations: [{ op: "credit", account: to.id, amount: String(amount) }] },
-          ],
-          timeoutMs: 3000,
-        }, this.auth())
+        .post(
+          `${this.coordinatorUrl}/v1/transactions`,
+          {
+            participants: [
+              {
+                name: from.bank,
+                operations: [{ op: "debit", account: from.id, amount: String(amount) }],
+              },
+              {
+                name: to.bank,
+                operations: [{ op: "credit", account: to.id, amount: String(amount) }],
+              },
+            ],
+            timeoutMs: 3000,
+          },
+          this.auth(),
+        )
         .catch(() => undefined);
       this.note(res?.status, res?.data as { txid?: string; outcome?: string } | undefined);
       // While the coordinator is down every request fails at once; do not spin.
@@ -84,12 +106,21 @@ export class Workload {
     }
   }
 
-  private note(status: number | undefined, data: { txid?: string; outcome?: string } | undefined): void {
+  private note(
+    status: number | undefined,
+    data: { txid?: string; outcome?: string } | undefined,
+  ): void {
     const outcome = data?.outcome;
-    const kind: ClientEntry["outcome"] = outcome === "committed" || outcome === "aborted" ? outcome : outcome === "unknown" ? "unknown" : "error";
+    const kind: ClientEntry["outcome"] =
+      outcome === "committed" || outcome === "aborted"
+        ? outcome
+        : outcome === "unknown"
+          ? "unknown"
+          : "error";
     // A 4xx with outcome "aborted" is a refusal the participant explained; still an abort.
     this.result.transfers[kind] += 1;
-    if (data?.txid && status !== undefined) this.result.record.push({ txid: data.txid, outcome: kind });
+    if (data?.txid && status !== undefined)
+      this.result.record.push({ txid: data.txid, outcome: kind });
   }
 
   private async readLoop(): Promise<void> {
@@ -99,24 +130,39 @@ export class Workload {
       if (!this.running) break;
       this.result.reads.attempted += 1;
       const body = {
-        participants: banks.map((bank) => ({ name: bank, operations: this.accounts.filter((a) => a.bank === bank).map((a) => ({ op: "read", account: a.id, hold: true })) })),
+        participants: banks.map((bank) => ({
+          name: bank,
+          operations: this.accounts
+            .filter((a) => a.bank === bank)
+            .map((a) => ({ op: "read", account: a.id, hold: true })),
+        })),
         timeoutMs: 3000,
       };
       let res;
       for (let tryNo = 1; tryNo <= READ_TRIES && this.running; tryNo++) {
-        res = await http.post(`${this.coordinatorUrl}/v1/transactions`, body, this.auth("operator")).catch(() => undefined);
+        res = await http
+          .post(`${this.coordinatorUrl}/v1/transactions`, body, this.auth("operator"))
+          .catch(() => undefined);
         if (res?.status === 200 && res.data?.outcome === "committed") {
           if (tryNo === 1) this.result.reads.firstTry += 1;
           break;
         }
-        const why = res ? String(res.data?.reason ?? res.data?.error?.code ?? `HTTP ${res.status}`).slice(0, 80) : "no answer";
+        const why = res
+          ? String(res.data?.reason ?? res.data?.error?.code ?? `HTTP ${res.status}`).slice(0, 80)
+          : "no answer";
         this.result.reads.failures[why] = (this.result.reads.failures[why] ?? 0) + 1;
         await sleep(200);
       }
       if (res?.status !== 200 || res.data?.outcome !== "committed") continue;
       this.result.reads.committed += 1;
-      const total = (res.data.participants as { results?: { balance: string }[] }[]).reduce((sum, p) => sum + (p.results ?? []).reduce((s, r) => s + BigInt(r.balance), 0n), 0n);
-      if (total !== this.expectedTotal) this.result.reads.violations.push(`read ${res.data.txid} saw a total of ${total}, expected ${this.expectedTotal}`);
+      const total = (res.data.participants as { results?: { balance: string }[] }[]).reduce(
+        (sum, p) => sum + (p.results ?? []).reduce((s, r) => s + BigInt(r.balance), 0n),
+        0n,
+      );
+      if (total !== this.expectedTotal)
+        this.result.reads.violations.push(
+          `read ${res.data.txid} saw a total of ${total}, expected ${this.expectedTotal}`,
+        );
     }
   }
 }

@@ -16,7 +16,11 @@ const entrySchema = z.object({
 /** Thrown when a line of the client record is not JSON or not an entry; names the line. */
 export class ClientRecordError extends Error {
   readonly retryable = false;
-  constructor(readonly source: string, readonly line: number, detail: string) {
+  constructor(
+    readonly source: string,
+    readonly line: number,
+    detail: string,
+  ) {
     super(`${source}:${line}: ${detail}`);
     this.name = "ClientRecordError";
   }
@@ -40,7 +44,9 @@ function parseLine(line: string, source: string, lineNumber: number): ClientEntr
   }
   const parsed = entrySchema.safeParse(value);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "line"}: ${i.message}`).join("; ");
+    const issues = parsed.error.issues
+      .map((i) => `${i.path.join(".") || "line"}: ${i.message}`)
+      .join("; ");
     throw new ClientRecordError(source, lineNumber, `not a client record entry (${issues})`);
   }
   return parsed.data;

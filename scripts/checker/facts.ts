@@ -7,7 +7,12 @@ import type { TxRecord } from "../../shared/durable-log.js";
 
 export type OutcomeState = "committed" | "aborted";
 export type ClientOutcome = "committed" | "aborted" | "unknown" | "error";
-export const CLIENT_OUTCOMES: readonly ClientOutcome[] = ["committed", "aborted", "unknown", "error"];
+export const CLIENT_OUTCOMES: readonly ClientOutcome[] = [
+  "committed",
+  "aborted",
+  "unknown",
+  "error",
+];
 
 export interface AccountFact {
   id: string;
@@ -49,7 +54,8 @@ export interface CheckInput {
   clientRecord?: ClientEntry[];
 }
 
-const GID_PATTERN = /^concord:([a-z][a-z0-9-]{0,31}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const GID_PATTERN =
+  /^concord:([a-z][a-z0-9-]{0,31}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 /** The participant and txid of a Concord gid; undefined for a gid someone else prepared. */
 export function parseGid(gid: string): { participant: string; txid: string } | undefined {
@@ -58,7 +64,10 @@ export function parseGid(gid: string): { participant: string; txid: string } | u
 }
 
 /** Every txid the facts mention: the ones whose log records the checker must fetch. */
-export function txidsToLookUp(banks: readonly BankFacts[], clientRecord: readonly ClientEntry[] = []): string[] {
+export function txidsToLookUp(
+  banks: readonly BankFacts[],
+  clientRecord: readonly ClientEntry[] = [],
+): string[] {
   const txids = new Set<string>();
   for (const bank of banks) {
     for (const txid of bank.outcomes.keys()) txids.add(txid);
@@ -84,12 +93,20 @@ export interface FactIndex {
 }
 
 export function indexFacts(input: CheckInput): FactIndex {
-  const index: FactIndex = { banks: new Map(), committedAt: new Map(), abortedAt: new Map(), ledgerTxids: new Map(), client: new Map() };
+  const index: FactIndex = {
+    banks: new Map(),
+    committedAt: new Map(),
+    abortedAt: new Map(),
+    ledgerTxids: new Map(),
+    client: new Map(),
+  };
   for (const bank of input.banks) {
     index.banks.set(bank.name, bank);
-    for (const [txid, state] of bank.outcomes) push(state === "committed" ? index.committedAt : index.abortedAt, txid, bank.name);
+    for (const [txid, state] of bank.outcomes)
+      push(state === "committed" ? index.committedAt : index.abortedAt, txid, bank.name);
     const txids = new Set<string>();
-    for (const entry of bank.ledger) if (entry.kind === "transfer" && entry.txid !== null) txids.add(entry.txid);
+    for (const entry of bank.ledger)
+      if (entry.kind === "transfer" && entry.txid !== null) txids.add(entry.txid);
     index.ledgerTxids.set(bank.name, txids);
   }
   for (const { txid, outcome } of input.clientRecord ?? []) {

@@ -6,7 +6,15 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { DurableLog } from "../../shared/durable-log.js";
 import type { BankEntry, ClusterFile } from "../cluster/cluster-file.js";
-import { txidsToLookUp, type BankFacts, type CheckInput, type ClientEntry, type LedgerFact, type LogFacts, type OutcomeState } from "./facts.js";
+import {
+  txidsToLookUp,
+  type BankFacts,
+  type CheckInput,
+  type ClientEntry,
+  type LedgerFact,
+  type LogFacts,
+  type OutcomeState,
+} from "./facts.js";
 
 /** getMany pipelines one HGETALL per txid: batches keep each pipeline's reply bounded. */
 const LOG_BATCH = 500;
@@ -14,7 +22,10 @@ const LOG_BATCH = 500;
 const MAX_ROWS_PER_TABLE = 5_000_000;
 const ACTIVE_EXAMPLES = 5;
 
-export async function gatherFacts(cluster: ClusterFile, clientRecord?: ClientEntry[]): Promise<CheckInput> {
+export async function gatherFacts(
+  cluster: ClusterFile,
+  clientRecord?: ClientEntry[],
+): Promise<CheckInput> {
   // Banks before the log: a decision is logged before any bank commits, so every commit seen at
   // a bank already has its decision in the log when the log is read afterwards.
   const banks = await Promise.all(cluster.banks.map(gatherBank));
@@ -23,7 +34,11 @@ export async function gatherFacts(cluster: ClusterFile, clientRecord?: ClientEnt
 }
 
 async function gatherBank(bank: BankEntry): Promise<BankFacts> {
-  const client = new pg.Client({ connectionString: bank.databaseUrl, connectionTimeoutMillis: 5000, statement_timeout: 60_000 });
+  const client = new pg.Client({
+    connectionString: bank.databaseUrl,
+    connectionTimeoutMillis: 5000,
+    statement_timeout: 60_000,
+  });
   try {
     await client.connect();
     // One snapshot per bank, so balances, ledger and outcome rows agree with each other even if
@@ -33,18 +48,33 @@ async function gatherBank(bank: BankEntry): Promise<BankFacts> {
     await client.query("COMMIT");
     return facts;
   } catch (err) {
-    throw new Error(`reading bank ${bank.name} at ${where(bank.databaseUrl)}: ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `reading bank ${bank.name} at ${where(bank.databaseUrl)}: ${(err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
 async function readBank(client: pg.Client, name: string): Promise<BankFacts> {
-  const accounts = await rows<{ id: string; balance: string }>(client, "SELECT id, balance::text AS balance FROM accounts ORDER BY id");
-  const ledger = await rows<{ txid: string | null; account: string; delta: string; kind: string }>(client, "SELECT txid::text AS txid, account, delta::text AS delta, kind FROM ledger ORDER BY id");
-  const outcomes = await rows<{ txid: string; state: OutcomeState }>(client, "SELECT txid::text AS txid, state FROM concord_txn");
+  const accounts = await rows<{ id: string; balance: string }>(
+    client,
+    "SELECT id, balance::text AS balance FROM accounts ORDER BY id",
+  );
+  const ledger = await rows<{ txid: string | null; account: string; delta: string; kind: string }>(
+    client,
+    "SELECT txid::text AS txid, account, delta::text AS delta, kind FROM ledger ORDER BY id",
+  );
+  const outcomes = await rows<{ txid: string; state: OutcomeState }>(
+    client,
+    "SELECT txid::text AS txid, state FROM concord_txn",
+  );
   // gids are unique per server, not per database: keep only this bank's database.
-  const prepared = await rows<{ gid: string }>(client, "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY gid");
+  const prepared = await rows<{ gid: string }>(
+    client,
+    "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY gid",
+  );
   return {
     name,
     accounts: accounts.map((a) => ({ id: a.id, balance: BigInt(a.balance) })),
@@ -56,18 +86,33 @@ async function readBank(client: pg.Client, name: string): Promise<BankFacts> {
 
 async function rows<T extends pg.QueryResultRow>(client: pg.Client, sql: string): Promise<T[]> {
   const result = await client.query<T>(`${sql} LIMIT ${MAX_ROWS_PER_TABLE + 1}`);
-  if (result.rows.length > MAX_ROWS_PER_TABLE) throw new Error(`more than ${MAX_ROWS_PER_TABLE} rows from: ${sql}`);
+  if (result.rows.length > MAX_ROWS_PER_TABLE)
+    throw new Error(`more than ${MAX_ROWS_PER_TABLE} rows from: ${sql}`);
   return result.rows;
 }
 
-function toLedgerFact(row: { txid: string | null; account: string; delta: string; kind: string }): LedgerFact {
-  if (row.kind !== "transfer" && row.kind !== "open") throw new Error(`ledger entry of unknown kind ${JSON.stringify(row.kind)}`);
+function toLedgerFact(row: {
+  txid: string | null;
+  account: string;
+  delta: string;
+  kind: string;
+}): LedgerFact {
+  if (row.kind !== "transfer" && row.kind !== "open")
+    throw new Error(`ledger entry of unknown kind ${JSON.stringify(row.kind)}`);
   return { txid: row.txid, account: row.account, delta: BigInt(row.delta), kind: row.kind };
 }
 
-async function gatherLog(redisUrl: string, txids: string[]): Promise<Pick<CheckInput, "records" | "activeCounts" | "activeTxids">> {
+async function gatherLog(
+  redisUrl: string,
+  txids: string[],
+): Promise<Pick<CheckInput, "records" | "activeCounts" | "activeTxids">> {
   // No retries: a checker that cannot reach the log should say so at once, not hang.
-  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
   // Errors reach the caller through the rejected commands, but those only say "Connection is
   // closed"; the event carries the cause (refused, wrong password) worth reporting.
   let connectionError: Error | undefined;
@@ -77,14 +122,22 @@ async function gatherLog(redisUrl: string, txids: string[]): Promise<Pick<CheckI
     const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: 86_400 });
     const records = new Map<string, LogFacts>();
     for (let i = 0; i < txids.length; i += LOG_BATCH) {
-      for (const record of await log.getMany(txids.slice(i, i + LOG_BATCH))) records.set(record.txid, record);
+      for (const record of await log.getMany(txids.slice(i, i + LOG_BATCH)))
+        records.set(record.txid, record);
     }
     const activeCounts = await log.activeCounts();
-    const activeTxids = { undecided: await log.listIndex("undecided", ACTIVE_EXAMPLES), unacked: await log.listIndex("unacked", ACTIVE_EXAMPLES) };
+    const activeTxids = {
+      undecided: await log.listIndex("undecided", ACTIVE_EXAMPLES),
+      unacked: await log.listIndex("unacked", ACTIVE_EXAMPLES),
+    };
     return { records, activeCounts, activeTxids };
   } catch (err) {
-    const reason = connectionError ? `${(err as Error).message} (${connectionError.message})` : (err as Error).message;
-    throw new Error(`reading the coordinator's log at ${where(redisUrl)}: ${reason}`, { cause: err });
+    const reason = connectionError
+      ? `${(err as Error).message} (${connectionError.message})`
+      : (err as Error).message;
+    throw new Error(`reading the coordinator's log at ${where(redisUrl)}: ${reason}`, {
+      cause: err,
+    });
   } finally {
     redis.disconnect();
   }

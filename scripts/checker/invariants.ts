@@ -65,7 +65,11 @@ class Violations {
   }
 }
 
-type Check = (input: CheckInput, index: FactIndex, out: Violations) => { checked: number; subject: string };
+type Check = (
+  input: CheckInput,
+  index: FactIndex,
+  out: Violations,
+) => { checked: number; subject: string };
 
 const CHECKS: { id: InvariantId; name: string; run: Check }[] = [
   { id: "I1", name: "atomicity", run: checkAtomicity },
@@ -81,7 +85,15 @@ export function checkInvariants(input: CheckInput): Report {
   const invariants = CHECKS.map(({ id, name, run }): InvariantResult => {
     const out = new Violations();
     const { checked, subject } = run(input, index, out);
-    return { id, name, ok: out.list.length === 0, checked, subject, violations: out.list, omitted: out.omitted };
+    return {
+      id,
+      name,
+      ok: out.list.length === 0,
+      checked,
+      subject,
+      violations: out.list,
+      omitted: out.omitted,
+    };
   });
   return { ok: invariants.every((i) => i.ok), invariants, summary: summarize(input, index) };
 }
@@ -91,21 +103,37 @@ export function checkInvariants(input: CheckInput): Report {
 function checkAtomicity(input: CheckInput, index: FactIndex, out: Violations) {
   for (const [txid, committed] of index.committedAt) {
     const aborted = index.abortedAt.get(txid);
-    if (aborted) out.add(`${txid}: committed at ${committed.join(", ")} but aborted (tombstone) at ${aborted.join(", ")}`);
+    if (aborted)
+      out.add(
+        `${txid}: committed at ${committed.join(", ")} but aborted (tombstone) at ${aborted.join(", ")}`,
+      );
     const record = input.records.get(txid);
     if (!record) continue;
     // A bank holding a tombstone was reported just above; say it once.
-    for (const p of expectedAppliers(record)) if (!aborted?.includes(p)) requireCommitted(index, txid, p, `committed at ${committed.join(", ")}`, out);
+    for (const p of expectedAppliers(record))
+      if (!aborted?.includes(p))
+        requireCommitted(index, txid, p, `committed at ${committed.join(", ")}`, out);
   }
   for (const bank of input.banks) checkLedgerOutcomes(bank, out);
-  return { checked: new Set([...index.committedAt.keys(), ...index.abortedAt.keys()]).size, subject: "txids" };
+  return {
+    checked: new Set([...index.committedAt.keys(), ...index.abortedAt.keys()]).size,
+    subject: "txids",
+  };
 }
 
 /** Reports a participant that should hold a committed outcome row for txid and does not. */
-function requireCommitted(index: FactIndex, txid: string, participant: string, why: string, out: Violations): boolean {
+function requireCommitted(
+  index: FactIndex,
+  txid: string,
+  participant: string,
+  why: string,
+  out: Violations,
+): boolean {
   const bank = index.banks.get(participant);
   if (!bank) {
-    out.add(`${txid}: ${why}; its participant ${participant} is not a bank of this cluster, so it cannot be checked`);
+    out.add(
+      `${txid}: ${why}; its participant ${participant} is not a bank of this cluster, so it cannot be checked`,
+    );
     return false;
   }
   const state = bank.outcomes.get(txid);
@@ -120,13 +148,17 @@ function checkLedgerOutcomes(bank: BankFacts, out: Violations): void {
   for (const entry of bank.ledger) {
     if (entry.kind !== "transfer") continue;
     if (entry.txid === null) {
-      out.add(`${bank.name}: transfer entry on account ${entry.account} (${signed(entry.delta)}) has no txid`);
+      out.add(
+        `${bank.name}: transfer entry on account ${entry.account} (${signed(entry.delta)}) has no txid`,
+      );
       continue;
     }
     const state = bank.outcomes.get(entry.txid);
     if (state === "committed" || reported.has(entry.txid)) continue;
     reported.add(entry.txid);
-    out.add(`${entry.txid}: ${bank.name} has a ledger entry on account ${entry.account} (${signed(entry.delta)}) but no committed outcome row (found: ${state ?? "none"})`);
+    out.add(
+      `${entry.txid}: ${bank.name} has a ledger entry on account ${entry.account} (${signed(entry.delta)}) but no committed outcome row (found: ${state ?? "none"})`,
+    );
   }
 }
 
@@ -134,8 +166,13 @@ function checkLedgerOutcomes(bank: BankFacts, out: Violations): void {
 
 function checkConservation(input: CheckInput, _index: FactIndex, out: Violations) {
   const total = sum(input.banks.flatMap((b) => b.accounts.map((a) => a.balance)));
-  const opened = sum(input.banks.flatMap((b) => b.ledger.filter((e) => e.kind === "open").map((e) => e.delta)));
-  if (total !== opened) out.add(`the total of all balances is ${total} but accounts were opened with ${opened} (${signed(total - opened)})`);
+  const opened = sum(
+    input.banks.flatMap((b) => b.ledger.filter((e) => e.kind === "open").map((e) => e.delta)),
+  );
+  if (total !== opened)
+    out.add(
+      `the total of all balances is ${total} but accounts were opened with ${opened} (${signed(total - opened)})`,
+    );
   for (const bank of input.banks) checkAccountsMatchLedger(bank, out);
   checkTransfersNetZero(input.banks, out);
   return { checked: input.banks.reduce((n, b) => n + b.accounts.length, 0), subject: "accounts" };
@@ -144,23 +181,35 @@ function checkConservation(input: CheckInput, _index: FactIndex, out: Violations
 /** Each balance is the sum of its ledger: a change without an entry (or the reverse) shows here. */
 function checkAccountsMatchLedger(bank: BankFacts, out: Violations): void {
   const ledgerSums = new Map<string, bigint>();
-  for (const e of bank.ledger) ledgerSums.set(e.account, (ledgerSums.get(e.account) ?? 0n) + e.delta);
+  for (const e of bank.ledger)
+    ledgerSums.set(e.account, (ledgerSums.get(e.account) ?? 0n) + e.delta);
   for (const account of bank.accounts) {
     const fromLedger = ledgerSums.get(account.id) ?? 0n;
-    if (fromLedger !== account.balance) out.add(`${bank.name}: account ${account.id} has balance ${account.balance} but its ledger sums to ${fromLedger}`);
+    if (fromLedger !== account.balance)
+      out.add(
+        `${bank.name}: account ${account.id} has balance ${account.balance} but its ledger sums to ${fromLedger}`,
+      );
     ledgerSums.delete(account.id);
   }
-  for (const [account, delta] of ledgerSums) out.add(`${bank.name}: ledger entries (${signed(delta)}) name account ${account}, which does not exist`);
+  for (const [account, delta] of ledgerSums)
+    out.add(
+      `${bank.name}: ledger entries (${signed(delta)}) name account ${account}, which does not exist`,
+    );
 }
 
 /** A transfer moves money: its entries over all banks sum to zero, or it created or lost some. */
 function checkTransfersNetZero(banks: readonly BankFacts[], out: Violations): void {
   const net = new Map<string, bigint>();
   for (const bank of banks) {
-    for (const e of bank.ledger) if (e.kind === "transfer" && e.txid !== null) net.set(e.txid, (net.get(e.txid) ?? 0n) + e.delta);
+    for (const e of bank.ledger)
+      if (e.kind === "transfer" && e.txid !== null)
+        net.set(e.txid, (net.get(e.txid) ?? 0n) + e.delta);
   }
   for (const [txid, delta] of net) {
-    if (delta !== 0n) out.add(`${txid}: its ledger entries over all banks sum to ${signed(delta)} (money ${delta > 0n ? "created" : "lost"})`);
+    if (delta !== 0n)
+      out.add(
+        `${txid}: its ledger entries over all banks sum to ${signed(delta)} (money ${delta > 0n ? "created" : "lost"})`,
+      );
   }
 }
 
@@ -168,7 +217,9 @@ function checkTransfersNetZero(banks: readonly BankFacts[], out: Violations): vo
 
 function checkNoOverdraft(input: CheckInput, _index: FactIndex, out: Violations) {
   for (const bank of input.banks) {
-    for (const a of bank.accounts) if (a.balance < 0n) out.add(`${bank.name}: account ${a.id} has a negative balance ${a.balance}`);
+    for (const a of bank.accounts)
+      if (a.balance < 0n)
+        out.add(`${bank.name}: account ${a.id} has a negative balance ${a.balance}`);
   }
   return { checked: input.banks.reduce((n, b) => n + b.accounts.length, 0), subject: "accounts" };
 }
@@ -179,12 +230,16 @@ function checkDurability(input: CheckInput, index: FactIndex, out: Violations) {
   const committed = clientTxids(index, "committed");
   for (const txid of committed) {
     const record = input.records.get(txid);
-    if (record?.decision !== "commit") out.add(`${txid}: the client was told committed, but the log's decision is ${describeDecision(record)}`);
+    if (record?.decision !== "commit")
+      out.add(
+        `${txid}: the client was told committed, but the log's decision is ${describeDecision(record)}`,
+      );
     if (!record) continue;
     for (const p of expectedAppliers(record)) {
       const applied = requireCommitted(index, txid, p, "the client was told committed", out);
       // A YES vote means the bank wrote something; for the bank that is always a ledger entry.
-      if (applied && record.votes[p] === "yes" && !index.ledgerTxids.get(p)?.has(txid)) out.add(`${txid}: committed at ${p}, but ${p}'s ledger has no entry for it`);
+      if (applied && record.votes[p] === "yes" && !index.ledgerTxids.get(p)?.has(txid))
+        out.add(`${txid}: committed at ${p}, but ${p}'s ledger has no entry for it`);
     }
   }
   return { checked: committed.length, subject: "client-committed txids" };
@@ -195,18 +250,27 @@ function checkDurability(input: CheckInput, index: FactIndex, out: Violations) {
 function checkAgreement(input: CheckInput, index: FactIndex, out: Violations) {
   for (const [txid, banks] of index.committedAt) {
     const record = input.records.get(txid);
-    if (record?.decision !== "commit") out.add(`${txid}: committed at ${banks.join(", ")}, but the log's decision is ${describeDecision(record)}`);
+    if (record?.decision !== "commit")
+      out.add(
+        `${txid}: committed at ${banks.join(", ")}, but the log's decision is ${describeDecision(record)}`,
+      );
   }
   for (const [txid, banks] of index.abortedAt) {
-    if (input.records.get(txid)?.decision === "commit") out.add(`${txid}: aborted (tombstone) at ${banks.join(", ")}, but the log's decision is commit`);
+    if (input.records.get(txid)?.decision === "commit")
+      out.add(
+        `${txid}: aborted (tombstone) at ${banks.join(", ")}, but the log's decision is commit`,
+      );
   }
   const aborted = clientTxids(index, "aborted");
   for (const txid of aborted) {
     const banks = index.committedAt.get(txid);
-    if (banks) out.add(`${txid}: the client was told aborted, but it is committed at ${banks.join(", ")}`);
-    if (input.records.get(txid)?.decision === "commit") out.add(`${txid}: the client was told aborted, but the log's decision is commit`);
+    if (banks)
+      out.add(`${txid}: the client was told aborted, but it is committed at ${banks.join(", ")}`);
+    if (input.records.get(txid)?.decision === "commit")
+      out.add(`${txid}: the client was told aborted, but the log's decision is commit`);
   }
-  const checked = new Set([...index.committedAt.keys(), ...index.abortedAt.keys(), ...aborted]).size;
+  const checked = new Set([...index.committedAt.keys(), ...index.abortedAt.keys(), ...aborted])
+    .size;
   return { checked, subject: "txids" };
 }
 
@@ -216,13 +280,24 @@ function checkLiveness(input: CheckInput, _index: FactIndex, out: Violations) {
   for (const bank of input.banks) {
     for (const gid of bank.prepared) {
       const txid = parseGid(gid)?.txid;
-      const decision = txid === undefined ? "not a Concord gid" : `the log's decision is ${describeDecision(input.records.get(txid))}`;
-      out.add(`${bank.name}: prepared transaction ${gid} is still in pg_prepared_xacts; ${decision}`);
+      const decision =
+        txid === undefined
+          ? "not a Concord gid"
+          : `the log's decision is ${describeDecision(input.records.get(txid))}`;
+      out.add(
+        `${bank.name}: prepared transaction ${gid} is still in pg_prepared_xacts; ${decision}`,
+      );
     }
   }
   const { undecided, unacked } = input.activeCounts;
-  if (undecided > 0) out.add(`the log has ${undecided} undecided transaction(s)${examples(input.activeTxids?.undecided)}`);
-  if (unacked > 0) out.add(`the log has ${unacked} decided transaction(s) not yet acknowledged by every participant${examples(input.activeTxids?.unacked)}`);
+  if (undecided > 0)
+    out.add(
+      `the log has ${undecided} undecided transaction(s)${examples(input.activeTxids?.undecided)}`,
+    );
+  if (unacked > 0)
+    out.add(
+      `the log has ${unacked} decided transaction(s) not yet acknowledged by every participant${examples(input.activeTxids?.unacked)}`,
+    );
   return { checked: input.banks.length, subject: "banks and the log" };
 }
 
@@ -252,7 +327,9 @@ function summarize(input: CheckInput, index: FactIndex): Summary {
 }
 
 function countClientOutcomes(input: CheckInput): Summary["clientRecord"] {
-  const counts = Object.fromEntries(CLIENT_OUTCOMES.map((o) => [o, 0])) as NonNullable<Summary["clientRecord"]>;
+  const counts = Object.fromEntries(CLIENT_OUTCOMES.map((o) => [o, 0])) as NonNullable<
+    Summary["clientRecord"]
+  >;
   for (const entry of input.clientRecord ?? []) counts[entry.outcome]++;
   return counts;
 }

@@ -9,7 +9,9 @@ const IN_FLIGHT_HINT =
 
 export function formatText(report: Report, title = "verify"): string {
   const failed = report.invariants.filter((i) => !i.ok);
-  const lines = [`${title}: ${failed.length === 0 ? "every invariant holds" : `FAILED ${failed.map((i) => i.id).join(", ")}`}`];
+  const lines = [
+    `${title}: ${failed.length === 0 ? "every invariant holds" : `FAILED ${failed.map((i) => i.id).join(", ")}`}`,
+  ];
   for (const inv of report.invariants) lines.push(...textInvariant(inv));
   lines.push(...summaryLines(report).map((l) => `  ${l}`));
   if (isInFlight(report)) lines.push(`note: ${IN_FLIGHT_HINT}`);
@@ -20,16 +22,30 @@ function textInvariant(inv: InvariantResult): string[] {
   const head = `${inv.ok ? "PASS" : "FAIL"} ${inv.id} ${inv.name} (${countsOf(inv)})`;
   const shown = inv.violations.slice(0, TEXT_VIOLATIONS).map((v) => `       - ${v}`);
   const rest = inv.violations.length - shown.length + inv.omitted;
-  return rest > 0 ? [head, ...shown, `       … and ${rest} more (--json lists the first ${MAX_VIOLATIONS})`] : [head, ...shown];
+  return rest > 0
+    ? [head, ...shown, `       … and ${rest} more (--json lists the first ${MAX_VIOLATIONS})`]
+    : [head, ...shown];
 }
 
 export function formatMarkdown(report: Report, title = "Concord invariants"): string {
-  const lines = [`## ${title}: ${report.ok ? "all hold" : "violated"}`, "", "| | invariant | checked | violations |", "|---|---|---|---|"];
+  const lines = [
+    `## ${title}: ${report.ok ? "all hold" : "violated"}`,
+    "",
+    "| | invariant | checked | violations |",
+    "|---|---|---|---|",
+  ];
   for (const inv of report.invariants) {
-    lines.push(`| ${inv.ok ? "✅" : "❌"} | ${inv.id} ${inv.name} | ${inv.checked} ${inv.subject} | ${inv.violations.length + inv.omitted} |`);
+    lines.push(
+      `| ${inv.ok ? "✅" : "❌"} | ${inv.id} ${inv.name} | ${inv.checked} ${inv.subject} | ${inv.violations.length + inv.omitted} |`,
+    );
   }
   for (const inv of report.invariants.filter((i) => !i.ok)) {
-    lines.push("", `### ${inv.id} ${inv.name}`, "", ...inv.violations.map((v) => `- ${escapeMarkdown(v)}`));
+    lines.push(
+      "",
+      `### ${inv.id} ${inv.name}`,
+      "",
+      ...inv.violations.map((v) => `- ${escapeMarkdown(v)}`),
+    );
     if (inv.omitted > 0) lines.push(`- … and ${inv.omitted} more`);
   }
   lines.push("", ...summaryLines(report).map((l) => `- ${l}`));
@@ -52,7 +68,10 @@ function summaryLines(report: Report): string[] {
     `prepared left ${s.prepared}; log undecided ${s.undecided}, unacknowledged ${s.unacked}`,
   ];
   const c = s.clientRecord;
-  if (c) lines.push(`client record: committed ${c.committed}, aborted ${c.aborted}, unknown ${c.unknown}, error ${c.error}`);
+  if (c)
+    lines.push(
+      `client record: committed ${c.committed}, aborted ${c.aborted}, unknown ${c.unknown}, error ${c.error}`,
+    );
   return lines;
 }
 

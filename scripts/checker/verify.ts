@@ -13,10 +13,14 @@ export class NoClusterError extends Error {
   }
 }
 
-export async function verifyCluster(dir: string, opts: { clientRecordFile?: string } = {}): Promise<Report> {
+export async function verifyCluster(
+  dir: string,
+  opts: { clientRecordFile?: string } = {},
+): Promise<Report> {
   const cluster = readClusterFile(dir);
   if (!cluster) throw new NoClusterError(dir);
   // Read before touching the cluster, so a malformed record fails at once.
-  const clientRecord = opts.clientRecordFile === undefined ? undefined : readClientRecord(opts.clientRecordFile);
+  const clientRecord =
+    opts.clientRecordFile === undefined ? undefined : readClientRecord(opts.clientRecordFile);
   return checkInvariants(await gatherFacts(cluster, clientRecord));
 }

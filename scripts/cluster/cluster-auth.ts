@@ -24,10 +24,16 @@ function serialized(config: InternalAxiosRequestConfig): string {
 }
 
 /** Adds the signature headers `sign` makes for this request as it will be sent. */
-function signWith(config: InternalAxiosRequestConfig, method: string, url: URL, sign: Signer): void {
+function signWith(
+  config: InternalAxiosRequestConfig,
+  method: string,
+  url: URL,
+  sign: Signer,
+): void {
   const body = serialized(config);
   const contentType = body === "" ? "" : String(config.headers.get("content-type") ?? "");
-  for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, body, contentType))) config.headers.set(k, v);
+  for (const [k, v] of Object.entries(sign(method, url.pathname + url.search, body, contentType)))
+    config.headers.set(k, v);
 }
 
 /**
@@ -35,9 +41,12 @@ function signWith(config: InternalAxiosRequestConfig, method: string, url: URL, 
  * coordinators and participants get the credentials a legitimate caller has. A request that
  * already carries an Authorization or signature header is left alone (tests of the checks).
  */
-export function authenticateRequests(clusters: () => Iterable<ClusterFile>): (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig {
+export function authenticateRequests(
+  clusters: () => Iterable<ClusterFile>,
+): (config: InternalAxiosRequestConfig) => InternalAxiosRequestConfig {
   return (config) => {
-    if (!config.url || config.headers.has("authorization") || config.headers.has(SIGNATURE_HEADER)) return config;
+    if (!config.url || config.headers.has("authorization") || config.headers.has(SIGNATURE_HEADER))
+      return config;
     const url = new URL(config.url, config.baseURL);
     const method = (config.method ?? "get").toUpperCase();
     for (const cluster of clusters()) {
@@ -45,24 +54,50 @@ export function authenticateRequests(clusters: () => Iterable<ClusterFile>): (co
         if (/^\/v1\/transactions\/[^/]+\/decision\/?$/.test(url.pathname)) {
           // Asked as the first bank would, in doubt.
           const bank = cluster.banks[0]?.name ?? "";
-          signWith(config, method, url, signerFor({ secret: cluster.secrets.participantSecrets[bank] ?? "", keyId: bank, audience: "coordinator" }));
+          signWith(
+            config,
+            method,
+            url,
+            signerFor({
+              secret: cluster.secrets.participantSecrets[bank] ?? "",
+              keyId: bank,
+              audience: "coordinator",
+            }),
+          );
         } else if (url.pathname.startsWith("/v1/transactions")) {
           // Transfers as the first client; reads of balances, and looking at transactions (every
           // client's), as the operator.
-          const text = typeof config.data === "string" ? config.data : JSON.stringify(config.data ?? "");
+          const text =
+            typeof config.data === "string" ? config.data : JSON.stringify(config.data ?? "");
           const asOperator = method !== "POST" || /"op"\s*:\s*"read"/.test(text);
-          config.headers.set("authorization", `Bearer ${asOperator ? adminSecretOf(cluster, "coordinator") : cluster.secrets.apiKey}`);
+          config.headers.set(
+            "authorization",
+            `Bearer ${asOperator ? adminSecretOf(cluster, "coordinator") : cluster.secrets.apiKey}`,
+          );
         }
         return config;
       }
       const bank = cluster.banks.find((b) => new URL(b.participantUrl).origin === url.origin);
       // Reads only: opening an account stays an explicit act of the test or script.
-      if (bank && method === "GET" && (url.pathname.startsWith("/v1/accounts") || url.pathname.startsWith("/v1/ledger"))) {
+      if (
+        bank &&
+        method === "GET" &&
+        (url.pathname.startsWith("/v1/accounts") || url.pathname.startsWith("/v1/ledger"))
+      ) {
         config.headers.set("authorization", `Bearer ${adminSecretOf(cluster, bank.name)}`);
         return config;
       }
       if (bank && url.pathname.startsWith("/v1/2pc")) {
-        signWith(config, method, url, signerFor({ secret: cluster.secrets.participantSecrets[bank.name] ?? "", keyId: "coordinator", audience: bank.name }));
+        signWith(
+          config,
+          method,
+          url,
+          signerFor({
+            secret: cluster.secrets.participantSecrets[bank.name] ?? "",
+            keyId: "coordinator",
+            audience: bank.name,
+          }),
+        );
         return config;
       }
     }

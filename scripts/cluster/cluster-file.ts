@@ -67,7 +67,10 @@ export function peerPairKey(a: string, b: string): string {
 /** A service's admin secret; throws for a service the cluster does not have. */
 export function adminSecretOf(cluster: Pick<ClusterFile, "secrets">, service: string): string {
   const secret = cluster.secrets.adminSecrets[service];
-  if (secret === undefined) throw new Error(`no admin secret for ${service}; known: ${Object.keys(cluster.secrets.adminSecrets).join(", ")}`);
+  if (secret === undefined)
+    throw new Error(
+      `no admin secret for ${service}; known: ${Object.keys(cluster.secrets.adminSecrets).join(", ")}`,
+    );
   return secret;
 }
 

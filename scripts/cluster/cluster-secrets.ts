@@ -13,7 +13,9 @@ export const CLUSTER_API_KEY_IDS = ["client-1", "client-2"] as const;
 
 /** The store processes of a cluster with these banks, and the users each has. */
 export function storeUsers(banks: readonly string[]): Record<string, readonly string[]> {
-  const users: Record<string, readonly string[]> = { "redis-coordinator": ["admin", "coordinator"] };
+  const users: Record<string, readonly string[]> = {
+    "redis-coordinator": ["admin", "coordinator"],
+  };
   for (const bank of banks) {
     users[`postgres-${bank}`] = ["admin", "bank"];
     users[`redis-${bank}`] = ["admin", bank];
@@ -21,18 +23,24 @@ export function storeUsers(banks: readonly string[]): Record<string, readonly st
   return users;
 }
 
-export function clusterSecrets(banks: readonly string[], old: Partial<ClusterSecrets> = {}): ClusterSecrets {
+export function clusterSecrets(
+  banks: readonly string[],
+  old: Partial<ClusterSecrets> = {},
+): ClusterSecrets {
   const keep = (map: Record<string, string> | undefined, key: string) => map?.[key] ?? fresh();
   const apiKeys = Object.fromEntries(CLUSTER_API_KEY_IDS.map((id) => [id, keep(old.apiKeys, id)]));
   const pairs = banks.flatMap((a, i) => banks.slice(i + 1).map((b) => peerPairKey(a, b)));
   const passwords: Record<string, string> = {};
   for (const [store, users] of Object.entries(storeUsers(banks))) {
-    for (const user of users) passwords[`${store}/${user}`] = keep(old.passwords, `${store}/${user}`);
+    for (const user of users)
+      passwords[`${store}/${user}`] = keep(old.passwords, `${store}/${user}`);
   }
   return {
     apiKeys,
     apiKey: apiKeys[CLUSTER_API_KEY_IDS[0]] as string,
-    adminSecrets: Object.fromEntries(["coordinator", ...banks].map((s) => [s, keep(old.adminSecrets, s)])),
+    adminSecrets: Object.fromEntries(
+      ["coordinator", ...banks].map((s) => [s, keep(old.adminSecrets, s)]),
+    ),
     participantSecrets: Object.fromEntries(banks.map((b) => [b, keep(old.participantSecrets, b)])),
     peerSecrets: Object.fromEntries(pairs.map((pair) => [pair, keep(old.peerSecrets, pair)])),
     passwords,
@@ -47,7 +55,11 @@ export function passwordOf(secrets: ClusterSecrets, store: string, user: string)
 }
 
 /** `peer=secret,...` for one participant: the secret of each of its pairs (CONCORD_PEER_SECRETS). */
-export function peerSecretsFor(secrets: ClusterSecrets, bank: string, banks: readonly string[]): string {
+export function peerSecretsFor(
+  secrets: ClusterSecrets,
+  bank: string,
+  banks: readonly string[],
+): string {
   return banks
     .filter((b) => b !== bank)
     .map((peer) => `${peer}=${secrets.peerSecrets[peerPairKey(bank, peer)] ?? ""}`)

@@ -9,11 +9,42 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import axios from "axios";
 import { sleep } from "../../shared/clock.js";
-import { ADMIN_ACL_RULES, ADMIN_REDIS_USER, logNamespace, redisUserOf, serviceAclRules } from "../../shared/redis-acl.js";
-import { CLUSTER_FILE_VERSION, readClusterFile, readProcessList, writeClusterFile, type BankEntry, type ClusterFile, type ProcessEntry } from "./cluster-file.js";
+import {
+  ADMIN_ACL_RULES,
+  ADMIN_REDIS_USER,
+  logNamespace,
+  redisUserOf,
+  serviceAclRules,
+} from "../../shared/redis-acl.js";
+import {
+  CLUSTER_FILE_VERSION,
+  readClusterFile,
+  readProcessList,
+  writeClusterFile,
+  type BankEntry,
+  type ClusterFile,
+  type ProcessEntry,
+} from "./cluster-file.js";
 import { clusterSecrets, passwordOf, peerSecretsFor } from "./cluster-secrets.js";
-import { bankDatabaseName, databaseUrl, ensureBankDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser } from "./postgres.js";
-import { freePort, isOurProcess, portIsFree, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "./processes.js";
+import {
+  bankDatabaseName,
+  databaseUrl,
+  ensureBankDatabase,
+  initPostgres,
+  postgresDataRoot,
+  postgresReady,
+  postgresSpec,
+  postgresUser,
+} from "./postgres.js";
+import {
+  freePort,
+  isOurProcess,
+  portIsFree,
+  spawnDetached,
+  stopProcess,
+  waitUntil,
+  type ProcessSpec,
+} from "./processes.js";
 import { redisReady, redisSpec, redisUrl } from "./redis.js";
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -28,7 +59,8 @@ export interface StartOptions {
 }
 
 export function bankNames(count: number): string[] {
-  if (!Number.isInteger(count) || count < 1 || count > 26) throw new Error(`--banks must be an integer from 1 to 26, got ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > 26)
+    throw new Error(`--banks must be an integer from 1 to 26, got ${count}`);
   return Array.from({ length: count }, (_, i) => `bank-${String.fromCharCode(97 + i)}`);
 }
 
@@ -37,7 +69,11 @@ export function bankNames(count: number): string[] {
  * Ports are not held between picking and use, so the kernel may offer the same free port
  * twice: `taken` makes every pick of one start distinct.
  */
-async function pickPort(previous: number | undefined, taken: Set<number>, mustKeep: boolean): Promise<number> {
+async function pickPort(
+  previous: number | undefined,
+  taken: Set<number>,
+  mustKeep: boolean,
+): Promise<number> {
   // A process restarted while others run must come back on its old port: they know it by URL.
   // Right after a kill the port can be busy for a moment, so wait for it rather than move.
   const until = Date.now() + (mustKeep ? 15_000 : 0);
@@ -49,7 +85,10 @@ async function pickPort(previous: number | undefined, taken: Set<number>, mustKe
     if (Date.now() >= until) break;
     await sleep(100);
   }
-  if (mustKeep && previous) throw new Error(`port ${previous} is still in use; cannot restart on it while the rest of the cluster runs`);
+  if (mustKeep && previous)
+    throw new Error(
+      `port ${previous} is still in use; cannot restart on it while the rest of the cluster runs`,
+    );
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = await freePort();
     if (!taken.has(port)) {
@@ -85,11 +124,19 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   const user = postgresUser();
   closeStateFolder(dir, user);
   const previous = readClusterFile(dir);
-  const running = new Map((previous?.processes ?? []).filter((p) => isOurProcess(p.pid, p.marker)).map((p) => [p.name, p]));
+  const running = new Map(
+    (previous?.processes ?? [])
+      .filter((p) => isOurProcess(p.pid, p.marker))
+      .map((p) => [p.name, p]),
+  );
   const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
   const taken = new Set<number>([...running.values()].map((p) => p.port));
-  const portFor = async (name: string) => running.get(name)?.port ?? (await pickPort(oldPort(name), taken, running.size > 0));
-  const names = previous && options.banks === previous.banks.length ? previous.banks.map((b) => b.name) : bankNames(options.banks);
+  const portFor = async (name: string) =>
+    running.get(name)?.port ?? (await pickPort(oldPort(name), taken, running.size > 0));
+  const names =
+    previous && options.banks === previous.banks.length
+      ? previous.banks.map((b) => b.name)
+      : bankNames(options.banks);
   const secrets = clusterSecrets(names, previous?.secrets);
   const pw = (store: string, storeUser: string) => passwordOf(secrets, store, storeUser);
   const pgRoot = postgresDataRoot(dir, user);
@@ -104,8 +151,16 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       dataDir: join(dir, "redis", "coordinator"),
       port: coordinatorRedisPort,
       users: [
-        { name: ADMIN_REDIS_USER, password: pw("redis-coordinator", "admin"), rules: ADMIN_ACL_RULES },
-        { name: redisUserOf("coordinator"), password: pw("redis-coordinator", "coordinator"), rules: serviceAclRules(logNamespace("coordinator")) },
+        {
+          name: ADMIN_REDIS_USER,
+          password: pw("redis-coordinator", "admin"),
+          rules: ADMIN_ACL_RULES,
+        },
+        {
+          name: redisUserOf("coordinator"),
+          password: pw("redis-coordinator", "coordinator"),
+          rules: serviceAclRules(logNamespace("coordinator")),
+        },
       ],
       log: log("redis-coordinator"),
     }),
@@ -130,15 +185,31 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       postgresDataDir: dataDir,
     };
     banks.push(bank);
-    specs.push(postgresSpec({ name: `postgres-${name}`, dataDir, port: pgPort, log: log(`postgres-${name}`), user }));
+    specs.push(
+      postgresSpec({
+        name: `postgres-${name}`,
+        dataDir,
+        port: pgPort,
+        log: log(`postgres-${name}`),
+        user,
+      }),
+    );
     specs.push(
       redisSpec({
         name: `redis-${name}`,
         dataDir: join(dir, "redis", name),
         port: jPort,
         users: [
-          { name: ADMIN_REDIS_USER, password: pw(`redis-${name}`, "admin"), rules: ADMIN_ACL_RULES },
-          { name: redisUserOf({ participant: name }), password: pw(`redis-${name}`, name), rules: serviceAclRules(logNamespace({ participant: name })) },
+          {
+            name: ADMIN_REDIS_USER,
+            password: pw(`redis-${name}`, "admin"),
+            rules: ADMIN_ACL_RULES,
+          },
+          {
+            name: redisUserOf({ participant: name }),
+            password: pw(`redis-${name}`, name),
+            rules: serviceAclRules(logNamespace({ participant: name })),
+          },
         ],
         log: log(`redis-${name}`),
       }),
@@ -147,7 +218,11 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       name,
       role: "participant",
       command: process.execPath,
-      args: [join(DIST, "participant", "main.js"), `--concord-name=${name}`, `--concord-dir=${dir}`],
+      args: [
+        join(DIST, "participant", "main.js"),
+        `--concord-name=${name}`,
+        `--concord-dir=${dir}`,
+      ],
       env: {
         CONCORD_PARTICIPANT_NAME: name,
         CONCORD_HOST: "127.0.0.1",
@@ -170,14 +245,26 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     name: "coordinator",
     role: "coordinator",
     command: process.execPath,
-    args: [join(DIST, "coordinator", "main.js"), "--concord-name=coordinator", `--concord-dir=${dir}`],
+    args: [
+      join(DIST, "coordinator", "main.js"),
+      "--concord-name=coordinator",
+      `--concord-dir=${dir}`,
+    ],
     env: {
       CONCORD_HOST: "127.0.0.1",
       CONCORD_PORT: String(coordinatorPort),
-      CONCORD_REDIS_URL: redisUrl(coordinatorRedisPort, redisUserOf("coordinator"), pw("redis-coordinator", "coordinator")),
+      CONCORD_REDIS_URL: redisUrl(
+        coordinatorRedisPort,
+        redisUserOf("coordinator"),
+        pw("redis-coordinator", "coordinator"),
+      ),
       CONCORD_PARTICIPANTS: banks.map((b) => `${b.name}=${b.participantUrl}`).join(","),
-      CONCORD_PARTICIPANT_SECRETS: banks.map((b) => `${b.name}=${secrets.participantSecrets[b.name]}`).join(","),
-      CONCORD_API_KEYS: Object.entries(secrets.apiKeys).map(([id, key]) => `${id}=${key}`).join(","),
+      CONCORD_PARTICIPANT_SECRETS: banks
+        .map((b) => `${b.name}=${secrets.participantSecrets[b.name]}`)
+        .join(","),
+      CONCORD_API_KEYS: Object.entries(secrets.apiKeys)
+        .map(([id, key]) => `${id}=${key}`)
+        .join(","),
       CONCORD_ADMIN_SECRET: secrets.adminSecrets.coordinator as string,
       ...options.env,
     },
@@ -191,7 +278,10 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   // the secret of that pair alone.
   for (const s of specs) {
     if (s.role !== "participant") continue;
-    s.env.CONCORD_PEERS = banks.filter((b) => b.name !== s.name).map((b) => `${b.name}=${b.participantUrl}`).join(",");
+    s.env.CONCORD_PEERS = banks
+      .filter((b) => b.name !== s.name)
+      .map((b) => `${b.name}=${b.participantUrl}`)
+      .join(",");
     s.env.CONCORD_PEER_SECRETS = peerSecretsFor(secrets, s.name, names);
     if (s.env.CONCORD_PEERS === "") {
       delete s.env.CONCORD_PEERS;
@@ -199,7 +289,9 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     }
   }
   // Participants and the coordinator share a marker prefix; make each unique by its name.
-  for (const s of specs) if (s.role === "coordinator" || s.role === "participant") s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
+  for (const s of specs)
+    if (s.role === "coordinator" || s.role === "participant")
+      s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
 
   const file: ClusterFile = {
     version: CLUSTER_FILE_VERSION,
@@ -207,8 +299,16 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     startedAt: new Date().toISOString(),
     coordinator: {
       url: coordinatorUrl,
-      redisUrl: redisUrl(coordinatorRedisPort, redisUserOf("coordinator"), pw("redis-coordinator", "coordinator")),
-      adminRedisUrl: redisUrl(coordinatorRedisPort, ADMIN_REDIS_USER, pw("redis-coordinator", "admin")),
+      redisUrl: redisUrl(
+        coordinatorRedisPort,
+        redisUserOf("coordinator"),
+        pw("redis-coordinator", "coordinator"),
+      ),
+      adminRedisUrl: redisUrl(
+        coordinatorRedisPort,
+        ADMIN_REDIS_USER,
+        pw("redis-coordinator", "admin"),
+      ),
     },
     banks,
     secrets,
@@ -217,7 +317,8 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   // Every process is recorded the moment it is spawned, so `stop` can find it even when a later
   // step of this start fails.
   const entries = new Map<string, ProcessEntry>(running);
-  const save = () => writeClusterFile(dir, { ...file, processes: specs.flatMap((s) => entries.get(s.name) ?? []) });
+  const save = () =>
+    writeClusterFile(dir, { ...file, processes: specs.flatMap((s) => entries.get(s.name) ?? []) });
   const record = (entry: ProcessEntry) => {
     entries.set(entry.name, entry);
     save();
@@ -227,20 +328,32 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   // Stores first, in parallel; then the services that need them.
   const stores = specs.filter((s) => s.role === "postgres" || s.role === "redis");
   const services = specs.filter((s) => s.role === "coordinator" || s.role === "participant");
-  for (const s of stores) if (s.role === "postgres") initPostgres(s.args[1] as string, pw(s.name, "admin"), user);
+  for (const s of stores)
+    if (s.role === "postgres") initPostgres(s.args[1] as string, pw(s.name, "admin"), user);
   await Promise.all(stores.map((s) => ensureRunning(s, running.get(s.name), file, record)));
   // Each bank's role and database, on the servers this call started (a fresh one, or one back
   // after a crash); a server that was running already has them.
   for (const b of banks.filter((bank) => !running.has(`postgres-${bank.name}`))) {
     const database = bankDatabaseName(b.name);
-    ensureBankDatabase({ port: b.postgresPort, adminPassword: pw(`postgres-${b.name}`, "admin"), database, role: database, rolePassword: pw(`postgres-${b.name}`, "bank") });
+    ensureBankDatabase({
+      port: b.postgresPort,
+      adminPassword: pw(`postgres-${b.name}`, "admin"),
+      database,
+      role: database,
+      rolePassword: pw(`postgres-${b.name}`, "bank"),
+    });
   }
   await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), file, record)));
   return readClusterFile(dir) as ClusterFile;
 }
 
 /** Starts one process unless it already runs, and waits until it is ready. */
-export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | undefined, cluster: Pick<ClusterFile, "secrets">, record: (entry: ProcessEntry) => void = () => undefined): Promise<ProcessEntry> {
+export async function ensureRunning(
+  spec: ProcessSpec,
+  current: ProcessEntry | undefined,
+  cluster: Pick<ClusterFile, "secrets">,
+  record: (entry: ProcessEntry) => void = () => undefined,
+): Promise<ProcessEntry> {
   if (current && isOurProcess(current.pid, current.marker)) return current;
   // Right after a kill -9 the old instance can linger for a moment (a PostgreSQL backend, a
   // zombie pid in postmaster.pid), and the new one exits at once: try a few times.
@@ -249,7 +362,11 @@ export async function ensureRunning(spec: ProcessSpec, current: ProcessEntry | u
     record({ ...spec, pid });
     const alive = () => isOurProcess(pid, spec.marker);
     try {
-      await waitUntil(spec.name, () => ready(spec, cluster), { timeoutMs: START_TIMEOUT_MS, alive, log: spec.log });
+      await waitUntil(spec.name, () => ready(spec, cluster), {
+        timeoutMs: START_TIMEOUT_MS,
+        alive,
+        log: spec.log,
+      });
       return { ...spec, pid };
     } catch (err) {
       if (attempt >= 3 || alive()) throw err;
@@ -263,9 +380,14 @@ async function ready(spec: ProcessSpec, cluster: Pick<ClusterFile, "secrets">): 
     case "postgres":
       return postgresReady(spec.port, passwordOf(cluster.secrets, spec.name, "admin"));
     case "redis":
-      return redisReady(redisUrl(spec.port, ADMIN_REDIS_USER, passwordOf(cluster.secrets, spec.name, "admin")));
+      return redisReady(
+        redisUrl(spec.port, ADMIN_REDIS_USER, passwordOf(cluster.secrets, spec.name, "admin")),
+      );
     default: {
-      const res = await axios.get(`${spec.url}/healthz`, { timeout: 1000, validateStatus: () => true });
+      const res = await axios.get(`${spec.url}/healthz`, {
+        timeout: 1000,
+        validateStatus: () => true,
+      });
       return res.status === 200;
     }
   }
@@ -276,14 +398,26 @@ async function ready(spec: ProcessSpec, cluster: Pick<ClusterFile, "secrets">): 
  * `extraEnv` applies to this start only (a failpoint armed from the first instruction, say);
  * the recorded spec keeps its own environment for later restarts.
  */
-export async function restartProcess(dir: string, name: string, extraEnv: Record<string, string> = {}): Promise<ProcessEntry> {
+export async function restartProcess(
+  dir: string,
+  name: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ProcessEntry> {
   const file = readClusterFile(resolve(dir));
   if (!file) throw new Error(`no cluster in ${dir}`);
   const entry = file.processes.find((p) => p.name === name);
-  if (!entry) throw new Error(`no process named ${name} in ${dir}; known: ${file.processes.map((p) => p.name).join(", ")}`);
+  if (!entry)
+    throw new Error(
+      `no process named ${name} in ${dir}; known: ${file.processes.map((p) => p.name).join(", ")}`,
+    );
   const record = (started: ProcessEntry) => {
     const latest = readClusterFile(file.dir) ?? file;
-    writeClusterFile(file.dir, { ...latest, processes: latest.processes.map((p) => (p.name === name ? { ...started, env: entry.env } : p)) });
+    writeClusterFile(file.dir, {
+      ...latest,
+      processes: latest.processes.map((p) =>
+        p.name === name ? { ...started, env: entry.env } : p,
+      ),
+    });
   };
   return ensureRunning({ ...entry, env: { ...entry.env, ...extraEnv } }, entry, file, record);
 }
@@ -292,8 +426,14 @@ export async function restartProcess(dir: string, name: string, extraEnv: Record
 export function setProcessEnv(dir: string, name: string, env: Record<string, string>): void {
   const file = readClusterFile(resolve(dir));
   if (!file) throw new Error(`no cluster in ${dir}`);
-  if (!file.processes.some((p) => p.name === name)) throw new Error(`no process named ${name} in ${dir}`);
-  writeClusterFile(file.dir, { ...file, processes: file.processes.map((p) => (p.name === name ? { ...p, env: { ...p.env, ...env } } : p)) });
+  if (!file.processes.some((p) => p.name === name))
+    throw new Error(`no process named ${name} in ${dir}`);
+  writeClusterFile(file.dir, {
+    ...file,
+    processes: file.processes.map((p) =>
+      p.name === name ? { ...p, env: { ...p.env, ...env } } : p,
+    ),
+  });
 }
 
 /** Stops what this cluster started, services before stores, and nothing else. */
@@ -305,7 +445,12 @@ export async function stopCluster(dir: string): Promise<{ name: string; result: 
   const results: { name: string; result: string }[] = [];
   for (const role of order) {
     const batch = file.processes.filter((p) => p.role === role);
-    const done = await Promise.all(batch.map(async (p) => ({ name: p.name, result: await stopProcess(p.pid, p.marker, p.stopSignal) })));
+    const done = await Promise.all(
+      batch.map(async (p) => ({
+        name: p.name,
+        result: await stopProcess(p.pid, p.marker, p.stopSignal),
+      })),
+    );
     results.push(...done);
   }
   return results;
@@ -320,7 +465,9 @@ export interface ProcessStatus {
   healthy: boolean;
 }
 
-export async function clusterStatus(dir: string): Promise<{ file: ClusterFile | undefined; processes: ProcessStatus[] }> {
+export async function clusterStatus(
+  dir: string,
+): Promise<{ file: ClusterFile | undefined; processes: ProcessStatus[] }> {
   const file = readClusterFile(resolve(dir));
   if (!file) return { file, processes: [] };
   const processes = await Promise.all(

@@ -61,7 +61,8 @@ export function spawnDetached(spec: ProcessSpec): number {
     });
     child.on("error", () => undefined);
     child.unref();
-    if (child.pid === undefined) throw new Error(`could not start ${spec.name}: ${spec.command} did not run`);
+    if (child.pid === undefined)
+      throw new Error(`could not start ${spec.name}: ${spec.command} did not run`);
     return child.pid;
   } finally {
     process.umask(umask);
@@ -86,7 +87,12 @@ export function isOurProcess(pid: number | undefined, marker: string): boolean {
   }
 }
 
-export async function stopProcess(pid: number, marker: string, signal: NodeJS.Signals, graceMs = 15_000): Promise<"stopped" | "killed" | "not-running"> {
+export async function stopProcess(
+  pid: number,
+  marker: string,
+  signal: NodeJS.Signals,
+  graceMs = 15_000,
+): Promise<"stopped" | "killed" | "not-running"> {
   if (!isOurProcess(pid, marker)) return "not-running";
   try {
     process.kill(pid, signal);
@@ -115,25 +121,40 @@ export function tail(file: string, lines = 20): string {
 }
 
 /** Polls until `check` resolves true, the process dies, or the time is up. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, p: { timeoutMs: number; alive?: () => boolean; log?: string }): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  p: { timeoutMs: number; alive?: () => boolean; log?: string },
+): Promise<void> {
   const until = Date.now() + p.timeoutMs;
   while (Date.now() < until) {
     if (await check().catch(() => false)) return;
     if (p.alive && !p.alive()) {
-      throw new Error(`${what} exited during start-up. Last lines of ${p.log ?? "its log"}:\n${p.log ? tail(p.log) : ""}`);
+      throw new Error(
+        `${what} exited during start-up. Last lines of ${p.log ?? "its log"}:\n${p.log ? tail(p.log) : ""}`,
+      );
     }
     await sleep(100);
   }
-  throw new Error(`${what} did not become ready within ${p.timeoutMs} ms. Last lines of ${p.log ?? "its log"}:\n${p.log ? tail(p.log) : ""}`);
+  throw new Error(
+    `${what} did not become ready within ${p.timeoutMs} ms. Last lines of ${p.log ?? "its log"}:\n${p.log ? tail(p.log) : ""}`,
+  );
 }
 
 /** Runs a command to completion (as another user if asked) and fails with its output. */
-export function runOrFail(command: string, args: string[], p: { uid?: number; gid?: number; env?: Record<string, string> } = {}): void {
+export function runOrFail(
+  command: string,
+  args: string[],
+  p: { uid?: number; gid?: number; env?: Record<string, string> } = {},
+): void {
   const r = spawnSync(command, args, {
     encoding: "utf8",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...p.env },
     ...(p.uid !== undefined ? { uid: p.uid } : {}),
     ...(p.gid !== undefined ? { gid: p.gid } : {}),
   });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${command} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout}${r.stderr}`,
+    );
 }

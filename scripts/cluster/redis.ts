@@ -15,7 +15,14 @@ export interface RedisUser {
   rules: readonly string[];
 }
 
-export function redisSpec(p: { name: string; dataDir: string; port: number; users: readonly RedisUser[]; log: string; durable?: boolean }): ProcessSpec {
+export function redisSpec(p: {
+  name: string;
+  dataDir: string;
+  port: number;
+  users: readonly RedisUser[];
+  log: string;
+  durable?: boolean;
+}): ProcessSpec {
   mkdirSync(p.dataDir, { recursive: true, mode: 0o700 });
   const durable = p.durable ?? true;
   return {
@@ -23,21 +30,30 @@ export function redisSpec(p: { name: string; dataDir: string; port: number; user
     role: "redis",
     command: process.env.CONCORD_REDIS_SERVER ?? "redis-server",
     args: [
-      "--port", String(p.port),
-      "--bind", "127.0.0.1",
-      "--dir", p.dataDir,
-      "--appendonly", durable ? "yes" : "no",
-      "--appendfsync", durable ? "always" : "everysec",
-      "--save", "",
+      "--port",
+      String(p.port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      p.dataDir,
+      "--appendonly",
+      durable ? "yes" : "no",
+      "--appendfsync",
+      durable ? "always" : "everysec",
+      "--save",
+      "",
       // Redis 7.0 preallocates a whole stream node (4096 bytes by default) for each new stream, and
       // every transaction has a small event stream: 512 bytes cut the log's memory per finished
       // transaction from about 5.2 KB to 1.7 KB (measured; README, "Performance").
-      "--stream-node-max-bytes", "512",
+      "--stream-node-max-bytes",
+      "512",
       // Passwords are given as their SHA-256 (`#<hex>`): a command line is readable by every local
       // user, the hash of a 256-bit random secret gives nothing away.
       ...p.users.flatMap((u) => ["--user", u.name, "on", `#${sha256(u.password)}`, ...u.rules]),
-      "--daemonize", "no",
-      "--logfile", "",
+      "--daemonize",
+      "no",
+      "--logfile",
+      "",
     ],
     env: {},
     port: p.port,
@@ -58,7 +74,12 @@ export function redisUrl(port: number, user: string, password: string): string {
 }
 
 export async function redisReady(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
   client.on("error", () => undefined);
   try {
     await client.connect();

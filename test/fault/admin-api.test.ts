@@ -17,53 +17,115 @@ describe("the admin API (failpoints)", function () {
     for (const name of ["coordinator", "bank-a"]) {
       const url = `${h.url(name)}/v1/admin/failpoints`;
       expect((await http.get(url)).status).to.equal(401);
-      const fp = name === "coordinator" ? "coordinator.after-decision" : "participant.before-prepare";
-      const put = await http.put(`${url}/${fp}`, { action: "crash" }, { headers: { authorization: "Bearer wrong" } });
+      const fp =
+        name === "coordinator" ? "coordinator.after-decision" : "participant.before-prepare";
+      const put = await http.put(
+        `${url}/${fp}`,
+        { action: "crash" },
+        { headers: { authorization: "Bearer wrong" } },
+      );
       expect(put.status).to.equal(401);
       expect(put.data.error.message).to.match(/admin secret/);
-      const list = await http.get(url, { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, name)}` } });
+      const list = await http.get(url, {
+        headers: { authorization: `Bearer ${adminSecretOf(h.cluster, name)}` },
+      });
       expect(list.data.failpoints.every((f: { spec: unknown }) => f.spec === null)).to.equal(true);
     }
   });
 
   it("refuses an unknown failpoint or a malformed spec with 400", async () => {
-    const auth = { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, "coordinator")}` } };
-    const unknown = await http.put(`${h.url("coordinator")}/v1/admin/failpoints/nowhere`, { action: "crash" }, auth);
+    const auth = {
+      headers: { authorization: `Bearer ${adminSecretOf(h.cluster, "coordinator")}` },
+    };
+    const unknown = await http.put(
+      `${h.url("coordinator")}/v1/admin/failpoints/nowhere`,
+      { action: "crash" },
+      auth,
+    );
     expect(unknown.status).to.equal(400);
     expect(unknown.data.error.message).to.match(/unknown failpoint/);
-    const bad = await http.put(`${h.url("coordinator")}/v1/admin/failpoints/coordinator.after-begin`, { action: "explode" }, auth);
+    const bad = await http.put(
+      `${h.url("coordinator")}/v1/admin/failpoints/coordinator.after-begin`,
+      { action: "explode" },
+      auth,
+    );
     expect(bad.status).to.equal(400);
   });
 
   it("generated malformed failpoint names and specs get a 4xx and arm nothing (fast-check)", async () => {
-    const auth = { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, "coordinator")}` } };
-    const badName = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom("coordinator.after-begin'; --", "..", "%00", "participant.before-prepare.x")).filter((n) => n !== "" && n !== "." && n !== ".." && !FAILPOINT_NAMES.has(n));
+    const auth = {
+      headers: { authorization: `Bearer ${adminSecretOf(h.cluster, "coordinator")}` },
+    };
+    const badName = fc
+      .oneof(
+        fc.string({ maxLength: 40 }),
+        fc.constantFrom(
+          "coordinator.after-begin'; --",
+          "..",
+          "%00",
+          "participant.before-prepare.x",
+        ),
+      )
+      .filter((n) => n !== "" && n !== "." && n !== ".." && !FAILPOINT_NAMES.has(n));
     const badSpec = fc.oneof(
-      fc.record({ action: fc.string({ maxLength: 12 }).filter((a) => !["crash", "sleep", "error", "hang"].includes(a)) }),
+      fc.record({
+        action: fc
+          .string({ maxLength: 12 })
+          .filter((a) => !["crash", "sleep", "error", "hang"].includes(a)),
+      }),
       fc.record({ action: fc.constant("sleep") }),
-      fc.record({ action: fc.constant("sleep"), ms: fc.oneof(fc.double().filter((d) => !Number.isInteger(d) || d < 0 || d > 600_000), fc.integer({ max: -1 }), fc.string()) }),
-      fc.record({ action: fc.constant("crash"), probability: fc.oneof(fc.double({ min: 1.0001, max: 1e9 }), fc.double({ max: -0.0001, min: -1e9 }), fc.string()) }),
+      fc.record({
+        action: fc.constant("sleep"),
+        ms: fc.oneof(
+          fc.double().filter((d) => !Number.isInteger(d) || d < 0 || d > 600_000),
+          fc.integer({ max: -1 }),
+          fc.string(),
+        ),
+      }),
+      fc.record({
+        action: fc.constant("crash"),
+        probability: fc.oneof(
+          fc.double({ min: 1.0001, max: 1e9 }),
+          fc.double({ max: -0.0001, min: -1e9 }),
+          fc.string(),
+        ),
+      }),
       fc.record({ action: fc.constant("crash"), extra: fc.jsonValue() }),
       fc.jsonValue().filter((v) => typeof v !== "object" || v === null || Array.isArray(v)),
     );
     const request = fc.oneof(
       fc.tuple(badName, fc.constant({ action: "crash" } as unknown)),
-      fc.tuple(fc.constantFrom("coordinator.after-begin", "coordinator.after-decision"), badSpec as fc.Arbitrary<unknown>),
+      fc.tuple(
+        fc.constantFrom("coordinator.after-begin", "coordinator.after-decision"),
+        badSpec as fc.Arbitrary<unknown>,
+      ),
     );
     await fc.assert(
       fc.asyncProperty(request, async ([name, spec]) => {
-        const res = await http.put(`${h.url("coordinator")}/v1/admin/failpoints/${encodeURIComponent(name)}`, JSON.stringify(spec), { ...auth, headers: { ...auth.headers, "content-type": "application/json" } });
-        expect(res.status, `${name} ${JSON.stringify(spec)} -> ${JSON.stringify(res.data)}`).to.be.within(400, 499);
+        const res = await http.put(
+          `${h.url("coordinator")}/v1/admin/failpoints/${encodeURIComponent(name)}`,
+          JSON.stringify(spec),
+          { ...auth, headers: { ...auth.headers, "content-type": "application/json" } },
+        );
+        expect(
+          res.status,
+          `${name} ${JSON.stringify(spec)} -> ${JSON.stringify(res.data)}`,
+        ).to.be.within(400, 499);
       }),
       { numRuns: 200 },
     );
     const list = await http.get(`${h.url("coordinator")}/v1/admin/failpoints`, auth);
-    expect(list.data.failpoints.every((f: { spec: unknown }) => f.spec === null), "nothing armed").to.equal(true);
+    expect(
+      list.data.failpoints.every((f: { spec: unknown }) => f.spec === null),
+      "nothing armed",
+    ).to.equal(true);
   });
 
   it("does not exist unless explicitly enabled", async () => {
     const plain = await sharedCluster();
-    const res = await http.get(`${plain.coordinator.url}/v1/admin/failpoints`, { headers: { authorization: `Bearer ${adminSecretOf(plain, "coordinator")}` } });
+    const res = await http.get(`${plain.coordinator.url}/v1/admin/failpoints`, {
+      headers: { authorization: `Bearer ${adminSecretOf(plain, "coordinator")}` },
+    });
     expect(res.status).to.equal(404);
   });
 });

@@ -30,20 +30,31 @@ describe("route authorization: the admin routes, where CONCORD_ADMIN_ENDPOINTS=t
           probes: probesFor(ADMIN_ROUTES, {
             listFailpoints: { handlerStatuses: [200] },
             // A real failpoint with an action the schema refuses: 400 and nothing armed.
-            armFailpoint: { params: () => ({ name: failpoint }), body: { action: "explode" }, handlerStatuses: [400] },
+            armFailpoint: {
+              params: () => ({ name: failpoint }),
+              body: { action: "explode" },
+              handlerStatuses: [400],
+            },
             // Disarming an unknown name: 400 ("unknown failpoint"), nothing touched.
-            disarmFailpoint: { params: () => ({ name: "route-walk-no-such-failpoint" }), handlerStatuses: [400] },
+            disarmFailpoint: {
+              params: () => ({ name: "route-walk-no-such-failpoint" }),
+              handlerStatuses: [400],
+            },
           }),
         },
         standardCredentials(cluster, "bank-a"),
       );
-      console.log(`      route walk of ${service} admin routes: ${result.sent} requests\n${formatTally(result)}`);
+      console.log(
+        `      route walk of ${service} admin routes: ${result.sent} requests\n${formatTally(result)}`,
+      );
 
       // Checked here: the suite's afterEach disarms everything, which would hide a failpoint the walk armed.
       const asAdmin = { headers: { authorization: `Bearer ${adminSecretOf(cluster, service)}` } };
       const list = await raw.get(`${baseUrl}/v1/admin/failpoints`, asAdmin);
       expect(list.status, JSON.stringify(list.data)).to.equal(200);
-      const armed = (list.data as { failpoints: { name: string; spec: unknown }[] }).failpoints.filter((f) => f.spec !== null);
+      const armed = (
+        list.data as { failpoints: { name: string; spec: unknown }[] }
+      ).failpoints.filter((f) => f.spec !== null);
       expect(armed, `failpoints armed at ${service} after the walk`).to.deep.equal([]);
       const report = `${result.mismatches.length} of ${result.sent} requests broke the model:\n${result.mismatches.join("\n")}`;
       expect(result.mismatches, report).to.deep.equal([]);

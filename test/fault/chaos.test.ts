@@ -9,7 +9,13 @@ import { drawSchedule, FAULT_KINDS } from "../../scripts/chaos/schedule.js";
 
 describe("chaos (processes killed, paused, failpoints fired and the network broken on a seeded schedule)", function () {
   it("the same seed draws the same fault schedule", () => {
-    const draw = (seed: number) => drawSchedule({ seed, durationMs: 120_000, kinds: FAULT_KINDS, topology: { banks: ["bank-a", "bank-b", "bank-c"] } });
+    const draw = (seed: number) =>
+      drawSchedule({
+        seed,
+        durationMs: 120_000,
+        kinds: FAULT_KINDS,
+        topology: { banks: ["bank-a", "bank-b", "bank-c"] },
+      });
     expect(draw(7)).to.deep.equal(draw(7));
     expect(draw(7)).to.not.deep.equal(draw(8));
     expect(new Set(draw(7).map((f) => f.kind)).size).to.be.greaterThan(1);
@@ -19,7 +25,16 @@ describe("chaos (processes killed, paused, failpoints fired and the network brok
     this.timeout(600_000);
     const dir = mkdtempSync(join(tmpdir(), "concord-chaos-"));
     try {
-      const report = await runChaos({ seed: 7, durationSeconds: 60, faultKinds: [...FAULT_KINDS], banks: 3, concurrency: 8, dir, keepRunning: false, log: () => undefined });
+      const report = await runChaos({
+        seed: 7,
+        durationSeconds: 60,
+        faultKinds: [...FAULT_KINDS],
+        banks: 3,
+        concurrency: 8,
+        dir,
+        keepRunning: false,
+        log: () => undefined,
+      });
       expect(report.ok, chaosSummary(report)).to.equal(true);
       expect(report.faults.length).to.be.greaterThan(5);
       expect(report.transfers.committed).to.be.greaterThan(0);
@@ -27,7 +42,10 @@ describe("chaos (processes killed, paused, failpoints fired and the network brok
       expect(report.recoverySeconds).to.not.equal(null);
       // Under write load a read wins by age (wait-die); what can still stop one is a fault.
       const reads = report.consistentReads;
-      expect(reads.committed / Math.max(1, reads.attempted), `${reads.committed}/${reads.attempted} consistent reads committed`).to.be.at.least(0.9);
+      expect(
+        reads.committed / Math.max(1, reads.attempted),
+        `${reads.committed}/${reads.attempted} consistent reads committed`,
+      ).to.be.at.least(0.9);
     } finally {
       removeOutsideData(dir);
       rmSync(dir, { recursive: true, force: true });

@@ -15,10 +15,15 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
   let h: FaultHarness;
   useFaultHarness((harness) => (h = harness));
 
-  const key = (id: "client-1" | "client-2") => ({ authorization: `Bearer ${h.cluster.secrets.apiKeys[id]}` });
+  const key = (id: "client-1" | "client-2") => ({
+    authorization: `Bearer ${h.cluster.secrets.apiKeys[id]}`,
+  });
 
   /** Restarts a service with `env` for this start only; the returned function restarts it as recorded. */
-  async function restartWith(name: string, env: Record<string, string>): Promise<() => Promise<void>> {
+  async function restartWith(
+    name: string,
+    env: Record<string, string>,
+  ): Promise<() => Promise<void>> {
     h.signal(name, "SIGTERM");
     await h.waitDead(name);
     await h.restart(name, env);
@@ -29,11 +34,21 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
     };
   }
 
-  function send(spec: TransferSpec, who: "client-1" | "client-2", timeoutMs: number): Promise<AxiosResponse> {
-    return http.post(`${h.url("coordinator")}/v1/transactions`, { ...(transferBody(spec) as object), timeoutMs }, { headers: key(who) }).then((res) => {
-      if (res.data?.txid && res.status === 200) h.record(res.data.txid, res.data.outcome);
-      return res;
-    });
+  function send(
+    spec: TransferSpec,
+    who: "client-1" | "client-2",
+    timeoutMs: number,
+  ): Promise<AxiosResponse> {
+    return http
+      .post(
+        `${h.url("coordinator")}/v1/transactions`,
+        { ...(transferBody(spec) as object), timeoutMs },
+        { headers: key(who) },
+      )
+      .then((res) => {
+        if (res.data?.txid && res.status === 200) h.record(res.data.txid, res.data.outcome);
+        return res;
+      });
   }
 
   it("a client at its in-flight limit gets 429 with Retry-After while another client's transfers commit", async () => {
@@ -42,12 +57,20 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
       // bank-c answers its PREPAREs late: client-1's transfers to bank-c stay prepared at bank-a
       // until their deadline, as a client holding transactions open would keep them.
       await h.arm("bank-c", "participant.before-prepare", { action: "sleep", ms: 4000 });
-      const holds = await Promise.all(Array.from({ length: 10 }, () => openPair(h, "bank-a", "bank-c")));
+      const holds = await Promise.all(
+        Array.from({ length: 10 }, () => openPair(h, "bank-a", "bank-c")),
+      );
       const held = holds.map((spec) => send(spec, "client-1", 3000));
-      await h.eventually("client-1's transfers prepared at bank-a", async () => (await preparedAt(h, "bank-a")).length >= 1);
-      const others = await Promise.all(Array.from({ length: 3 }, () => openPair(h, "bank-a", "bank-b")));
+      await h.eventually(
+        "client-1's transfers prepared at bank-a",
+        async () => (await preparedAt(h, "bank-a")).length >= 1,
+      );
+      const others = await Promise.all(
+        Array.from({ length: 3 }, () => openPair(h, "bank-a", "bank-b")),
+      );
       const theirs = await Promise.all(others.map((spec) => send(spec, "client-2", 5000)));
-      for (const res of theirs) expect(res.data.outcome, JSON.stringify(res.data)).to.equal("committed");
+      for (const res of theirs)
+        expect(res.data.outcome, JSON.stringify(res.data)).to.equal("committed");
 
       const mine = await Promise.all(held);
       const refused = mine.filter((r) => r.status === 429);
@@ -77,12 +100,17 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
       const pending: Promise<AxiosResponse>[] = [];
       for (let i = 1; i <= 3; i++) {
         pending.push(send(await openPair(h, "bank-a", "bank-c"), "client-1", 5000));
-        await h.eventually(`${i} prepared at bank-a`, async () => (await preparedAt(h, "bank-a")).length >= i);
+        await h.eventually(
+          `${i} prepared at bank-a`,
+          async () => (await preparedAt(h, "bank-a")).length >= i,
+        );
       }
       const refused = await send(await openPair(h, "bank-a", "bank-c"), "client-1", 5000);
       expect(refused.status, JSON.stringify(refused.data)).to.equal(200);
       expect(refused.data.outcome).to.equal("aborted");
-      const atBankA = (refused.data.participants as { name: string; vote: string; reason?: string }[]).find((p) => p.name === "bank-a");
+      const atBankA = (
+        refused.data.participants as { name: string; vote: string; reason?: string }[]
+      ).find((p) => p.name === "bank-a");
       expect(atBankA).to.include({ vote: "no", reason: "busy" });
       // The three held ones end as their deadline dictates (bank-c answers too late): aborted, no error.
       for (const r of await Promise.all(pending)) {
@@ -101,9 +129,13 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
   });
 
   it("a client over its rate gets 429 with Retry-After; another client is not slowed", async () => {
-    const restore = await restartWith("coordinator", { CONCORD_CLIENT_RATE_PER_SECOND: "1", CONCORD_CLIENT_RATE_BURST: "2" });
+    const restore = await restartWith("coordinator", {
+      CONCORD_CLIENT_RATE_PER_SECOND: "1",
+      CONCORD_CLIENT_RATE_BURST: "2",
+    });
     try {
-      const list = (who: "client-1" | "client-2") => http.get(`${h.url("coordinator")}/v1/transactions?limit=1`, { headers: key(who) });
+      const list = (who: "client-1" | "client-2") =>
+        http.get(`${h.url("coordinator")}/v1/transactions?limit=1`, { headers: key(who) });
       const burst = [];
       for (let i = 0; i < 5; i++) burst.push(await list("client-1"));
       const statuses = burst.map((r) => r.status);

@@ -37,12 +37,27 @@ describe("consistent reads across banks", function () {
       requests.push(i % 2 ? move(a, "bank-a", b, "bank-b") : move(b, "bank-b", a, "bank-a"));
     }
     const results = await Promise.all(requests);
-    expect(results.every((r) => r.status === 200), JSON.stringify(results.find((r) => r.status !== 200)?.data)).to.equal(true);
-    const reasons = new Set(results.filter((r) => r.data.outcome === "aborted").flatMap((r) => (r.data.participants as { reason?: string }[]).map((p) => p.reason).filter(Boolean)));
-    for (const reason of reasons) expect(["lock-timeout", "deadline-passed", "statement-timeout"]).to.include(reason);
+    expect(
+      results.every((r) => r.status === 200),
+      JSON.stringify(results.find((r) => r.status !== 200)?.data),
+    ).to.equal(true);
+    const reasons = new Set(
+      results
+        .filter((r) => r.data.outcome === "aborted")
+        .flatMap((r) =>
+          (r.data.participants as { reason?: string }[]).map((p) => p.reason).filter(Boolean),
+        ),
+    );
+    for (const reason of reasons)
+      expect(["lock-timeout", "deadline-passed", "statement-timeout"]).to.include(reason);
     const totals = results
       .filter((r, i) => i % 2 === 0 && r.data.outcome === "committed")
-      .map((r) => (r.data.participants as { results: { balance: string }[] }[]).reduce((sum, p) => sum + BigInt(p.results[0]?.balance ?? "0"), 0n));
+      .map((r) =>
+        (r.data.participants as { results: { balance: string }[] }[]).reduce(
+          (sum, p) => sum + BigInt(p.results[0]?.balance ?? "0"),
+          0n,
+        ),
+      );
     expect(totals.length).to.be.greaterThan(0);
     for (const total of totals) expect(total).to.equal(2000n);
     await h.verify();

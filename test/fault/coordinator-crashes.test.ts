@@ -1,6 +1,12 @@
 import { expect } from "chai";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
-import { balanceOf, ledgerEntriesOf, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
+import {
+  balanceOf,
+  ledgerEntriesOf,
+  openPair,
+  preparedAt,
+  transferThroughFaults,
+} from "../support/fault-moves.js";
 import { http } from "../support/bank-client.js";
 
 describe("the coordinator killed at each protocol step (processes really killed)", function () {
@@ -15,7 +21,9 @@ describe("the coordinator killed at each protocol step (processes really killed)
     const res = await transferThroughFaults(h, spec, { timeoutMs: 1000 });
     expect(res).to.equal(undefined);
     await h.waitDead("coordinator");
-    expect((await preparedAt(h, "bank-a")).length + (await preparedAt(h, "bank-b")).length).to.equal(1);
+    expect(
+      (await preparedAt(h, "bank-a")).length + (await preparedAt(h, "bank-b")).length,
+    ).to.equal(1);
     await h.restart("coordinator");
     await h.verify();
     expect(await balanceOf(h, "bank-a", spec.from.account)).to.equal(1000n);
@@ -59,7 +67,9 @@ describe("the coordinator killed at each protocol step (processes really killed)
     await transferThroughFaults(h, spec);
     await h.waitDead("coordinator");
     // The restarted coordinator's recovery sends COMMIT to one participant and dies.
-    await h.startExpectingCrash("coordinator", { CONCORD_FAILPOINTS: "coordinator.recovery-after-first-send=crash#1" });
+    await h.startExpectingCrash("coordinator", {
+      CONCORD_FAILPOINTS: "coordinator.recovery-after-first-send=crash#1",
+    });
     await h.restart("coordinator");
     await h.verify();
     expect(await ledgerEntriesOf(h, "bank-a", spec.from.account)).to.have.length(1);

@@ -13,7 +13,12 @@ describe("participants in doubt (processes really stopped and killed)", function
     const spec = await openPair(h);
     await h.arm("coordinator", "coordinator.after-votes", { action: "sleep", ms: 800, count: 1 });
     const pending = transferThroughFaults(h, spec);
-    await h.eventually("both banks prepared", async () => (await preparedAt(h, "bank-a")).length === 1 && (await preparedAt(h, "bank-b")).length === 1);
+    await h.eventually(
+      "both banks prepared",
+      async () =>
+        (await preparedAt(h, "bank-a")).length === 1 &&
+        (await preparedAt(h, "bank-b")).length === 1,
+    );
     h.signal("coordinator", "SIGSTOP");
     // Several recovery passes go by: each asks the (stopped) coordinator and the peers, who are
     // in doubt too. Nobody may decide on their own.
@@ -32,7 +37,10 @@ describe("participants in doubt (processes really stopped and killed)", function
     await h.arm("coordinator", "coordinator.after-first-commit", { action: "crash", count: 1 });
     await transferThroughFaults(h, spec);
     await h.waitDead("coordinator");
-    await h.eventually("bank-b committed, told by its peer bank-a", async () => (await preparedAt(h, "bank-b")).length === 0);
+    await h.eventually(
+      "bank-b committed, told by its peer bank-a",
+      async () => (await preparedAt(h, "bank-b")).length === 0,
+    );
     expect(h.isRunning("coordinator")).to.equal(false);
     expect(await balanceOf(h, "bank-b", spec.to.account)).to.equal(1100n);
     expect(await balanceOf(h, "bank-a", spec.from.account)).to.equal(900n);

@@ -2,7 +2,13 @@ import { expect } from "chai";
 import { sleep } from "../../shared/clock.js";
 import { http } from "../support/bank-client.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
-import { balanceOf, ledgerEntriesOf, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
+import {
+  balanceOf,
+  ledgerEntriesOf,
+  openPair,
+  preparedAt,
+  transferThroughFaults,
+} from "../support/fault-moves.js";
 
 describe("duplicated and reordered messages", function () {
   this.timeout(120_000);

@@ -1,6 +1,12 @@
 import { expect } from "chai";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
-import { balanceOf, ledgerEntriesOf, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
+import {
+  balanceOf,
+  ledgerEntriesOf,
+  openPair,
+  preparedAt,
+  transferThroughFaults,
+} from "../support/fault-moves.js";
 
 describe("participants killed at each protocol step (processes really killed)", function () {
   this.timeout(120_000);
@@ -36,9 +42,18 @@ describe("participants killed at each protocol step (processes really killed)", 
 
   it("participant down during phase 2: it receives the decision when it comes back, and applies it exactly once", async () => {
     const spec = await openPair(h);
-    await h.arm("coordinator", "coordinator.after-decision", { action: "sleep", ms: 1500, count: 1 });
+    await h.arm("coordinator", "coordinator.after-decision", {
+      action: "sleep",
+      ms: 1500,
+      count: 1,
+    });
     const pending = transferThroughFaults(h, spec);
-    await h.eventually("both banks prepared", async () => (await preparedAt(h, "bank-b")).length === 1 && (await preparedAt(h, "bank-a")).length === 1);
+    await h.eventually(
+      "both banks prepared",
+      async () =>
+        (await preparedAt(h, "bank-b")).length === 1 &&
+        (await preparedAt(h, "bank-a")).length === 1,
+    );
     h.signal("bank-b", "SIGKILL");
     await h.waitDead("bank-b");
     const res = await pending;
@@ -71,7 +86,10 @@ describe("participants killed at each protocol step (processes really killed)", 
     expect(await preparedAt(h, "bank-b")).to.have.length(1);
     await h.restart("bank-b");
     // With the coordinator still down, the journal alone tells bank-b to commit.
-    await h.eventually("bank-b committed from its journal", async () => (await preparedAt(h, "bank-b")).length === 0);
+    await h.eventually(
+      "bank-b committed from its journal",
+      async () => (await preparedAt(h, "bank-b")).length === 0,
+    );
     expect(h.isRunning("coordinator")).to.equal(false);
     expect(await balanceOf(h, "bank-b", spec.to.account)).to.equal(1100n);
     await h.restart("coordinator");

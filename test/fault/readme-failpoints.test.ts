@@ -12,9 +12,14 @@ describe("the README's failpoint example, run as written", function () {
   it("arms, lists and disarms a failpoint through the admin API", () => {
     const run = runReadmeExample("failpoints", clusterFilePath(h.dir));
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
-    const [armed, listed, disarmed] = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [armed, listed, disarmed] = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(armed).to.deep.include({ name: "coordinator.after-decision" });
-    const entry = (listed?.failpoints as { name: string; spec: unknown }[]).find((f) => f.name === "coordinator.after-decision");
+    const entry = (listed?.failpoints as { name: string; spec: unknown }[]).find(
+      (f) => f.name === "coordinator.after-decision",
+    );
     expect(entry?.spec).to.deep.include({ action: "sleep", ms: 200 });
     expect(disarmed).to.deep.include({ name: "coordinator.after-decision", spec: null });
   });

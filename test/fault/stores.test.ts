@@ -1,6 +1,13 @@
 import { expect } from "chai";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
-import { balanceOf, ledgerEntriesOf, listed, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
+import {
+  balanceOf,
+  ledgerEntriesOf,
+  listed,
+  openPair,
+  preparedAt,
+  transferThroughFaults,
+} from "../support/fault-moves.js";
 import { http, transferBody } from "../support/bank-client.js";
 
 describe("Redis and PostgreSQL killed (processes really killed)", function () {
@@ -11,9 +18,16 @@ describe("Redis and PostgreSQL killed (processes really killed)", function () {
 
   it("Redis killed right after a decision: the decision survives, clients get a clear error while it is down, and recovery finishes", async () => {
     const spec = await openPair(h);
-    await h.arm("coordinator", "coordinator.after-decision", { action: "sleep", ms: 1000, count: 1 });
+    await h.arm("coordinator", "coordinator.after-decision", {
+      action: "sleep",
+      ms: 1000,
+      count: 1,
+    });
     const pending = transferThroughFaults(h, spec);
-    await h.eventually("the decision logged", async () => (await listed(h.url("coordinator"), "committing")).length > 0);
+    await h.eventually(
+      "the decision logged",
+      async () => (await listed(h.url("coordinator"), "committing")).length > 0,
+    );
     const [decided] = await listed(h.url("coordinator"), "committing");
     h.signal("redis-coordinator", "SIGKILL");
     await h.waitDead("redis-coordinator");

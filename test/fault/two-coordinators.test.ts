@@ -1,9 +1,21 @@
 import { expect } from "chai";
 import { apiKeyHeader } from "../../scripts/cluster/cluster-auth.js";
-import { freePort, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../../scripts/cluster/processes.js";
+import {
+  freePort,
+  spawnDetached,
+  stopProcess,
+  waitUntil,
+  type ProcessSpec,
+} from "../../scripts/cluster/processes.js";
 import { http } from "../support/bank-client.js";
 import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
-import { balanceOf, listed, openPair, preparedAt, transferThroughFaults } from "../support/fault-moves.js";
+import {
+  balanceOf,
+  listed,
+  openPair,
+  preparedAt,
+  transferThroughFaults,
+} from "../support/fault-moves.js";
 
 describe("two coordinators on one log (processes really paused)", function () {
   this.timeout(120_000);
@@ -37,7 +49,11 @@ describe("two coordinators on one log (processes really paused)", function () {
     };
     const pid = spawnDetached(spec);
     second = { spec, pid };
-    await waitUntil("coordinator-2", async () => (await http.get(`${spec.url}/healthz`)).status === 200, { timeoutMs: 30_000, log: spec.log });
+    await waitUntil(
+      "coordinator-2",
+      async () => (await http.get(`${spec.url}/healthz`)).status === 200,
+      { timeoutMs: 30_000, log: spec.log },
+    );
     return spec.url as string;
   }
 
@@ -50,7 +66,9 @@ describe("two coordinators on one log (processes really paused)", function () {
     const res = await transferThroughFaults(h, spec, { timeoutMs: 500 });
     expect(res?.data.outcome).to.equal("aborted");
     // The second coordinator is not in cluster.json: the client's API key is given explicitly.
-    const record = await http.get(`${secondUrl}/v1/transactions/${res?.data.txid}`, { headers: apiKeyHeader(h.cluster) });
+    const record = await http.get(`${secondUrl}/v1/transactions/${res?.data.txid}`, {
+      headers: apiKeyHeader(h.cluster),
+    });
     expect(record.data.decision).to.equal("abort");
     expect(record.data.decidedBy).to.equal("recovery");
     await h.verify();
@@ -63,9 +81,19 @@ describe("two coordinators on one log (processes really paused)", function () {
     const spec = await openPair(h);
     await h.arm("coordinator", "coordinator.after-votes", { action: "sleep", ms: 500, count: 1 });
     const pending = transferThroughFaults(h, spec, { timeoutMs: 500 });
-    await h.eventually("both banks prepared", async () => (await preparedAt(h, "bank-a")).length === 1 && (await preparedAt(h, "bank-b")).length === 1);
+    await h.eventually(
+      "both banks prepared",
+      async () =>
+        (await preparedAt(h, "bank-a")).length === 1 &&
+        (await preparedAt(h, "bank-b")).length === 1,
+    );
     h.signal("coordinator", "SIGSTOP");
-    await h.eventually("the second coordinator aborted it", async () => (await preparedAt(h, "bank-a")).length === 0 && (await preparedAt(h, "bank-b")).length === 0);
+    await h.eventually(
+      "the second coordinator aborted it",
+      async () =>
+        (await preparedAt(h, "bank-a")).length === 0 &&
+        (await preparedAt(h, "bank-b")).length === 0,
+    );
     const [aborted] = await listed(secondUrl, "aborted", apiKeyHeader(h.cluster));
     expect(aborted?.decision).to.equal("abort");
     h.signal("coordinator", "SIGCONT");

@@ -4,7 +4,19 @@ import { join } from "node:path";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
-import { account, allSecrets, bankUrl, http, openAccount, peerSigner, preparedLeft, raw, settled, transferBody, uniqueAccount } from "../support/bank-client.js";
+import {
+  account,
+  allSecrets,
+  bankUrl,
+  http,
+  openAccount,
+  peerSigner,
+  preparedLeft,
+  raw,
+  settled,
+  transferBody,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** Who may call what: every refused request gets 401 and changes nothing. */
@@ -31,24 +43,49 @@ describe("authentication: API keys for clients, HMAC signatures between services
   });
 
   const coordinator = () => cluster.coordinator.url;
-  const logged = async () => (await http.get(`${coordinator()}/v1/transactions?limit=500`)).data.transactions.length as number;
+  const logged = async () =>
+    (await http.get(`${coordinator()}/v1/transactions?limit=500`)).data.transactions
+      .length as number;
   /** Signs as the coordinator would for `bank`, with `secretOf` that bank's secret unless told otherwise. */
-  const signedAs = (bank: string, p: { secretOf?: string; keyId?: string; audience?: string } = {}) =>
-    signerFor({ secret: cluster.secrets.participantSecrets[p.secretOf ?? bank] ?? "", keyId: p.keyId ?? "coordinator", audience: p.audience ?? bank });
+  const signedAs = (
+    bank: string,
+    p: { secretOf?: string; keyId?: string; audience?: string } = {},
+  ) =>
+    signerFor({
+      secret: cluster.secrets.participantSecrets[p.secretOf ?? bank] ?? "",
+      keyId: p.keyId ?? "coordinator",
+      audience: p.audience ?? bank,
+    });
   /** Sends a POST to a participant exactly as signed (the body string is what was signed). */
   const postSigned = (bank: string, path: string, body: unknown, sign = signedAs(bank)) => {
     const text = JSON.stringify(body);
-    return raw.post(`${bankUrl(cluster, bank)}${path}`, text, { headers: { "content-type": "application/json", ...sign("POST", path, text, "application/json") } });
+    return raw.post(`${bankUrl(cluster, bank)}${path}`, text, {
+      headers: {
+        "content-type": "application/json",
+        ...sign("POST", path, text, "application/json"),
+      },
+    });
   };
-  const statusAt = async (bank: string, txid: string) => (await http.get(`${bankUrl(cluster, bank)}/v1/2pc/${txid}`)).data as { prepared: boolean; outcome: string | null; journal: unknown };
+  const statusAt = async (bank: string, txid: string) =>
+    (await http.get(`${bankUrl(cluster, bank)}/v1/2pc/${txid}`)).data as {
+      prepared: boolean;
+      outcome: string | null;
+      journal: unknown;
+    };
 
   it("the transaction API refuses a request without an API key, or with a wrong one, and logs nothing", async function () {
     const before = await logged();
-    const body = transferBody({ from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount: 10 });
+    const body = transferBody({
+      from: { bank: "bank-a", account: alice },
+      to: { bank: "bank-b", account: bob },
+      amount: 10,
+    });
     const none = await raw.post(`${coordinator()}/v1/transactions`, body);
     expect(none.status).to.equal(401);
     expect(none.data.error.message).to.match(/API key/);
-    const wrong = await raw.post(`${coordinator()}/v1/transactions`, body, { headers: { authorization: "Bearer not-the-key-not-the-key-not-the-key" } });
+    const wrong = await raw.post(`${coordinator()}/v1/transactions`, body, {
+      headers: { authorization: "Bearer not-the-key-not-the-key-not-the-key" },
+    });
     expect(wrong.status).to.equal(401);
     expect((await raw.get(`${coordinator()}/v1/transactions?limit=5`)).status).to.equal(401);
     expect(await logged()).to.equal(before);
@@ -68,21 +105,34 @@ describe("authentication: API keys for clients, HMAC signatures between services
     expect(unsigned.status).to.equal(401);
     expect(unsigned.data.error.message).to.match(/signature/);
     // Signed with bank-b's secret, or for bank-b, and sent to bank-a.
-    expect((await postSigned("bank-a", path, body, signedAs("bank-a", { secretOf: "bank-b" }))).status).to.equal(401);
+    expect(
+      (await postSigned("bank-a", path, body, signedAs("bank-a", { secretOf: "bank-b" }))).status,
+    ).to.equal(401);
     expect((await postSigned("bank-a", path, body, signedAs("bank-b"))).status).to.equal(401);
     // A peer's key on a route only the coordinator may use.
-    expect((await postSigned("bank-a", path, body, peerSigner(cluster, "bank-b", "bank-a"))).status).to.equal(401);
-    expect(await statusAt("bank-a", txid)).to.deep.include({ prepared: false, outcome: null, journal: null });
+    expect(
+      (await postSigned("bank-a", path, body, peerSigner(cluster, "bank-b", "bank-a"))).status,
+    ).to.equal(401);
+    expect(await statusAt("bank-a", txid)).to.deep.include({
+      prepared: false,
+      outcome: null,
+      journal: null,
+    });
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
   });
 
   it("a captured, validly signed COMMIT sent again is refused as a replay; the money moved once", async function () {
     const txid = newTxid();
-    const prepare = await postSigned("bank-a", `/v1/2pc/${txid}/prepare`, { operations: [{ op: "debit", account: alice, amount: "100" }] });
+    const prepare = await postSigned("bank-a", `/v1/2pc/${txid}/prepare`, {
+      operations: [{ op: "debit", account: alice, amount: "100" }],
+    });
     expect(prepare.data.vote).to.equal("yes");
     const path = `/v1/2pc/${txid}/commit`;
     const text = "{}";
-    const headers = { "content-type": "application/json", ...signedAs("bank-a")("POST", path, text, "application/json") };
+    const headers = {
+      "content-type": "application/json",
+      ...signedAs("bank-a")("POST", path, text, "application/json"),
+    };
     const first = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, text, { headers });
     expect(first.status).to.equal(200);
     const again = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, text, { headers });
@@ -99,12 +149,20 @@ describe("authentication: API keys for clients, HMAC signatures between services
     const unsigned = await raw.get(`${coordinator()}/v1/transactions/${txid}/decision`);
     expect(unsigned.status).to.equal(401);
     // With a client API key it is still refused: only participants ask for decisions.
-    const withKey = await raw.get(`${coordinator()}/v1/transactions/${txid}/decision`, { headers: { authorization: `Bearer ${cluster.secrets.apiKey}` } });
+    const withKey = await raw.get(`${coordinator()}/v1/transactions/${txid}/decision`, {
+      headers: { authorization: `Bearer ${cluster.secrets.apiKey}` },
+    });
     expect(withKey.status).to.equal(403);
     expect((await http.get(`${coordinator()}/v1/transactions/${txid}`)).status).to.equal(404);
     const path = `/v1/transactions/${txid}/decision`;
-    const asBank = signerFor({ secret: cluster.secrets.participantSecrets["bank-a"] ?? "", keyId: "bank-a", audience: "coordinator" });
-    const signed = await raw.get(`${coordinator()}${path}`, { headers: asBank("GET", path, "", "") });
+    const asBank = signerFor({
+      secret: cluster.secrets.participantSecrets["bank-a"] ?? "",
+      keyId: "bank-a",
+      audience: "coordinator",
+    });
+    const signed = await raw.get(`${coordinator()}${path}`, {
+      headers: asBank("GET", path, "", ""),
+    });
     expect(signed.status).to.equal(200);
     expect(signed.data).to.deep.equal({ txid, decision: "abort" });
   });
@@ -122,7 +180,8 @@ describe("authentication: API keys for clients, HMAC signatures between services
     const logs = join(cluster.dir, "logs");
     for (const file of readdirSync(logs)) {
       const text = readFileSync(join(logs, file), "utf8");
-      for (const s of secrets) expect(text.includes(s), `${file} contains a secret`).to.equal(false);
+      for (const s of secrets)
+        expect(text.includes(s), `${file} contains a secret`).to.equal(false);
     }
   });
 });

@@ -1,7 +1,16 @@
 import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
-import { bankUrl, http, openAccount, raw, preparedLeft, settled, snapshot, uniqueAccount } from "../support/bank-client.js";
+import {
+  bankUrl,
+  http,
+  openAccount,
+  raw,
+  preparedLeft,
+  settled,
+  snapshot,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** Every case must get a 4xx with a message that names what to fix, and change nothing. */
@@ -12,9 +21,16 @@ describe("bad input gets a clear 4xx and changes nothing", function () {
   let baseline: Awaited<ReturnType<typeof snapshot>>;
   let loggedBefore: number;
 
-  const logged = async () => (await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions.length as number;
+  const logged = async () =>
+    (await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions
+      .length as number;
   const post = (body: unknown) => http.post(`${cluster.coordinator.url}/v1/transactions`, body);
-  const op = (opts: Record<string, unknown>) => ({ op: "debit", account: alice, amount: "10", ...opts });
+  const op = (opts: Record<string, unknown>) => ({
+    op: "debit",
+    account: alice,
+    amount: "10",
+    ...opts,
+  });
   const twoBanks = (debit: Record<string, unknown>) => ({
     participants: [
       { name: "bank-a", operations: [op(debit)] },
@@ -45,19 +61,33 @@ describe("bad input gets a clear 4xx and changes nothing", function () {
     expect(await preparedLeft(cluster)).to.equal(0);
   });
 
-  function expectClientError(res: { status: number; data: { error?: { message?: string } } }, status: number, mentions: RegExp) {
+  function expectClientError(
+    res: { status: number; data: { error?: { message?: string } } },
+    status: number,
+    mentions: RegExp,
+  ) {
     expect(res.status, JSON.stringify(res.data)).to.equal(status);
     expect(res.data.error?.message).to.be.a("string").and.match(mentions);
   }
 
   it("an unknown participant is refused before anything is logged", async function () {
-    const res = await post({ participants: [{ name: "bank-zz", operations: [op({})] }, { name: "bank-b", operations: [{ op: "credit", account: bob, amount: "10" }] }] });
+    const res = await post({
+      participants: [
+        { name: "bank-zz", operations: [op({})] },
+        { name: "bank-b", operations: [{ op: "credit", account: bob, amount: "10" }] },
+      ],
+    });
     expectClientError(res, 400, /unknown participant "bank-zz"/);
     expect(await logged()).to.equal(loggedBefore);
   });
 
   it("the same participant twice in one transaction is refused", async function () {
-    const res = await post({ participants: [{ name: "bank-a", operations: [op({})] }, { name: "bank-a", operations: [op({})] }] });
+    const res = await post({
+      participants: [
+        { name: "bank-a", operations: [op({})] },
+        { name: "bank-a", operations: [op({})] },
+      ],
+    });
     expectClientError(res, 400, /appears twice/);
     expect(await logged()).to.equal(loggedBefore);
   });
@@ -103,49 +133,87 @@ describe("bad input gets a clear 4xx and changes nothing", function () {
   });
 
   it("a body that is not JSON gets 415, and malformed JSON gets 400", async function () {
-    const text = await http.post(`${cluster.coordinator.url}/v1/transactions`, "participants=1", { headers: { "content-type": "text/plain" } });
+    const text = await http.post(`${cluster.coordinator.url}/v1/transactions`, "participants=1", {
+      headers: { "content-type": "text/plain" },
+    });
     expectClientError(text, 415, /JSON/);
-    const broken = await http.post(`${cluster.coordinator.url}/v1/transactions`, '{"participants": [', { headers: { "content-type": "application/json" } });
+    const broken = await http.post(
+      `${cluster.coordinator.url}/v1/transactions`,
+      '{"participants": [',
+      { headers: { "content-type": "application/json" } },
+    );
     expectClientError(broken, 400, /JSON/);
   });
 
   it("an oversized body gets 413", async function () {
-    const res = await post({ participants: [{ name: "bank-a", operations: [op({ account: "x".repeat(70_000) })] }] });
+    const res = await post({
+      participants: [{ name: "bank-a", operations: [op({ account: "x".repeat(70_000) })] }],
+    });
     expectClientError(res, 413, /exceeds/);
   });
 
-  for (const txid of ["not-a-uuid", "01A20128-86B4-73A4-BBC4-BEE44A4BD441", "x'; DROP TABLE accounts; --", "01a20128-86b4-73a4-bbc4-bee44a4bd44"]) {
+  for (const txid of [
+    "not-a-uuid",
+    "01A20128-86B4-73A4-BBC4-BEE44A4BD441",
+    "x'; DROP TABLE accounts; --",
+    "01a20128-86b4-73a4-bbc4-bee44a4bd44",
+  ]) {
     it(`a malformed txid (${JSON.stringify(txid)}) is refused by the participant and the coordinator`, async function () {
       const encoded = encodeURIComponent(txid);
-      const prepare = await http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${encoded}/prepare`, { operations: [op({})] });
+      const prepare = await http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${encoded}/prepare`, {
+        operations: [op({})],
+      });
       expectClientError(prepare, 400, /txid/);
       const commit = await http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${encoded}/commit`, {});
       expectClientError(commit, 400, /txid/);
-      const query = await http.get(`${cluster.coordinator.url}/v1/transactions/${encoded}/decision`);
+      const query = await http.get(
+        `${cluster.coordinator.url}/v1/transactions/${encoded}/decision`,
+      );
       expectClientError(query, 400, /txid/);
     });
   }
 
   it("a participant refuses malformed operations in PREPARE with 400 and prepares nothing", async function () {
     const txid = newTxid();
-    const res = await http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/prepare`, { operations: [op({ amount: "1.5" })] });
+    const res = await http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/prepare`, {
+      operations: [op({ amount: "1.5" })],
+    });
     expectClientError(res, 400, /amount/);
     const status = await http.get(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}`);
     expect(status.data).to.deep.include({ prepared: false, outcome: null, journal: null });
   });
 
   it("opening an account without the admin secret gets 401", async function () {
-    const res = await raw.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, { id: uniqueAccount("mint"), balance: "1000000" });
+    const res = await raw.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, {
+      id: uniqueAccount("mint"),
+      balance: "1000000",
+    });
     expectClientError(res, 401, /admin secret/);
-    expectClientError(await raw.get(`${bankUrl(cluster, "bank-a")}/v1/accounts`), 401, /admin secret/);
+    expectClientError(
+      await raw.get(`${bankUrl(cluster, "bank-a")}/v1/accounts`),
+      401,
+      /admin secret/,
+    );
   });
 
   it("reading an unknown account gets 404, and a malformed account id 400", async function () {
-    expectClientError(await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/nobody-${Date.now()}`), 404, /does not exist/);
-    expectClientError(await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${encodeURIComponent("a b;'")}`), 400, /id/);
+    expectClientError(
+      await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/nobody-${Date.now()}`),
+      404,
+      /does not exist/,
+    );
+    expectClientError(
+      await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${encodeURIComponent("a b;'")}`),
+      400,
+      /id/,
+    );
   });
 
   it("an unknown route gets 404 with a JSON error", async function () {
-    expectClientError(await http.get(`${cluster.coordinator.url}/v1/nothing-here`), 404, /no route/);
+    expectClientError(
+      await http.get(`${cluster.coordinator.url}/v1/nothing-here`),
+      404,
+      /no route/,
+    );
   });
 });

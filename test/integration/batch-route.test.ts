@@ -1,7 +1,17 @@
 import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
-import { account, bankUrl, batchReplies, http, ledgerOf, openAccount, preparedLeft, settled, uniqueAccount } from "../support/bank-client.js";
+import {
+  account,
+  bankUrl,
+  batchReplies,
+  http,
+  ledgerOf,
+  openAccount,
+  preparedLeft,
+  settled,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("a participant's batch route: several 2PC messages in one request, each answered as if alone", function () {
@@ -26,8 +36,11 @@ describe("a participant's batch route: several 2PC messages in one request, each
     expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
   });
 
-  const batch = (messages: unknown[]) => http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/batch`, { messages });
-  const debit = (amount: string, who = alice) => ({ operations: [{ op: "debit", account: who, amount }] });
+  const batch = (messages: unknown[]) =>
+    http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/batch`, { messages });
+  const debit = (amount: string, who = alice) => ({
+    operations: [{ op: "debit", account: who, amount }],
+  });
 
   it("prepares, commits and aborts different transactions in one request, each with its own reply", async function () {
     const [t1, t2, t3] = [newTxid(), newTxid(), newTxid()];
@@ -75,29 +88,50 @@ describe("a participant's batch route: several 2PC messages in one request, each
     const good = newTxid();
     const res = await batch([
       { txid: good, action: "prepare", body: debit("100") },
-      { txid: newTxid(), action: "prepare", body: { operations: [{ op: "debit", account: alice, amount: "-5" }] } },
+      {
+        txid: newTxid(),
+        action: "prepare",
+        body: { operations: [{ op: "debit", account: alice, amount: "-5" }] },
+      },
       { txid: newTxid(), action: "commit", body: { unexpected: true } },
     ]);
     expect(res.status).to.equal(200);
-    const [a, b, c] = batchReplies(res) as { status: number; body: { error?: { field?: string } } }[];
+    const [a, b, c] = batchReplies(res) as {
+      status: number;
+      body: { error?: { field?: string } };
+    }[];
     expect(a?.status).to.equal(200);
     expect(b?.status).to.equal(400);
     expect(b?.body.error?.field).to.match(/^body\.messages\.1\.body/);
     expect(c?.status).to.equal(400);
-    await batch([{ txid: good, action: "abort", body: {} }, { txid: newTxid(), action: "abort", body: {} }]);
+    await batch([
+      { txid: good, action: "abort", body: {} },
+      { txid: newTxid(), action: "abort", body: {} },
+    ]);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
   });
 
   it("refuses a malformed batch as a whole with 400 and runs none of it", async function () {
     const txid = newTxid();
     const prepare = { txid, action: "prepare", body: debit("100") };
-    for (const body of [{ messages: [] }, { messages: [prepare], extra: 1 }, { messages: [{ ...prepare, action: "drop-table" }] }, { messages: [{ ...prepare, txid: "x'; DROP TABLE accounts;--" }, prepare] }]) {
+    for (const body of [
+      { messages: [] },
+      { messages: [prepare], extra: 1 },
+      { messages: [{ ...prepare, action: "drop-table" }] },
+      { messages: [{ ...prepare, txid: "x'; DROP TABLE accounts;--" }, prepare] },
+    ]) {
       const res = await http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/batch`, body);
       expect(res.status, JSON.stringify(body)).to.equal(400);
     }
-    const tooMany = Array.from({ length: 65 }, () => ({ txid: newTxid(), action: "abort", body: {} }));
+    const tooMany = Array.from({ length: 65 }, () => ({
+      txid: newTxid(),
+      action: "abort",
+      body: {},
+    }));
     expect((await batch(tooMany)).status).to.equal(400);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
-    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}`)).data.journal).to.equal(null);
+    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}`)).data.journal).to.equal(
+      null,
+    );
   });
 });

@@ -1,6 +1,14 @@
 import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
-import { ledgerOf, openAccount, preparedLeft, settled, snapshot, transfer, uniqueAccount } from "../support/bank-client.js";
+import {
+  ledgerOf,
+  openAccount,
+  preparedLeft,
+  settled,
+  snapshot,
+  transfer,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("concurrent transfers", function () {
@@ -24,8 +32,9 @@ describe("concurrent transfers", function () {
     const before = await snapshot(cluster);
     // A fixed-seed generator: the same transfers on every run.
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const pick = () => accounts[Math.floor(random() * accounts.length)] as { bank: string; account: string };
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pick = () =>
+      accounts[Math.floor(random() * accounts.length)] as { bank: string; account: string };
     const transfers = Array.from({ length: 200 }, () => {
       let from = pick();
       let to = pick();
@@ -36,7 +45,10 @@ describe("concurrent transfers", function () {
     });
     const results = await Promise.all(transfers.map((t) => transfer(cluster, t)));
 
-    expect(results.every((r) => r.status === 200)).to.equal(true, JSON.stringify(results.find((r) => r.status !== 200)?.data));
+    expect(results.every((r) => r.status === 200)).to.equal(
+      true,
+      JSON.stringify(results.find((r) => r.status !== 200)?.data),
+    );
     const committed = results.filter((r) => r.data.outcome === "committed");
     const aborted = results.filter((r) => r.data.outcome === "aborted");
     expect(committed.length + aborted.length).to.equal(200);

@@ -1,6 +1,14 @@
 import { expect } from "chai";
 import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
-import { account, http, openAccount, preparedLeft, settled, snapshot, uniqueAccount } from "../support/bank-client.js";
+import {
+  account,
+  http,
+  openAccount,
+  preparedLeft,
+  settled,
+  snapshot,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 
@@ -43,7 +51,9 @@ describe("contention: hot rows across banks commit instead of deadlocking", func
     const worker = async (w: number) => {
       for (let i = 0; i < 12; i++) {
         const forward = (w + i) % 2 === 0;
-        const res = await (forward ? move(cluster, ["bank-a", a], ["bank-b", b]) : move(cluster, ["bank-b", b], ["bank-a", a]));
+        const res = await (forward
+          ? move(cluster, ["bank-a", a], ["bank-b", b])
+          : move(cluster, ["bank-b", b], ["bank-a", a]));
         outcomes.push({ outcome: res.data.outcome, attempts: res.data.attempts ?? [] });
       }
     };
@@ -73,7 +83,9 @@ describe("contention: hot rows across banks commit instead of deadlocking", func
     const writer = async (w: number) => {
       for (let i = 0; writing; i++) {
         const [x, y] = ids[(w + i) % ids.length] as readonly [string, string];
-        await (i % 2 === 0 ? move(cluster, ["bank-a", x], ["bank-b", y]) : move(cluster, ["bank-b", y], ["bank-a", x]));
+        await (i % 2 === 0
+          ? move(cluster, ["bank-a", x], ["bank-b", y])
+          : move(cluster, ["bank-b", y], ["bank-a", x]));
       }
     };
     const writers = Array.from({ length: 6 }, (_, w) => writer(w));
@@ -81,15 +93,22 @@ describe("contention: hot rows across banks commit instead of deadlocking", func
     const body = {
       participants: [
         { name: "bank-a", operations: ids.map(([x]) => ({ op: "read", account: x, hold: true })) },
-        { name: "bank-b", operations: ids.map(([, y]) => ({ op: "read", account: y, hold: true })) },
+        {
+          name: "bank-b",
+          operations: ids.map(([, y]) => ({ op: "read", account: y, hold: true })),
+        },
       ],
       timeoutMs: 5000,
     };
     try {
       for (let r = 0; r < 5; r++) {
-        const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, body, { headers: operator });
+        const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, body, {
+          headers: operator,
+        });
         expect(res.data.outcome, JSON.stringify(res.data).slice(0, 300)).to.equal("committed");
-        const total = (res.data.participants as { results: { balance: string }[] }[]).flatMap((p) => p.results).reduce((s, x) => s + BigInt(x.balance), 0n);
+        const total = (res.data.participants as { results: { balance: string }[] }[])
+          .flatMap((p) => p.results)
+          .reduce((s, x) => s + BigInt(x.balance), 0n);
         expect(total).to.equal(6000n);
       }
     } finally {

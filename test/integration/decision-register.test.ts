@@ -22,7 +22,11 @@ describe("the write-once decision register", function () {
 
   it("the first decision wins; a later different decision gets the stored one back and changes nothing", async function () {
     const txid = newTxid();
-    await log.begin(txid, { participants: ["bank-a", "bank-b"], timeoutMs: 60_000, onePhase: false });
+    await log.begin(txid, {
+      participants: ["bank-a", "bank-b"],
+      timeoutMs: 60_000,
+      onePhase: false,
+    });
     const first = await log.decideOnce(txid, "abort", { by: "recovery", reason: "deadline" });
     expect(first).to.deep.equal({ won: true, decision: "abort", reason: "deadline" });
     const second = await log.decideOnce(txid, "commit", { by: "engine", reason: "all yes" });
@@ -36,8 +40,16 @@ describe("the write-once decision register", function () {
 
   it("concurrent writers of opposite decisions all read back one and the same decision", async function () {
     const txid = newTxid();
-    await log.begin(txid, { participants: ["bank-a", "bank-b"], timeoutMs: 60_000, onePhase: false });
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => log.decideOnce(txid, i % 2 ? "commit" : "abort", { by: i % 2 ? "engine" : "recovery" })));
+    await log.begin(txid, {
+      participants: ["bank-a", "bank-b"],
+      timeoutMs: 60_000,
+      onePhase: false,
+    });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        log.decideOnce(txid, i % 2 ? "commit" : "abort", { by: i % 2 ? "engine" : "recovery" }),
+      ),
+    );
     expect(results.filter((r) => r.won)).to.have.length(1);
     expect(new Set(results.map((r) => r.decision)).size).to.equal(1);
   });
@@ -63,9 +75,15 @@ describe("the write-once decision register", function () {
     const b = uniqueAccount("b");
     await openAccount(cluster, "bank-a", a, 10);
     await openAccount(cluster, "bank-b", b, 0);
-    const res = await transfer(cluster, { from: { bank: "bank-a", account: a }, to: { bank: "bank-b", account: b }, amount: 10 });
+    const res = await transfer(cluster, {
+      from: { bank: "bank-a", account: a },
+      to: { bank: "bank-b", account: b },
+      amount: 10,
+    });
     expect(res.data.outcome).to.equal("committed");
-    const inquiry = await http.get(`${cluster.coordinator.url}/v1/transactions/${res.data.txid}/decision`);
+    const inquiry = await http.get(
+      `${cluster.coordinator.url}/v1/transactions/${res.data.txid}/decision`,
+    );
     expect(inquiry.data.decision).to.equal("commit");
     const overwrite = await log.decideOnce(res.data.txid, "abort", { by: "operator" });
     expect(overwrite).to.include({ won: false, decision: "commit" });
@@ -73,7 +91,11 @@ describe("the write-once decision register", function () {
 
   it("an inquiry for a transaction still preparing, before its deadline, is answered pending", async function () {
     const txid = newTxid();
-    await log.begin(txid, { participants: ["bank-a", "bank-b"], timeoutMs: 60_000, onePhase: false });
+    await log.begin(txid, {
+      participants: ["bank-a", "bank-b"],
+      timeoutMs: 60_000,
+      onePhase: false,
+    });
     const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${txid}/decision`);
     expect(res.data.decision).to.equal("pending");
     await log.decideOnce(txid, "abort", { by: "operator", reason: "test cleanup" });

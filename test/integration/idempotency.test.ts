@@ -1,7 +1,18 @@
 import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
-import { account, bankUrl, http, ledgerOf, openAccount, preparedLeft, settled, transfer, transferBody, uniqueAccount } from "../support/bank-client.js";
+import {
+  account,
+  bankUrl,
+  http,
+  ledgerOf,
+  openAccount,
+  preparedLeft,
+  settled,
+  transfer,
+  transferBody,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("every message is idempotent by txid", function () {
@@ -23,8 +34,12 @@ describe("every message is idempotent by txid", function () {
     expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
   });
 
-  const prepare = (txid: string, amount: string) => http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/prepare`, { operations: [{ op: "debit", account: alice, amount }] });
-  const decide = (txid: string, decision: "commit" | "abort") => http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/${decision}`, {});
+  const prepare = (txid: string, amount: string) =>
+    http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/prepare`, {
+      operations: [{ op: "debit", account: alice, amount }],
+    });
+  const decide = (txid: string, decision: "commit" | "abort") =>
+    http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/${decision}`, {});
 
   it("a duplicated PREPARE returns the vote already given and executes nothing twice", async function () {
     const txid = newTxid();
@@ -114,7 +129,11 @@ describe("every message is idempotent by txid", function () {
     const bob = uniqueAccount("bob");
     await openAccount(cluster, "bank-b", bob, 0);
     const key = `test-${alice}`;
-    const spec = { from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount: 250 };
+    const spec = {
+      from: { bank: "bank-a", account: alice },
+      to: { bank: "bank-b", account: bob },
+      amount: 250,
+    };
     const first = await transfer(cluster, spec, { "idempotency-key": key });
     const retry = await transfer(cluster, spec, { "idempotency-key": key });
     expect(first.data.outcome).to.equal("committed");
@@ -127,11 +146,17 @@ describe("every message is idempotent by txid", function () {
 
     // Concurrent duplicates: exactly one runs.
     const key2 = `${key}-concurrent`;
-    const racing = await Promise.all([1, 2, 3].map(() => transfer(cluster, spec, { "idempotency-key": key2 })));
+    const racing = await Promise.all(
+      [1, 2, 3].map(() => transfer(cluster, spec, { "idempotency-key": key2 })),
+    );
     expect(new Set(racing.map((r) => r.data.txid)).size).to.equal(1);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(500n);
 
-    const other = await http.post(`${cluster.coordinator.url}/v1/transactions`, transferBody({ ...spec, amount: 1 }), { headers: { "idempotency-key": key } });
+    const other = await http.post(
+      `${cluster.coordinator.url}/v1/transactions`,
+      transferBody({ ...spec, amount: 1 }),
+      { headers: { "idempotency-key": key } },
+    );
     expect(other.status).to.equal(409);
     expect(other.data.error.code).to.equal("idempotency-key-reused");
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(500n);

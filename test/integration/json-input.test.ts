@@ -3,7 +3,15 @@ import { gzipSync } from "node:zlib";
 import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
-import { bankUrl, http, openAccount, preparedLeft, raw, snapshot, uniqueAccount } from "../support/bank-client.js";
+import {
+  bankUrl,
+  http,
+  openAccount,
+  preparedLeft,
+  raw,
+  snapshot,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /**
@@ -22,11 +30,25 @@ describe("request bodies: prototype keys, compression and signed headers", funct
     await openAccount(cluster, "bank-a", alice, 1000);
   });
 
-  const coordinatorSigner = (bank: string) => signerFor({ secret: cluster.secrets.participantSecrets[bank] ?? "", keyId: "coordinator", audience: bank });
+  const coordinatorSigner = (bank: string) =>
+    signerFor({
+      secret: cluster.secrets.participantSecrets[bank] ?? "",
+      keyId: "coordinator",
+      audience: bank,
+    });
   /** A 2PC request exactly as the coordinator would sign it, body sent as the given text. */
-  const signed2pc = (bank: string, path: string, text: string, headers: Record<string, string> = {}) =>
+  const signed2pc = (
+    bank: string,
+    path: string,
+    text: string,
+    headers: Record<string, string> = {},
+  ) =>
     raw.post(`${bankUrl(cluster, bank)}${path}`, text, {
-      headers: { "content-type": "application/json", ...coordinatorSigner(bank)("POST", path, text, "application/json"), ...headers },
+      headers: {
+        "content-type": "application/json",
+        ...coordinatorSigner(bank)("POST", path, text, "application/json"),
+        ...headers,
+      },
       transformRequest: [(d: unknown) => d],
     });
 
@@ -42,28 +64,43 @@ describe("request bodies: prototype keys, compression and signed headers", funct
   ];
 
   it("the coordinator refuses a transaction with a prototype key anywhere, with 400, and logs nothing", async function () {
-    const before = (await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions.length;
+    const before = (await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data
+      .transactions.length;
     for (const plant of plants) {
       const text = `{"participants":[{"name":"bank-a","operations":[{"op":"debit","account":"${alice}","amount":"1"},${credit(plant)}]}]}`;
       const res = await raw.post(`${cluster.coordinator.url}/v1/transactions`, text, {
-        headers: { "content-type": "application/json", authorization: `Bearer ${cluster.secrets.apiKey}` },
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${cluster.secrets.apiKey}`,
+        },
         transformRequest: [(d: unknown) => d],
       });
       expect(res.status, `${plant}: ${JSON.stringify(res.data)}`).to.equal(400);
       expect(res.data.error.message).to.match(/is not allowed/);
     }
-    expect((await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions.length).to.equal(before);
+    expect(
+      (await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions
+        .length,
+    ).to.equal(before);
   });
 
   it("a participant refuses them on every 2PC route and inside a batch message body, exactly as on the message's own route", async function () {
     const start = await snapshot(cluster);
     for (const plant of plants) {
       const txid = newTxid();
-      const prepare = await signed2pc("bank-a", `/v1/2pc/${txid}/one-phase`, `{"operations":[${credit(plant)}]}`);
+      const prepare = await signed2pc(
+        "bank-a",
+        `/v1/2pc/${txid}/one-phase`,
+        `{"operations":[${credit(plant)}]}`,
+      );
       expect(prepare.status, plant).to.equal(400);
       const abort = await signed2pc("bank-a", `/v1/2pc/${txid}/abort`, `{${plant.slice(1)}}`);
       expect(abort.status, plant).to.equal(400);
-      const batch = await signed2pc("bank-a", "/v1/2pc/batch", `{"messages":[{"txid":"${txid}","action":"abort","body":{${plant.slice(1)}}}]}`);
+      const batch = await signed2pc(
+        "bank-a",
+        "/v1/2pc/batch",
+        `{"messages":[{"txid":"${txid}","action":"abort","body":{${plant.slice(1)}}}]}`,
+      );
       expect(batch.status, plant).to.equal(400);
       // Nothing ran: no tombstone, no journal entry for the txid.
       const status = await http.get(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}`);
@@ -78,21 +115,37 @@ describe("request bodies: prototype keys, compression and signed headers", funct
   it("the bank's own routes refuse them too, and a value spelled like a forbidden key is fine", async function () {
     const auth = { authorization: `Bearer ${adminSecretOf(cluster, "bank-a")}` };
     const id = uniqueAccount("proto");
-    const refused = await raw.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, `{"id":"${id}","balance":"5","__proto__":{"balance":"9"}}`, {
-      headers: { "content-type": "application/json", ...auth },
-      transformRequest: [(d: unknown) => d],
-    });
+    const refused = await raw.post(
+      `${bankUrl(cluster, "bank-a")}/v1/accounts`,
+      `{"id":"${id}","balance":"5","__proto__":{"balance":"9"}}`,
+      {
+        headers: { "content-type": "application/json", ...auth },
+        transformRequest: [(d: unknown) => d],
+      },
+    );
     expect(refused.status).to.equal(400);
-    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${id}`)).status).to.equal(404);
+    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${id}`)).status).to.equal(
+      404,
+    );
     // Nor can the key hide in another encoding of the same JSON.
-    const utf16 = await raw.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, Buffer.from(`{"id":"${id}","balance":"5","__proto__":{}}`, "utf16le"), {
-      headers: { "content-type": "application/json; charset=utf-16le", ...auth },
-    });
+    const utf16 = await raw.post(
+      `${bankUrl(cluster, "bank-a")}/v1/accounts`,
+      Buffer.from(`{"id":"${id}","balance":"5","__proto__":{}}`, "utf16le"),
+      {
+        headers: { "content-type": "application/json; charset=utf-16le", ...auth },
+      },
+    );
     expect(utf16.status).to.equal(415);
-    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${id}`)).status).to.equal(404);
+    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${id}`)).status).to.equal(
+      404,
+    );
     // Only keys are refused: an account may be called "constructor".
     const name = `constructor-${process.pid}`;
-    const ok = await http.post(`${bankUrl(cluster, "bank-a")}/v1/accounts`, { id: name, balance: "0" }, { headers: auth });
+    const ok = await http.post(
+      `${bankUrl(cluster, "bank-a")}/v1/accounts`,
+      { id: name, balance: "0" },
+      { headers: auth },
+    );
     expect([201, 409]).to.include(ok.status);
   });
 
@@ -100,21 +153,32 @@ describe("request bodies: prototype keys, compression and signed headers", funct
     const text = JSON.stringify({ participants: [] });
     const gz = gzipSync(text);
     const client = await raw.post(`${cluster.coordinator.url}/v1/transactions`, gz, {
-      headers: { "content-type": "application/json", "content-encoding": "gzip", authorization: `Bearer ${cluster.secrets.apiKey}` },
+      headers: {
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+        authorization: `Bearer ${cluster.secrets.apiKey}`,
+      },
     });
     expect(client.status).to.equal(415);
     const path = `/v1/2pc/${newTxid()}/abort`;
     const body = gzipSync("{}");
-    const res = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, body, { headers: { "content-type": "application/json", "content-encoding": "gzip" } });
+    const res = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, body, {
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    });
     expect(res.status).to.equal(415);
-    expect((await http.get(`${bankUrl(cluster, "bank-a")}${path.replace(/\/abort$/, "")}`)).data.outcome).to.equal(null);
+    expect(
+      (await http.get(`${bankUrl(cluster, "bank-a")}${path.replace(/\/abort$/, "")}`)).data.outcome,
+    ).to.equal(null);
   });
 
   it("a signature covers Content-Type: the same signed request relabelled is refused", async function () {
     const path = `/v1/2pc/${newTxid()}/abort`;
     const sign = coordinatorSigner("bank-a");
     const relabelled = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, "{}", {
-      headers: { "content-type": "application/json; charset=utf-8", ...sign("POST", path, "{}", "application/json") },
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        ...sign("POST", path, "{}", "application/json"),
+      },
       transformRequest: [(d: unknown) => d],
     });
     expect(relabelled.status).to.equal(401);

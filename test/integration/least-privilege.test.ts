@@ -7,7 +7,17 @@ import pg from "pg";
 import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { signerFor, type Signer } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
-import { bankUrl, http, openAccount, preparedLeft, raw, settled, snapshot, transfer, uniqueAccount } from "../support/bank-client.js";
+import {
+  bankUrl,
+  http,
+  openAccount,
+  preparedLeft,
+  raw,
+  settled,
+  snapshot,
+  transfer,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** What a compromised bank-a holds: exactly its process's environment in the cluster. */
@@ -22,7 +32,12 @@ interface Stolen {
 function stolenFrom(cluster: ClusterFile, bank: string): Stolen {
   const env = cluster.processes.find((p) => p.name === bank)?.env;
   if (!env) throw new Error(`no process ${bank}`);
-  const peers = new Map((env.CONCORD_PEER_SECRETS ?? "").split(",").filter(Boolean).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as [string, string]));
+  const peers = new Map(
+    (env.CONCORD_PEER_SECRETS ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as [string, string]),
+  );
   return {
     databaseUrl: env.CONCORD_DATABASE_URL ?? "",
     redisUrl: env.CONCORD_REDIS_URL ?? "",
@@ -54,7 +69,13 @@ async function pgError(url: string, sql?: string): Promise<string | undefined> {
 }
 
 async function redisReply(url: string, ...command: string[]): Promise<string> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000, enableReadyCheck: false });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+    enableReadyCheck: false,
+  });
   // A refused AUTH closes the connection: the rejection then says only that, the event says why.
   let refusal: Error | undefined;
   redis.on("error", (err: Error) => (refusal = err));
@@ -93,22 +114,41 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
     const db = new pg.Client({ connectionString: stolen.databaseUrl });
     await db.connect();
     try {
-      const { rows } = await db.query("SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = current_user");
-      expect(rows[0]).to.deep.equal({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false });
+      const { rows } = await db.query(
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+      );
+      expect(rows[0]).to.deep.equal({
+        rolsuper: false,
+        rolcreaterole: false,
+        rolcreatedb: false,
+        rolreplication: false,
+        rolbypassrls: false,
+      });
     } finally {
       await db.end();
     }
-    const denied = ["CREATE ROLE intruder LOGIN", "ALTER SYSTEM SET fsync = off", "COPY (SELECT 1) TO PROGRAM 'true'", "SELECT rolpassword FROM pg_authid", "SELECT pg_read_file('postgresql.conf')", "CREATE DATABASE intruder"];
+    const denied = [
+      "CREATE ROLE intruder LOGIN",
+      "ALTER SYSTEM SET fsync = off",
+      "COPY (SELECT 1) TO PROGRAM 'true'",
+      "SELECT rolpassword FROM pg_authid",
+      "SELECT pg_read_file('postgresql.conf')",
+      "CREATE DATABASE intruder",
+    ];
     for (const sql of denied) expect(await pgError(stolen.databaseUrl, sql), sql).to.equal("42501");
     // Not even its own server's maintenance database.
-    expect(await pgError(retarget(stolen.databaseUrl, port("postgres-bank-a"), "postgres"))).to.equal("42501");
+    expect(
+      await pgError(retarget(stolen.databaseUrl, port("postgres-bank-a"), "postgres")),
+    ).to.equal("42501");
   });
 
   it("bank-a's database password opens no other bank's PostgreSQL", async function () {
     for (const bank of ["bank-b", "bank-c"]) {
       const other = `concord_${bank.replace("-", "_")}`;
       for (const database of [other, "concord_bank_a", "postgres"]) {
-        const code = await pgError(retarget(stolen.databaseUrl, port(`postgres-${bank}`), database));
+        const code = await pgError(
+          retarget(stolen.databaseUrl, port(`postgres-${bank}`), database),
+        );
         expect(code, `${bank}/${database}`).to.be.oneOf(["28P01", "28000"]);
       }
     }
@@ -116,7 +156,9 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
 
   it("bank-a's journal user touches only its own keys and commands, and opens no other Redis", async function () {
     expect(await redisReply(stolen.redisUrl, "PING")).to.equal("PONG");
-    expect(await redisReply(stolen.redisUrl, "SET", "{concord:participant:bank-a:0}:probe", "1")).to.equal("OK");
+    expect(
+      await redisReply(stolen.redisUrl, "SET", "{concord:participant:bank-a:0}:probe", "1"),
+    ).to.equal("OK");
     for (const command of [
       ["SET", "{concord:coordinator:0}:tx:forged", "1"],
       ["SET", "{concord:participant:bank-b:0}:probe", "1"],
@@ -129,10 +171,15 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
       ["BGREWRITEAOF"],
       ["EVAL", "return redis.call('SET', 'elsewhere', '1')", "0"],
     ]) {
-      expect(await redisReply(stolen.redisUrl, ...(command as [string, ...string[]])), command.join(" ")).to.match(/NOPERM|no permissions|can't access/i);
+      expect(
+        await redisReply(stolen.redisUrl, ...(command as [string, ...string[]])),
+        command.join(" "),
+      ).to.match(/NOPERM|no permissions|can't access/i);
     }
     for (const name of ["redis-coordinator", "redis-bank-b", "redis-bank-c"]) {
-      expect(await redisReply(retarget(stolen.redisUrl, port(name)), "PING"), name).to.match(/WRONGPASS|invalid username-password/i);
+      expect(await redisReply(retarget(stolen.redisUrl, port(name)), "PING"), name).to.match(
+        /WRONGPASS|invalid username-password/i,
+      );
     }
     // No password at all opens nothing anywhere.
     for (const name of ["redis-coordinator", "redis-bank-a"]) {
@@ -145,37 +192,97 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
     const txid = newTxid();
     const post = (bank: string, path: string, body: unknown, sign: Signer) => {
       const text = JSON.stringify(body);
-      return raw.post(`${bankUrl(cluster, bank)}${path}`, text, { headers: { "content-type": "application/json", ...sign("POST", path, text, "application/json") }, transformRequest: [(d: unknown) => d] });
+      return raw.post(`${bankUrl(cluster, bank)}${path}`, text, {
+        headers: {
+          "content-type": "application/json",
+          ...sign("POST", path, text, "application/json"),
+        },
+        transformRequest: [(d: unknown) => d],
+      });
     };
     const credit = { operations: [{ op: "credit", account: "anyone", amount: "1000" }] };
-    const asCoordinatorWithMySecret = (audience: string) => signerFor({ secret: stolen.participantSecret, keyId: "coordinator", audience });
-    const asPeer = (keyId: string, audience: string, secret: string) => signerFor({ secret, keyId, audience });
+    const asCoordinatorWithMySecret = (audience: string) =>
+      signerFor({ secret: stolen.participantSecret, keyId: "coordinator", audience });
+    const asPeer = (keyId: string, audience: string, secret: string) =>
+      signerFor({ secret, keyId, audience });
     const abSecret = stolen.peerSecrets.get("bank-b") ?? "";
     const acSecret = stolen.peerSecrets.get("bank-c") ?? "";
     const attempts: [string, Promise<{ status: number }>][] = [
       // Its coordinator secret, presented to bank-b as if from the coordinator.
-      ["one-phase at bank-b as coordinator", post("bank-b", `/v1/2pc/${txid}/one-phase`, credit, asCoordinatorWithMySecret("bank-b"))],
-      ["batch at bank-b as coordinator", post("bank-b", "/v1/2pc/batch", { messages: [{ txid, action: "one-phase", body: credit }] }, asCoordinatorWithMySecret("bank-b"))],
+      [
+        "one-phase at bank-b as coordinator",
+        post("bank-b", `/v1/2pc/${txid}/one-phase`, credit, asCoordinatorWithMySecret("bank-b")),
+      ],
+      [
+        "batch at bank-b as coordinator",
+        post(
+          "bank-b",
+          "/v1/2pc/batch",
+          { messages: [{ txid, action: "one-phase", body: credit }] },
+          asCoordinatorWithMySecret("bank-b"),
+        ),
+      ],
       // Its peer secret with bank-b: a peer may only ask.
-      ["one-phase at bank-b as peer", post("bank-b", `/v1/2pc/${txid}/one-phase`, credit, asPeer("bank-a", "bank-b", abSecret))],
-      ["commit at bank-b as peer", post("bank-b", `/v1/2pc/${txid}/commit`, {}, asPeer("bank-a", "bank-b", abSecret))],
-      ["abort at bank-b as peer", post("bank-b", `/v1/2pc/${txid}/abort`, {}, asPeer("bank-a", "bank-b", abSecret))],
-      ["batch at bank-b as peer", post("bank-b", "/v1/2pc/batch", { messages: [{ txid, action: "abort", body: {} }] }, asPeer("bank-a", "bank-b", abSecret))],
+      [
+        "one-phase at bank-b as peer",
+        post("bank-b", `/v1/2pc/${txid}/one-phase`, credit, asPeer("bank-a", "bank-b", abSecret)),
+      ],
+      [
+        "commit at bank-b as peer",
+        post("bank-b", `/v1/2pc/${txid}/commit`, {}, asPeer("bank-a", "bank-b", abSecret)),
+      ],
+      [
+        "abort at bank-b as peer",
+        post("bank-b", `/v1/2pc/${txid}/abort`, {}, asPeer("bank-a", "bank-b", abSecret)),
+      ],
+      [
+        "batch at bank-b as peer",
+        post(
+          "bank-b",
+          "/v1/2pc/batch",
+          { messages: [{ txid, action: "abort", body: {} }] },
+          asPeer("bank-a", "bank-b", abSecret),
+        ),
+      ],
       // Posing as bank-c towards bank-b, with each secret bank-a holds.
-      ["inquiry at bank-b as bank-c (a-b secret)", post("bank-b", `/v1/2pc/${txid}/inquiry`, {}, asPeer("bank-c", "bank-b", abSecret))],
-      ["inquiry at bank-b as bank-c (a-c secret)", post("bank-b", `/v1/2pc/${txid}/inquiry`, {}, asPeer("bank-c", "bank-b", acSecret))],
-      ["inquiry at bank-b as bank-c (coordinator secret)", post("bank-b", `/v1/2pc/${txid}/inquiry`, {}, asPeer("bank-c", "bank-b", stolen.participantSecret))],
+      [
+        "inquiry at bank-b as bank-c (a-b secret)",
+        post("bank-b", `/v1/2pc/${txid}/inquiry`, {}, asPeer("bank-c", "bank-b", abSecret)),
+      ],
+      [
+        "inquiry at bank-b as bank-c (a-c secret)",
+        post("bank-b", `/v1/2pc/${txid}/inquiry`, {}, asPeer("bank-c", "bank-b", acSecret)),
+      ],
+      [
+        "inquiry at bank-b as bank-c (coordinator secret)",
+        post(
+          "bank-b",
+          `/v1/2pc/${txid}/inquiry`,
+          {},
+          asPeer("bank-c", "bank-b", stolen.participantSecret),
+        ),
+      ],
     ];
     for (const [what, pending] of attempts) expect((await pending).status, what).to.equal(401);
     // At the coordinator: posing as bank-b with bank-a's secret.
     const path = `/v1/transactions/${txid}/decision`;
-    const asB = signerFor({ secret: stolen.participantSecret, keyId: "bank-b", audience: "coordinator" });
-    expect((await raw.get(`${cluster.coordinator.url}${path}`, { headers: asB("GET", path, "", "") })).status).to.equal(401);
+    const asB = signerFor({
+      secret: stolen.participantSecret,
+      keyId: "bank-b",
+      audience: "coordinator",
+    });
+    expect(
+      (await raw.get(`${cluster.coordinator.url}${path}`, { headers: asB("GET", path, "", "") }))
+        .status,
+    ).to.equal(401);
     // Nothing happened at bank-b for that txid: no tombstone, no journal entry.
     const status = await http.get(`${bankUrl(cluster, "bank-b")}/v1/2pc/${txid}`);
     expect(status.data).to.deep.include({ prepared: false, outcome: null, journal: null });
     // What a peer may do, it still can: ask bank-b as itself.
-    expect((await post("bank-b", `/v1/2pc/${txid}/inquiry`, {}, asPeer("bank-a", "bank-b", abSecret))).status).to.equal(200);
+    expect(
+      (await post("bank-b", `/v1/2pc/${txid}/inquiry`, {}, asPeer("bank-a", "bank-b", abSecret)))
+        .status,
+    ).to.equal(200);
     const end = await snapshot(cluster);
     expect(end.total).to.equal(start.total);
     expect(end.ledgerEntries).to.equal(start.ledgerEntries);
@@ -186,11 +293,21 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
     const c = uniqueAccount("c");
     await openAccount(cluster, "bank-b", b, 100);
     await openAccount(cluster, "bank-c", c, 0);
-    const res = await transfer(cluster, { from: { bank: "bank-b", account: b }, to: { bank: "bank-c", account: c }, amount: 10 });
+    const res = await transfer(cluster, {
+      from: { bank: "bank-b", account: b },
+      to: { bank: "bank-c", account: c },
+      amount: 10,
+    });
     expect(res.data.outcome).to.equal("committed");
     const path = `/v1/transactions/${res.data.txid}/decision`;
-    const asA = signerFor({ secret: stolen.participantSecret, keyId: "bank-a", audience: "coordinator" });
-    const asked = await raw.get(`${cluster.coordinator.url}${path}`, { headers: asA("GET", path, "", "") });
+    const asA = signerFor({
+      secret: stolen.participantSecret,
+      keyId: "bank-a",
+      audience: "coordinator",
+    });
+    const asked = await raw.get(`${cluster.coordinator.url}${path}`, {
+      headers: asA("GET", path, "", ""),
+    });
     expect(asked.status).to.equal(403);
     await settled(cluster);
   });
@@ -199,10 +316,22 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
     const auth = { headers: { authorization: `Bearer ${stolen.adminSecret}` } };
     expect(stolen.adminSecret).to.not.equal(adminSecretOf(cluster, "bank-b"));
     expect((await raw.get(`${bankUrl(cluster, "bank-b")}/v1/accounts`, auth)).status).to.equal(401);
-    expect((await raw.post(`${bankUrl(cluster, "bank-b")}/v1/accounts`, { id: uniqueAccount("x"), balance: "5" }, auth)).status).to.equal(401);
+    expect(
+      (
+        await raw.post(
+          `${bankUrl(cluster, "bank-b")}/v1/accounts`,
+          { id: uniqueAccount("x"), balance: "5" },
+          auth,
+        )
+      ).status,
+    ).to.equal(401);
     expect((await raw.get(`${bankUrl(cluster, "bank-b")}/v1/ledger`, auth)).status).to.equal(401);
-    expect((await raw.get(`${cluster.coordinator.url}/v1/transactions`, auth)).status).to.equal(401);
-    expect((await raw.post(`${cluster.coordinator.url}/v1/transactions`, {}, auth)).status).to.equal(401);
+    expect((await raw.get(`${cluster.coordinator.url}/v1/transactions`, auth)).status).to.equal(
+      401,
+    );
+    expect(
+      (await raw.post(`${cluster.coordinator.url}/v1/transactions`, {}, auth)).status,
+    ).to.equal(401);
     expect(await preparedLeft(cluster)).to.equal(0);
   });
 
@@ -232,7 +361,11 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
     if (process.getuid?.() !== 0 || nobody.status !== 0) return;
     const uid = Number(nobody.stdout.trim());
     const aof = join(cluster.dir, "redis", "coordinator", "appendonlydir");
-    for (const target of [join(cluster.dir, "cluster.json"), join(cluster.dir, "logs", "coordinator.log"), aof]) {
+    for (const target of [
+      join(cluster.dir, "cluster.json"),
+      join(cluster.dir, "logs", "coordinator.log"),
+      aof,
+    ]) {
       const r = spawnSync("ls", ["-l", target], { uid, gid: uid, encoding: "utf8" });
       expect(r.status, `${target} as nobody: ${r.stdout}`).to.not.equal(0);
       expect(r.stderr).to.match(/Permission denied/);

@@ -19,7 +19,19 @@ describe("the local cluster", function () {
     const mode = statSync(join(cluster.dir, "cluster.json")).mode & 0o777;
     expect(mode).to.equal(0o600);
     const names = cluster.processes.map((p) => p.name).sort();
-    expect(names).to.deep.equal(["bank-a", "bank-b", "bank-c", "coordinator", "postgres-bank-a", "postgres-bank-b", "postgres-bank-c", "redis-bank-a", "redis-bank-b", "redis-bank-c", "redis-coordinator"]);
+    expect(names).to.deep.equal([
+      "bank-a",
+      "bank-b",
+      "bank-c",
+      "coordinator",
+      "postgres-bank-a",
+      "postgres-bank-b",
+      "postgres-bank-c",
+      "redis-bank-a",
+      "redis-bank-b",
+      "redis-bank-c",
+      "redis-coordinator",
+    ]);
     for (const p of cluster.processes) {
       expect(p.pid, p.name).to.be.a("number");
       expect(p.port, p.name).to.be.greaterThan(0);
@@ -33,17 +45,24 @@ describe("the local cluster", function () {
       expect(new URL(b.databaseUrl).pathname).to.equal(`/${db}`);
       expect(new URL(b.adminDatabaseUrl).username).to.equal("postgres");
     }
-    for (const s of ["coordinator", ...cluster.banks.map((b) => b.name)]) expect(adminSecretOf(cluster, s)).to.have.length.greaterThan(20);
+    for (const s of ["coordinator", ...cluster.banks.map((b) => b.name)])
+      expect(adminSecretOf(cluster, s)).to.have.length.greaterThan(20);
   });
 
   it("runs each bank on its own PostgreSQL server with prepared transactions enabled, and each Redis with AOF fsync always", async function () {
     const ports = new Set(cluster.banks.map((b) => b.postgresPort));
     expect(ports.size).to.equal(cluster.banks.length);
     for (const b of cluster.banks) {
-      const max = await withBankDb(cluster, b.name, async (db) => Number((await db.query("SHOW max_prepared_transactions")).rows[0].max_prepared_transactions));
+      const max = await withBankDb(cluster, b.name, async (db) =>
+        Number(
+          (await db.query("SHOW max_prepared_transactions")).rows[0].max_prepared_transactions,
+        ),
+      );
       expect(max).to.be.greaterThan(0);
     }
-    const redisPorts = new Set(cluster.processes.filter((p) => p.role === "redis").map((p) => p.port));
+    const redisPorts = new Set(
+      cluster.processes.filter((p) => p.role === "redis").map((p) => p.port),
+    );
     expect(redisPorts.size).to.equal(cluster.banks.length + 1);
   });
 
@@ -59,7 +78,9 @@ describe("the local cluster", function () {
     const restarted = again.processes.find((p) => p.name === "bank-c");
     expect(restarted?.pid).to.not.equal(victim.pid);
     expect(restarted?.port).to.equal(victim.port);
-    expect(again.processes.filter((p) => p.name !== "bank-c").map((p) => [p.name, p.pid])).to.deep.equal(others);
+    expect(
+      again.processes.filter((p) => p.name !== "bank-c").map((p) => [p.name, p.pid]),
+    ).to.deep.equal(others);
     expect((await account(again, "bank-c", id)).balance).to.equal(77n);
     expect((await http.get(`${restarted?.url}/healthz`)).status).to.equal(200);
   });

@@ -11,10 +11,15 @@ import { usePairPerTest } from "../support/cluster-fixture.js";
  */
 describe("money rules: no money from nowhere, balances for operators", function () {
   const ctx = usePairPerTest();
-  const run = (body: unknown, headers: Record<string, string> = {}) => http.post(`${ctx.cluster.coordinator.url}/v1/transactions`, body, { headers });
+  const run = (body: unknown, headers: Record<string, string> = {}) =>
+    http.post(`${ctx.cluster.coordinator.url}/v1/transactions`, body, { headers });
   const asClient = () => ({ authorization: `Bearer ${ctx.cluster.secrets.apiKey}` });
-  const asOperator = () => ({ authorization: `Bearer ${adminSecretOf(ctx.cluster, "coordinator")}` });
-  const logged = async () => (await http.get(`${ctx.cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions.length as number;
+  const asOperator = () => ({
+    authorization: `Bearer ${adminSecretOf(ctx.cluster, "coordinator")}`,
+  });
+  const logged = async () =>
+    (await http.get(`${ctx.cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions
+      .length as number;
 
   it("a client cannot mint: a lone credit, a credit larger than the debit, or 10^15 out of nothing is refused with 422 and logs nothing", async function () {
     const { cluster, alice, bob } = ctx;
@@ -22,7 +27,14 @@ describe("money rules: no money from nowhere, balances for operators", function 
     const count = await logged();
     const attempts = [
       // One participant: this used to commit in one phase, with no record anywhere.
-      { participants: [{ name: "bank-b", operations: [{ op: "credit", account: bob, amount: "1000000000000000" }] }] },
+      {
+        participants: [
+          {
+            name: "bank-b",
+            operations: [{ op: "credit", account: bob, amount: "1000000000000000" }],
+          },
+        ],
+      },
       {
         participants: [
           { name: "bank-a", operations: [{ op: "debit", account: alice, amount: "100" }] },
@@ -32,7 +44,13 @@ describe("money rules: no money from nowhere, balances for operators", function 
       // Balanced at bank-b, but bank-c's credit comes from nowhere.
       {
         participants: [
-          { name: "bank-b", operations: [{ op: "debit", account: bob, amount: "5" }, { op: "credit", account: bob, amount: "5" }] },
+          {
+            name: "bank-b",
+            operations: [
+              { op: "debit", account: bob, amount: "5" },
+              { op: "credit", account: bob, amount: "5" },
+            ],
+          },
           { name: "bank-c", operations: [{ op: "credit", account: "anyone", amount: "5" }] },
         ],
       },
@@ -53,7 +71,14 @@ describe("money rules: no money from nowhere, balances for operators", function 
 
   it("a destroying transaction is refused too: a debit with no credit moves nothing", async function () {
     const { cluster, alice } = ctx;
-    const res = await run({ participants: [{ name: "bank-a", operations: [{ op: "debit", account: alice, amount: "10" }] }] }, asClient());
+    const res = await run(
+      {
+        participants: [
+          { name: "bank-a", operations: [{ op: "debit", account: alice, amount: "10" }] },
+        ],
+      },
+      asClient(),
+    );
     expect(res.status).to.equal(422);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
   });
@@ -62,8 +87,16 @@ describe("money rules: no money from nowhere, balances for operators", function 
     const { cluster } = ctx;
     const id = uniqueAccount("minted");
     const open = (secret: string) =>
-      http.post(`${bankUrl(cluster, "bank-b")}/v1/accounts`, { id, balance: "1000000" }, { headers: { authorization: `Bearer ${secret}` } });
-    for (const secret of [adminSecretOf(cluster, "bank-a"), adminSecretOf(cluster, "coordinator"), cluster.secrets.apiKey]) {
+      http.post(
+        `${bankUrl(cluster, "bank-b")}/v1/accounts`,
+        { id, balance: "1000000" },
+        { headers: { authorization: `Bearer ${secret}` } },
+      );
+    for (const secret of [
+      adminSecretOf(cluster, "bank-a"),
+      adminSecretOf(cluster, "coordinator"),
+      cluster.secrets.apiKey,
+    ]) {
       expect((await open(secret)).status).to.equal(401);
     }
     expect((await open(adminSecretOf(cluster, "bank-b"))).status).to.equal(201);
@@ -72,19 +105,28 @@ describe("money rules: no money from nowhere, balances for operators", function 
 
   it("reading balances through a transaction needs the operator, like the banks' own read routes; a client's key gets 403", async function () {
     const { cluster, alice, bob } = ctx;
-    const body = { participants: [{ name: "bank-a", operations: [{ op: "read", account: alice }] }, { name: "bank-b", operations: [{ op: "read", account: bob, hold: true }] }] };
+    const body = {
+      participants: [
+        { name: "bank-a", operations: [{ op: "read", account: alice }] },
+        { name: "bank-b", operations: [{ op: "read", account: bob, hold: true }] },
+      ],
+    };
     const count = await logged();
     const refused = await run(body, asClient());
     expect(refused.status).to.equal(403);
     expect(refused.data.error.message).to.match(/admin secret/);
     expect(await logged()).to.equal(count);
     // The bank's own read route refuses a client's key the same way.
-    const direct = await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${alice}`, { headers: asClient() });
+    const direct = await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${alice}`, {
+      headers: asClient(),
+    });
     expect(direct.status).to.equal(401);
     const allowed = await run(body, asOperator());
     expect(allowed.status).to.equal(200);
     expect(allowed.data.outcome).to.equal("committed");
-    const balances = allowed.data.participants.map((p: { results: { balance: string }[] }) => p.results[0]?.balance);
+    const balances = allowed.data.participants.map(
+      (p: { results: { balance: string }[] }) => p.results[0]?.balance,
+    );
     expect(balances).to.deep.equal(["1000", "1000"]);
   });
 
@@ -98,14 +140,28 @@ describe("money rules: no money from nowhere, balances for operators", function 
     try {
       await db.query("BEGIN");
       await db.query("INSERT INTO accounts (id, balance) VALUES ($1, 9223372036854775000)", [rich]);
-      await db.query("INSERT INTO ledger (txid, account, delta, kind) VALUES (NULL, $1, 9223372036854775000, 'open')", [rich]);
+      await db.query(
+        "INSERT INTO ledger (txid, account, delta, kind) VALUES (NULL, $1, 9223372036854775000, 'open')",
+        [rich],
+      );
       await db.query("COMMIT");
     } finally {
       await db.end();
     }
     for (const participants of [
-      [{ name: "bank-a", operations: [{ op: "debit", account: alice, amount: "1000" }] }, { name: "bank-b", operations: [{ op: "credit", account: rich, amount: "1000" }] }],
-      [{ name: "bank-b", operations: [{ op: "debit", account: bob, amount: "1000" }, { op: "credit", account: rich, amount: "1000" }] }],
+      [
+        { name: "bank-a", operations: [{ op: "debit", account: alice, amount: "1000" }] },
+        { name: "bank-b", operations: [{ op: "credit", account: rich, amount: "1000" }] },
+      ],
+      [
+        {
+          name: "bank-b",
+          operations: [
+            { op: "debit", account: bob, amount: "1000" },
+            { op: "credit", account: rich, amount: "1000" },
+          ],
+        },
+      ],
     ]) {
       const res = await run({ participants }, asClient());
       expect(res.status, JSON.stringify(res.data)).to.equal(200);

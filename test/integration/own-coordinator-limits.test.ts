@@ -15,11 +15,29 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, isOurProcess, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../../scripts/cluster/processes.js";
+import {
+  freePort,
+  isOurProcess,
+  spawnDetached,
+  stopProcess,
+  waitUntil,
+  type ProcessSpec,
+} from "../../scripts/cluster/processes.js";
 import { redisReady, redisSpec, redisUrl } from "../../scripts/cluster/redis.js";
 import { sleep } from "../../shared/clock.js";
-import { ADMIN_ACL_RULES, ADMIN_REDIS_USER, logNamespace, serviceAclRules } from "../../shared/redis-acl.js";
-import { flood, politeHandler, startFakeParticipant, type FakeParticipant, type FloodResult } from "../support/fake-participant.js";
+import {
+  ADMIN_ACL_RULES,
+  ADMIN_REDIS_USER,
+  logNamespace,
+  serviceAclRules,
+} from "../../shared/redis-acl.js";
+import {
+  flood,
+  politeHandler,
+  startFakeParticipant,
+  type FakeParticipant,
+  type FloodResult,
+} from "../support/fake-participant.js";
 
 /** The compiled coordinator next to this compiled test, whatever the build's output folder. */
 const COORDINATOR_MAIN = fileURLToPath(new URL("../../coordinator/main.js", import.meta.url));
@@ -51,7 +69,9 @@ function send(url: string, method: "GET" | "POST", body?: unknown): Promise<Repl
       timeout: 60_000,
       headers: {
         authorization: `Bearer ${API_KEY}`,
-        ...(json !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(json) } : {}),
+        ...(json !== undefined
+          ? { "content-type": "application/json", "content-length": Buffer.byteLength(json) }
+          : {}),
       },
     });
     req.on("timeout", () => req.destroy(new Error(`${method} ${url}: no answer within 60 s`)));
@@ -60,7 +80,9 @@ function send(url: string, method: "GET" | "POST", body?: unknown): Promise<Repl
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("error", reject);
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+      );
     });
     req.end(json);
   });
@@ -100,14 +122,18 @@ function rawConnect(port: number): Promise<RawConnection> {
     const socket = connect(port, "127.0.0.1");
     let data = "";
     let isClosed = false;
-    const closed = new Promise<void>((r) => socket.once("close", () => {
-      isClosed = true;
-      r();
-    }));
+    const closed = new Promise<void>((r) =>
+      socket.once("close", () => {
+        isClosed = true;
+        r();
+      }),
+    );
     socket.on("data", (d: Buffer) => (data += d.toString("latin1")));
     // Writes after the server hung up fail with EPIPE/ECONNRESET: that is the outcome under test, not an error.
     socket.on("error", () => undefined);
-    socket.once("connect", () => resolve({ socket, received: () => data, closed, isClosed: () => isClosed }));
+    socket.once("connect", () =>
+      resolve({ socket, received: () => data, closed, isClosed: () => isClosed }),
+    );
     socket.once("error", reject);
   });
 }
@@ -132,23 +158,37 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
       log: join(dir, "redis.log"),
       users: [
         { name: ADMIN_REDIS_USER, password: REDIS_ADMIN_PASSWORD, rules: ADMIN_ACL_RULES },
-        { name: "coordinator", password: REDIS_COORDINATOR_PASSWORD, rules: serviceAclRules(logNamespace("coordinator")) },
+        {
+          name: "coordinator",
+          password: REDIS_COORDINATOR_PASSWORD,
+          rules: serviceAclRules(logNamespace("coordinator")),
+        },
       ],
     });
     redis = { spec, pid: spawnDetached(spec) };
     const pid = redis.pid;
-    await waitUntil(spec.name, () => redisReady(redisUrl(redisPort, ADMIN_REDIS_USER, REDIS_ADMIN_PASSWORD)), {
-      timeoutMs: 30_000,
-      alive: () => isOurProcess(pid, spec.marker),
-      log: spec.log,
-    });
+    await waitUntil(
+      spec.name,
+      () => redisReady(redisUrl(redisPort, ADMIN_REDIS_USER, REDIS_ADMIN_PASSWORD)),
+      {
+        timeoutMs: 30_000,
+        alive: () => isOurProcess(pid, spec.marker),
+        log: spec.log,
+      },
+    );
     bankA = await startFakeParticipant(politeHandler);
     bankB = await startFakeParticipant(politeHandler);
   });
 
   afterEach(async function () {
     this.timeout(30_000);
-    if (coordinator) await stopProcess(coordinator.pid, coordinator.spec.marker, coordinator.spec.stopSignal, 5000);
+    if (coordinator)
+      await stopProcess(
+        coordinator.pid,
+        coordinator.spec.marker,
+        coordinator.spec.stopSignal,
+        5000,
+      );
     coordinator = undefined;
     // Whatever a test made bank-a do, the next coordinator's recovery finds it polite.
     if (bankA) bankA.handler = politeHandler;
@@ -156,14 +196,22 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
 
   after(async function () {
     this.timeout(60_000);
-    if (coordinator) await stopProcess(coordinator.pid, coordinator.spec.marker, coordinator.spec.stopSignal, 5000);
+    if (coordinator)
+      await stopProcess(
+        coordinator.pid,
+        coordinator.spec.marker,
+        coordinator.spec.stopSignal,
+        5000,
+      );
     await bankA?.close();
     await bankB?.close();
     if (redis) await stopProcess(redis.pid, redis.spec.marker, redis.spec.stopSignal);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function startCoordinator(limits: Record<string, string> = {}): Promise<{ pid: number; url: string; port: number }> {
+  async function startCoordinator(
+    limits: Record<string, string> = {},
+  ): Promise<{ pid: number; url: string; port: number }> {
     if (!bankA || !bankB) throw new Error("fake participants not started");
     const port = await freePort();
     const spec: ProcessSpec = {
@@ -228,10 +276,14 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
     const prepareFlood = first && (await within(first, 30_000));
     // Later floods (ABORT retries) may still be running: only the finished ones are judged.
     const finished = await Promise.all(floods.slice(1).map((f) => within(f, 0)));
-    const sizes = [prepareFlood, ...finished].map((f) => (f ? `${(f.written / MiB).toFixed(1)} MiB` : "still open"));
-    console.log(`      coordinator VmHWM ${(before / MiB).toFixed(1)} MiB at start, ${(peak / MiB).toFixed(1)} MiB after the transfer; ` +
-      `written to bank-a's ${floods.length} replies: ${sizes.join(", ")}; ` +
-      `answer (${answer.text.length} bytes) ${answer.text.slice(0, 300)}`);
+    const sizes = [prepareFlood, ...finished].map((f) =>
+      f ? `${(f.written / MiB).toFixed(1)} MiB` : "still open",
+    );
+    console.log(
+      `      coordinator VmHWM ${(before / MiB).toFixed(1)} MiB at start, ${(peak / MiB).toFixed(1)} MiB after the transfer; ` +
+        `written to bank-a's ${floods.length} replies: ${sizes.join(", ")}; ` +
+        `answer (${answer.text.length} bytes) ${answer.text.slice(0, 300)}`,
+    );
 
     expect(answer.status, answer.text.slice(0, 500)).to.equal(200);
     expect(answer.text.length, "the answer carries none of the flood").to.be.below(10_000);
@@ -239,10 +291,17 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
     expect(body.outcome).to.equal("aborted");
     expect(prepareFlood, "the reply to the PREPARE stopped being read").to.not.equal(undefined);
     expect(prepareFlood?.cutOff, "the coordinator closed the connection mid-reply").to.equal(true);
-    expect(prepareFlood?.written ?? Infinity, "bytes written before the coordinator hung up").to.be.below(50 * MiB);
-    for (const f of finished) if (f) expect(f.written, "bytes written to a later request (ABORT retry)").to.be.below(50 * MiB);
+    expect(
+      prepareFlood?.written ?? Infinity,
+      "bytes written before the coordinator hung up",
+    ).to.be.below(50 * MiB);
+    for (const f of finished)
+      if (f)
+        expect(f.written, "bytes written to a later request (ABORT retry)").to.be.below(50 * MiB);
     expect(peak, "the coordinator's peak resident memory").to.be.below(300 * MiB);
-    expect((await send(`${url}/healthz`, "GET")).status, "the coordinator still answers").to.equal(200);
+    expect((await send(`${url}/healthz`, "GET")).status, "the coordinator still answers").to.equal(
+      200,
+    );
   });
 
   it("a client that sends its body too slowly is cut off at the request timeout", async function () {
@@ -276,8 +335,12 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
     }
     const received = conn.received();
     const statusLine = received.split("\r\n")[0] ?? "";
-    console.log(`      cut off after ${sent} of ${body.length} body bytes; the server sent ${JSON.stringify(statusLine)}`);
-    expect(sent, "body bytes sent before the server closed the connection").to.be.below(body.length);
+    console.log(
+      `      cut off after ${sent} of ${body.length} body bytes; the server sent ${JSON.stringify(statusLine)}`,
+    );
+    expect(sent, "body bytes sent before the server closed the connection").to.be.below(
+      body.length,
+    );
     // Either a bare close or a 408: never an answer to the transaction (it was never whole).
     if (received.length > 0) expect(received).to.match(/^HTTP\/1\.1 408 /);
     expect(await loggedTransactions(url), "transactions in the log").to.equal(loggedBefore);
@@ -287,7 +350,10 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
     this.timeout(120_000);
     // A request timeout far beyond the test, so the idle connections are not closed by it; the
     // headers timeout (10 s at most) still is, so the checks below run at once.
-    const { url, port } = await startCoordinator({ CONCORD_MAX_CONNECTIONS: "16", CONCORD_REQUEST_TIMEOUT_MS: "120000" });
+    const { url, port } = await startCoordinator({
+      CONCORD_MAX_CONNECTIONS: "16",
+      CONCORD_REQUEST_TIMEOUT_MS: "120000",
+    });
     const held: RawConnection[] = [];
     const extra: RawConnection[] = [];
     try {
@@ -296,11 +362,14 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
       // moment to count all sixteen, so the extra ones below are the seventeenth and later.
       await sleep(300);
       for (let i = 0; i < 4; i++) extra.push(await rawConnect(port));
-      for (const c of extra) c.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+      for (const c of extra)
+        c.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
       await within(Promise.all(extra.map((c) => c.closed)), 5000);
       const extraClosed = extra.filter((c) => c.isClosed()).length;
       const heldClosed = held.filter((c) => c.isClosed()).length;
-      console.log(`      extra connections closed by the server: ${extraClosed} of ${extra.length}; held ones closed: ${heldClosed} of 16`);
+      console.log(
+        `      extra connections closed by the server: ${extraClosed} of ${extra.length}; held ones closed: ${heldClosed} of 16`,
+      );
       for (const c of extra) {
         expect(c.isClosed(), "an extra connection is closed by the server").to.equal(true);
         expect(c.received(), "an extra connection gets no HTTP answer").to.equal("");

@@ -17,7 +17,10 @@ describe("the README's examples, run as written", function () {
     this.timeout(60_000);
     const run = runReadmeExample("api", clusterFilePath(cluster.dir));
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
-    const lines = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const [openA, openB, moved, mint, list, read, direct] = lines;
     expect(openA).to.deep.include({ id: "erin-try", balance: "10000" });
     expect(openB).to.deep.include({ id: "frank-try", balance: "0" });
@@ -25,7 +28,9 @@ describe("the README's examples, run as written", function () {
     expect((mint?.error as { code: string }).code).to.equal("unbalanced");
     expect((list?.transactions as { txid: string }[]).map((t) => t.txid)).to.include(moved?.txid);
     expect(read).to.deep.include({ outcome: "committed" });
-    const balances = (read?.participants as { results: { balance: string }[] }[]).map((p) => p.results[0]?.balance);
+    const balances = (read?.participants as { results: { balance: string }[] }[]).map(
+      (p) => p.results[0]?.balance,
+    );
     expect(balances).to.deep.equal(["7500", "2500"]);
     expect(direct).to.deep.include({ id: "frank-try", balance: "2500" });
     expect((await account(cluster, "bank-a", "erin-try")).balance).to.equal(7500n);

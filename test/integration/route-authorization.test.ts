@@ -6,9 +6,23 @@ import { ADMIN_ROUTES } from "../../shared/admin-routes.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import type { RouteSpec } from "../../shared/routes.js";
 import { newTxid } from "../../shared/ids.js";
-import { bankUrl, openAccount, preparedLeft, settled, snapshot, uniqueAccount } from "../support/bank-client.js";
+import {
+  bankUrl,
+  openAccount,
+  preparedLeft,
+  settled,
+  snapshot,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
-import { formatTally, probesFor, standardCredentials, walkRoutes, type WalkResult, type WalkTarget } from "../support/route-walk.js";
+import {
+  formatTally,
+  probesFor,
+  standardCredentials,
+  walkRoutes,
+  type WalkResult,
+  type WalkTarget,
+} from "../support/route-walk.js";
 
 /**
  * Every route × every credential × every spelling, against the running services: only the exact
@@ -37,14 +51,17 @@ describe("route authorization: every route, credential and spelling", function (
     console.log(`      route walk of ${what}: ${result.sent} requests\n${formatTally(result)}`);
     return result;
   };
-  const report = (r: WalkResult) => `${r.mismatches.length} of ${r.sent} requests broke the model:\n${r.mismatches.join("\n")}`;
+  const report = (r: WalkResult) =>
+    `${r.mismatches.length} of ${r.sent} requests broke the model:\n${r.mismatches.join("\n")}`;
   const txid = () => ({ txid: newTxid() });
 
   // The walk takes each route's declared callers as the model, so a caller added to a declaration
   // would be walked as allowed. Pinned here, so widening who may call a route is a visible change.
   it("the callers each route declares are the reviewed ones", function () {
     const callers = (routes: Record<string, RouteSpec>) =>
-      Object.fromEntries(Object.values(routes).map((r) => [`${r.method} ${r.path}`, [...r.callers].sort()]));
+      Object.fromEntries(
+        Object.values(routes).map((r) => [`${r.method} ${r.path}`, [...r.callers].sort()]),
+      );
     expect(callers(COORDINATOR_ROUTES)).to.deep.equal({
       "GET /healthz": ["public"],
       "POST /v1/transactions": ["admin", "client"],
@@ -126,8 +143,15 @@ describe("route authorization: every route, credential and spelling", function (
   it("the admin routes do not exist without CONCORD_ADMIN_ENDPOINTS=true, even for the admin secret", async function () {
     const adminProbes = probesFor(ADMIN_ROUTES, {
       listFailpoints: { handlerStatuses: [200] },
-      armFailpoint: { params: () => ({ name: "participant.before-prepare" }), body: { action: "explode" }, handlerStatuses: [400] },
-      disarmFailpoint: { params: () => ({ name: "route-walk-no-such-failpoint" }), handlerStatuses: [400] },
+      armFailpoint: {
+        params: () => ({ name: "participant.before-prepare" }),
+        body: { action: "explode" },
+        handlerStatuses: [400],
+      },
+      disarmFailpoint: {
+        params: () => ({ name: "route-walk-no-such-failpoint" }),
+        handlerStatuses: [400],
+      },
     });
     const mismatches: string[] = [];
     let sent = 0;
@@ -139,7 +163,10 @@ describe("route authorization: every route, credential and spelling", function (
       mismatches.push(...result.mismatches);
       sent += result.sent;
     }
-    expect(mismatches, `${mismatches.length} of ${sent} requests found an admin route:\n${mismatches.join("\n")}`).to.deep.equal([]);
+    expect(
+      mismatches,
+      `${mismatches.length} of ${sent} requests found an admin route:\n${mismatches.join("\n")}`,
+    ).to.deep.equal([]);
   });
 
   // Last (mocha runs a suite's tests in order): whatever the walks got through, nothing moved.

@@ -3,8 +3,23 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { databaseUrl, ensureDatabase, initPostgres, postgresDataRoot, postgresReady, postgresSpec, postgresUser, removeOutsideData } from "../../scripts/cluster/postgres.js";
-import { freePort, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../../scripts/cluster/processes.js";
+import {
+  databaseUrl,
+  ensureDatabase,
+  initPostgres,
+  postgresDataRoot,
+  postgresReady,
+  postgresSpec,
+  postgresUser,
+  removeOutsideData,
+} from "../../scripts/cluster/postgres.js";
+import {
+  freePort,
+  spawnDetached,
+  stopProcess,
+  waitUntil,
+  type ProcessSpec,
+} from "../../scripts/cluster/processes.js";
 import { redisReady, redisSpec, redisUrl } from "../../scripts/cluster/redis.js";
 import { ADMIN_ACL_RULES, ADMIN_REDIS_USER } from "../../shared/redis-acl.js";
 
@@ -12,11 +27,20 @@ const DIST = join(process.cwd(), "dist");
 
 /** Runs a service's main until it exits (or is killed after `ms`) and returns its exit code and output. */
 const SECRET = "a-test-secret-of-at-least-32-characters";
-const COORDINATOR_SECRETS = { CONCORD_API_KEYS: SECRET, CONCORD_PARTICIPANT_SECRETS: `bank-a=${SECRET}` };
+const COORDINATOR_SECRETS = {
+  CONCORD_API_KEYS: SECRET,
+  CONCORD_PARTICIPANT_SECRETS: `bank-a=${SECRET}`,
+};
 
-function runService(main: string, env: Record<string, string>, ms = 20_000): Promise<{ code: number | null; output: string }> {
+function runService(
+  main: string,
+  env: Record<string, string>,
+  ms = 20_000,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(DIST, main)], { env: { PATH: process.env.PATH ?? "", ...env } });
+    const child = spawn(process.execPath, [join(DIST, main)], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -42,7 +66,8 @@ describe("start-up refuses unsafe stores", function () {
 
   after(async function () {
     this.timeout(60_000);
-    for (const [i, spec] of started.entries()) await stopProcess(pids[i] as number, spec.marker, spec.stopSignal);
+    for (const [i, spec] of started.entries())
+      await stopProcess(pids[i] as number, spec.marker, spec.stopSignal);
     removeOutsideData(dir);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -57,14 +82,36 @@ describe("start-up refuses unsafe stores", function () {
   it("the coordinator refuses a Redis without appendfsync always, and says how to fix it", async function () {
     this.timeout(60_000);
     const port = await freePort();
-    await start(redisSpec({ name: "redis-volatile", dataDir: join(dir, "redis"), port, users: ADMIN_ONLY, log: join(dir, "redis.log"), durable: false }), () => redisReady(redisUrl(port, ADMIN_REDIS_USER, "pw")));
-    const env = { CONCORD_REDIS_URL: redisUrl(port, ADMIN_REDIS_USER, "pw"), CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1", CONCORD_PORT: "0", ...COORDINATOR_SECRETS };
+    await start(
+      redisSpec({
+        name: "redis-volatile",
+        dataDir: join(dir, "redis"),
+        port,
+        users: ADMIN_ONLY,
+        log: join(dir, "redis.log"),
+        durable: false,
+      }),
+      () => redisReady(redisUrl(port, ADMIN_REDIS_USER, "pw")),
+    );
+    const env = {
+      CONCORD_REDIS_URL: redisUrl(port, ADMIN_REDIS_USER, "pw"),
+      CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1",
+      CONCORD_PORT: "0",
+      ...COORDINATOR_SECRETS,
+    };
     const refused = await runService("coordinator/main.js", env);
     expect(refused.code).to.equal(1);
-    expect(refused.output).to.match(/not durable/).and.match(/appendfsync always/).and.match(/CONCORD_ACCEPT_NONDURABLE_REDIS/);
+    expect(refused.output)
+      .to.match(/not durable/)
+      .and.match(/appendfsync always/)
+      .and.match(/CONCORD_ACCEPT_NONDURABLE_REDIS/);
 
     // With the risk explicitly accepted it starts, and says so loudly.
-    const accepted = await runService("coordinator/main.js", { ...env, CONCORD_ACCEPT_NONDURABLE_REDIS: "true" }, 3000);
+    const accepted = await runService(
+      "coordinator/main.js",
+      { ...env, CONCORD_ACCEPT_NONDURABLE_REDIS: "true" },
+      3000,
+    );
     expect(accepted.code).to.equal(null, accepted.output); // still running when killed
     expect(accepted.output).to.match(/NON-DURABLE LOG/);
   });
@@ -75,10 +122,29 @@ describe("start-up refuses unsafe stores", function () {
     const dataDir = join(postgresDataRoot(dir, user), "no-prepared");
     initPostgres(dataDir, "pw", user);
     const pgPort = await freePort();
-    await start(postgresSpec({ name: "postgres-no-prepared", dataDir, port: pgPort, log: join(dir, "pg.log"), user, maxPrepared: 0 }), () => postgresReady(pgPort, "pw"));
+    await start(
+      postgresSpec({
+        name: "postgres-no-prepared",
+        dataDir,
+        port: pgPort,
+        log: join(dir, "pg.log"),
+        user,
+        maxPrepared: 0,
+      }),
+      () => postgresReady(pgPort, "pw"),
+    );
     await ensureDatabase(pgPort, "pw", "bank");
     const redisPort = await freePort();
-    await start(redisSpec({ name: "redis-journal", dataDir: join(dir, "redis-j"), port: redisPort, users: ADMIN_ONLY, log: join(dir, "redis-j.log") }), () => redisReady(redisUrl(redisPort, ADMIN_REDIS_USER, "pw")));
+    await start(
+      redisSpec({
+        name: "redis-journal",
+        dataDir: join(dir, "redis-j"),
+        port: redisPort,
+        users: ADMIN_ONLY,
+        log: join(dir, "redis-j.log"),
+      }),
+      () => redisReady(redisUrl(redisPort, ADMIN_REDIS_USER, "pw")),
+    );
     const refused = await runService("participant/main.js", {
       CONCORD_PARTICIPANT_NAME: "bank-a",
       CONCORD_PARTICIPANT_SECRET: SECRET,
@@ -87,27 +153,49 @@ describe("start-up refuses unsafe stores", function () {
       CONCORD_PORT: "0",
     });
     expect(refused.code).to.equal(1);
-    expect(refused.output).to.match(/max_prepared_transactions = 0/).and.match(/-c max_prepared_transactions=N/);
+    expect(refused.output)
+      .to.match(/max_prepared_transactions = 0/)
+      .and.match(/-c max_prepared_transactions=N/);
   });
 
   it("a service with a malformed configuration stops and names the variable", async function () {
     this.timeout(30_000);
-    const res = await runService("coordinator/main.js", { CONCORD_PARTICIPANTS: "bank-a=ftp://x", CONCORD_PORT: "70000" });
+    const res = await runService("coordinator/main.js", {
+      CONCORD_PARTICIPANTS: "bank-a=ftp://x",
+      CONCORD_PORT: "70000",
+    });
     expect(res.code).to.equal(1);
-    expect(res.output).to.match(/CONCORD_PARTICIPANTS/).and.match(/CONCORD_PORT/);
+    expect(res.output)
+      .to.match(/CONCORD_PARTICIPANTS/)
+      .and.match(/CONCORD_PORT/);
   });
 
   it("services refuse to start without their secrets, naming what is missing and echoing no secret", async function () {
     this.timeout(30_000);
-    const none = await runService("coordinator/main.js", { CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1,bank-b=http://127.0.0.1:2", CONCORD_PORT: "0" });
+    const none = await runService("coordinator/main.js", {
+      CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1,bank-b=http://127.0.0.1:2",
+      CONCORD_PORT: "0",
+    });
     expect(none.code).to.equal(1);
-    expect(none.output).to.match(/CONCORD_API_KEYS/).and.match(/CONCORD_PARTICIPANT_SECRETS/);
+    expect(none.output)
+      .to.match(/CONCORD_API_KEYS/)
+      .and.match(/CONCORD_PARTICIPANT_SECRETS/);
     const short = "short-secret-value";
-    const partial = await runService("coordinator/main.js", { CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1,bank-b=http://127.0.0.1:2", CONCORD_PORT: "0", CONCORD_API_KEYS: SECRET, CONCORD_PARTICIPANT_SECRETS: `bank-a=${SECRET}` });
+    const partial = await runService("coordinator/main.js", {
+      CONCORD_PARTICIPANTS: "bank-a=http://127.0.0.1:1,bank-b=http://127.0.0.1:2",
+      CONCORD_PORT: "0",
+      CONCORD_API_KEYS: SECRET,
+      CONCORD_PARTICIPANT_SECRETS: `bank-a=${SECRET}`,
+    });
     expect(partial.code).to.equal(1);
     expect(partial.output).to.match(/no secret for bank-b/);
     expect(partial.output).not.to.include(SECRET);
-    const weak = await runService("participant/main.js", { CONCORD_PARTICIPANT_NAME: "bank-a", CONCORD_DATABASE_URL: "postgres://x@127.0.0.1:1/x", CONCORD_PARTICIPANT_SECRET: short, CONCORD_PORT: "0" });
+    const weak = await runService("participant/main.js", {
+      CONCORD_PARTICIPANT_NAME: "bank-a",
+      CONCORD_DATABASE_URL: "postgres://x@127.0.0.1:1/x",
+      CONCORD_PARTICIPANT_SECRET: short,
+      CONCORD_PORT: "0",
+    });
     expect(weak.code).to.equal(1);
     expect(weak.output).to.match(/CONCORD_PARTICIPANT_SECRET: must be at least 32 characters/);
     expect(weak.output).not.to.include(short);

@@ -1,6 +1,16 @@
 import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
-import { account, http, ledgerOf, openAccount, preparedLeft, settled, snapshot, transfer, uniqueAccount } from "../support/bank-client.js";
+import {
+  account,
+  http,
+  ledgerOf,
+  openAccount,
+  preparedLeft,
+  settled,
+  snapshot,
+  transfer,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("transfers between banks (real PostgreSQL and Redis)", function () {
@@ -26,25 +36,49 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("a transfer commits at both banks, with a ledger entry for its txid at each", async function () {
-    const res = await transfer(cluster, { from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount: 300 });
+    const res = await transfer(cluster, {
+      from: { bank: "bank-a", account: alice },
+      to: { bank: "bank-b", account: bob },
+      amount: 300,
+    });
     expect(res.status).to.equal(200);
     expect(res.data.outcome).to.equal("committed");
-    expect(res.data.participants.map((p: { state: string }) => p.state)).to.deep.equal(["committed", "committed"]);
+    expect(res.data.participants.map((p: { state: string }) => p.state)).to.deep.equal([
+      "committed",
+      "committed",
+    ]);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(700n);
     expect((await account(cluster, "bank-b", bob)).balance).to.equal(800n);
-    expect(await ledgerOf(cluster, "bank-a", res.data.txid)).to.deep.equal([{ account: alice, delta: -300n }]);
-    expect(await ledgerOf(cluster, "bank-b", res.data.txid)).to.deep.equal([{ account: bob, delta: 300n }]);
+    expect(await ledgerOf(cluster, "bank-a", res.data.txid)).to.deep.equal([
+      { account: alice, delta: -300n },
+    ]);
+    expect(await ledgerOf(cluster, "bank-b", res.data.txid)).to.deep.equal([
+      { account: bob, delta: 300n },
+    ]);
 
     const log = await http.get(`${cluster.coordinator.url}/v1/transactions/${res.data.txid}`);
     expect(log.data.decision).to.equal("commit");
     expect(log.data.state).to.equal("committed");
-    expect(log.data.participants.every((p: { vote: string; acknowledgedAt: string | null }) => p.vote === "yes" && p.acknowledgedAt !== null)).to.equal(true);
-    expect(log.data.events.map((e: { type: string }) => e.type)).to.deep.equal(["begin", "decision", "end"]);
+    expect(
+      log.data.participants.every(
+        (p: { vote: string; acknowledgedAt: string | null }) =>
+          p.vote === "yes" && p.acknowledgedAt !== null,
+      ),
+    ).to.equal(true);
+    expect(log.data.events.map((e: { type: string }) => e.type)).to.deep.equal([
+      "begin",
+      "decision",
+      "end",
+    ]);
   });
 
   it("insufficient funds aborts everywhere: no balance changes and no ledger entry at either bank", async function () {
     const before = await snapshot(cluster);
-    const res = await transfer(cluster, { from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount: 1001 });
+    const res = await transfer(cluster, {
+      from: { bank: "bank-a", account: alice },
+      to: { bank: "bank-b", account: bob },
+      amount: 1001,
+    });
     expect(res.status).to.equal(200);
     expect(res.data.outcome).to.equal("aborted");
     const debtor = res.data.participants.find((p: { name: string }) => p.name === "bank-a");
@@ -61,13 +95,25 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
 
   it("a stale expectedVersion aborts the transfer with version-conflict naming the account that changed", async function () {
     const seen = await account(cluster, "bank-a", alice);
-    const first = await transfer(cluster, { from: { bank: "bank-a", account: alice, expectedVersion: seen.version }, to: { bank: "bank-b", account: bob }, amount: 10 });
+    const first = await transfer(cluster, {
+      from: { bank: "bank-a", account: alice, expectedVersion: seen.version },
+      to: { bank: "bank-b", account: bob },
+      amount: 10,
+    });
     expect(first.data.outcome).to.equal("committed");
-    const stale = await transfer(cluster, { from: { bank: "bank-a", account: alice, expectedVersion: seen.version }, to: { bank: "bank-b", account: bob }, amount: 10 });
+    const stale = await transfer(cluster, {
+      from: { bank: "bank-a", account: alice, expectedVersion: seen.version },
+      to: { bank: "bank-b", account: bob },
+      amount: 10,
+    });
     expect(stale.data.outcome).to.equal("aborted");
     const refusal = stale.data.participants.find((p: { name: string }) => p.name === "bank-a");
     expect(refusal.reason).to.equal("version-conflict");
-    expect(refusal.detail).to.deep.equal({ account: alice, expectedVersion: seen.version, currentVersion: seen.version + 1 });
+    expect(refusal.detail).to.deep.equal({
+      account: alice,
+      expectedVersion: seen.version,
+      currentVersion: seen.version + 1,
+    });
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(990n);
     expect((await account(cluster, "bank-b", bob)).balance).to.equal(510n);
   });
@@ -76,7 +122,16 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     const carol = uniqueAccount("carol");
     await openAccount(cluster, "bank-a", carol, 0);
     const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
-      participants: [{ name: "bank-a", operations: [{ op: "debit", account: alice, amount: "5" }, { op: "credit", account: carol, amount: "5" }, { op: "read", account: alice }] }],
+      participants: [
+        {
+          name: "bank-a",
+          operations: [
+            { op: "debit", account: alice, amount: "5" },
+            { op: "credit", account: carol, amount: "5" },
+            { op: "read", account: alice },
+          ],
+        },
+      ],
     });
     expect(res.status).to.equal(200);
     expect(res.data.outcome).to.equal("committed");
@@ -84,7 +139,11 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     expect((await account(cluster, "bank-a", carol)).balance).to.equal(5n);
     const log = await http.get(`${cluster.coordinator.url}/v1/transactions/${res.data.txid}`);
     expect(log.data.state).to.equal("committed");
-    expect(log.data.events.map((e: { type: string }) => e.type)).to.deep.equal(["begin", "decision", "end"]);
+    expect(log.data.events.map((e: { type: string }) => e.type)).to.deep.equal([
+      "begin",
+      "decision",
+      "end",
+    ]);
     // The participant's journal never saw a vote: there was no prepare.
     const status = await http.get(`${cluster.banks[0]?.participantUrl}/v1/2pc/${res.data.txid}`);
     expect(status.data.journal).to.equal(null);
@@ -95,7 +154,10 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     // Money moves inside bank-a (debits equal credits); the other banks only read.
     const carol = uniqueAccount("carol");
     await openAccount(cluster, "bank-a", carol, 0);
-    const move = [{ op: "debit", account: alice, amount: "1" }, { op: "credit", account: carol, amount: "1" }];
+    const move = [
+      { op: "debit", account: alice, amount: "1" },
+      { op: "credit", account: carol, amount: "1" },
+    ];
     const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
         { name: "bank-a", operations: move },
@@ -109,7 +171,13 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     const ok = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
         { name: "bank-a", operations: [{ op: "debit", account: alice, amount: "1" }] },
-        { name: "bank-b", operations: [{ op: "credit", account: bob, amount: "1" }, { op: "read", account: bob }] },
+        {
+          name: "bank-b",
+          operations: [
+            { op: "credit", account: bob, amount: "1" },
+            { op: "read", account: bob },
+          ],
+        },
         { name: "bank-c", operations: [{ op: "read", account: "nobody-here" }] },
       ],
     });
@@ -130,12 +198,28 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("the query API lists transactions by state and shows one transaction's history", async function () {
-    const committed = await transfer(cluster, { from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount: 1 });
-    const aborted = await transfer(cluster, { from: { bank: "bank-a", account: alice }, to: { bank: "bank-b", account: bob }, amount: 100_000 });
-    const listCommitted = await http.get(`${cluster.coordinator.url}/v1/transactions?state=committed&limit=500`);
-    const listAborted = await http.get(`${cluster.coordinator.url}/v1/transactions?state=aborted&limit=500`);
-    expect(listCommitted.data.transactions.map((t: { txid: string }) => t.txid)).to.include(committed.data.txid).and.not.include(aborted.data.txid);
-    expect(listAborted.data.transactions.map((t: { txid: string }) => t.txid)).to.include(aborted.data.txid).and.not.include(committed.data.txid);
+    const committed = await transfer(cluster, {
+      from: { bank: "bank-a", account: alice },
+      to: { bank: "bank-b", account: bob },
+      amount: 1,
+    });
+    const aborted = await transfer(cluster, {
+      from: { bank: "bank-a", account: alice },
+      to: { bank: "bank-b", account: bob },
+      amount: 100_000,
+    });
+    const listCommitted = await http.get(
+      `${cluster.coordinator.url}/v1/transactions?state=committed&limit=500`,
+    );
+    const listAborted = await http.get(
+      `${cluster.coordinator.url}/v1/transactions?state=aborted&limit=500`,
+    );
+    expect(listCommitted.data.transactions.map((t: { txid: string }) => t.txid))
+      .to.include(committed.data.txid)
+      .and.not.include(aborted.data.txid);
+    expect(listAborted.data.transactions.map((t: { txid: string }) => t.txid))
+      .to.include(aborted.data.txid)
+      .and.not.include(committed.data.txid);
     const bad = await http.get(`${cluster.coordinator.url}/v1/transactions?state=sideways`);
     expect(bad.status).to.equal(400);
     expect(bad.data.error.message).to.match(/state/);

@@ -3,7 +3,11 @@ import axios, { type AxiosResponse } from "axios";
 import pg from "pg";
 import { waitUntilSettled } from "../../scripts/cluster/admin-client.js";
 import { authenticateRequests } from "../../scripts/cluster/cluster-auth.js";
-import { adminSecretOf, peerPairKey, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import {
+  adminSecretOf,
+  peerPairKey,
+  type ClusterFile,
+} from "../../scripts/cluster/cluster-file.js";
 import { signerFor, type Signer } from "../../shared/auth.js";
 
 /** The clusters the tests started, by state folder: their secrets authenticate `http`'s requests. */
@@ -29,9 +33,19 @@ export function bankUrl(cluster: ClusterFile, name: string): string {
   return bank.participantUrl;
 }
 
-export async function openAccount(cluster: ClusterFile, bank: string, id: string, balance: bigint | number): Promise<void> {
-  const res = await http.post(`${bankUrl(cluster, bank)}/v1/accounts`, { id, balance: String(balance) }, { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank)}` } });
-  if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
+export async function openAccount(
+  cluster: ClusterFile,
+  bank: string,
+  id: string,
+  balance: bigint | number,
+): Promise<void> {
+  const res = await http.post(
+    `${bankUrl(cluster, bank)}/v1/accounts`,
+    { id, balance: String(balance) },
+    { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank)}` } },
+  );
+  if (res.status !== 201)
+    throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
 }
 
 /**
@@ -40,8 +54,13 @@ export async function openAccount(cluster: ClusterFile, bank: string, id: string
  */
 export function batchReplies(res: AxiosResponse): { status: number; body: BatchReplyBody }[] {
   const text = typeof res.data === "string" ? res.data : "";
-  const lines = text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { index: number; status: number; body: unknown });
-  return lines.sort((a, b) => a.index - b.index).map(({ status, body }) => ({ status, body: body as BatchReplyBody }));
+  const lines = text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as { index: number; status: number; body: unknown });
+  return lines
+    .sort((a, b) => a.index - b.index)
+    .map(({ status, body }) => ({ status, body: body as BatchReplyBody }));
 }
 
 /** What a batch reply's body may hold: a vote, an acknowledgement, or an error. */
@@ -63,12 +82,23 @@ export function peerSigner(cluster: ClusterFile, from: string, to: string): Sign
 /** Every secret and password of a cluster: none may ever appear in a log. */
 export function allSecrets(cluster: ClusterFile): string[] {
   const s = cluster.secrets;
-  return [...Object.values(s.apiKeys), ...Object.values(s.adminSecrets), ...Object.values(s.participantSecrets), ...Object.values(s.peerSecrets), ...Object.values(s.passwords)];
+  return [
+    ...Object.values(s.apiKeys),
+    ...Object.values(s.adminSecrets),
+    ...Object.values(s.participantSecrets),
+    ...Object.values(s.peerSecrets),
+    ...Object.values(s.passwords),
+  ];
 }
 
-export async function account(cluster: ClusterFile, bank: string, id: string): Promise<{ balance: bigint; version: number }> {
+export async function account(
+  cluster: ClusterFile,
+  bank: string,
+  id: string,
+): Promise<{ balance: bigint; version: number }> {
   const res = await http.get(`${bankUrl(cluster, bank)}/v1/accounts/${id}`);
-  if (res.status !== 200) throw new Error(`reading ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
+  if (res.status !== 200)
+    throw new Error(`reading ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
   return { balance: BigInt(res.data.balance), version: res.data.version };
 }
 
@@ -81,18 +111,41 @@ export interface TransferSpec {
 export function transferBody(t: TransferSpec): unknown {
   return {
     participants: [
-      { name: t.from.bank, operations: [{ op: "debit", account: t.from.account, amount: String(t.amount), ...(t.from.expectedVersion !== undefined ? { expectedVersion: t.from.expectedVersion } : {}) }] },
-      { name: t.to.bank, operations: [{ op: "credit", account: t.to.account, amount: String(t.amount) }] },
+      {
+        name: t.from.bank,
+        operations: [
+          {
+            op: "debit",
+            account: t.from.account,
+            amount: String(t.amount),
+            ...(t.from.expectedVersion !== undefined
+              ? { expectedVersion: t.from.expectedVersion }
+              : {}),
+          },
+        ],
+      },
+      {
+        name: t.to.bank,
+        operations: [{ op: "credit", account: t.to.account, amount: String(t.amount) }],
+      },
     ],
   };
 }
 
-export function transfer(cluster: ClusterFile, t: TransferSpec, headers: Record<string, string> = {}): Promise<AxiosResponse> {
+export function transfer(
+  cluster: ClusterFile,
+  t: TransferSpec,
+  headers: Record<string, string> = {},
+): Promise<AxiosResponse> {
   return http.post(`${cluster.coordinator.url}/v1/transactions`, transferBody(t), { headers });
 }
 
 /** Opens a database connection to one bank's PostgreSQL, runs `work`, closes it. */
-export async function withBankDb<T>(cluster: ClusterFile, bank: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
+export async function withBankDb<T>(
+  cluster: ClusterFile,
+  bank: string,
+  work: (db: pg.Client) => Promise<T>,
+): Promise<T> {
   const entry = cluster.banks.find((b) => b.name === bank);
   if (!entry) throw new Error(`no bank ${bank}`);
   const db = new pg.Client({ connectionString: entry.databaseUrl });
@@ -108,19 +161,25 @@ export async function withBankDb<T>(cluster: ClusterFile, bank: string, work: (d
 export async function preparedLeft(cluster: ClusterFile): Promise<number> {
   let total = 0;
   for (const bank of cluster.banks) {
-    total += await withBankDb(cluster, bank.name, async (db) => Number((await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n));
+    total += await withBankDb(cluster, bank.name, async (db) =>
+      Number((await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n),
+    );
   }
   return total;
 }
 
 /** The sum of every balance at every bank, and the number of ledger entries. */
-export async function snapshot(cluster: ClusterFile): Promise<{ total: bigint; ledgerEntries: number; perAccount: Map<string, bigint> }> {
+export async function snapshot(
+  cluster: ClusterFile,
+): Promise<{ total: bigint; ledgerEntries: number; perAccount: Map<string, bigint> }> {
   let total = 0n;
   let ledgerEntries = 0;
   const perAccount = new Map<string, bigint>();
   for (const bank of cluster.banks) {
     await withBankDb(cluster, bank.name, async (db) => {
-      const { rows } = await db.query<{ id: string; balance: string }>("SELECT id, balance::text AS balance FROM accounts");
+      const { rows } = await db.query<{ id: string; balance: string }>(
+        "SELECT id, balance::text AS balance FROM accounts",
+      );
       for (const r of rows) {
         total += BigInt(r.balance);
         perAccount.set(`${bank.name}/${r.id}`, BigInt(r.balance));
@@ -132,9 +191,16 @@ export async function snapshot(cluster: ClusterFile): Promise<{ total: bigint; l
 }
 
 /** Ledger entries of one txid at one bank. */
-export async function ledgerOf(cluster: ClusterFile, bank: string, txid: string): Promise<{ account: string; delta: bigint }[]> {
+export async function ledgerOf(
+  cluster: ClusterFile,
+  bank: string,
+  txid: string,
+): Promise<{ account: string; delta: bigint }[]> {
   return withBankDb(cluster, bank, async (db) => {
-    const { rows } = await db.query<{ account: string; delta: string }>("SELECT account, delta::text AS delta FROM ledger WHERE txid = $1", [txid]);
+    const { rows } = await db.query<{ account: string; delta: string }>(
+      "SELECT account, delta::text AS delta FROM ledger WHERE txid = $1",
+      [txid],
+    );
     return rows.map((r) => ({ account: r.account, delta: BigInt(r.delta) }));
   });
 }

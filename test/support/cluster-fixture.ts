@@ -9,7 +9,13 @@ import { startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { expect } from "chai";
-import { openAccount, preparedLeft, registerCluster, settled, uniqueAccount } from "./bank-client.js";
+import {
+  openAccount,
+  preparedLeft,
+  registerCluster,
+  settled,
+  uniqueAccount,
+} from "./bank-client.js";
 
 let shared: Promise<ClusterFile> | undefined;
 let sharedDir: string | undefined;
@@ -19,7 +25,11 @@ let sharedDir: string | undefined;
  * up to 200 transfers at once with one API key; the per-client limits are tested on coordinators
  * of their own (client-limits.test.ts), so here they are set above what any suite sends.
  */
-export const TEST_ENV: Record<string, string> = { CONCORD_LOG_LEVEL: "warn", CONCORD_CLIENT_MAX_IN_FLIGHT: "1000", CONCORD_CLIENT_MAX_HELD_MS: "86400000" };
+export const TEST_ENV: Record<string, string> = {
+  CONCORD_LOG_LEVEL: "warn",
+  CONCORD_CLIENT_MAX_IN_FLIGHT: "1000",
+  CONCORD_CLIENT_MAX_HELD_MS: "86400000",
+};
 
 export function sharedCluster(): Promise<ClusterFile> {
   if (!shared) {

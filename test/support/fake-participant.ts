@@ -35,7 +35,8 @@ export async function startFakeParticipant(handler: FakeHandler): Promise<FakePa
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const address = server.address();
-  if (address === null || typeof address !== "object") throw new Error("fake participant has no address");
+  if (address === null || typeof address !== "object")
+    throw new Error("fake participant has no address");
   fake.url = `http://127.0.0.1:${address.port}`;
   fake.close = () =>
     new Promise<void>((resolve) => {
@@ -58,7 +59,11 @@ export const politeHandler: FakeHandler = (req, res, body) => {
     // As the real batch route answers: one JSON line per message, {index, status, body}.
     const { messages } = JSON.parse(body) as { messages: { txid: string; action: string }[] };
     res.writeHead(200, { "content-type": "application/x-ndjson" });
-    res.end(messages.map((m, index) => `${JSON.stringify({ index, ...noopAnswer(m.txid, m.action) })}\n`).join(""));
+    res.end(
+      messages
+        .map((m, index) => `${JSON.stringify({ index, ...noopAnswer(m.txid, m.action) })}\n`)
+        .join(""),
+    );
     return;
   }
   const match = /^\/v1\/2pc\/([0-9a-f-]+)\/([a-z-]+)$/.exec(path);
@@ -80,7 +85,11 @@ export interface FloodResult {
  * Streams `totalBytes` of JSON-looking text as a chunked 200 reply, `chunkBytes` at a time,
  * respecting backpressure, and stops as soon as the connection closes. Resolves when it stops.
  */
-export async function flood(res: ServerResponse, totalBytes: number, chunkBytes: number): Promise<FloodResult> {
+export async function flood(
+  res: ServerResponse,
+  totalBytes: number,
+  chunkBytes: number,
+): Promise<FloodResult> {
   // A plausible start (an object with a string that never ends), then filler: a reader that
   // waits for the whole body to parse it keeps all of it.
   const head = Buffer.alloc(chunkBytes, "x");

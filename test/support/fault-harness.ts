@@ -14,7 +14,11 @@ import { formatText } from "../../scripts/checker/report-format.js";
 import { gatherFacts } from "../../scripts/checker/gather.js";
 import type { ClientEntry } from "../../scripts/checker/facts.js";
 import { restartProcess, startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
-import { readClusterFile, type ClusterFile, type ProcessEntry } from "../../scripts/cluster/cluster-file.js";
+import {
+  readClusterFile,
+  type ClusterFile,
+  type ProcessEntry,
+} from "../../scripts/cluster/cluster-file.js";
 import { registerCluster } from "./bank-client.js";
 import { isOurProcess, spawnDetached } from "../../scripts/cluster/processes.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
@@ -77,7 +81,10 @@ export class FaultHarness {
 
   async arm(processName: string, failpoint: string, spec: FailpointSpec): Promise<void> {
     const res = await armFailpoint(this.cluster, this.url(processName), failpoint, spec);
-    if (res.status !== 200) throw new Error(`arming ${failpoint} on ${processName}: ${res.status} ${JSON.stringify(res.data)}`);
+    if (res.status !== 200)
+      throw new Error(
+        `arming ${failpoint} on ${processName}: ${res.status} ${JSON.stringify(res.data)}`,
+      );
   }
 
   /** Disarms every failpoint of every service that runs. */

@@ -5,24 +5,55 @@ import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
 import { http, transferBody, uniqueAccount, type TransferSpec } from "./bank-client.js";
 import type { FaultHarness } from "./fault-harness.js";
 
-export async function openPair(h: FaultHarness, fromBank = "bank-a", toBank = "bank-b", balance = 1000): Promise<TransferSpec> {
+export async function openPair(
+  h: FaultHarness,
+  fromBank = "bank-a",
+  toBank = "bank-b",
+  balance = 1000,
+): Promise<TransferSpec> {
   const from = uniqueAccount("from");
   const to = uniqueAccount("to");
-  for (const [bank, id] of [[fromBank, from], [toBank, to]] as const) {
-    const res = await http.post(`${h.url(bank)}/v1/accounts`, { id, balance: String(balance) }, { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, bank)}` } });
+  for (const [bank, id] of [
+    [fromBank, from],
+    [toBank, to],
+  ] as const) {
+    const res = await http.post(
+      `${h.url(bank)}/v1/accounts`,
+      { id, balance: String(balance) },
+      { headers: { authorization: `Bearer ${adminSecretOf(h.cluster, bank)}` } },
+    );
     if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status}`);
   }
-  return { from: { bank: fromBank, account: from }, to: { bank: toBank, account: to }, amount: 100 };
+  return {
+    from: { bank: fromBank, account: from },
+    to: { bank: toBank, account: to },
+    amount: 100,
+  };
 }
 
 /**
  * Sends a transfer; a coordinator that dies mid-request gives no HTTP answer, which is returned
  * as `undefined` rather than thrown. Whatever the client is told goes into the checker's record.
  */
-export async function transferThroughFaults(h: FaultHarness, spec: TransferSpec, opts: { timeoutMs?: number; key?: string } = {}): Promise<AxiosResponse | undefined> {
-  const body = { ...(transferBody(spec) as object), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) };
-  const res = await http.post(`${h.url("coordinator")}/v1/transactions`, body, { headers: opts.key ? { "idempotency-key": opts.key } : {} }).catch(() => undefined);
-  if (res?.data?.txid) h.record(res.data.txid, res.status === 200 ? res.data.outcome : res.data.outcome === "unknown" ? "unknown" : "error");
+export async function transferThroughFaults(
+  h: FaultHarness,
+  spec: TransferSpec,
+  opts: { timeoutMs?: number; key?: string } = {},
+): Promise<AxiosResponse | undefined> {
+  const body = {
+    ...(transferBody(spec) as object),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  };
+  const res = await http
+    .post(`${h.url("coordinator")}/v1/transactions`, body, {
+      headers: opts.key ? { "idempotency-key": opts.key } : {},
+    })
+    .catch(() => undefined);
+  if (res?.data?.txid)
+    h.record(
+      res.data.txid,
+      res.status === 200 ? res.data.outcome : res.data.outcome === "unknown" ? "unknown" : "error",
+    );
   return res;
 }
 
@@ -32,7 +63,12 @@ export async function balanceOf(h: FaultHarness, bank: string, account: string):
   return BigInt(res.data.balance);
 }
 
-async function query<T extends pg.QueryResultRow>(h: FaultHarness, bank: string, sql: string, params: unknown[] = []): Promise<T[]> {
+async function query<T extends pg.QueryResultRow>(
+  h: FaultHarness,
+  bank: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const entry = h.cluster.banks.find((b) => b.name === bank);
   if (!entry) throw new Error(`no bank ${bank}`);
   const db = new pg.Client({ connectionString: entry.databaseUrl, connectionTimeoutMillis: 2000 });
@@ -46,17 +82,38 @@ async function query<T extends pg.QueryResultRow>(h: FaultHarness, bank: string,
 
 /** gids prepared right now at one bank (read straight from its PostgreSQL). */
 export async function preparedAt(h: FaultHarness, bank: string): Promise<string[]> {
-  return (await query<{ gid: string }>(h, bank, "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")).map((r) => r.gid);
+  return (
+    await query<{ gid: string }>(
+      h,
+      bank,
+      "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()",
+    )
+  ).map((r) => r.gid);
 }
 
 /** Ledger entries of an account: how many times a transfer was applied there. */
-export async function ledgerEntriesOf(h: FaultHarness, bank: string, account: string): Promise<{ txid: string; delta: bigint }[]> {
-  const rows = await query<{ txid: string; delta: string }>(h, bank, "SELECT txid::text AS txid, delta::text AS delta FROM ledger WHERE account = $1 AND kind = 'transfer' ORDER BY id", [account]);
+export async function ledgerEntriesOf(
+  h: FaultHarness,
+  bank: string,
+  account: string,
+): Promise<{ txid: string; delta: bigint }[]> {
+  const rows = await query<{ txid: string; delta: string }>(
+    h,
+    bank,
+    "SELECT txid::text AS txid, delta::text AS delta FROM ledger WHERE account = $1 AND kind = 'transfer' ORDER BY id",
+    [account],
+  );
   return rows.map((r) => ({ txid: r.txid, delta: BigInt(r.delta) }));
 }
 
 /** Transactions the coordinator lists in a state (through whichever coordinator URL is given). */
-export async function listed(coordinatorUrl: string, state: string, headers: Record<string, string> = {}): Promise<{ txid: string; decision: string | null; state: string }[]> {
-  const res = await http.get(`${coordinatorUrl}/v1/transactions?state=${state}&limit=100`, { headers });
+export async function listed(
+  coordinatorUrl: string,
+  state: string,
+  headers: Record<string, string> = {},
+): Promise<{ txid: string; decision: string | null; state: string }[]> {
+  const res = await http.get(`${coordinatorUrl}/v1/transactions?state=${state}&limit=100`, {
+    headers,
+  });
   return res.status === 200 ? res.data.transactions : [];
 }

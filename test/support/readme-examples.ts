@@ -17,10 +17,17 @@ export function readmeExample(name: string): string {
 }
 
 /** Runs an example with `set -euo pipefail`; returns its exit code and output. */
-export function runReadmeExample(name: string, clusterFile: string): { status: number | null; stdout: string; stderr: string } {
+export function runReadmeExample(
+  name: string,
+  clusterFile: string,
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync("bash", ["-euo", "pipefail", "-c", readmeExample(name)], {
     cwd: process.cwd(),
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", CLUSTER: clusterFile },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/tmp",
+      CLUSTER: clusterFile,
+    },
     encoding: "utf8",
     timeout: 60_000,
   });

@@ -29,20 +29,30 @@ export interface Credential {
   /** The kind of caller this credential proves at `service`; undefined where that service does not know it. */
   readonly kindAt: KindAt;
   /** The headers for one request, made over exactly what is sent. */
-  readonly headers: (method: string, path: string, body: string, contentType: string) => Record<string, string>;
+  readonly headers: (
+    method: string,
+    path: string,
+    body: string,
+    contentType: string,
+  ) => Record<string, string>;
 }
 
 function bearer(name: string, token: string, kindAt: KindAt): Credential {
   return { name, scheme: "bearer", kindAt, headers: () => ({ authorization: `Bearer ${token}` }) };
 }
 
-function signature(name: string, p: { secret: string; keyId: string; audience: string }, kindAt: KindAt): Credential {
+function signature(
+  name: string,
+  p: { secret: string; keyId: string; audience: string },
+  kindAt: KindAt,
+): Credential {
   return { name, scheme: "signature", kindAt, headers: signerFor(p) };
 }
 
 function secret(from: Record<string, string>, key: string, what: string): string {
   const value = from[key];
-  if (value === undefined || value === "") throw new Error(`the cluster file has no ${what} for ${key}`);
+  if (value === undefined || value === "")
+    throw new Error(`the cluster file has no ${what} for ${key}`);
   return value;
 }
 
@@ -53,18 +63,41 @@ function secret(from: Record<string, string>, key: string, what: string): string
  */
 export function standardCredentials(cluster: ClusterFile, target = "bank-a"): Credential[] {
   const s = cluster.secrets;
-  const only = (service: string, kind: CallerKind) => (at: string) => (at === service ? kind : undefined);
+  const only = (service: string, kind: CallerKind) => (at: string) =>
+    at === service ? kind : undefined;
   const nowhere = () => undefined;
-  const peerSecret = (a: string, b: string) => secret(s.peerSecrets, peerPairKey(a, b), "peer secret");
-  const participantSecret = (name: string) => secret(s.participantSecrets, name, "participant secret");
+  const peerSecret = (a: string, b: string) =>
+    secret(s.peerSecrets, peerPairKey(a, b), "peer secret");
+  const participantSecret = (name: string) =>
+    secret(s.participantSecrets, name, "participant secret");
   const peer = (from: string, to: string) =>
-    signature(`peer ${from} -> ${to}`, { secret: peerSecret(from, to), keyId: from, audience: to }, only(to, "peer"));
+    signature(
+      `peer ${from} -> ${to}`,
+      { secret: peerSecret(from, to), keyId: from, audience: to },
+      only(to, "peer"),
+    );
   return [
     { name: "no credential", scheme: "none", kindAt: nowhere, headers: () => ({}) },
-    bearer("client-1 API key", secret(s.apiKeys, "client-1", "API key"), only("coordinator", "client")),
-    bearer("coordinator admin secret", secret(s.adminSecrets, "coordinator", "admin secret"), only("coordinator", "admin")),
-    bearer("bank-a admin secret", secret(s.adminSecrets, "bank-a", "admin secret"), only("bank-a", "admin")),
-    bearer("bank-b admin secret", secret(s.adminSecrets, "bank-b", "admin secret"), only("bank-b", "admin")),
+    bearer(
+      "client-1 API key",
+      secret(s.apiKeys, "client-1", "API key"),
+      only("coordinator", "client"),
+    ),
+    bearer(
+      "coordinator admin secret",
+      secret(s.adminSecrets, "coordinator", "admin secret"),
+      only("coordinator", "admin"),
+    ),
+    bearer(
+      "bank-a admin secret",
+      secret(s.adminSecrets, "bank-a", "admin secret"),
+      only("bank-a", "admin"),
+    ),
+    bearer(
+      "bank-b admin secret",
+      secret(s.adminSecrets, "bank-b", "admin secret"),
+      only("bank-b", "admin"),
+    ),
     // As long as a real token, so that only its value, not its shape, is wrong.
     bearer("garbage bearer", "x".repeat(secret(s.apiKeys, "client-1", "API key").length), nowhere),
     signature(
@@ -104,8 +137,13 @@ export interface RouteProbe {
 }
 
 /** Builds the probes of a whole route list; the mapped type makes leaving a route out a compile error. */
-export function probesFor<R extends Record<string, RouteSpec>>(routes: R, how: { [K in keyof R]: Omit<RouteProbe, "spec"> }): RouteProbe[] {
-  return (Object.keys(routes) as (keyof R)[]).map((key) => ({ spec: routes[key], ...how[key] }) as RouteProbe);
+export function probesFor<R extends Record<string, RouteSpec>>(
+  routes: R,
+  how: { [K in keyof R]: Omit<RouteProbe, "spec"> },
+): RouteProbe[] {
+  return (Object.keys(routes) as (keyof R)[]).map(
+    (key) => ({ spec: routes[key], ...how[key] }) as RouteProbe,
+  );
 }
 
 type Segment = { literal: string } | { param: string };
@@ -144,23 +182,35 @@ export function spellingsOf(routePath: string, params: Record<string, string>): 
   if (lastLiteral === undefined) throw new Error(`route ${routePath} has no literal segment`);
   const replaced = (i: number, text: string) => join(exact.map((p, j) => (j === i ? text : p)));
   /** `text` with the character at `at` replaced by `by`. */
-  const swap = (text: string, at: number, by: string) => text.slice(0, at) + by + text.slice(at + 1);
+  const swap = (text: string, at: number, by: string) =>
+    text.slice(0, at) + by + text.slice(at + 1);
 
   const out: Spelling[] = [{ name: "exact", path: join(exact) }];
-  out.push({ name: "upper case", path: join(segments.map((s) => ("literal" in s ? s.literal.toUpperCase() : value(s)))) });
+  out.push({
+    name: "upper case",
+    path: join(segments.map((s) => ("literal" in s ? s.literal.toUpperCase() : value(s)))),
+  });
   for (const i of literalAt) {
     const lit = exact[i] ?? "";
     const letter = lit.search(/[a-z]/);
-    if (letter >= 0) out.push({ name: `"${lit}" capitalised`, path: replaced(i, swap(lit, letter, lit.charAt(letter).toUpperCase())) });
+    if (letter >= 0)
+      out.push({
+        name: `"${lit}" capitalised`,
+        path: replaced(i, swap(lit, letter, lit.charAt(letter).toUpperCase())),
+      });
   }
   out.push({ name: "trailing slash", path: `${join(exact)}/` });
   const last = exact[lastLiteral] ?? "";
   const letter = last.search(/[a-z]/);
   if (letter >= 0) {
     const encoded = `%${last.charCodeAt(letter).toString(16).toUpperCase()}`;
-    out.push({ name: `a letter of "${last}" percent-encoded`, path: replaced(lastLiteral, swap(last, letter, encoded)) });
+    out.push({
+      name: `a letter of "${last}" percent-encoded`,
+      path: replaced(lastLiteral, swap(last, letter, encoded)),
+    });
   }
-  if (lastLiteral > 0) out.push({ name: `double slash before "${last}"`, path: replaced(lastLiteral, `/${last}`) });
+  if (lastLiteral > 0)
+    out.push({ name: `double slash before "${last}"`, path: replaced(lastLiteral, `/${last}`) });
   out.push({ name: "leading //", path: `/${join(exact)}` });
   out.push({ name: `/./ before "${last}"`, path: replaced(lastLiteral, `./${last}`) });
   out.push({ name: `";x" after "${last}"`, path: replaced(lastLiteral, `${last};x`) });
@@ -199,12 +249,25 @@ export function rawRequest(baseUrl: string, p: RawRequest): Promise<RawResponse>
   const base = new URL(baseUrl);
   const headers = { ...p.headers, "content-length": String(Buffer.byteLength(p.body)) };
   return new Promise((resolve) => {
-    const options = { hostname: base.hostname, port: base.port, method: p.method, path: p.path, headers, agent: p.agent, timeout: 30_000 };
+    const options = {
+      hostname: base.hostname,
+      port: base.port,
+      method: p.method,
+      path: p.path,
+      headers,
+      agent: p.agent,
+      timeout: 30_000,
+    };
     const req = request(options, (res) => {
       const chunks: Buffer[] = [];
       const answer = (error?: string) => {
         const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, ...(error === undefined ? {} : { error }) });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text,
+          ...(error === undefined ? {} : { error }),
+        });
       };
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => answer());
@@ -239,11 +302,17 @@ export function classify(res: RawResponse): Outcome {
   if (res.status === 0) return "no-answer";
   const error = errorOf(res.text);
   const message = typeof error?.message === "string" ? error.message : "";
-  if (res.status === 404 && error?.code === "not-found" && message.startsWith("no route for ")) return "no-route";
+  if (res.status === 404 && error?.code === "not-found" && message.startsWith("no route for "))
+    return "no-route";
   if (res.status === 401 && error?.code === "unauthorized") return "refused";
   // A handler may answer 403 too (a participant asking about another's transaction): the
   // authenticator's wording tells its refusal apart.
-  if (res.status === 403 && error?.code === "forbidden" && / cannot call this route; it is for /.test(message)) return "refused";
+  if (
+    res.status === 403 &&
+    error?.code === "forbidden" &&
+    / cannot call this route; it is for /.test(message)
+  )
+    return "refused";
   if (res.status === 400 && error === undefined) return "http-layer";
   return "reached";
 }
@@ -272,18 +341,26 @@ interface Job {
 }
 
 /** What the model says a request must get. */
-type Expectation = { reached: true; statuses: readonly number[] } | { reached: false; outcomes: readonly Outcome[]; status?: number };
+type Expectation =
+  | { reached: true; statuses: readonly number[] }
+  | { reached: false; outcomes: readonly Outcome[]; status?: number };
 
 function expectationFor(target: WalkTarget, job: Job, spelling: Spelling): Expectation {
   // A different spelling matches nothing. Node may refuse a target before routing (400).
-  if (target.absent || spelling.name !== "exact") return { reached: false, outcomes: ["no-route", "http-layer"] };
+  if (target.absent || spelling.name !== "exact")
+    return { reached: false, outcomes: ["no-route", "http-layer"] };
   const { spec } = job.probe;
   const kind = job.credential.kindAt(target.service);
-  const allowed = spec.callers.includes("public") || (kind !== undefined && spec.callers.includes(kind));
+  const allowed =
+    spec.callers.includes("public") || (kind !== undefined && spec.callers.includes(kind));
   if (allowed) return { reached: true, statuses: job.probe.handlerStatuses };
   // 403 only for a bearer token valid here but of another kind; a signature the route does not
   // take is refused as an unknown key (401), as is every other credential.
-  return { reached: false, outcomes: ["refused"], status: job.credential.scheme === "bearer" && kind !== undefined ? 403 : 401 };
+  return {
+    reached: false,
+    outcomes: ["refused"],
+    status: job.credential.scheme === "bearer" && kind !== undefined ? 403 : 401,
+  };
 }
 
 function shown(res: RawResponse): string {
@@ -305,14 +382,16 @@ export async function walkRoutes(
   for (const probe of target.probes) {
     const count = spellingsOf(probe.spec.path, probe.params?.() ?? {}).length;
     for (const credential of credentials) {
-      for (let spellingIndex = 0; spellingIndex < count; spellingIndex++) jobs.push({ probe, credential, spellingIndex });
+      for (let spellingIndex = 0; spellingIndex < count; spellingIndex++)
+        jobs.push({ probe, credential, spellingIndex });
     }
   }
   const result: WalkResult = { sent: 0, mismatches: [], tally: new Map() };
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 4 });
   let next = 0;
   const worker = async () => {
-    for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) await runJob(target, job, agent, result);
+    for (let job = jobs[next++]; job !== undefined; job = jobs[next++])
+      await runJob(target, job, agent, result);
   };
   try {
     await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, worker));
@@ -323,7 +402,12 @@ export async function walkRoutes(
   return result;
 }
 
-async function runJob(target: WalkTarget, job: Job, agent: Agent, result: WalkResult): Promise<void> {
+async function runJob(
+  target: WalkTarget,
+  job: Job,
+  agent: Agent,
+  result: WalkResult,
+): Promise<void> {
   const { spec } = job.probe;
   const spelling = spellingsOf(spec.path, job.probe.params?.() ?? {})[job.spellingIndex];
   if (!spelling) throw new Error(`no spelling ${job.spellingIndex} of ${spec.path}`);
@@ -335,7 +419,13 @@ async function runJob(target: WalkTarget, job: Job, agent: Agent, result: WalkRe
     ...(hasBody ? { "content-type": contentType } : {}),
     ...job.credential.headers(spec.method, spelling.path, body, contentType),
   };
-  const res = await rawRequest(target.baseUrl, { method: spec.method, path: spelling.path, headers, body, agent });
+  const res = await rawRequest(target.baseUrl, {
+    method: spec.method,
+    path: spelling.path,
+    headers,
+    body,
+    agent,
+  });
   result.sent += 1;
   const outcome = classify(res);
   const key = `${spelling.name === "exact" ? "exact" : "variant"} ${outcome} ${res.status}`;
@@ -344,17 +434,25 @@ async function runJob(target: WalkTarget, job: Job, agent: Agent, result: WalkRe
   const expected = expectationFor(target, job, spelling);
   const where = `${target.service} ${spec.method} ${spec.path} | ${job.credential.name} | ${spelling.name} (${spelling.path})`;
   if (expected.reached) {
-    if (outcome !== "reached") result.mismatches.push(`${where}: should reach the handler, got ${outcome}: ${shown(res)}`);
+    if (outcome !== "reached")
+      result.mismatches.push(`${where}: should reach the handler, got ${outcome}: ${shown(res)}`);
     else if (!expected.statuses.includes(res.status)) {
-      result.mismatches.push(`${where}: the handler should answer ${expected.statuses.join("/")}, got ${shown(res)}`);
+      result.mismatches.push(
+        `${where}: the handler should answer ${expected.statuses.join("/")}, got ${shown(res)}`,
+      );
     }
     return;
   }
   if (outcome === "reached") {
-    result.mismatches.push(`${where}: HANDLER REACHED (${shown(res)}); expected ${expected.outcomes.join(" or ")}`);
+    result.mismatches.push(
+      `${where}: HANDLER REACHED (${shown(res)}); expected ${expected.outcomes.join(" or ")}`,
+    );
     return;
   }
-  if (!expected.outcomes.includes(outcome) || (expected.status !== undefined && res.status !== expected.status)) {
+  if (
+    !expected.outcomes.includes(outcome) ||
+    (expected.status !== undefined && res.status !== expected.status)
+  ) {
     const want = `${expected.outcomes.join(" or ")}${expected.status ? ` ${expected.status}` : ""}`;
     result.mismatches.push(`${where}: expected ${want}, got ${outcome}: ${shown(res)}`);
   }

@@ -18,17 +18,34 @@ describe("checker client record", () => {
 
   it("names the line of a malformed entry", () => {
     const notJson = `{"txid":"${T1}","outcome":"committed"}\n\n{"txid":`;
-    expect(() => parseClientRecord(notJson, "run.jsonl")).to.throw(ClientRecordError, /^run\.jsonl:3: not JSON/);
+    expect(() => parseClientRecord(notJson, "run.jsonl")).to.throw(
+      ClientRecordError,
+      /^run\.jsonl:3: not JSON/,
+    );
     const badOutcome = `{"txid":"${T1}","outcome":"maybe"}`;
-    expect(() => parseClientRecord(badOutcome, "run.jsonl")).to.throw(ClientRecordError, /^run\.jsonl:1: .*outcome/);
+    expect(() => parseClientRecord(badOutcome, "run.jsonl")).to.throw(
+      ClientRecordError,
+      /^run\.jsonl:1: .*outcome/,
+    );
     const badTxid = `{"txid":"T1","outcome":"committed"}`;
-    expect(() => parseClientRecord(badTxid, "run.jsonl")).to.throw(ClientRecordError, /^run\.jsonl:1: .*txid/);
+    expect(() => parseClientRecord(badTxid, "run.jsonl")).to.throw(
+      ClientRecordError,
+      /^run\.jsonl:1: .*txid/,
+    );
   });
 });
 
 describe("checker report formats", () => {
   const broken = checkInvariants({
-    banks: [{ name: "bank-a", accounts: [{ id: "alice", balance: -5n }], ledger: [{ txid: null, account: "alice", delta: -5n, kind: "open" }], outcomes: new Map(), prepared: [] }],
+    banks: [
+      {
+        name: "bank-a",
+        accounts: [{ id: "alice", balance: -5n }],
+        ledger: [{ txid: null, account: "alice", delta: -5n, kind: "open" }],
+        outcomes: new Map(),
+        prepared: [],
+      },
+    ],
     records: new Map(),
     activeCounts: { undecided: 0, unacked: 0 },
   });

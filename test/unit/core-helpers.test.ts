@@ -10,7 +10,8 @@ import { KeyedMutex } from "../../participant/framework/keyed-mutex.js";
 import { SHARD_COUNT, shardOf } from "../../shared/durable-log.js";
 import { amountSchema, bankOperationSchema, MAX_AMOUNT } from "../../shared/bank-operations.js";
 
-const ceilingOf = (attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number => Math.min(policy.capMs, policy.baseMs * 2 ** attempt);
+const ceilingOf = (attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number =>
+  Math.min(policy.capMs, policy.baseMs * 2 ** attempt);
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A promise with its resolve function, to hand control between concurrent tasks. */
@@ -25,8 +26,11 @@ describe("backoff", () => {
   const zero = () => 0;
 
   it("grows with each attempt until it reaches the cap", () => {
-    const delays = Array.from({ length: 12 }, (_, attempt) => backoffDelayMs(attempt, DEFAULT_BACKOFF, almostOne));
-    for (let i = 1; i < delays.length; i++) expect(delays[i]).to.be.at.least(delays[i - 1] as number);
+    const delays = Array.from({ length: 12 }, (_, attempt) =>
+      backoffDelayMs(attempt, DEFAULT_BACKOFF, almostOne),
+    );
+    for (let i = 1; i < delays.length; i++)
+      expect(delays[i]).to.be.at.least(delays[i - 1] as number);
     expect(delays[1]).to.be.greaterThan(delays[0] as number);
     expect(delays[5]).to.be.greaterThan(delays[4] as number);
     expect(delays.at(-1)).to.be.within(DEFAULT_BACKOFF.capMs - 1, DEFAULT_BACKOFF.capMs);
@@ -35,19 +39,28 @@ describe("backoff", () => {
   it("never exceeds the cap, even after thousands of attempts", () => {
     for (const attempt of [7, 20, 31, 100, 10_000, Number.MAX_SAFE_INTEGER]) {
       const delay = backoffDelayMs(attempt, DEFAULT_BACKOFF, almostOne);
-      expect(delay, `attempt ${attempt}`).to.be.a("number").and.to.be.within(DEFAULT_BACKOFF.capMs / 2, DEFAULT_BACKOFF.capMs);
+      expect(delay, `attempt ${attempt}`)
+        .to.be.a("number")
+        .and.to.be.within(DEFAULT_BACKOFF.capMs / 2, DEFAULT_BACKOFF.capMs);
     }
   });
 
   it("stays within [ceiling/2, ceiling] of the attempt's ceiling for any random value", () => {
-    const policies: BackoffPolicy[] = [DEFAULT_BACKOFF, { baseMs: 10, capMs: 1000 }, { baseMs: 100, capMs: 30_000 }];
+    const policies: BackoffPolicy[] = [
+      DEFAULT_BACKOFF,
+      { baseMs: 10, capMs: 1000 },
+      { baseMs: 100, capMs: 30_000 },
+    ];
     for (const policy of policies) {
       for (let attempt = 0; attempt < 40; attempt++) {
         const ceiling = ceilingOf(attempt, policy);
         for (const r of [0, 0.1, 0.25, 0.5, 0.75, 0.999_999]) {
           const delay = backoffDelayMs(attempt, policy, () => r);
           // Delays are whole milliseconds: the lower bound is ceiling/2 rounded down.
-          expect(delay, `attempt ${attempt}, random ${r}, ceiling ${ceiling}`).to.be.within(Math.floor(ceiling / 2), ceiling);
+          expect(delay, `attempt ${attempt}, random ${r}, ceiling ${ceiling}`).to.be.within(
+            Math.floor(ceiling / 2),
+            ceiling,
+          );
           expect(Number.isInteger(delay)).to.equal(true);
         }
       }
@@ -58,9 +71,15 @@ describe("backoff", () => {
     const attempt = 3;
     const ceiling = ceilingOf(attempt);
     expect(backoffDelayMs(attempt, DEFAULT_BACKOFF, zero)).to.equal(Math.floor(ceiling / 2));
-    expect(backoffDelayMs(attempt, DEFAULT_BACKOFF, () => 0.5)).to.equal(Math.floor(ceiling / 2 + ceiling / 4));
-    expect(backoffDelayMs(attempt, DEFAULT_BACKOFF, () => 0.5)).to.equal(backoffDelayMs(attempt, DEFAULT_BACKOFF, () => 0.5));
-    expect(backoffDelayMs(attempt, DEFAULT_BACKOFF, zero)).to.be.lessThan(backoffDelayMs(attempt, DEFAULT_BACKOFF, almostOne));
+    expect(backoffDelayMs(attempt, DEFAULT_BACKOFF, () => 0.5)).to.equal(
+      Math.floor(ceiling / 2 + ceiling / 4),
+    );
+    expect(backoffDelayMs(attempt, DEFAULT_BACKOFF, () => 0.5)).to.equal(
+      backoffDelayMs(attempt, DEFAULT_BACKOFF, () => 0.5),
+    );
+    expect(backoffDelayMs(attempt, DEFAULT_BACKOFF, zero)).to.be.lessThan(
+      backoffDelayMs(attempt, DEFAULT_BACKOFF, almostOne),
+    );
     let calls = 0;
     backoffDelayMs(attempt, DEFAULT_BACKOFF, () => {
       calls++;
@@ -123,17 +142,38 @@ describe("ids", () => {
       `{${txid}}`,
       "x' OR '1'='1",
     ];
-    for (const t of bad) expect(() => gidFor("bank-a", t), JSON.stringify(t)).to.throw(/invalid txid/);
+    for (const t of bad)
+      expect(() => gidFor("bank-a", t), JSON.stringify(t)).to.throw(/invalid txid/);
     expect(() => gidFor("bank-a", 42 as unknown as string)).to.throw(/invalid txid/);
   });
 
   it("gidFor rejects participant names with quotes, spaces, uppercase or SQL metacharacters", () => {
-    const bad = ["", "Bank", "BANK-A", "bank a", " bank", "bank'", 'bank"a', "bank;a", "bank:a", "bank_a", "bank/a", "bank\\a", "1bank", "-bank", "a".repeat(33), "bank\n", "bänk"];
-    for (const name of bad) expect(() => gidFor(name, txid), JSON.stringify(name)).to.throw(/invalid participant name/);
+    const bad = [
+      "",
+      "Bank",
+      "BANK-A",
+      "bank a",
+      " bank",
+      "bank'",
+      'bank"a',
+      "bank;a",
+      "bank:a",
+      "bank_a",
+      "bank/a",
+      "bank\\a",
+      "1bank",
+      "-bank",
+      "a".repeat(33),
+      "bank\n",
+      "bänk",
+    ];
+    for (const name of bad)
+      expect(() => gidFor(name, txid), JSON.stringify(name)).to.throw(/invalid participant name/);
   });
 
   it("gidFor accepts plain slugs up to 32 characters and puts the name in the gid", () => {
-    for (const name of ["a", "bank-a", "bank--", "b2", "a".repeat(32)]) expect(gidFor(name, txid)).to.equal(`concord:${name}:${txid}`);
+    for (const name of ["a", "bank-a", "bank--", "b2", "a".repeat(32)])
+      expect(gidFor(name, txid)).to.equal(`concord:${name}:${txid}`);
   });
 });
 
@@ -216,7 +256,9 @@ describe("KeyedMutex", () => {
     });
     const results = await Promise.allSettled([failing, next, syncThrow]);
     expect(results[0]).to.deep.include({ status: "rejected" });
-    expect((results[0] as PromiseRejectedResult).reason).to.be.instanceOf(Error).with.property("message", "prepare failed");
+    expect((results[0] as PromiseRejectedResult).reason)
+      .to.be.instanceOf(Error)
+      .with.property("message", "prepare failed");
     expect(results[1]).to.deep.equal({ status: "fulfilled", value: "ok" });
     expect(results[2]).to.deep.include({ status: "rejected" });
     expect(ran).to.deep.equal(["failing", "next"]);
@@ -269,26 +311,63 @@ describe("shardOf", () => {
 
 describe("bank operations", () => {
   it("amountSchema accepts positive integers as strings, up to MAX_AMOUNT", () => {
-    for (const amount of ["1", "9", "10", "1250", MAX_AMOUNT.toString(), (MAX_AMOUNT - 1n).toString()]) {
+    for (const amount of [
+      "1",
+      "9",
+      "10",
+      "1250",
+      MAX_AMOUNT.toString(),
+      (MAX_AMOUNT - 1n).toString(),
+    ]) {
       expect(amountSchema.safeParse(amount).success, amount).to.equal(true);
     }
   });
 
   it("amountSchema rejects fractions, exponents, signs, leading zeros, whitespace and empty strings", () => {
-    for (const amount of ["1.5", "1.0", "1e3", "1E3", "-1", "+1", "01", "00", "0", "", " 1", "1 ", "\t1", "1\n", "0x10", "1_000", "1,000", "Infinity", "NaN", "١"]) {
+    for (const amount of [
+      "1.5",
+      "1.0",
+      "1e3",
+      "1E3",
+      "-1",
+      "+1",
+      "01",
+      "00",
+      "0",
+      "",
+      " 1",
+      "1 ",
+      "\t1",
+      "1\n",
+      "0x10",
+      "1_000",
+      "1,000",
+      "Infinity",
+      "NaN",
+      "١",
+    ]) {
       expect(amountSchema.safeParse(amount).success, JSON.stringify(amount)).to.equal(false);
     }
   });
 
   it("amountSchema rejects amounts sent as JSON numbers, which a parser may already have rounded", () => {
-    const body = JSON.parse('{"a": 1, "b": 1000, "c": 9007199254740993, "d": 1.5}') as Record<string, unknown>;
-    for (const value of Object.values(body)) expect(amountSchema.safeParse(value).success, String(value)).to.equal(false);
+    const body = JSON.parse('{"a": 1, "b": 1000, "c": 9007199254740993, "d": 1.5}') as Record<
+      string,
+      unknown
+    >;
+    for (const value of Object.values(body))
+      expect(amountSchema.safeParse(value).success, String(value)).to.equal(false);
     expect(amountSchema.safeParse(1n).success).to.equal(false);
     expect(amountSchema.safeParse(null).success).to.equal(false);
   });
 
   it("amountSchema rejects values above MAX_AMOUNT", () => {
-    for (const amount of [(MAX_AMOUNT + 1n).toString(), "9999999999999999", (MAX_AMOUNT * 10n).toString(), "9".repeat(40)]) {
+    for (const amount of [
+      (MAX_AMOUNT + 1n).toString(),
+      "9999999999999999",
+      (MAX_AMOUNT * 10n).toString(),
+      "9".repeat(40),
+    ]) {
       expect(amountSchema.safeParse(amount).success, amount).to.equal(false);
     }
   });
@@ -299,7 +378,8 @@ describe("bank operations", () => {
       { op: "credit", account: "bob_2", amount: "100", expectedVersion: 3 },
       { op: "read", account: "carol-1" },
     ];
-    for (const op of ok) expect(bankOperationSchema.safeParse(op).success, JSON.stringify(op)).to.equal(true);
+    for (const op of ok)
+      expect(bankOperationSchema.safeParse(op).success, JSON.stringify(op)).to.equal(true);
   });
 
   it("bankOperationSchema rejects unknown fields, unknown ops and malformed accounts", () => {
@@ -316,6 +396,7 @@ describe("bank operations", () => {
       { op: "debit", account: "alice", amount: "1", expectedVersion: -1 },
       { op: "debit", account: "alice", amount: "1", expectedVersion: 1.5 },
     ];
-    for (const op of bad) expect(bankOperationSchema.safeParse(op).success, JSON.stringify(op)).to.equal(false);
+    for (const op of bad)
+      expect(bankOperationSchema.safeParse(op).success, JSON.stringify(op)).to.equal(false);
   });
 });

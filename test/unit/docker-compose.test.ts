@@ -12,8 +12,19 @@ import { expect } from "chai";
 import { COMPOSE_SECRETS } from "../../scripts/compose-secrets.js";
 import { parse } from "yaml";
 import { z } from "zod";
-import { checkParticipantSecrets, checkPeerSecrets, coordinatorEnvSchema, participantEnvSchema } from "../../shared/config.js";
-import { ADMIN_ACL_RULES, ADMIN_REDIS_USER, logNamespace, redisUserOf, serviceAclRules } from "../../shared/redis-acl.js";
+import {
+  checkParticipantSecrets,
+  checkPeerSecrets,
+  coordinatorEnvSchema,
+  participantEnvSchema,
+} from "../../shared/config.js";
+import {
+  ADMIN_ACL_RULES,
+  ADMIN_REDIS_USER,
+  logNamespace,
+  redisUserOf,
+  serviceAclRules,
+} from "../../shared/redis-acl.js";
 import { bankNames } from "../../scripts/cluster/cluster.js";
 import { bankDatabaseName } from "../../scripts/cluster/postgres.js";
 
@@ -37,28 +48,47 @@ const BANK_DATABASE_SQL = "scripts/postgres/init-bank-database.sql";
  * admin secret, its secret with the coordinator and one secret per pair it belongs to.
  */
 const SECRETS_OF: Record<string, readonly string[]> = {
-  "redis-coordinator": ["CONCORD_REDIS_COORDINATOR_PASSWORD", "CONCORD_REDIS_COORDINATOR_ADMIN_PASSWORD"],
+  "redis-coordinator": [
+    "CONCORD_REDIS_COORDINATOR_PASSWORD",
+    "CONCORD_REDIS_COORDINATOR_ADMIN_PASSWORD",
+  ],
   coordinator: [
-    "CONCORD_API_KEY", "CONCORD_COORDINATOR_ADMIN_SECRET", "CONCORD_REDIS_COORDINATOR_PASSWORD",
-    "CONCORD_SECRET_BANK_A", "CONCORD_SECRET_BANK_B", "CONCORD_SECRET_BANK_C",
+    "CONCORD_API_KEY",
+    "CONCORD_COORDINATOR_ADMIN_SECRET",
+    "CONCORD_REDIS_COORDINATOR_PASSWORD",
+    "CONCORD_SECRET_BANK_A",
+    "CONCORD_SECRET_BANK_B",
+    "CONCORD_SECRET_BANK_C",
   ],
   "postgres-bank-a": ["CONCORD_POSTGRES_BANK_A_PASSWORD", "CONCORD_POSTGRES_BANK_A_ADMIN_PASSWORD"],
   "redis-bank-a": ["CONCORD_REDIS_BANK_A_PASSWORD", "CONCORD_REDIS_BANK_A_ADMIN_PASSWORD"],
   "bank-a": [
-    "CONCORD_POSTGRES_BANK_A_PASSWORD", "CONCORD_REDIS_BANK_A_PASSWORD", "CONCORD_BANK_A_ADMIN_SECRET", "CONCORD_SECRET_BANK_A",
-    "CONCORD_PEER_SECRET_BANK_A_BANK_B", "CONCORD_PEER_SECRET_BANK_A_BANK_C",
+    "CONCORD_POSTGRES_BANK_A_PASSWORD",
+    "CONCORD_REDIS_BANK_A_PASSWORD",
+    "CONCORD_BANK_A_ADMIN_SECRET",
+    "CONCORD_SECRET_BANK_A",
+    "CONCORD_PEER_SECRET_BANK_A_BANK_B",
+    "CONCORD_PEER_SECRET_BANK_A_BANK_C",
   ],
   "postgres-bank-b": ["CONCORD_POSTGRES_BANK_B_PASSWORD", "CONCORD_POSTGRES_BANK_B_ADMIN_PASSWORD"],
   "redis-bank-b": ["CONCORD_REDIS_BANK_B_PASSWORD", "CONCORD_REDIS_BANK_B_ADMIN_PASSWORD"],
   "bank-b": [
-    "CONCORD_POSTGRES_BANK_B_PASSWORD", "CONCORD_REDIS_BANK_B_PASSWORD", "CONCORD_BANK_B_ADMIN_SECRET", "CONCORD_SECRET_BANK_B",
-    "CONCORD_PEER_SECRET_BANK_A_BANK_B", "CONCORD_PEER_SECRET_BANK_B_BANK_C",
+    "CONCORD_POSTGRES_BANK_B_PASSWORD",
+    "CONCORD_REDIS_BANK_B_PASSWORD",
+    "CONCORD_BANK_B_ADMIN_SECRET",
+    "CONCORD_SECRET_BANK_B",
+    "CONCORD_PEER_SECRET_BANK_A_BANK_B",
+    "CONCORD_PEER_SECRET_BANK_B_BANK_C",
   ],
   "postgres-bank-c": ["CONCORD_POSTGRES_BANK_C_PASSWORD", "CONCORD_POSTGRES_BANK_C_ADMIN_PASSWORD"],
   "redis-bank-c": ["CONCORD_REDIS_BANK_C_PASSWORD", "CONCORD_REDIS_BANK_C_ADMIN_PASSWORD"],
   "bank-c": [
-    "CONCORD_POSTGRES_BANK_C_PASSWORD", "CONCORD_REDIS_BANK_C_PASSWORD", "CONCORD_BANK_C_ADMIN_SECRET", "CONCORD_SECRET_BANK_C",
-    "CONCORD_PEER_SECRET_BANK_A_BANK_C", "CONCORD_PEER_SECRET_BANK_B_BANK_C",
+    "CONCORD_POSTGRES_BANK_C_PASSWORD",
+    "CONCORD_REDIS_BANK_C_PASSWORD",
+    "CONCORD_BANK_C_ADMIN_SECRET",
+    "CONCORD_SECRET_BANK_C",
+    "CONCORD_PEER_SECRET_BANK_A_BANK_C",
+    "CONCORD_PEER_SECRET_BANK_B_BANK_C",
   ],
 };
 
@@ -74,17 +104,31 @@ const serviceSchema = z
   .object({
     image: z.string().optional(),
     command: stringList.optional(),
-    environment: z.union([z.record(z.union([z.string(), z.number(), z.boolean(), z.null()])), z.array(z.string())]).optional(),
+    environment: z
+      .union([
+        z.record(z.union([z.string(), z.number(), z.boolean(), z.null()])),
+        z.array(z.string()),
+      ])
+      .optional(),
     healthcheck: z.object({ test: stringList }).passthrough().optional(),
-    depends_on: z.union([z.array(z.string()), z.record(z.object({ condition: z.string().optional() }).passthrough())]).optional(),
+    depends_on: z
+      .union([
+        z.array(z.string()),
+        z.record(z.object({ condition: z.string().optional() }).passthrough()),
+      ])
+      .optional(),
     ports: z.array(z.union([z.string(), z.number(), z.object({}).passthrough()])).optional(),
     volumes: z.array(z.union([z.string(), z.object({}).passthrough()])).optional(),
   })
   .passthrough();
 type Service = z.infer<typeof serviceSchema>;
-const composeSchema = z.object({ services: z.record(serviceSchema), volumes: z.record(z.unknown()).optional() }).passthrough();
+const composeSchema = z
+  .object({ services: z.record(serviceSchema), volumes: z.record(z.unknown()).optional() })
+  .passthrough();
 
-const compose = composeSchema.parse(parse(readFileSync(resolve(ROOT, "docker-compose.yml"), "utf8")));
+const compose = composeSchema.parse(
+  parse(readFileSync(resolve(ROOT, "docker-compose.yml"), "utf8")),
+);
 
 function service(name: string): Service {
   const found = compose.services[name];
@@ -98,12 +142,15 @@ function service(name: string): Service {
  * the same wherever the same variable is used, so values built from one secret still agree.
  */
 function interpolate(value: string): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_]\w*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g, (match, braced?: string, op?: string, arg?: string, bare?: string) => {
-    if (match === "$$") return "$";
-    if (op?.endsWith("-")) return arg ?? "";
-    // Long enough for the schemas' minimum secret length (32).
-    return `stand-in-for-${braced ?? bare ?? ""}-0123456789abcdef0123456789abcdef`;
-  });
+  return value.replace(
+    /\$\$|\$\{([A-Za-z_]\w*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g,
+    (match, braced?: string, op?: string, arg?: string, bare?: string) => {
+      if (match === "$$") return "$";
+      if (op?.endsWith("-")) return arg ?? "";
+      // Long enough for the schemas' minimum secret length (32).
+      return `stand-in-for-${braced ?? bare ?? ""}-0123456789abcdef0123456789abcdef`;
+    },
+  );
 }
 
 /** The same references `interpolate` replaces: `$$` is an escaped dollar, not a variable. */
@@ -119,7 +166,9 @@ function stringsIn(value: unknown): string[] {
 
 /** Every variable reference in a parsed YAML value, as written (`${X:?msg}`, `$X`, ...). */
 function referencesIn(value: unknown): string[] {
-  return stringsIn(value).flatMap((text) => [...text.matchAll(VARIABLE_REFERENCE)].map((m) => m[0]).filter((ref) => ref !== "$$"));
+  return stringsIn(value).flatMap((text) =>
+    [...text.matchAll(VARIABLE_REFERENCE)].map((m) => m[0]).filter((ref) => ref !== "$$"),
+  );
 }
 
 /** The names of the variables a parsed YAML value references. */
@@ -129,7 +178,9 @@ function variablesIn(value: unknown): Set<string> {
 
 function environmentOf(name: string): Record<string, string> {
   const env = service(name).environment ?? {};
-  const pairs = Array.isArray(env) ? env.map((item) => [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)]) : Object.entries(env);
+  const pairs = Array.isArray(env)
+    ? env.map((item) => [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)])
+    : Object.entries(env);
   return Object.fromEntries(pairs.map(([key, value]) => [key, interpolate(String(value ?? ""))]));
 }
 
@@ -142,12 +193,16 @@ function variable(name: string, key: string): string {
 /** A command as the container receives it; the string form is split the way compose splits it. */
 function commandOf(s: Service): string[] {
   const command = s.command ?? [];
-  return (typeof command === "string" ? command.split(/\s+/).filter(Boolean) : command).map(interpolate);
+  return (typeof command === "string" ? command.split(/\s+/).filter(Boolean) : command).map(
+    interpolate,
+  );
 }
 
 function dependenciesOf(s: Service): Array<[string, string | undefined]> {
   const deps = s.depends_on ?? [];
-  return Array.isArray(deps) ? deps.map((d): [string, string | undefined] => [d, undefined]) : Object.entries(deps).map(([d, v]): [string, string | undefined] => [d, v.condition]);
+  return Array.isArray(deps)
+    ? deps.map((d): [string, string | undefined] => [d, undefined])
+    : Object.entries(deps).map(([d, v]): [string, string | undefined] => [d, v.condition]);
 }
 
 /** Redis and PostgreSQL take `--name value` / `-c name=value`; both forms end up as one setting. */
@@ -175,7 +230,8 @@ function redisUsersOf(name: string): Map<string, AclUser> {
     if (arg !== "--user") return;
     const next = command.findIndex((a, j) => j > i && a.startsWith("--"));
     const [user, ...rest] = command.slice(i + 1, next < 0 ? undefined : next);
-    if (user === undefined || users.has(user)) throw new Error(`${name}: --user without a name, or user ${user} defined twice`);
+    if (user === undefined || users.has(user))
+      throw new Error(`${name}: --user without a name, or user ${user} defined twice`);
     const isPassword = (r: string) => r.startsWith(">") || r.startsWith("#");
     users.set(user, {
       states: rest.filter((r) => r === "on" || r === "off"),
@@ -192,14 +248,20 @@ function redisUser(redis: string, user: string): AclUser {
   return found;
 }
 
-const peerSecretsOf = (bank: string) => participantEnvSchema.parse(environmentOf(bank)).CONCORD_PEER_SECRETS ?? new Map<string, string>();
+const peerSecretsOf = (bank: string) =>
+  participantEnvSchema.parse(environmentOf(bank)).CONCORD_PEER_SECRETS ?? new Map<string, string>();
 
-const servicesWithImage = (prefix: string) => Object.keys(compose.services).filter((name) => service(name).image?.startsWith(prefix));
+const servicesWithImage = (prefix: string) =>
+  Object.keys(compose.services).filter((name) => service(name).image?.startsWith(prefix));
 const effectivePort = (url: URL) => Number(url.port || (url.protocol === "https:" ? 443 : 80));
 
 describe("docker-compose.yml", () => {
   it("declares the coordinator, its Redis, and per bank a participant, its PostgreSQL and its Redis", () => {
-    const expected = [COORDINATOR, COORDINATOR_REDIS, ...BANKS.flatMap((bank) => [bank, postgresOf(bank), redisOf(bank)])];
+    const expected = [
+      COORDINATOR,
+      COORDINATOR_REDIS,
+      ...BANKS.flatMap((bank) => [bank, postgresOf(bank), redisOf(bank)]),
+    ];
     expect(Object.keys(compose.services)).to.include.members(expected);
   });
 
@@ -214,11 +276,13 @@ describe("docker-compose.yml", () => {
   }
 
   it("names each participant after its service, so the coordinator's names and the gids agree", () => {
-    for (const bank of BANKS) expect(variable(bank, "CONCORD_PARTICIPANT_NAME"), bank).to.equal(bank);
+    for (const bank of BANKS)
+      expect(variable(bank, "CONCORD_PARTICIPANT_NAME"), bank).to.equal(bank);
   });
 
   it("binds the coordinator and every participant to 0.0.0.0, or no other container could reach them", () => {
-    for (const name of [COORDINATOR, ...BANKS]) expect(variable(name, "CONCORD_HOST"), name).to.equal("0.0.0.0");
+    for (const name of [COORDINATOR, ...BANKS])
+      expect(variable(name, "CONCORD_HOST"), name).to.equal("0.0.0.0");
   });
 
   it("gives CONCORD_PARTICIPANTS a value the coordinator accepts, naming exactly the participant services", () => {
@@ -229,7 +293,9 @@ describe("docker-compose.yml", () => {
     for (const [name, raw] of participantRegistry()) {
       const url = new URL(raw);
       expect(url.hostname, name).to.equal(name);
-      expect(effectivePort(url), name).to.equal(participantEnvSchema.parse(environmentOf(name)).CONCORD_PORT);
+      expect(effectivePort(url), name).to.equal(
+        participantEnvSchema.parse(environmentOf(name)).CONCORD_PORT,
+      );
     }
   });
 
@@ -237,23 +303,33 @@ describe("docker-compose.yml", () => {
     const coordinatorPort = coordinatorEnvSchema.parse(environmentOf(COORDINATOR)).CONCORD_PORT;
     for (const bank of BANKS) {
       const url = new URL(variable(bank, "CONCORD_COORDINATOR_URL"));
-      expect([url.hostname, effectivePort(url)], bank).to.deep.equal([COORDINATOR, coordinatorPort]);
+      expect([url.hostname, effectivePort(url)], bank).to.deep.equal([
+        COORDINATOR,
+        coordinatorPort,
+      ]);
     }
   });
 
   it("gives each participant every other participant as a peer, at its service and port", () => {
     for (const bank of BANKS) {
-      const peers = participantEnvSchema.parse(environmentOf(bank)).CONCORD_PEERS ?? new Map<string, string>();
+      const peers =
+        participantEnvSchema.parse(environmentOf(bank)).CONCORD_PEERS ?? new Map<string, string>();
       expect([...peers.keys()].sort(), bank).to.deep.equal(BANKS.filter((b) => b !== bank).sort());
       for (const [peer, raw] of peers) {
         const url = new URL(raw);
-        expect([url.hostname, effectivePort(url)], `${bank} -> ${peer}`).to.deep.equal([peer, participantEnvSchema.parse(environmentOf(peer)).CONCORD_PORT]);
+        expect([url.hostname, effectivePort(url)], `${bank} -> ${peer}`).to.deep.equal([
+          peer,
+          participantEnvSchema.parse(environmentOf(peer)).CONCORD_PORT,
+        ]);
       }
     }
   });
 
   it("connects each participant to its own PostgreSQL service", () => {
-    for (const bank of BANKS) expect(new URL(variable(bank, "CONCORD_DATABASE_URL")).hostname, bank).to.equal(postgresOf(bank));
+    for (const bank of BANKS)
+      expect(new URL(variable(bank, "CONCORD_DATABASE_URL")).hostname, bank).to.equal(
+        postgresOf(bank),
+      );
   });
 
   it("uses in each CONCORD_DATABASE_URL the role, password and database its PostgreSQL's init SQL creates", () => {
@@ -261,7 +337,11 @@ describe("docker-compose.yml", () => {
       const url = new URL(variable(bank, "CONCORD_DATABASE_URL"));
       const pg = postgresOf(bank);
       const actual = [url.username, decodeURIComponent(url.password), url.pathname.slice(1)];
-      const created = [variable(pg, "CONCORD_DB_USER"), variable(pg, "CONCORD_DB_PASSWORD"), variable(pg, "CONCORD_DB_NAME")];
+      const created = [
+        variable(pg, "CONCORD_DB_USER"),
+        variable(pg, "CONCORD_DB_PASSWORD"),
+        variable(pg, "CONCORD_DB_NAME"),
+      ];
       expect(actual, bank).to.deep.equal(created);
     }
   });
@@ -271,20 +351,30 @@ describe("docker-compose.yml", () => {
       const url = new URL(variable(bank, "CONCORD_DATABASE_URL"));
       const pg = postgresOf(bank);
       // Named as the local cluster names them.
-      expect([url.username, url.pathname.slice(1)], bank).to.deep.equal([bankDatabaseName(bank), bankDatabaseName(bank)]);
+      expect([url.username, url.pathname.slice(1)], bank).to.deep.equal([
+        bankDatabaseName(bank),
+        bankDatabaseName(bank),
+      ]);
       expect(url.username, bank).to.not.equal(POSTGRES_SUPERUSER);
-      expect(decodeURIComponent(url.password), `${bank}: the superuser's password`).to.not.equal(variable(pg, "POSTGRES_PASSWORD"));
+      expect(decodeURIComponent(url.password), `${bank}: the superuser's password`).to.not.equal(
+        variable(pg, "POSTGRES_PASSWORD"),
+      );
     }
   });
 
   it("initialises every bank's PostgreSQL with the superuser postgres, whose password no participant holds", () => {
     for (const bank of BANKS) {
       const pg = postgresOf(bank);
-      expect([variable(pg, "POSTGRES_USER"), variable(pg, "POSTGRES_DB")], pg).to.deep.equal([POSTGRES_SUPERUSER, "postgres"]);
+      expect([variable(pg, "POSTGRES_USER"), variable(pg, "POSTGRES_DB")], pg).to.deep.equal([
+        POSTGRES_SUPERUSER,
+        "postgres",
+      ]);
       const superuserPassword = variable(pg, "POSTGRES_PASSWORD");
       for (const other of Object.keys(compose.services).filter((name) => name !== pg)) {
         const held = stringsIn(service(other)).map(interpolate).join("\n");
-        expect(held, `${other} holds the password of ${pg}'s superuser`).to.not.include(superuserPassword);
+        expect(held, `${other} holds the password of ${pg}'s superuser`).to.not.include(
+          superuserPassword,
+        );
       }
     }
   });
@@ -297,7 +387,9 @@ describe("docker-compose.yml", () => {
     }
     for (const bank of BANKS) {
       const pg = postgresOf(bank);
-      const mounts = (service(pg).volumes ?? []).filter((v): v is string => typeof v === "string").map((v) => v.split(":"));
+      const mounts = (service(pg).volumes ?? [])
+        .filter((v): v is string => typeof v === "string")
+        .map((v) => v.split(":"));
       const init = mounts.filter(([, target]) => target?.startsWith(INIT_DIR));
       expect(init, pg).to.have.lengthOf(1);
       const [source, target, mode] = init[0] ?? [];
@@ -322,7 +414,9 @@ describe("docker-compose.yml", () => {
   it("gives each participant its own journal Redis: not the coordinator's, and shared with no peer", () => {
     const hosts = BANKS.map((bank) => new URL(variable(bank, "CONCORD_REDIS_URL")).hostname);
     expect(hosts).to.deep.equal(BANKS.map(redisOf));
-    expect(new URL(variable(COORDINATOR, "CONCORD_REDIS_URL")).hostname).to.equal(COORDINATOR_REDIS);
+    expect(new URL(variable(COORDINATOR, "CONCORD_REDIS_URL")).hostname).to.equal(
+      COORDINATOR_REDIS,
+    );
   });
 
   it("connects every service to its Redis as its own ACL user, with that user's password", () => {
@@ -332,7 +426,9 @@ describe("docker-compose.yml", () => {
       expect(decodeURIComponent(url.username), client).to.equal(redisUserOf(owner));
       expect(password, client).to.not.equal("");
       expect([password], client).to.deep.equal(redisUser(redis, redisUserOf(owner)).passwords);
-      expect(password, `${client} uses the admin password`).to.not.equal(redisUser(redis, ADMIN_REDIS_USER).passwords[0]);
+      expect(password, `${client} uses the admin password`).to.not.equal(
+        redisUser(redis, ADMIN_REDIS_USER).passwords[0],
+      );
     }
   });
 
@@ -346,7 +442,10 @@ describe("docker-compose.yml", () => {
       const users = redisUsersOf(redis);
       // The default user keeps every right (Redis 7.0 replays the AOF as it), behind its own password.
       expect([...users.keys()], redis).to.have.members([ADMIN_REDIS_USER, redisUserOf(owner)]);
-      expect(users.get(ADMIN_REDIS_USER), `${redis}: default`).to.deep.include({ states: ["on"], rules: [...ADMIN_ACL_RULES] });
+      expect(users.get(ADMIN_REDIS_USER), `${redis}: default`).to.deep.include({
+        states: ["on"],
+        rules: [...ADMIN_ACL_RULES],
+      });
       const serviceUser = redisUserOf(owner);
       const expected = { states: ["on"], rules: serviceAclRules(logNamespace(owner)) };
       expect(users.get(serviceUser), `${redis}: ${serviceUser}`).to.deep.include(expected);
@@ -362,15 +461,23 @@ describe("docker-compose.yml", () => {
       const test = stringList.parse(service(redis).healthcheck?.test ?? []);
       const shell = typeof test === "string" ? test : test.join(" ");
       expect(shell, redis).to.match(/\bredis-cli ping \| grep -q PONG$/);
-      expect(shell, `${redis}: a password on the health check's command line`).to.not.match(/\s(-a|--pass|--askpass)\b/);
-      expect([variable(redis, "REDISCLI_AUTH")], redis).to.deep.equal(redisUser(redis, ADMIN_REDIS_USER).passwords);
+      expect(shell, `${redis}: a password on the health check's command line`).to.not.match(
+        /\s(-a|--pass|--askpass)\b/,
+      );
+      expect([variable(redis, "REDISCLI_AUTH")], redis).to.deep.equal(
+        redisUser(redis, ADMIN_REDIS_USER).passwords,
+      );
     }
   });
 
   it("starts every PostgreSQL with max_prepared_transactions > 0, as PREPARE TRANSACTION needs", () => {
     const postgres = servicesWithImage("postgres");
     expect(postgres).to.include.members(BANKS.map(postgresOf));
-    for (const name of postgres) expect(Number(settingIn(commandOf(service(name)), "max_prepared_transactions")), name).to.be.greaterThan(0);
+    for (const name of postgres)
+      expect(
+        Number(settingIn(commandOf(service(name)), "max_prepared_transactions")),
+        name,
+      ).to.be.greaterThan(0);
   });
 
   it("starts every Redis with appendonly yes and appendfsync always, as the durable log requires", () => {
@@ -378,7 +485,10 @@ describe("docker-compose.yml", () => {
     expect(redis).to.include.members([COORDINATOR_REDIS, ...BANKS.map(redisOf)]);
     for (const name of redis) {
       const command = commandOf(service(name));
-      expect([settingIn(command, "appendonly"), settingIn(command, "appendfsync")], name).to.deep.equal(["yes", "always"]);
+      expect(
+        [settingIn(command, "appendonly"), settingIn(command, "appendfsync")],
+        name,
+      ).to.deep.equal(["yes", "always"]);
     }
   });
 
@@ -386,7 +496,9 @@ describe("docker-compose.yml", () => {
     const raw = readFileSync(resolve(ROOT, "docker-compose.yml"), "utf8");
     const required = new Set([...raw.matchAll(/\$\{([A-Z_]+):\?[^}]*\}/g)].map((m) => m[1]));
     expect([...required].sort()).to.deep.equal([...COMPOSE_SECRETS].sort());
-    expect([...variablesIn(compose)].sort(), "variables the compose file reads").to.deep.equal([...COMPOSE_SECRETS].sort());
+    expect([...variablesIn(compose)].sort(), "variables the compose file reads").to.deep.equal(
+      [...COMPOSE_SECRETS].sort(),
+    );
   });
 
   it("references every variable as ${X:?...}, so none can default or be left empty", () => {
@@ -394,8 +506,13 @@ describe("docker-compose.yml", () => {
   });
 
   it("gives each service exactly the secrets it needs, so none holds another's credential or one it does not use", () => {
-    expect(Object.keys(compose.services), "services of the table").to.have.members(Object.keys(SECRETS_OF));
-    expect([...new Set(Object.values(SECRETS_OF).flat())].sort(), "secrets of the table").to.deep.equal([...COMPOSE_SECRETS].sort());
+    expect(Object.keys(compose.services), "services of the table").to.have.members(
+      Object.keys(SECRETS_OF),
+    );
+    expect(
+      [...new Set(Object.values(SECRETS_OF).flat())].sort(),
+      "secrets of the table",
+    ).to.deep.equal([...COMPOSE_SECRETS].sort());
     for (const [name, s] of Object.entries(compose.services)) {
       expect([...variablesIn(s)].sort(), name).to.deep.equal([...(SECRETS_OF[name] ?? [])].sort());
     }
@@ -415,7 +532,9 @@ describe("docker-compose.yml", () => {
   it("gives each participant and the coordinator the same secret for that participant, and each participant a different one", () => {
     const coordinator = coordinatorEnvSchema.parse(environmentOf(COORDINATOR));
     for (const bank of BANKS) {
-      expect(coordinator.CONCORD_PARTICIPANT_SECRETS.get(bank), bank).to.equal(variable(bank, "CONCORD_PARTICIPANT_SECRET"));
+      expect(coordinator.CONCORD_PARTICIPANT_SECRETS.get(bank), bank).to.equal(
+        variable(bank, "CONCORD_PARTICIPANT_SECRET"),
+      );
     }
     expect(new Set(coordinator.CONCORD_PARTICIPANT_SECRETS.values()).size).to.equal(BANKS.length);
   });
@@ -442,24 +561,32 @@ describe("docker-compose.yml", () => {
     }
     expect(new Set(pairs.values()).size, JSON.stringify([...pairs.keys()])).to.equal(pairs.size);
     const participantSecrets = BANKS.map((bank) => variable(bank, "CONCORD_PARTICIPANT_SECRET"));
-    for (const secret of pairs.values()) expect(participantSecrets, "a peer secret is also a coordinator secret").to.not.include(secret);
+    for (const secret of pairs.values())
+      expect(participantSecrets, "a peer secret is also a coordinator secret").to.not.include(
+        secret,
+      );
   });
 
   it("starts every Redis with small stream nodes, as the local cluster does (a transaction's event stream is small)", () => {
-    for (const name of servicesWithImage("redis")) expect(settingIn(commandOf(service(name)), "stream-node-max-bytes"), name).to.equal("512");
+    for (const name of servicesWithImage("redis"))
+      expect(settingIn(commandOf(service(name)), "stream-node-max-bytes"), name).to.equal("512");
   });
 
   it("keeps the data of every PostgreSQL and Redis in a declared named volume", () => {
-    const dataDir = (name: string) => (service(name).image?.startsWith("postgres") ? "/var/lib/postgresql/data" : "/data");
+    const dataDir = (name: string) =>
+      service(name).image?.startsWith("postgres") ? "/var/lib/postgresql/data" : "/data";
     for (const name of [...servicesWithImage("postgres"), ...servicesWithImage("redis")]) {
-      const mount = (service(name).volumes ?? []).find((v): v is string => typeof v === "string" && v.endsWith(`:${dataDir(name)}`));
+      const mount = (service(name).volumes ?? []).find(
+        (v): v is string => typeof v === "string" && v.endsWith(`:${dataDir(name)}`),
+      );
       const volume = mount?.split(":")[0] ?? "";
       expect(Object.keys(compose.volumes ?? {}), name).to.include(volume);
     }
   });
 
   it("gives every service a healthcheck", () => {
-    for (const [name, s] of Object.entries(compose.services)) expect(s.healthcheck?.test?.length ?? 0, `${name}: healthcheck.test`).to.be.greaterThan(0);
+    for (const [name, s] of Object.entries(compose.services))
+      expect(s.healthcheck?.test?.length ?? 0, `${name}: healthcheck.test`).to.be.greaterThan(0);
   });
 
   it("makes every depends_on name an existing service and wait until it is healthy", () => {
@@ -473,7 +600,8 @@ describe("docker-compose.yml", () => {
 
   it("starts each participant after its own PostgreSQL and Redis, and the coordinator after its Redis", () => {
     const needs = (name: string) => dependenciesOf(service(name)).map(([dependency]) => dependency);
-    for (const bank of BANKS) expect(needs(bank), bank).to.include.members([postgresOf(bank), redisOf(bank)]);
+    for (const bank of BANKS)
+      expect(needs(bank), bank).to.include.members([postgresOf(bank), redisOf(bank)]);
     expect(needs(COORDINATOR)).to.include(COORDINATOR_REDIS);
   });
 
@@ -492,10 +620,20 @@ describe("docker-compose.yml", () => {
   it("runs, from the Dockerfile and from every service's command, entrypoints compiled from existing TypeScript sources", () => {
     const dockerfile = readFileSync(resolve(ROOT, "Dockerfile"), "utf8");
     const dockerfileArgs = dockerfile.split("\n").flatMap((line) => execFormArgs(line));
-    const entrypoints = [...dockerfileArgs, ...Object.values(compose.services).flatMap(commandOf)].filter((arg) => /^dist\/.+\.js$/.test(arg));
-    expect(dockerfileArgs.filter((arg) => arg.startsWith("dist/")), "Dockerfile CMD").to.not.have.lengthOf(0);
-    for (const entry of [COORDINATOR, ...BANKS]) expect(commandOf(service(entry)), entry).to.not.have.lengthOf(0);
-    for (const file of entrypoints) expect(existsSync(resolve(ROOT, sourceOf(file))), `${file} <- ${sourceOf(file)}`).to.equal(true);
+    const entrypoints = [
+      ...dockerfileArgs,
+      ...Object.values(compose.services).flatMap(commandOf),
+    ].filter((arg) => /^dist\/.+\.js$/.test(arg));
+    expect(
+      dockerfileArgs.filter((arg) => arg.startsWith("dist/")),
+      "Dockerfile CMD",
+    ).to.not.have.lengthOf(0);
+    for (const entry of [COORDINATOR, ...BANKS])
+      expect(commandOf(service(entry)), entry).to.not.have.lengthOf(0);
+    for (const file of entrypoints)
+      expect(existsSync(resolve(ROOT, sourceOf(file))), `${file} <- ${sourceOf(file)}`).to.equal(
+        true,
+      );
   });
 });
 
@@ -504,7 +642,9 @@ function expectEnvironmentMatches(name: string, schema: z.AnyZodObject): void {
   const env = environmentOf(name);
   const shape: Record<string, z.ZodTypeAny> = schema.shape;
   const required = Object.keys(shape).filter((key) => !shape[key]?.isOptional());
-  expect(Object.keys(shape), `variables of ${name} unknown to its schema`).to.include.members(Object.keys(env));
+  expect(Object.keys(shape), `variables of ${name} unknown to its schema`).to.include.members(
+    Object.keys(env),
+  );
   expect(Object.keys(env), `variables ${name} must set`).to.include.members(required);
   const parsed = schema.safeParse(env);
   expect(parsed.success, JSON.stringify(parsed.error?.issues)).to.equal(true);
@@ -512,7 +652,10 @@ function expectEnvironmentMatches(name: string, schema: z.AnyZodObject): void {
 
 function participantRegistry(): Map<string, string> {
   const parsed = coordinatorEnvSchema.safeParse(environmentOf(COORDINATOR));
-  if (!parsed.success) throw new Error(`the coordinator's environment does not parse: ${JSON.stringify(parsed.error.issues)}`);
+  if (!parsed.success)
+    throw new Error(
+      `the coordinator's environment does not parse: ${JSON.stringify(parsed.error.issues)}`,
+    );
   return parsed.data.CONCORD_PARTICIPANTS;
 }
 

@@ -14,7 +14,11 @@ describe("failpoints", () => {
     const fp = new Failpoints(names);
     fp.configure("a.one=sleep(25)@0.5#3; a.two=crash#1");
     expect(fp.list()).to.deep.equal([
-      { name: "a.one", spec: { action: "sleep", ms: 25, probability: 0.5, count: 3 }, remaining: 3 },
+      {
+        name: "a.one",
+        spec: { action: "sleep", ms: 25, probability: 0.5, count: 3 },
+        remaining: 3,
+      },
       { name: "a.two", spec: { action: "crash", count: 1 }, remaining: 1 },
     ]);
   });
@@ -41,7 +45,11 @@ describe("failpoints", () => {
   it("fires only when the injected random number is below the probability", async () => {
     const draws = [0.9, 0.1];
     const fired: string[] = [];
-    const fp = new Failpoints(names, (name) => fired.push(name), () => draws.shift() ?? 1);
+    const fp = new Failpoints(
+      names,
+      (name) => fired.push(name),
+      () => draws.shift() ?? 1,
+    );
     fp.set("a.two", { action: "sleep", ms: 0, probability: 0.5 });
     await fp.hit("a.two");
     expect(fired).to.deep.equal([]);
@@ -52,7 +60,10 @@ describe("failpoints", () => {
   it("a hang never resolves (checked against a bounded timer)", async () => {
     const fp = new Failpoints(names);
     fp.set("a.one", { action: "hang", count: 1 });
-    const outcome = await Promise.race([fp.hit("a.one").then(() => "resolved"), new Promise((r) => setTimeout(() => r("still hanging"), 50))]);
+    const outcome = await Promise.race([
+      fp.hit("a.one").then(() => "resolved"),
+      new Promise((r) => setTimeout(() => r("still hanging"), 50)),
+    ]);
     expect(outcome).to.equal("still hanging");
   });
 });

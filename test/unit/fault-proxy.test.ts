@@ -46,13 +46,18 @@ class CountingTarget {
 
 function get(port: number, agent: http.Agent | false = false): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: HOST, port, path: "/", method: "POST", agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, reusedSocket: req.reusedSocket }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      { host: HOST, port, path: "/", method: "POST", agent, timeout: REQUEST_TIMEOUT_MS },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body, reusedSocket: req.reusedSocket }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`no reply within ${REQUEST_TIMEOUT_MS} ms`)));
     req.on("error", reject);
     req.end("transfer");
@@ -230,11 +235,24 @@ describe("fault proxy", () => {
   });
 
   it("a listenHost that is not a loopback address is rejected", () => {
-    for (const listenHost of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.20", "localhost", "128.0.0.1"]) {
-      expect(() => new FaultProxy({ targetHost: HOST, targetPort, listenHost }), listenHost).to.throw(Error, /loopback/);
+    for (const listenHost of [
+      "0.0.0.0",
+      "::",
+      "10.0.0.1",
+      "192.168.1.20",
+      "localhost",
+      "128.0.0.1",
+    ]) {
+      expect(
+        () => new FaultProxy({ targetHost: HOST, targetPort, listenHost }),
+        listenHost,
+      ).to.throw(Error, /loopback/);
     }
     for (const listenHost of ["127.0.0.1", "127.1.2.3", "::1"]) {
-      expect(() => new FaultProxy({ targetHost: HOST, targetPort, listenHost }), listenHost).not.to.throw();
+      expect(
+        () => new FaultProxy({ targetHost: HOST, targetPort, listenHost }),
+        listenHost,
+      ).not.to.throw();
     }
   });
 });

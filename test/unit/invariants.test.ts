@@ -4,16 +4,31 @@
  * or gid at fault.
  */
 import { expect } from "chai";
-import { txidsToLookUp, type BankFacts, type CheckInput, type LogFacts } from "../../scripts/checker/facts.js";
-import { checkInvariants, MAX_VIOLATIONS, type InvariantId, type Report } from "../../scripts/checker/invariants.js";
+import {
+  txidsToLookUp,
+  type BankFacts,
+  type CheckInput,
+  type LogFacts,
+} from "../../scripts/checker/facts.js";
+import {
+  checkInvariants,
+  MAX_VIOLATIONS,
+  type InvariantId,
+  type Report,
+} from "../../scripts/checker/invariants.js";
 
 const T1 = "0190a6d2-6b1e-7c3a-9f00-000000000001"; // alice@bank-a -> bob@bank-b, committed
 const T2 = "0190a6d2-6b1e-7c3a-9f00-000000000002"; // bank-a voted no: aborted at both
 const T3 = "0190a6d2-6b1e-7c3a-9f00-000000000003"; // alice -> carol inside bank-a, bank-b only read
 const TX = "0190a6d2-6b1e-7c3a-9f00-0000000000ff"; // the transaction each test breaks
 
-function record(participants: string[], decision: LogFacts["decision"], votes: LogFacts["votes"] = {}): LogFacts {
-  const state = decision === "commit" ? "committed" : decision === "abort" ? "aborted" : "preparing";
+function record(
+  participants: string[],
+  decision: LogFacts["decision"],
+  votes: LogFacts["votes"] = {},
+): LogFacts {
+  const state =
+    decision === "commit" ? "committed" : decision === "abort" ? "aborted" : "preparing";
   return { participants, decision, state, votes, presumed: false };
 }
 
@@ -21,7 +36,10 @@ function record(participants: string[], decision: LogFacts["decision"], votes: L
 function consistent(): CheckInput {
   const bankA: BankFacts = {
     name: "bank-a",
-    accounts: [{ id: "alice", balance: 700n }, { id: "carol", balance: 200n }],
+    accounts: [
+      { id: "alice", balance: 700n },
+      { id: "carol", balance: 200n },
+    ],
     ledger: [
       { txid: null, account: "alice", delta: 1000n, kind: "open" },
       { txid: null, account: "carol", delta: 0n, kind: "open" },
@@ -29,7 +47,11 @@ function consistent(): CheckInput {
       { txid: T3, account: "alice", delta: -200n, kind: "transfer" },
       { txid: T3, account: "carol", delta: 200n, kind: "transfer" },
     ],
-    outcomes: new Map([[T1, "committed"], [T2, "aborted"], [T3, "committed"]]),
+    outcomes: new Map([
+      [T1, "committed"],
+      [T2, "aborted"],
+      [T3, "committed"],
+    ]),
     prepared: [],
   };
   const bankB: BankFacts = {
@@ -40,7 +62,10 @@ function consistent(): CheckInput {
       { txid: T1, account: "bob", delta: 100n, kind: "transfer" },
     ],
     // bank-b voted read-only in T3, so it has no outcome row for it.
-    outcomes: new Map([[T1, "committed"], [T2, "aborted"]]),
+    outcomes: new Map([
+      [T1, "committed"],
+      [T2, "aborted"],
+    ]),
     prepared: [],
   };
   return {
@@ -66,7 +91,13 @@ const bank = (input: CheckInput, name: string): BankFacts => {
 };
 
 /** Applies a committed transfer entry: the balance and the ledger move together. */
-function apply(input: CheckInput, bankName: string, account: string, delta: bigint, txid = TX): void {
+function apply(
+  input: CheckInput,
+  bankName: string,
+  account: string,
+  delta: bigint,
+  txid = TX,
+): void {
   const b = bank(input, bankName);
   const acct = b.accounts.find((a) => a.id === account);
   if (!acct) throw new Error(`no account ${account} at ${bankName}`);
@@ -74,7 +105,8 @@ function apply(input: CheckInput, bankName: string, account: string, delta: bigi
   b.ledger.push({ txid, account, delta, kind: "transfer" });
 }
 
-const failing = (report: Report): InvariantId[] => report.invariants.filter((i) => !i.ok).map((i) => i.id);
+const failing = (report: Report): InvariantId[] =>
+  report.invariants.filter((i) => !i.ok).map((i) => i.id);
 
 function violationsOf(report: Report, id: InvariantId): string {
   const inv = report.invariants.find((i) => i.id === id);
@@ -88,8 +120,21 @@ describe("checker invariants", () => {
     expect(failing(report)).to.deep.equal([]);
     expect(report.ok).to.equal(true);
     expect(report.invariants.map((i) => i.id)).to.deep.equal(["I1", "I2", "I3", "I4", "I5", "I6"]);
-    expect(report.summary).to.include({ banks: 2, accounts: 3, totalBalance: "1500", totalOpened: "1500", committedTxids: 2, abortedTxids: 1, prepared: 0 });
-    expect(report.summary.clientRecord).to.deep.equal({ committed: 2, aborted: 1, unknown: 0, error: 0 });
+    expect(report.summary).to.include({
+      banks: 2,
+      accounts: 3,
+      totalBalance: "1500",
+      totalOpened: "1500",
+      committedTxids: 2,
+      abortedTxids: 1,
+      prepared: 0,
+    });
+    expect(report.summary.clientRecord).to.deep.equal({
+      committed: 2,
+      aborted: 1,
+      unknown: 0,
+      error: 0,
+    });
   });
 
   it("I1: a txid committed at one bank and tombstoned at another breaks atomicity", () => {
@@ -98,11 +143,17 @@ describe("checker invariants", () => {
     apply(input, "bank-a", "carol", 10n);
     bank(input, "bank-a").outcomes.set(TX, "committed");
     bank(input, "bank-b").outcomes.set(TX, "aborted");
-    input.records.set(TX, record(["bank-a", "bank-b"], "commit", { "bank-a": "yes", "bank-b": "yes" }));
+    input.records.set(
+      TX,
+      record(["bank-a", "bank-b"], "commit", { "bank-a": "yes", "bank-b": "yes" }),
+    );
     const report = checkInvariants(input);
     // Whatever the log decided, one of the two banks disagrees with it: I5 fails as well.
     expect(failing(report)).to.deep.equal(["I1", "I5"]);
-    expect(violationsOf(report, "I1")).to.contain(TX).and.to.contain("tombstone").and.to.contain("bank-b");
+    expect(violationsOf(report, "I1"))
+      .to.contain(TX)
+      .and.to.contain("tombstone")
+      .and.to.contain("bank-b");
   });
 
   it("I1: ledger entries without a committed outcome row at that bank break atomicity", () => {
@@ -121,7 +172,10 @@ describe("checker invariants", () => {
     input.records.set(TX, record(["bank-b"], "commit"));
     const report = checkInvariants(input);
     expect(failing(report)).to.deep.equal(["I2"]);
-    expect(violationsOf(report, "I2")).to.contain(TX).and.to.contain("money created").and.to.contain("2500");
+    expect(violationsOf(report, "I2"))
+      .to.contain(TX)
+      .and.to.contain("money created")
+      .and.to.contain("2500");
   });
 
   it("I2: a balance that moved without a ledger entry breaks conservation and names the account", () => {
@@ -130,7 +184,9 @@ describe("checker invariants", () => {
     if (bob) bob.balance += 1n;
     const report = checkInvariants(input);
     expect(failing(report)).to.deep.equal(["I2"]);
-    expect(violationsOf(report, "I2")).to.contain("bank-b: account bob has balance 601 but its ledger sums to 600");
+    expect(violationsOf(report, "I2")).to.contain(
+      "bank-b: account bob has balance 601 but its ledger sums to 600",
+    );
   });
 
   it("I3: a negative balance is an overdraft and names the account", () => {
@@ -141,7 +197,9 @@ describe("checker invariants", () => {
     input.records.set(TX, record(["bank-a"], "commit"));
     const report = checkInvariants(input);
     expect(failing(report)).to.deep.equal(["I3"]);
-    expect(violationsOf(report, "I3")).to.contain("bank-a: account carol has a negative balance -100");
+    expect(violationsOf(report, "I3")).to.contain(
+      "bank-a: account carol has a negative balance -100",
+    );
   });
 
   it("I4: a txid the client heard committed that is missing at a bank breaks durability", () => {
@@ -149,7 +207,10 @@ describe("checker invariants", () => {
     apply(input, "bank-a", "alice", -10n);
     apply(input, "bank-a", "carol", 10n);
     bank(input, "bank-a").outcomes.set(TX, "committed");
-    input.records.set(TX, record(["bank-a", "bank-b"], "commit", { "bank-a": "yes", "bank-b": "yes" }));
+    input.records.set(
+      TX,
+      record(["bank-a", "bank-b"], "commit", { "bank-a": "yes", "bank-b": "yes" }),
+    );
     input.clientRecord?.push({ txid: TX, outcome: "committed" });
     const report = checkInvariants(input);
     // Committed at bank-a only is also an atomicity failure.
@@ -171,7 +232,10 @@ describe("checker invariants", () => {
     apply(input, "bank-b", "bob", 10n);
     bank(input, "bank-a").outcomes.set(TX, "committed");
     bank(input, "bank-b").outcomes.set(TX, "committed");
-    input.records.set(TX, record(["bank-a", "bank-b"], "abort", { "bank-a": "yes", "bank-b": "yes" }));
+    input.records.set(
+      TX,
+      record(["bank-a", "bank-b"], "abort", { "bank-a": "yes", "bank-b": "yes" }),
+    );
     const report = checkInvariants(input);
     expect(failing(report)).to.deep.equal(["I5"]);
     expect(violationsOf(report, "I5")).to.contain(TX).and.to.contain("the log's decision is abort");
@@ -189,10 +253,15 @@ describe("checker invariants", () => {
     const input = consistent();
     const gid = `concord:bank-b:${TX}`;
     bank(input, "bank-b").prepared.push(gid);
-    input.records.set(TX, record(["bank-a", "bank-b"], "abort", { "bank-a": "no", "bank-b": "yes" }));
+    input.records.set(
+      TX,
+      record(["bank-a", "bank-b"], "abort", { "bank-a": "no", "bank-b": "yes" }),
+    );
     const report = checkInvariants(input);
     expect(failing(report)).to.deep.equal(["I6"]);
-    expect(violationsOf(report, "I6")).to.contain(gid).and.to.contain("the log's decision is abort");
+    expect(violationsOf(report, "I6"))
+      .to.contain(gid)
+      .and.to.contain("the log's decision is abort");
   });
 
   it("I6: an undecided transaction in the log breaks liveness", () => {
@@ -219,7 +288,9 @@ describe("checker invariants", () => {
   it("looks up the log records of every txid the facts mention", () => {
     const input = consistent();
     bank(input, "bank-b").prepared.push(`concord:bank-b:${TX}`, "someone-elses-gid");
-    const txids = txidsToLookUp(input.banks, [{ txid: "0190a6d2-6b1e-7c3a-9f00-0000000000aa", outcome: "unknown" }]);
+    const txids = txidsToLookUp(input.banks, [
+      { txid: "0190a6d2-6b1e-7c3a-9f00-0000000000aa", outcome: "unknown" },
+    ]);
     expect(txids).to.have.members([T1, T2, T3, TX, "0190a6d2-6b1e-7c3a-9f00-0000000000aa"]);
   });
 });

@@ -6,7 +6,14 @@
  */
 import { AssertionError } from "node:assert";
 import { expect } from "chai";
-import { initialState, participantStates, step, type CoreState, type Effect, type Event } from "../../coordinator/protocol.js";
+import {
+  initialState,
+  participantStates,
+  step,
+  type CoreState,
+  type Effect,
+  type Event,
+} from "../../coordinator/protocol.js";
 import { seededRandom } from "../../scripts/chaos/prng.js";
 import type { Decision, Vote } from "../../shared/messages.js";
 
@@ -31,15 +38,35 @@ const start: Event = { type: "start" };
 const deadline: Event = { type: "deadline" };
 const replyWaitExpired: Event = { type: "reply-wait-expired" };
 const ended: Event = { type: "ended" };
-const vote = (participant: string, v: Vote, reason?: string): Event => ({ type: "vote", participant, vote: v, ...(reason ? { reason } : {}) });
-const stored = (decision: Decision, reason: string): Event => ({ type: "decision-stored", decision, reason });
+const vote = (participant: string, v: Vote, reason?: string): Event => ({
+  type: "vote",
+  participant,
+  vote: v,
+  ...(reason ? { reason } : {}),
+});
+const stored = (decision: Decision, reason: string): Event => ({
+  type: "decision-stored",
+  decision,
+  reason,
+});
 const ack = (participant: string): Event => ({ type: "ack", participant });
 
 const sendPrepare = (participant: string): Effect => ({ type: "send-prepare", participant });
-const writeDecision = (decision: Decision, reason: string, votes: Record<string, Vote>): Effect => ({ type: "write-decision", decision, reason, votes });
-const sendDecision = (participant: string, decision: Decision): Effect => ({ type: "send-decision", participant, decision });
+const writeDecision = (
+  decision: Decision,
+  reason: string,
+  votes: Record<string, Vote>,
+): Effect => ({ type: "write-decision", decision, reason, votes });
+const sendDecision = (participant: string, decision: Decision): Effect => ({
+  type: "send-decision",
+  participant,
+  decision,
+});
 const writeEnd = (...acked: string[]): Effect => ({ type: "write-end", acked });
-const reply = (outcome: "committed" | "aborted" | "unknown", reason: string | undefined): Effect => ({ type: "reply", outcome, reason });
+const reply = (
+  outcome: "committed" | "aborted" | "unknown",
+  reason: string | undefined,
+): Effect => ({ type: "reply", outcome, reason });
 
 const ALL_YES = "all participants voted yes";
 
@@ -59,23 +86,35 @@ describe("protocol core", () => {
       expect(s.on(start)).to.deep.equal([sendPrepare("bank-a")]);
       expect(s.on(vote("bank-a", "yes"))).to.deep.equal([sendPrepare("bank-b")]);
       expect(s.on(vote("bank-b", "read-only"))).to.deep.equal([sendPrepare("bank-c")]);
-      expect(s.on(vote("bank-c", "yes"))).to.deep.equal([writeDecision("commit", ALL_YES, { "bank-a": "yes", "bank-b": "read-only", "bank-c": "yes" })]);
+      expect(s.on(vote("bank-c", "yes"))).to.deep.equal([
+        writeDecision("commit", ALL_YES, {
+          "bank-a": "yes",
+          "bank-b": "read-only",
+          "bank-c": "yes",
+        }),
+      ]);
     });
 
     it("a NO stops the round: ABORT goes only to the participants that were asked and may be prepared", () => {
       const s = new Script(["a", "b", "c"], { ordered: true });
       s.on(start);
       s.on(vote("a", "yes"));
-      expect(s.on(vote("b", "no", "conflict"))).to.deep.equal([writeDecision("abort", "b voted no: conflict", { a: "yes", b: "no" })]);
+      expect(s.on(vote("b", "no", "conflict"))).to.deep.equal([
+        writeDecision("abort", "b voted no: conflict", { a: "yes", b: "no" }),
+      ]);
       expect(s.state.abortCause).to.deep.equal({ participant: "b", reason: "conflict" });
-      expect(s.on(stored("abort", "b voted no: conflict"))).to.deep.equal([sendDecision("a", "abort")]);
+      expect(s.on(stored("abort", "b voted no: conflict"))).to.deep.equal([
+        sendDecision("a", "abort"),
+      ]);
     });
 
     it("the deadline aborts what was asked; the participant never asked gets nothing", () => {
       const s = new Script(["a", "b"], { ordered: true });
       s.on(start);
       s.on(deadline);
-      expect(s.on(stored("abort", "deadline passed before a, b voted"))).to.deep.equal([sendDecision("a", "abort")]);
+      expect(s.on(stored("abort", "deadline passed before a, b voted"))).to.deep.equal([
+        sendDecision("a", "abort"),
+      ]);
       expect(s.state.abortCause, "a deadline is no refusal: not retried").to.equal(undefined);
     });
 
@@ -108,10 +147,16 @@ describe("protocol core", () => {
       expect(s.on(vote("a", "yes"))).to.deep.equal([]);
       expect(s.on(vote("b", "yes"))).to.deep.equal([]);
       expect(s.state.phase).to.equal("preparing");
-      expect(s.on(vote("c", "yes"))).to.deep.equal([writeDecision("commit", ALL_YES, { a: "yes", b: "yes", c: "yes" })]);
+      expect(s.on(vote("c", "yes"))).to.deep.equal([
+        writeDecision("commit", ALL_YES, { a: "yes", b: "yes", c: "yes" }),
+      ]);
       expect(s.state.phase).to.equal("deciding");
       expect(s.state.decision).to.equal(undefined);
-      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([sendDecision("a", "commit"), sendDecision("b", "commit"), sendDecision("c", "commit")]);
+      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([
+        sendDecision("a", "commit"),
+        sendDecision("b", "commit"),
+        sendDecision("c", "commit"),
+      ]);
       expect(s.state.phase).to.equal("committing");
       expect(s.on(ack("b"))).to.deep.equal([]);
       expect(s.on(ack("a"))).to.deep.equal([]);
@@ -143,7 +188,9 @@ describe("protocol core", () => {
       const s = new Script(["a", "b", "c", "d"]);
       s.on(start);
       expect(s.on(vote("a", "yes"))).to.deep.equal([]);
-      expect(s.on(vote("b", "no", "insufficient-funds"))).to.deep.equal([writeDecision("abort", "b voted no: insufficient-funds", { a: "yes", b: "no" })]);
+      expect(s.on(vote("b", "no", "insufficient-funds"))).to.deep.equal([
+        writeDecision("abort", "b voted no: insufficient-funds", { a: "yes", b: "no" }),
+      ]);
       expect(s.state.requested).to.equal("abort");
     });
 
@@ -154,20 +201,33 @@ describe("protocol core", () => {
       s.on(vote("e", "read-only"));
       s.on(vote("b", "no", "insufficient-funds"));
       const reason = "b voted no: insufficient-funds";
-      expect(s.on(stored("abort", reason))).to.deep.equal([sendDecision("a", "abort"), sendDecision("c", "abort"), sendDecision("d", "abort")]);
+      expect(s.on(stored("abort", reason))).to.deep.equal([
+        sendDecision("a", "abort"),
+        sendDecision("c", "abort"),
+        sendDecision("d", "abort"),
+      ]);
       expect(s.on(ack("a"))).to.deep.equal([]);
       expect(s.on(ack("c"))).to.deep.equal([]);
       expect(s.on(ack("d"))).to.deep.equal([writeEnd("a", "c", "d"), reply("aborted", reason)]);
-      expect(participantStates(s.state).map((p) => p.state)).to.deep.equal(["aborted", "aborted", "aborted", "aborted", "read-only"]);
+      expect(participantStates(s.state).map((p) => p.state)).to.deep.equal([
+        "aborted",
+        "aborted",
+        "aborted",
+        "aborted",
+        "read-only",
+      ]);
     });
 
     it("a prepare that got no answer aborts at once, and that participant still gets the ABORT (it may be prepared)", () => {
       const s = new Script(["a", "b"]);
       s.on(start);
-      expect(s.on({ type: "prepare-failed", participant: "a", reason: "no answer to prepare" })).to.deep.equal([
-        writeDecision("abort", "a did not vote: no answer to prepare", {}),
+      expect(
+        s.on({ type: "prepare-failed", participant: "a", reason: "no answer to prepare" }),
+      ).to.deep.equal([writeDecision("abort", "a did not vote: no answer to prepare", {})]);
+      expect(s.on(stored("abort", "a did not vote: no answer to prepare"))).to.deep.equal([
+        sendDecision("a", "abort"),
+        sendDecision("b", "abort"),
       ]);
-      expect(s.on(stored("abort", "a did not vote: no answer to prepare"))).to.deep.equal([sendDecision("a", "abort"), sendDecision("b", "abort")]);
     });
 
     it("when every participant voted no or read-only, the abort ends and replies at once", () => {
@@ -175,7 +235,10 @@ describe("protocol core", () => {
       s.on(start);
       s.on(vote("a", "read-only"));
       s.on(vote("b", "no"));
-      expect(s.on(stored("abort", "b voted no"))).to.deep.equal([writeEnd(), reply("aborted", "b voted no")]);
+      expect(s.on(stored("abort", "b voted no"))).to.deep.equal([
+        writeEnd(),
+        reply("aborted", "b voted no"),
+      ]);
     });
   });
 
@@ -186,14 +249,21 @@ describe("protocol core", () => {
       s.on(vote("b", "yes"));
       const reason = "deadline passed before a, c voted";
       expect(s.on(deadline)).to.deep.equal([writeDecision("abort", reason, { b: "yes" })]);
-      expect(s.on(stored("abort", reason))).to.deep.equal([sendDecision("a", "abort"), sendDecision("b", "abort"), sendDecision("c", "abort")]);
+      expect(s.on(stored("abort", reason))).to.deep.equal([
+        sendDecision("a", "abort"),
+        sendDecision("b", "abort"),
+        sendDecision("c", "abort"),
+      ]);
     });
 
     it("a deadline while the decision is being written changes nothing", () => {
       const s = allVotedYes(["a", "b"]);
       expect(s.on(deadline)).to.deep.equal([]);
       expect(s.state.requested).to.equal("commit");
-      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([sendDecision("a", "commit"), sendDecision("b", "commit")]);
+      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([
+        sendDecision("a", "commit"),
+        sendDecision("b", "commit"),
+      ]);
     });
 
     it("a deadline after the decision changes nothing", () => {
@@ -211,8 +281,13 @@ describe("protocol core", () => {
       s.on(start);
       s.on(vote("a", "yes"));
       s.on(vote("b", "read-only"));
-      expect(s.on(vote("c", "yes"))).to.deep.equal([writeDecision("commit", ALL_YES, { a: "yes", b: "read-only", c: "yes" })]);
-      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([sendDecision("a", "commit"), sendDecision("c", "commit")]);
+      expect(s.on(vote("c", "yes"))).to.deep.equal([
+        writeDecision("commit", ALL_YES, { a: "yes", b: "read-only", c: "yes" }),
+      ]);
+      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([
+        sendDecision("a", "commit"),
+        sendDecision("c", "commit"),
+      ]);
       expect(s.on(ack("a"))).to.deep.equal([]);
       expect(s.on(ack("c"))).to.deep.equal([writeEnd("a", "c"), reply("committed", ALL_YES)]);
     });
@@ -221,8 +296,13 @@ describe("protocol core", () => {
       const s = new Script(["a", "b"]);
       s.on(start);
       s.on(vote("a", "read-only"));
-      expect(s.on(vote("b", "read-only"))).to.deep.equal([writeDecision("commit", ALL_YES, { a: "read-only", b: "read-only" })]);
-      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([writeEnd(), reply("committed", ALL_YES)]);
+      expect(s.on(vote("b", "read-only"))).to.deep.equal([
+        writeDecision("commit", ALL_YES, { a: "read-only", b: "read-only" }),
+      ]);
+      expect(s.on(stored("commit", ALL_YES))).to.deep.equal([
+        writeEnd(),
+        reply("committed", ALL_YES),
+      ]);
       expect(s.state.replied).to.equal(true);
       expect(s.on(replyWaitExpired)).to.deep.equal([]);
     });
@@ -237,28 +317,44 @@ describe("protocol core", () => {
     it("one-phase committed: writes COMMIT, then ends and replies committed", () => {
       const s = new Script(["a"]);
       s.on(start);
-      expect(s.on({ type: "one-phase-result", outcome: "committed" })).to.deep.equal([writeDecision("commit", "committed in one phase", {})]);
-      expect(s.on(stored("commit", "committed in one phase"))).to.deep.equal([writeEnd(), reply("committed", "committed in one phase")]);
-      expect(participantStates(s.state)).to.deep.equal([{ name: "a", vote: "yes", state: "committed" }]);
+      expect(s.on({ type: "one-phase-result", outcome: "committed" })).to.deep.equal([
+        writeDecision("commit", "committed in one phase", {}),
+      ]);
+      expect(s.on(stored("commit", "committed in one phase"))).to.deep.equal([
+        writeEnd(),
+        reply("committed", "committed in one phase"),
+      ]);
+      expect(participantStates(s.state)).to.deep.equal([
+        { name: "a", vote: "yes", state: "committed" },
+      ]);
     });
 
     it("one-phase aborted: writes ABORT with the participant's reason, then ends and replies aborted", () => {
       const s = new Script(["a"]);
       s.on(start);
-      expect(s.on({ type: "one-phase-result", outcome: "aborted", reason: "a: insufficient-funds" })).to.deep.equal([
-        writeDecision("abort", "a: insufficient-funds", {}),
+      expect(
+        s.on({ type: "one-phase-result", outcome: "aborted", reason: "a: insufficient-funds" }),
+      ).to.deep.equal([writeDecision("abort", "a: insufficient-funds", {})]);
+      expect(s.on(stored("abort", "a: insufficient-funds"))).to.deep.equal([
+        writeEnd(),
+        reply("aborted", "a: insufficient-funds"),
       ]);
-      expect(s.on(stored("abort", "a: insufficient-funds"))).to.deep.equal([writeEnd(), reply("aborted", "a: insufficient-funds")]);
-      expect(participantStates(s.state)).to.deep.equal([{ name: "a", vote: "no", state: "aborted" }]);
+      expect(participantStates(s.state)).to.deep.equal([
+        { name: "a", vote: "no", state: "aborted" },
+      ]);
     });
 
     it("a one-phase request that got no answer is settled by asking again, never presumed aborted", () => {
       const s = new Script(["a"]);
       s.on(start);
-      expect(s.on({ type: "one-phase-failed", reason: "socket hang up" })).to.deep.equal([{ type: "settle-one-phase", participant: "a" }]);
+      expect(s.on({ type: "one-phase-failed", reason: "socket hang up" })).to.deep.equal([
+        { type: "settle-one-phase", participant: "a" },
+      ]);
       expect(s.state.requested).to.equal(undefined);
       // The participant had committed before its answer was lost: the settle learns it.
-      expect(s.on({ type: "one-phase-result", outcome: "committed" })).to.deep.equal([writeDecision("commit", "committed in one phase", {})]);
+      expect(s.on({ type: "one-phase-result", outcome: "committed" })).to.deep.equal([
+        writeDecision("commit", "committed in one phase", {}),
+      ]);
     });
 
     it("a one-phase transaction has no deadline of its own", () => {
@@ -277,7 +373,9 @@ describe("protocol core", () => {
     it("a one-phase result in a two-phase transaction is a programmer error and throws", () => {
       const s = new Script(["a", "b"]);
       s.on(start);
-      expect(() => s.on({ type: "one-phase-result", outcome: "committed" })).to.throw(AssertionError);
+      expect(() => s.on({ type: "one-phase-result", outcome: "committed" })).to.throw(
+        AssertionError,
+      );
     });
 
     // A settle-one-phase is an ABORT. Sent to a participant of a two-phase transaction while
@@ -326,7 +424,9 @@ describe("protocol core", () => {
       expect(s.on(vote("a", "no"))).to.deep.equal([]);
       expect(s.state.votes).to.deep.equal({ a: "yes" });
       expect(s.state.requested).to.equal(undefined);
-      expect(s.on(vote("b", "yes"))).to.deep.equal([writeDecision("commit", ALL_YES, { a: "yes", b: "yes" })]);
+      expect(s.on(vote("b", "yes"))).to.deep.equal([
+        writeDecision("commit", ALL_YES, { a: "yes", b: "yes" }),
+      ]);
     });
 
     it("a duplicated ack changes nothing, before or after phase 2 completes", () => {
@@ -362,7 +462,10 @@ describe("protocol core", () => {
     it("when recovery or an inquiry stored ABORT while we asked COMMIT, the core obeys the stored ABORT", () => {
       const s = allVotedYes(["a", "b"]);
       const reason = "deadline passed; a participant asked";
-      expect(s.on(stored("abort", reason))).to.deep.equal([sendDecision("a", "abort"), sendDecision("b", "abort")]);
+      expect(s.on(stored("abort", reason))).to.deep.equal([
+        sendDecision("a", "abort"),
+        sendDecision("b", "abort"),
+      ]);
       expect(s.state.decision).to.equal("abort");
       expect(s.state.phase).to.equal("aborting");
       s.on(ack("a"));
@@ -379,7 +482,13 @@ describe("protocol core", () => {
       const [unknown] = effects;
       expect(unknown).to.include({ type: "reply", outcome: "unknown" });
       expect(unknown?.type === "reply" ? unknown.reason : "").to.contain("Connection is closed.");
-      for (const event of [deadline, replyWaitExpired, vote("a", "no"), { type: "decision-unknown", error: "again" } as Event, { type: "prepare-failed", participant: "b", reason: "x" } as Event]) {
+      for (const event of [
+        deadline,
+        replyWaitExpired,
+        vote("a", "no"),
+        { type: "decision-unknown", error: "again" } as Event,
+        { type: "prepare-failed", participant: "b", reason: "x" } as Event,
+      ]) {
         effects.push(...s.on(event));
       }
       expect(effects).to.have.length(1);
@@ -433,7 +542,9 @@ describe("protocol core", () => {
       s.on(start);
       s.on(deadline);
       s.on(stored("abort", "deadline passed before a, b voted"));
-      expect(s.on(replyWaitExpired)).to.deep.equal([reply("aborted", "deadline passed before a, b voted")]);
+      expect(s.on(replyWaitExpired)).to.deep.equal([
+        reply("aborted", "deadline passed before a, b voted"),
+      ]);
     });
   });
 
@@ -520,18 +631,30 @@ describe("protocol core", () => {
               writes++;
               if (writes > 1) return "the decision was written twice";
               const r = random();
-              if (r < 0.7) pending.push({ type: "decision-stored", decision: e.decision, reason: e.reason });
-              else if (r < 0.9) pending.push({ type: "decision-stored", decision: "abort", reason: "someone else aborted first" });
+              if (r < 0.7)
+                pending.push({ type: "decision-stored", decision: e.decision, reason: e.reason });
+              else if (r < 0.9)
+                pending.push({
+                  type: "decision-stored",
+                  decision: "abort",
+                  reason: "someone else aborted first",
+                });
               else pending.push({ type: "decision-unknown", error: "redis went away" });
               break;
             }
             case "send-decision":
-              if (storedDecision === undefined) return `send-decision to ${e.participant} before any decision-stored`;
-              if (e.decision !== storedDecision) return `send-decision ${e.decision} but ${storedDecision} is stored`;
-              if (e.decision === "commit" && !participants.every((p) => delivered[p] === "yes" || delivered[p] === "read-only")) {
+              if (storedDecision === undefined)
+                return `send-decision to ${e.participant} before any decision-stored`;
+              if (e.decision !== storedDecision)
+                return `send-decision ${e.decision} but ${storedDecision} is stored`;
+              if (
+                e.decision === "commit" &&
+                !participants.every((p) => delivered[p] === "yes" || delivered[p] === "read-only")
+              ) {
                 return `send-decision commit to ${e.participant} without every vote yes: ${JSON.stringify(delivered)}`;
               }
-              if (delivered[e.participant] === "no" || delivered[e.participant] === "read-only") return `decision sent to ${e.participant}, which voted ${delivered[e.participant]}`;
+              if (delivered[e.participant] === "no" || delivered[e.participant] === "read-only")
+                return `decision sent to ${e.participant}, which voted ${delivered[e.participant]}`;
               if (!sentDecision) pending.push({ type: "reply-wait-expired" });
               sentDecision = true;
               // Acks may be lost or duplicated.
@@ -541,9 +664,12 @@ describe("protocol core", () => {
             case "reply":
               replies++;
               if (replies > 1) return "the client was answered twice";
-              if (e.outcome === "unknown" && !unknownDelivered) return "reply unknown without decision-unknown";
-              if (e.outcome === "committed" && storedDecision !== "commit") return "reply committed without a stored commit";
-              if (e.outcome === "aborted" && storedDecision !== "abort") return "reply aborted without a stored abort";
+              if (e.outcome === "unknown" && !unknownDelivered)
+                return "reply unknown without decision-unknown";
+              if (e.outcome === "committed" && storedDecision !== "commit")
+                return "reply committed without a stored commit";
+              if (e.outcome === "aborted" && storedDecision !== "abort")
+                return "reply aborted without a stored abort";
               break;
             case "send-one-phase":
             case "settle-one-phase":
@@ -562,9 +688,16 @@ describe("protocol core", () => {
         const r = random();
         if (r < 0.65) pending.push({ type: "vote", participant: p, vote: "yes" });
         else if (r < 0.8) pending.push({ type: "vote", participant: p, vote: "read-only" });
-        else if (r < 0.92) pending.push({ type: "vote", participant: p, vote: "no", reason: "insufficient-funds" });
-        else pending.push({ type: "prepare-failed", participant: p, reason: "no answer to prepare" });
-        if (random() < 0.15) pending.push({ type: "vote", participant: p, vote: pick<Vote>(["yes", "no", "read-only"]) });
+        else if (r < 0.92)
+          pending.push({ type: "vote", participant: p, vote: "no", reason: "insufficient-funds" });
+        else
+          pending.push({ type: "prepare-failed", participant: p, reason: "no answer to prepare" });
+        if (random() < 0.15)
+          pending.push({
+            type: "vote",
+            participant: p,
+            vote: pick<Vote>(["yes", "no", "read-only"]),
+          });
       }
       if (random() < 0.4) pending.push({ type: "deadline" });
       if (random() < 0.2) pending.push({ type: "reply-wait-expired" });
@@ -575,7 +708,8 @@ describe("protocol core", () => {
         if (steps > 1000) return "did not settle within 1000 steps";
         const [event] = pending.splice(Math.floor(random() * pending.length), 1);
         if (event === undefined) break;
-        if (event.type === "vote" && delivered[event.participant] === undefined) delivered[event.participant] = event.vote;
+        if (event.type === "vote" && delivered[event.participant] === undefined)
+          delivered[event.participant] = event.vote;
         if (event.type === "decision-stored") storedDecision = event.decision;
         if (event.type === "decision-unknown") unknownDelivered = true;
         let result;
@@ -587,7 +721,12 @@ describe("protocol core", () => {
         state = result.state;
         const problem = onEffects(result.effects);
         if (problem) return `${problem} (after ${JSON.stringify(event)})`;
-        if (unknownDelivered && storedDecision === undefined && result.effects.some((e) => e.type === "send-decision")) return "a decision was sent after decision-unknown";
+        if (
+          unknownDelivered &&
+          storedDecision === undefined &&
+          result.effects.some((e) => e.type === "send-decision")
+        )
+          return "a decision was sent after decision-unknown";
       }
       if (writes !== 1) return `the decision was written ${writes} times`;
       // Liveness in this model: every run reaches a decision or an unknown, so the client is answered.

@@ -1,13 +1,37 @@
 import { expect } from "chai";
-import { ReplayGuard, signRequest, verifyRequest, type VerifyInput } from "../../shared/request-signing.js";
+import {
+  ReplayGuard,
+  signRequest,
+  verifyRequest,
+  type VerifyInput,
+} from "../../shared/request-signing.js";
 
 describe("request signing (HMAC between services)", () => {
   const secrets: Record<string, string> = { coordinator: "s3cret-for-bank-a" };
   const now = 1_795_000_000_000;
-  const request = { method: "POST", path: "/v1/2pc/01a201ac-432e-753f-b6a0-57a73b13a112/commit", body: "{}", audience: "bank-a" };
-  const sign = (over: Partial<Parameters<typeof signRequest>[0]> = {}) => signRequest({ secret: "s3cret-for-bank-a", keyId: "coordinator", nowMs: now, ...request, ...over });
+  const request = {
+    method: "POST",
+    path: "/v1/2pc/01a201ac-432e-753f-b6a0-57a73b13a112/commit",
+    body: "{}",
+    audience: "bank-a",
+  };
+  const sign = (over: Partial<Parameters<typeof signRequest>[0]> = {}) =>
+    signRequest({
+      secret: "s3cret-for-bank-a",
+      keyId: "coordinator",
+      nowMs: now,
+      ...request,
+      ...over,
+    });
   const verify = (header: string, over: Partial<VerifyInput> = {}) =>
-    verifyRequest({ header, secretFor: (k) => secrets[k], replay: new ReplayGuard(), nowMs: now, ...request, ...over });
+    verifyRequest({
+      header,
+      secretFor: (k) => secrets[k],
+      replay: new ReplayGuard(),
+      nowMs: now,
+      ...request,
+      ...over,
+    });
 
   it("accepts a request signed with the right secret for this audience", () => {
     expect(verify(sign())).to.deep.equal({ ok: true, keyId: "coordinator" });
@@ -17,14 +41,22 @@ describe("request signing (HMAC between services)", () => {
     const header = sign();
     expect(verify(header, { body: '{"x":1}' }).ok).to.equal(false);
     expect(verify(header, { method: "GET" }).ok).to.equal(false);
-    expect(verify(header, { path: "/v1/2pc/01a201ac-432e-753f-b6a0-57a73b13a112/abort" }).ok).to.equal(false);
+    expect(
+      verify(header, { path: "/v1/2pc/01a201ac-432e-753f-b6a0-57a73b13a112/abort" }).ok,
+    ).to.equal(false);
     // Signed for bank-a, presented to bank-b (even were their secrets equal).
-    expect(verify(header, { audience: "bank-b" })).to.deep.equal({ ok: false, reason: "signature does not match" });
+    expect(verify(header, { audience: "bank-b" })).to.deep.equal({
+      ok: false,
+      reason: "signature does not match",
+    });
   });
 
   it("rejects a wrong secret, an unknown key and a missing or malformed header", () => {
     expect(verify(sign({ secret: "guess" })).ok).to.equal(false);
-    expect(verify(sign({ keyId: "bank-b" }))).to.deep.equal({ ok: false, reason: "key bank-b is not accepted here" });
+    expect(verify(sign({ keyId: "bank-b" }))).to.deep.equal({
+      ok: false,
+      reason: "key bank-b is not accepted here",
+    });
     expect(verify("")).to.deep.equal({ ok: false, reason: "missing concord-signature header" });
     expect(verify("v1;key=coordinator;ts=1;nonce=x;sig=y").ok).to.equal(false);
     expect(verify(`${sign()};extra=1`).ok).to.equal(false);
@@ -40,7 +72,10 @@ describe("request signing (HMAC between services)", () => {
     const replay = new ReplayGuard();
     const header = sign();
     expect(verify(header, { replay }).ok).to.equal(true);
-    expect(verify(header, { replay })).to.deep.equal({ ok: false, reason: "signature already used (replay)" });
+    expect(verify(header, { replay })).to.deep.equal({
+      ok: false,
+      reason: "signature already used (replay)",
+    });
     // A fresh signature of the same request is a new request.
     expect(verify(sign(), { replay }).ok).to.equal(true);
   });

@@ -1,35 +1,73 @@
 import { expect } from "chai";
 import { HotKeys } from "../../coordinator/hot-keys.js";
-import { MIN_ATTEMPT_MS, nextAttempt, retryDelayMs, TRANSIENT_REASONS } from "../../coordinator/retry-policy.js";
+import {
+  MIN_ATTEMPT_MS,
+  nextAttempt,
+  retryDelayMs,
+  TRANSIENT_REASONS,
+} from "../../coordinator/retry-policy.js";
 
 /** Which aborted attempts the coordinator runs again, scripted: outcome in, decision out. */
 describe("retry policy: only transient refusals are retried, within attempts and deadline", () => {
   const budget = { attempt: 1, maxAttempts: 20, remainingMs: 4000 };
-  const refused = (reason: string) => ({ outcome: "aborted" as const, abortCause: { participant: "bank-a", reason }, clientFault: false });
+  const refused = (reason: string) => ({
+    outcome: "aborted" as const,
+    abortCause: { participant: "bank-a", reason },
+    clientFault: false,
+  });
 
   it("retries a conflict, a lock timeout, a deadlock, a serialization failure and busy", () => {
-    for (const reason of ["conflict", "lock-timeout", "deadlock", "serialization-failure", "busy"]) {
+    for (const reason of [
+      "conflict",
+      "lock-timeout",
+      "deadlock",
+      "serialization-failure",
+      "busy",
+    ]) {
       expect(TRANSIENT_REASONS.has(reason)).to.equal(true);
       expect(nextAttempt(refused(reason), budget, 0.5).retry, reason).to.equal(true);
     }
   });
 
   it("never retries a business refusal, a malformed request, a failure without a refusal, a commit or an unknown outcome", () => {
-    for (const reason of ["insufficient-funds", "version-conflict", "unknown-account", "already-aborted", "balance-out-of-range", "statement-timeout"]) {
+    for (const reason of [
+      "insufficient-funds",
+      "version-conflict",
+      "unknown-account",
+      "already-aborted",
+      "balance-out-of-range",
+      "statement-timeout",
+    ]) {
       expect(nextAttempt(refused(reason), budget, 0.5).retry, reason).to.equal(false);
     }
-    expect(nextAttempt({ ...refused("conflict"), clientFault: true }, budget, 0.5).retry).to.equal(false);
-    expect(nextAttempt({ outcome: "aborted", clientFault: false }, budget, 0.5)).to.deep.include({ retry: false });
-    expect(nextAttempt({ outcome: "committed", clientFault: false }, budget, 0.5).retry).to.equal(false);
-    expect(nextAttempt({ outcome: "unknown", clientFault: false }, budget, 0.5).retry).to.equal(false);
+    expect(nextAttempt({ ...refused("conflict"), clientFault: true }, budget, 0.5).retry).to.equal(
+      false,
+    );
+    expect(nextAttempt({ outcome: "aborted", clientFault: false }, budget, 0.5)).to.deep.include({
+      retry: false,
+    });
+    expect(nextAttempt({ outcome: "committed", clientFault: false }, budget, 0.5).retry).to.equal(
+      false,
+    );
+    expect(nextAttempt({ outcome: "unknown", clientFault: false }, budget, 0.5).retry).to.equal(
+      false,
+    );
   });
 
   it("stops at maxAttempts (0 and 1 both mean one attempt) and when the deadline leaves no room", () => {
     expect(nextAttempt(refused("conflict"), { ...budget, attempt: 20 }, 0.5).retry).to.equal(false);
-    expect(nextAttempt(refused("conflict"), { ...budget, maxAttempts: 0 }, 0.5).retry).to.equal(false);
-    expect(nextAttempt(refused("conflict"), { ...budget, maxAttempts: 1 }, 0.5).retry).to.equal(false);
-    expect(nextAttempt(refused("conflict"), { ...budget, maxAttempts: 2 }, 0.5).retry).to.equal(true);
-    expect(nextAttempt(refused("conflict"), { ...budget, remainingMs: MIN_ATTEMPT_MS }, 0.5).retry).to.equal(false);
+    expect(nextAttempt(refused("conflict"), { ...budget, maxAttempts: 0 }, 0.5).retry).to.equal(
+      false,
+    );
+    expect(nextAttempt(refused("conflict"), { ...budget, maxAttempts: 1 }, 0.5).retry).to.equal(
+      false,
+    );
+    expect(nextAttempt(refused("conflict"), { ...budget, maxAttempts: 2 }, 0.5).retry).to.equal(
+      true,
+    );
+    expect(
+      nextAttempt(refused("conflict"), { ...budget, remainingMs: MIN_ATTEMPT_MS }, 0.5).retry,
+    ).to.equal(false);
   });
 
   it("backs off exponentially from 5 ms to at most 200 ms, with jitter within half of it", () => {
