@@ -31,6 +31,12 @@ export class Recovery {
   private readonly startedAtMs = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private finishedPasses = 0;
+
+  /** Passes finished since start-up (successful or not): tests wait on it instead of sleeping. */
+  get passes(): number {
+    return this.finishedPasses;
+  }
 
   constructor(
     private readonly log: DurableLog,
@@ -47,7 +53,10 @@ export class Recovery {
    * Concurrent calls share the pass in progress.
    */
   sweep(startup = false): Promise<void> {
-    this.running ??= this.sweepOnce(startup).finally(() => (this.running = undefined));
+    this.running ??= this.sweepOnce(startup).finally(() => {
+      this.running = undefined;
+      this.finishedPasses++;
+    });
     return this.running;
   }
 
