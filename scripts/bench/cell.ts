@@ -36,7 +36,12 @@ interface Window {
   firstError: string | undefined;
 }
 
-async function runWindow(transfer: Transfer, concurrency: number, durationMs: number, maxTransactions: number): Promise<Window> {
+async function runWindow(
+  transfer: Transfer,
+  concurrency: number,
+  durationMs: number,
+  maxTransactions: number,
+): Promise<Window> {
   const w: Window = { latenciesMs: [], errors: 0, firstError: undefined };
   const until = monotonicMs() + durationMs;
   let started = 0;
@@ -58,11 +63,20 @@ async function runWindow(transfer: Transfer, concurrency: number, durationMs: nu
 }
 
 /** Runs transfers for a while and forgets the numbers: what a row does before its first cell. */
-export async function warmUp(transfer: Transfer, concurrency: number, durationMs: number): Promise<void> {
+export async function warmUp(
+  transfer: Transfer,
+  concurrency: number,
+  durationMs: number,
+): Promise<void> {
   await runWindow(transfer, concurrency, durationMs, Number.MAX_SAFE_INTEGER);
 }
 
-export async function runCell(plan: CellPlan, transfer: Transfer, processes: () => readonly TrackedProcess[], ticksPerSecond: number): Promise<CellResult> {
+export async function runCell(
+  plan: CellPlan,
+  transfer: Transfer,
+  processes: () => readonly TrackedProcess[],
+  ticksPerSecond: number,
+): Promise<CellResult> {
   await runWindow(transfer, plan.concurrency, plan.warmupMs, plan.maxTransactions);
   const tracked = processes();
   const cpuBefore = sampleCpu(tracked);

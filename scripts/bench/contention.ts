@@ -65,7 +65,10 @@ interface Outcome {
 }
 
 /** The body of one transfer of 1 unit from (bankFrom, from) to (bankTo, to). */
-function transferBody(from: { bank: string; account: string }, to: { bank: string; account: string }): unknown {
+function transferBody(
+  from: { bank: string; account: string },
+  to: { bank: string; account: string },
+): unknown {
   return {
     participants: [
       { name: from.bank, operations: [{ op: "debit", account: from.account, amount: "1" }] },
@@ -75,15 +78,29 @@ function transferBody(from: { bank: string; account: string }, to: { bank: strin
 }
 
 /** The pair of accounts one transfer of a load uses. */
-function pick(load: ContentionLoad, banks: readonly [string, string], zipf: () => number): { from: { bank: string; account: string }; to: { bank: string; account: string } } {
+function pick(
+  load: ContentionLoad,
+  banks: readonly [string, string],
+  zipf: () => number,
+): { from: { bank: string; account: string }; to: { bank: string; account: string } } {
   const forward = Math.random() < 0.5;
   const [a, b] = forward ? banks : [banks[1], banks[0]];
-  if (load === "hot-pair") return { from: { bank: a, account: HOT_ACCOUNT }, to: { bank: b, account: HOT_ACCOUNT } };
-  return { from: { bank: a, account: zipfAccount(zipf()) }, to: { bank: b, account: zipfAccount(zipf()) } };
+  if (load === "hot-pair")
+    return { from: { bank: a, account: HOT_ACCOUNT }, to: { bank: b, account: HOT_ACCOUNT } };
+  return {
+    from: { bank: a, account: zipfAccount(zipf()) },
+    to: { bank: b, account: zipfAccount(zipf()) },
+  };
 }
 
 function reasonOf(body: unknown, status: number): string {
-  const b = body as { participants?: { reason?: string; vote?: string }[]; error?: { code?: string }; outcome?: string } | undefined;
+  const b = body as
+    | {
+        participants?: { reason?: string; vote?: string }[];
+        error?: { code?: string };
+        outcome?: string;
+      }
+    | undefined;
   const voted = b?.participants?.find((p) => p.reason !== undefined)?.reason;
   return voted ?? b?.error?.code ?? (status === 200 ? (b?.outcome ?? "unknown") : `HTTP ${status}`);
 }
@@ -110,7 +127,11 @@ export async function runContentionCell(p: {
       const { from, to } = pick(p.load, p.banks, zipf);
       const s = monotonicMs();
       try {
-        const res = await p.http.post(`${p.coordinatorUrl}/v1/transactions`, transferBody(from, to), headers);
+        const res = await p.http.post(
+          `${p.coordinatorUrl}/v1/transactions`,
+          transferBody(from, to),
+          headers,
+        );
         const body = res.body as { outcome?: string; attempts?: unknown[] } | undefined;
         outcomes.push({
           committed: res.status === 200 && body?.outcome === "committed",
@@ -119,7 +140,12 @@ export async function runContentionCell(p: {
           latencyMs: monotonicMs() - s,
         });
       } catch (err) {
-        outcomes.push({ committed: false, reason: `no answer: ${(err as Error).message.slice(0, 60)}`, attempts: 1, latencyMs: monotonicMs() - s });
+        outcomes.push({
+          committed: false,
+          reason: `no answer: ${(err as Error).message.slice(0, 60)}`,
+          attempts: 1,
+          latencyMs: monotonicMs() - s,
+        });
       }
     }
   };
@@ -138,7 +164,10 @@ export async function runContentionCell(p: {
     committedPerSecond: round(committed.length / seconds, 1),
     committedShare: outcomes.length === 0 ? 0 : round(committed.length / outcomes.length, 4),
     aborts,
-    attemptsPerCommit: committed.length === 0 ? 0 : round(committed.reduce((s, o) => s + o.attempts, 0) / committed.length),
+    attemptsPerCommit:
+      committed.length === 0
+        ? 0
+        : round(committed.reduce((s, o) => s + o.attempts, 0) / committed.length),
     latencyMs: summarize(committed.map((o) => o.latencyMs)),
   };
 }
@@ -154,13 +183,22 @@ export function contentionMarkdown(results: readonly ContentionResult[]): string
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   for (const r of results) {
-    const aborts = Object.entries(r.aborts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-    lines.push(`| ${r.load} | ${r.concurrency} | ${r.sent} | ${r.committed} | ${r.committedPerSecond} | ${(r.committedShare * 100).toFixed(1)} % | ${r.attemptsPerCommit} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${aborts} |`);
+    const aborts =
+      Object.entries(r.aborts)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "none";
+    lines.push(
+      `| ${r.load} | ${r.concurrency} | ${r.sent} | ${r.committed} | ${r.committedPerSecond} | ${(r.committedShare * 100).toFixed(1)} % | ${r.attemptsPerCommit} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${aborts} |`,
+    );
   }
   const hot1 = results.find((r) => r.load === "hot-pair" && r.concurrency === 1);
   const hot8 = results.find((r) => r.load === "hot-pair" && r.concurrency === 8);
   if (hot1 && hot8 && hot1.committedPerSecond > 0) {
-    lines.push("", `Hot pair, concurrency 8 against 1: ${(hot8.committedPerSecond / hot1.committedPerSecond).toFixed(2)}× the committed throughput, ${(hot8.committedShare * 100).toFixed(1)} % finally committed.`);
+    lines.push(
+      "",
+      `Hot pair, concurrency 8 against 1: ${(hot8.committedPerSecond / hot1.committedPerSecond).toFixed(2)}× the committed throughput, ${(hot8.committedShare * 100).toFixed(1)} % finally committed.`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

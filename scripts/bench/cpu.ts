@@ -66,7 +66,12 @@ export function sampleCpu(processes: readonly TrackedProcess[]): CpuTicks {
 }
 
 /** CPU seconds per 1,000 transactions for each process seen in both samples. */
-export function cpuPerThousand(before: CpuTicks, after: CpuTicks, transactions: number, ticksPerSecond: number): Record<string, number> {
+export function cpuPerThousand(
+  before: CpuTicks,
+  after: CpuTicks,
+  transactions: number,
+  ticksPerSecond: number,
+): Record<string, number> {
   const out: Record<string, number> = {};
   if (transactions <= 0) return out;
   for (const [name, end] of after) {

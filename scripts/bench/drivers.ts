@@ -35,17 +35,32 @@ export function legs(banks: readonly string[]): Leg[] {
   return banks.map((bank, i) => ({ bank, delta: i < k - 1 ? -1n : BigInt(k - 1) }));
 }
 
-async function applyDelta(client: pg.Pool | pg.PoolClient, worker: number, txid: string, delta: bigint): Promise<void> {
-  const { rowCount } = await client.query(DELTA_SQL, [accountOf(worker), delta.toString(), null, txid]);
+async function applyDelta(
+  client: pg.Pool | pg.PoolClient,
+  worker: number,
+  txid: string,
+  delta: bigint,
+): Promise<void> {
+  const { rowCount } = await client.query(DELTA_SQL, [
+    accountOf(worker),
+    delta.toString(),
+    null,
+    txid,
+  ]);
   if (rowCount !== 1) throw new Error(`account ${accountOf(worker)} was not updated`);
 }
 
 /** (a) The ceiling: one autocommit statement per bank, in parallel, with no atomicity across them. */
-export function ceilingTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: readonly string[]): Transfer {
+export function ceilingTransfer(
+  pools: ReadonlyMap<string, pg.Pool>,
+  banks: readonly string[],
+): Transfer {
   const plan = legs(banks);
   return async (worker) => {
     const txid = randomUUID();
-    await Promise.all(plan.map((leg) => applyDelta(poolOf(pools, leg.bank), worker, txid, leg.delta)));
+    await Promise.all(
+      plan.map((leg) => applyDelta(poolOf(pools, leg.bank), worker, txid, leg.delta)),
+    );
   };
 }
 
@@ -54,7 +69,11 @@ export function ceilingTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: read
  * journals and validation. The gids carry a `bench-` prefix so the participants' recovery,
  * which looks for `concord:<name>:`, never touches them.
  */
-export function floorTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: readonly string[], log: DurableLog): Transfer {
+export function floorTransfer(
+  pools: ReadonlyMap<string, pg.Pool>,
+  banks: readonly string[],
+  log: DurableLog,
+): Transfer {
   const plan = legs(banks);
   const gid = (bank: string, txid: string) => `concord:bench-${bank}:${txid}`;
   return async (worker) => {
@@ -67,7 +86,9 @@ export function floorTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: readon
           const client = await poolOf(pools, leg.bank).connect();
           try {
             await client.query("BEGIN");
-            await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [txid]);
+            await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [
+              txid,
+            ]);
             await applyDelta(client, worker, txid, leg.delta);
             await client.query(`PREPARE TRANSACTION '${gid(leg.bank, txid)}'`);
             prepared.push(leg.bank);
@@ -82,30 +103,54 @@ export function floorTransfer(pools: ReadonlyMap<string, pg.Pool>, banks: readon
     } catch (err) {
       // A prepared transaction left behind holds its locks and one of the server's few
       // prepared-transaction slots for good: roll back whatever did prepare.
-      await log.decideOnce(txid, "abort", { by: "engine", reason: "bench-error" }).catch(() => undefined);
-      await Promise.all(prepared.map((bank) => poolOf(pools, bank).query(`ROLLBACK PREPARED '${gid(bank, txid)}'`).catch(() => undefined)));
+      await log
+        .decideOnce(txid, "abort", { by: "engine", reason: "bench-error" })
+        .catch(() => undefined);
+      await Promise.all(
+        prepared.map((bank) =>
+          poolOf(pools, bank)
+            .query(`ROLLBACK PREPARED '${gid(bank, txid)}'`)
+            .catch(() => undefined),
+        ),
+      );
       throw err;
     }
     await log.decideOnce(txid, "commit", { by: "engine" });
-    await Promise.all(plan.map((leg) => poolOf(pools, leg.bank).query(`COMMIT PREPARED '${gid(leg.bank, txid)}'`)));
+    await Promise.all(
+      plan.map((leg) => poolOf(pools, leg.bank).query(`COMMIT PREPARED '${gid(leg.bank, txid)}'`)),
+    );
     await log.end(txid, [...banks]);
   };
 }
 
 /** (c) and (d): the whole system, through the coordinator's HTTP API. */
-export function httpTransfer(http: KeepAliveJson, coordinatorUrl: string, banks: readonly string[], apiKey: string): Transfer {
+export function httpTransfer(
+  http: KeepAliveJson,
+  coordinatorUrl: string,
+  banks: readonly string[],
+  apiKey: string,
+): Transfer {
   const headers = { authorization: `Bearer ${apiKey}` };
   const plan = legs(banks);
   return async (worker) => {
     const body = {
       participants: plan.map((leg) => ({
         name: leg.bank,
-        operations: [{ op: leg.delta < 0n ? "debit" : "credit", account: accountOf(worker), amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString() }],
+        operations: [
+          {
+            op: leg.delta < 0n ? "debit" : "credit",
+            account: accountOf(worker),
+            amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString(),
+          },
+        ],
       })),
     };
     const res = await http.post(`${coordinatorUrl}/v1/transactions`, body, headers);
     const outcome = (res.body as { outcome?: unknown } | undefined)?.outcome;
-    if (res.status !== 200 || outcome !== "committed") throw new Error(`coordinator answered ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+    if (res.status !== 200 || outcome !== "committed")
+      throw new Error(
+        `coordinator answered ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`,
+      );
   };
 }
 

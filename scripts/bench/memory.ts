@@ -35,7 +35,15 @@ async function redisUsedMiB(redis: Redis): Promise<number> {
   return Math.round((bytes / 2 ** 20) * 10) / 10;
 }
 
-export async function measureMemory(p: { transfer: Transfer; concurrency: number; durationMs: number; sampleEveryMs: number; coordinatorPid: number; redis: Redis; retentionSeconds: number }): Promise<MemoryResult> {
+export async function measureMemory(p: {
+  transfer: Transfer;
+  concurrency: number;
+  durationMs: number;
+  sampleEveryMs: number;
+  coordinatorPid: number;
+  redis: Redis;
+  retentionSeconds: number;
+}): Promise<MemoryResult> {
   const samples: MemorySample[] = [];
   let transactions = 0;
   const started = monotonicMs();
@@ -60,7 +68,10 @@ export async function measureMemory(p: { transfer: Transfer; concurrency: number
     Array.from({ length: p.concurrency }, async (_, w) => {
       while (monotonicMs() < until) {
         // Failures are counted by the throughput cells; here only the volume matters.
-        await p.transfer(w).then(() => transactions++, () => undefined);
+        await p.transfer(w).then(
+          () => transactions++,
+          () => undefined,
+        );
       }
     }),
   );

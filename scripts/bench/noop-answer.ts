@@ -15,6 +15,9 @@ export function noopAnswer(txid: string, action: string): { status: number; body
       // One-phase answers carry `outcome` for the coordinator's schema and `state` as the others do.
       return { status: 200, body: { txid, state: "committed", outcome: "committed" } };
     default:
-      return { status: 404, body: { error: { code: "not-found", message: `no action ${action}` } } };
+      return {
+        status: 404,
+        body: { error: { code: "not-found", message: `no action ${action}` } },
+      };
   }
 }

@@ -15,23 +15,36 @@ const ROUTE = /^\/v1\/2pc\/([^/]+)\/(prepare|commit|abort|one-phase)$/;
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(payload),
+  });
   res.end(payload);
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
-  if (req.method === "GET" && req.url === "/healthz") return reply(res, 200, { status: "ok", role: "participant" });
+  if (req.method === "GET" && req.url === "/healthz")
+    return reply(res, 200, { status: "ok", role: "participant" });
   if (req.method === "POST" && req.url === "/v1/2pc/batch") {
     // The same answer as the real participant's batch route (a JSON line per message); the
     // messages are not validated.
-    const messages = (JSON.parse(body) as { messages: { txid: string; action: string }[] }).messages;
-    const lines = messages.map((m, index) => `${JSON.stringify({ index, ...noopAnswer(m.txid, m.action) })}\n`).join("");
-    res.writeHead(200, { "content-type": "application/x-ndjson", "content-length": Buffer.byteLength(lines) });
+    const messages = (JSON.parse(body) as { messages: { txid: string; action: string }[] })
+      .messages;
+    const lines = messages
+      .map((m, index) => `${JSON.stringify({ index, ...noopAnswer(m.txid, m.action) })}\n`)
+      .join("");
+    res.writeHead(200, {
+      "content-type": "application/x-ndjson",
+      "content-length": Buffer.byteLength(lines),
+    });
     res.end(lines);
     return;
   }
   const match = req.method === "POST" ? ROUTE.exec(req.url ?? "") : null;
-  if (!match) return reply(res, 404, { error: { code: "not-found", message: `${req.method} ${req.url} is not served here` } });
+  if (!match)
+    return reply(res, 404, {
+      error: { code: "not-found", message: `${req.method} ${req.url} is not served here` },
+    });
   const { status, body: out } = noopAnswer(match[1] as string, match[2] as string);
   return reply(res, status, out);
 }
@@ -39,10 +52,20 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
 async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2), { name: "string", port: "number" });
   const port = flags.port;
-  if (typeof flags.name !== "string" || typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError("--name and --port are required");
+  if (
+    typeof flags.name !== "string" ||
+    typeof port !== "number" ||
+    !Number.isInteger(port) ||
+    port < 1 ||
+    port > 65535
+  )
+    throw new UsageError("--name and --port are required");
   const name = flags.name;
   const secret = process.env.CONCORD_PARTICIPANT_SECRET ?? "";
-  if (secret.length < 32) throw new UsageError("CONCORD_PARTICIPANT_SECRET (at least 32 characters) must be set: requests are checked as a real participant checks them");
+  if (secret.length < 32)
+    throw new UsageError(
+      "CONCORD_PARTICIPANT_SECRET (at least 32 characters) must be set: requests are checked as a real participant checks them",
+    );
   const replay = new ReplayGuard();
   const server = createServer((req, res) => {
     let size = 0;
@@ -57,8 +80,24 @@ async function main(): Promise<void> {
       try {
         const body = Buffer.concat(chunks);
         if (req.url?.startsWith("/v1/2pc")) {
-          const check = verifyRequest({ header: req.headers[SIGNATURE_HEADER] as string | undefined, secretFor: (k) => (k === "coordinator" ? secret : undefined), audience: name, method: req.method ?? "", path: req.url, body, contentType: req.headers["content-type"] ?? "", contentEncoding: req.headers["content-encoding"] ?? "", replay });
-          if (!check.ok) return reply(res, 401, { error: { code: "unauthorized", message: `request signature refused: ${check.reason}` } });
+          const check = verifyRequest({
+            header: req.headers[SIGNATURE_HEADER] as string | undefined,
+            secretFor: (k) => (k === "coordinator" ? secret : undefined),
+            audience: name,
+            method: req.method ?? "",
+            path: req.url,
+            body,
+            contentType: req.headers["content-type"] ?? "",
+            contentEncoding: req.headers["content-encoding"] ?? "",
+            replay,
+          });
+          if (!check.ok)
+            return reply(res, 401, {
+              error: {
+                code: "unauthorized",
+                message: `request signature refused: ${check.reason}`,
+              },
+            });
         }
         answer(req, res, body.toString("utf8"));
       } catch (err) {

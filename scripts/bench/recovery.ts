@@ -23,18 +23,39 @@ export interface RecoveryResult {
 
 /** What the runner provides: start or kill the recovery coordinator with an environment. */
 export interface CoordinatorControl {
-  start(env: Record<string, string>): Promise<{ url: string; spec: ProcessSpec; pid: number; readyAtMs: number; spawnedAtMs: number }>;
+  start(
+    env: Record<string, string>,
+  ): Promise<{
+    url: string;
+    spec: ProcessSpec;
+    pid: number;
+    readyAtMs: number;
+    spawnedAtMs: number;
+  }>;
   kill(pid: number, spec: ProcessSpec): Promise<void>;
 }
 
 const INJECT_CONCURRENCY = 32;
 const DRAIN_TIMEOUT_MS = 300_000;
 
-export async function measureRecovery(n: number, banks: readonly string[], http: KeepAliveJson, apiKey: string, log: DurableLog, control: CoordinatorControl): Promise<RecoveryResult> {
+export async function measureRecovery(
+  n: number,
+  banks: readonly string[],
+  http: KeepAliveJson,
+  apiKey: string,
+  log: DurableLog,
+  control: CoordinatorControl,
+): Promise<RecoveryResult> {
   const before = await log.activeCounts();
-  if (before.unacked > 0) throw new Error(`the log already holds ${before.unacked} unacknowledged transactions; the measurement needs it empty`);
+  if (before.unacked > 0)
+    throw new Error(
+      `the log already holds ${before.unacked} unacknowledged transactions; the measurement needs it empty`,
+    );
   // Recovery asleep (its start-up pass finds nothing), and every decision lost by the engine.
-  const losing = await control.start({ CONCORD_FAILPOINTS: "coordinator.after-decision=error", CONCORD_RECOVERY_INTERVAL_MS: "600000" });
+  const losing = await control.start({
+    CONCORD_FAILPOINTS: "coordinator.after-decision=error",
+    CONCORD_RECOVERY_INTERVAL_MS: "600000",
+  });
   await inject(n, banks, http, losing.url, apiKey);
   const unackedAtKill = (await log.activeCounts()).unacked;
   await control.kill(losing.pid, losing.spec);
@@ -44,7 +65,10 @@ export async function measureRecovery(n: number, banks: readonly string[], http:
   for (;;) {
     const { unacked } = await log.activeCounts();
     if (unacked === 0) break;
-    if (monotonicMs() > deadline) throw new Error(`recovery left ${unacked} of ${unackedAtKill} unacknowledged after ${DRAIN_TIMEOUT_MS / 1000} s`);
+    if (monotonicMs() > deadline)
+      throw new Error(
+        `recovery left ${unacked} of ${unackedAtKill} unacknowledged after ${DRAIN_TIMEOUT_MS / 1000} s`,
+      );
     await sleep(20);
   }
   const doneAt = monotonicMs();
@@ -60,7 +84,13 @@ export async function measureRecovery(n: number, banks: readonly string[], http:
 }
 
 /** Sends n transfers; each is answered "outcome unknown" once its decision is in the log. */
-async function inject(n: number, banks: readonly string[], http: KeepAliveJson, url: string, apiKey: string): Promise<void> {
+async function inject(
+  n: number,
+  banks: readonly string[],
+  http: KeepAliveJson,
+  url: string,
+  apiKey: string,
+): Promise<void> {
   const headers = { authorization: `Bearer ${apiKey}` };
   const plan = legs(banks);
   let sent = 0;
@@ -68,14 +98,29 @@ async function inject(n: number, banks: readonly string[], http: KeepAliveJson, 
   const worker = async (w: number) => {
     while (sent < n && unexpected === undefined) {
       sent++;
-      const body = { participants: plan.map((leg) => ({ name: leg.bank, operations: [{ op: leg.delta < 0n ? "debit" : "credit", account: accountOf(w), amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString() }] })) };
+      const body = {
+        participants: plan.map((leg) => ({
+          name: leg.bank,
+          operations: [
+            {
+              op: leg.delta < 0n ? "debit" : "credit",
+              account: accountOf(w),
+              amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString(),
+            },
+          ],
+        })),
+      };
       const res = await http.post(`${url}/v1/transactions`, body, headers);
       const code = (res.body as { error?: { code?: string } } | undefined)?.error?.code;
-      if (res.status !== 503 || code !== "outcome-unknown") unexpected = `${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
+      if (res.status !== 503 || code !== "outcome-unknown")
+        unexpected = `${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
     }
   };
   await Promise.all(Array.from({ length: INJECT_CONCURRENCY }, (_, w) => worker(w)));
-  if (unexpected) throw new Error(`injecting decided transactions: expected 503 outcome-unknown, got ${unexpected}`);
+  if (unexpected)
+    throw new Error(
+      `injecting decided transactions: expected 503 outcome-unknown, got ${unexpected}`,
+    );
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;

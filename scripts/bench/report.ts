@@ -47,10 +47,16 @@ export const ROW_TITLES: Record<RowKind, string> = {
   coordination: "(d) coordination only: no-op participants over HTTP",
 };
 
-const ratio = (x: number | undefined, y: number | undefined) => (x !== undefined && y !== undefined && y > 0 && Number.isFinite(x) ? Math.round((x / y) * 1000) / 1000 : null);
+const ratio = (x: number | undefined, y: number | undefined) =>
+  x !== undefined && y !== undefined && y > 0 && Number.isFinite(x)
+    ? Math.round((x / y) * 1000) / 1000
+    : null;
 
 export function ratios(cells: readonly CellResult[]): Ratio[] {
-  const find = (row: RowKind, participants: number, concurrency: number) => cells.find((c) => c.row === row && c.participants === participants && c.concurrency === concurrency);
+  const find = (row: RowKind, participants: number, concurrency: number) =>
+    cells.find(
+      (c) => c.row === row && c.participants === participants && c.concurrency === concurrency,
+    );
   return cells
     .filter((c) => c.row === "concord")
     .map((c) => {
@@ -68,7 +74,10 @@ export function ratios(cells: readonly CellResult[]): Ratio[] {
 }
 
 /** CPU per process grouped by role for the tables; the JSON keeps every process. */
-export function cpuByRole(cpu: Record<string, number>, roleOf: (name: string) => string): Record<string, number> {
+export function cpuByRole(
+  cpu: Record<string, number>,
+  roleOf: (name: string) => string,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, seconds] of Object.entries(cpu)) {
     const role = roleOf(name);
@@ -94,36 +103,74 @@ export function benchMarkdown(r: BenchReport): string {
     const cells = r.cells.filter((c) => c.row === row);
     if (cells.length === 0) continue;
     lines.push(`## ${ROW_TITLES[row]}`, "");
-    lines.push(`| participants | concurrency | tx/s | p50 | p95 | p99 | errors | ${CPU_ROLES.map((x) => `CPU ${x}`).join(" | ")} |`);
+    lines.push(
+      `| participants | concurrency | tx/s | p50 | p95 | p99 | errors | ${CPU_ROLES.map((x) => `CPU ${x}`).join(" | ")} |`,
+    );
     lines.push(`|---:|---:|---:|---:|---:|---:|---:|${CPU_ROLES.map(() => "---:").join("|")}|`);
     for (const c of cells) {
       const cpu = cpuByRole(c.cpuSecondsPer1000, roleOf);
-      const cpuCells = CPU_ROLES.map((role) => (cpu[role] === undefined ? "–" : cpu[role].toFixed(2)));
-      lines.push(`| ${c.participants} | ${c.concurrency} | ${c.tps.toFixed(1)} | ${c.latencyMs.p50.toFixed(2)} | ${c.latencyMs.p95.toFixed(2)} | ${c.latencyMs.p99.toFixed(2)} | ${c.errors} | ${cpuCells.join(" | ")} |`);
+      const cpuCells = CPU_ROLES.map((role) =>
+        cpu[role] === undefined ? "–" : cpu[role].toFixed(2),
+      );
+      lines.push(
+        `| ${c.participants} | ${c.concurrency} | ${c.tps.toFixed(1)} | ${c.latencyMs.p50.toFixed(2)} | ${c.latencyMs.p95.toFixed(2)} | ${c.latencyMs.p99.toFixed(2)} | ${c.errors} | ${cpuCells.join(" | ")} |`,
+      );
     }
     const errored = cells.find((c) => c.firstError);
-    if (errored) lines.push("", `First error (${errored.participants} participants, concurrency ${errored.concurrency}): \`${errored.firstError?.replace(/`/g, "'")}\``);
+    if (errored)
+      lines.push(
+        "",
+        `First error (${errored.participants} participants, concurrency ${errored.concurrency}): \`${errored.firstError?.replace(/`/g, "'")}\``,
+      );
     lines.push("");
   }
   if (r.ratios.length > 0) {
     lines.push("## Ratios (Concord against the floor and the ceiling)", "");
-    lines.push("| participants | concurrency | tx/s c/b | tx/s c/a | p50 c/b | p50 c/a |", "|---:|---:|---:|---:|---:|---:|");
+    lines.push(
+      "| participants | concurrency | tx/s c/b | tx/s c/a | p50 c/b | p50 c/a |",
+      "|---:|---:|---:|---:|---:|---:|",
+    );
     const f = (x: number | null) => (x === null ? "–" : x.toFixed(3));
-    for (const x of r.ratios) lines.push(`| ${x.participants} | ${x.concurrency} | ${f(x.tpsCOverB)} | ${f(x.tpsCOverA)} | ${f(x.p50COverB)} | ${f(x.p50COverA)} |`);
+    for (const x of r.ratios)
+      lines.push(
+        `| ${x.participants} | ${x.concurrency} | ${f(x.tpsCOverB)} | ${f(x.tpsCOverA)} | ${f(x.p50COverB)} | ${f(x.p50COverA)} |`,
+      );
     lines.push("");
   }
   if (r.contention && r.contention.length > 0) lines.push(contentionMarkdown(r.contention));
   if (r.recovery && r.recovery.length > 0) {
-    lines.push("## Recovery throughput", "", "The coordinator is killed (SIGKILL) holding N decided, unacknowledged transactions (no-op participants) and started again; time until its log holds none unacknowledged.", "");
-    lines.push("| unacknowledged at kill | seconds from restart | seconds from ready | tx/s from restart |", "|---:|---:|---:|---:|");
-    for (const x of r.recovery) lines.push(`| ${x.unackedAtKill} | ${x.secondsFromSpawn.toFixed(2)} | ${x.secondsFromReady.toFixed(2)} | ${x.perSecondFromSpawn} |`);
+    lines.push(
+      "## Recovery throughput",
+      "",
+      "The coordinator is killed (SIGKILL) holding N decided, unacknowledged transactions (no-op participants) and started again; time until its log holds none unacknowledged.",
+      "",
+    );
+    lines.push(
+      "| unacknowledged at kill | seconds from restart | seconds from ready | tx/s from restart |",
+      "|---:|---:|---:|---:|",
+    );
+    for (const x of r.recovery)
+      lines.push(
+        `| ${x.unackedAtKill} | ${x.secondsFromSpawn.toFixed(2)} | ${x.secondsFromReady.toFixed(2)} | ${x.perSecondFromSpawn} |`,
+      );
     lines.push("");
   }
   if (r.memory) {
     const m = r.memory;
-    lines.push("## Memory under sustained load", "", `Coordination only, 2 participants, concurrency ${m.concurrency}; finished transactions expire after ${m.retentionSeconds} s. Redis is the decision log's server (keys include the cluster coordinator's and the floor row's records).`, "");
-    lines.push("| seconds | transactions | coordinator RSS MiB | Redis used MiB | Redis keys |", "|---:|---:|---:|---:|---:|");
-    for (const x of m.samples) lines.push(`| ${x.seconds.toFixed(0)} | ${x.transactions} | ${x.coordinatorRssMiB.toFixed(1)} | ${x.redisUsedMiB.toFixed(1)} | ${x.redisKeys} |`);
+    lines.push(
+      "## Memory under sustained load",
+      "",
+      `Coordination only, 2 participants, concurrency ${m.concurrency}; finished transactions expire after ${m.retentionSeconds} s. Redis is the decision log's server (keys include the cluster coordinator's and the floor row's records).`,
+      "",
+    );
+    lines.push(
+      "| seconds | transactions | coordinator RSS MiB | Redis used MiB | Redis keys |",
+      "|---:|---:|---:|---:|---:|",
+    );
+    for (const x of m.samples)
+      lines.push(
+        `| ${x.seconds.toFixed(0)} | ${x.transactions} | ${x.coordinatorRssMiB.toFixed(1)} | ${x.redisUsedMiB.toFixed(1)} | ${x.redisKeys} |`,
+      );
     lines.push("");
   }
   if (r.notes.length > 0) lines.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");

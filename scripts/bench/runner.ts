@@ -14,15 +14,35 @@ import { DurableLog } from "../../shared/durable-log.js";
 import { startCluster, stopCluster } from "../cluster/cluster.js";
 import { adminSecretOf, type ClusterFile } from "../cluster/cluster-file.js";
 import { removeOutsideData } from "../cluster/postgres.js";
-import { freePort, isOurProcess, spawnDetached, stopProcess, waitUntil, type ProcessSpec } from "../cluster/processes.js";
+import {
+  freePort,
+  isOurProcess,
+  spawnDetached,
+  stopProcess,
+  waitUntil,
+  type ProcessSpec,
+} from "../cluster/processes.js";
 import { runCell, warmUp, type CellResult } from "./cell.js";
 import { clockTicksPerSecond, type TrackedProcess } from "./cpu.js";
-import { accountOf, ceilingTransfer, floorTransfer, httpTransfer, type RowKind, type Transfer } from "./drivers.js";
+import {
+  accountOf,
+  ceilingTransfer,
+  floorTransfer,
+  httpTransfer,
+  type RowKind,
+  type Transfer,
+} from "./drivers.js";
 import { KeepAliveJson } from "./http-json.js";
 import { measureMemory, type MemoryResult } from "./memory.js";
 import { measureRecovery, type CoordinatorControl, type RecoveryResult } from "./recovery.js";
 import { ratios, type BenchReport } from "./report.js";
-import { HOT_ACCOUNT, runContentionCell, ZIPF_ACCOUNTS, zipfAccount, type ContentionResult } from "./contention.js";
+import {
+  HOT_ACCOUNT,
+  runContentionCell,
+  ZIPF_ACCOUNTS,
+  zipfAccount,
+  type ContentionResult,
+} from "./contention.js";
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
@@ -70,8 +90,28 @@ interface Matrix {
 
 export function matrixFor(quick: boolean): Matrix {
   return quick
-    ? { banks: 2, concurrencies: [1, 8, 32], participantCounts: [2], warmupMs: 1000, measureMs: 4000, rowWarmupMs: 6000, recoveryCounts: [1000, 10_000], memoryRunMs: 100_000, contentionMs: 6000 }
-    : { banks: 8, concurrencies: [1, 8, 32, 64], participantCounts: [2, 4, 8], warmupMs: 2000, measureMs: 10_000, rowWarmupMs: 10_000, recoveryCounts: [1000, 10_000], memoryRunMs: 180_000, contentionMs: 12_000 };
+    ? {
+        banks: 2,
+        concurrencies: [1, 8, 32],
+        participantCounts: [2],
+        warmupMs: 1000,
+        measureMs: 4000,
+        rowWarmupMs: 6000,
+        recoveryCounts: [1000, 10_000],
+        memoryRunMs: 100_000,
+        contentionMs: 6000,
+      }
+    : {
+        banks: 8,
+        concurrencies: [1, 8, 32, 64],
+        participantCounts: [2, 4, 8],
+        warmupMs: 2000,
+        measureMs: 10_000,
+        rowWarmupMs: 10_000,
+        recoveryCounts: [1000, 10_000],
+        memoryRunMs: 180_000,
+        contentionMs: 12_000,
+      };
 }
 
 /** Processes this run started outside the cluster (no-op participants, a second coordinator). */
@@ -107,7 +147,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     o.log(`opened ${maxConcurrency} accounts at each of ${cluster.banks.length} banks`);
 
     const tracked: TrackedProcess[] = [
-      ...cluster.processes.map((p) => ({ name: p.name, role: p.role, pid: p.pid, withChildren: p.role === "postgres" })),
+      ...cluster.processes.map((p) => ({
+        name: p.name,
+        role: p.role,
+        pid: p.pid,
+        withChildren: p.role === "postgres",
+      })),
       { name: "bench", role: "bench", pid: process.pid, withChildren: false },
     ];
     const roleByName = new Map(tracked.map((t) => [t.name, t.role]));
@@ -118,20 +163,49 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         await warmUp(transfer, 8, matrix.rowWarmupMs);
       }
       for (const concurrency of matrix.concurrencies) {
-        const cell = await runCell({ row, participants, concurrency, warmupMs: matrix.warmupMs, measureMs: matrix.measureMs, maxTransactions: MAX_TRANSACTIONS_PER_CELL }, transfer, () => tracked, ticks);
+        const cell = await runCell(
+          {
+            row,
+            participants,
+            concurrency,
+            warmupMs: matrix.warmupMs,
+            measureMs: matrix.measureMs,
+            maxTransactions: MAX_TRANSACTIONS_PER_CELL,
+          },
+          transfer,
+          () => tracked,
+          ticks,
+        );
         cells.push(cell);
-        o.log(`  ${row.padEnd(12)} k=${participants} c=${String(concurrency).padStart(2)}: ${cell.tps.toFixed(1).padStart(7)} tx/s  p50 ${cell.latencyMs.p50.toFixed(2)} p95 ${cell.latencyMs.p95.toFixed(2)} p99 ${cell.latencyMs.p99.toFixed(2)} ms  errors ${cell.errors}${cell.firstError ? ` (${cell.firstError.slice(0, 120)})` : ""}`);
+        o.log(
+          `  ${row.padEnd(12)} k=${participants} c=${String(concurrency).padStart(2)}: ${cell.tps.toFixed(1).padStart(7)} tx/s  p50 ${cell.latencyMs.p50.toFixed(2)} p95 ${cell.latencyMs.p95.toFixed(2)} p99 ${cell.latencyMs.p99.toFixed(2)} ms  errors ${cell.errors}${cell.firstError ? ` (${cell.firstError.slice(0, 120)})` : ""}`,
+        );
       }
     };
     const two = cluster.banks.slice(0, 2).map((b) => b.name);
 
     if (o.rows.includes("ceiling") || o.rows.includes("floor")) {
-      for (const bank of cluster.banks.slice(0, 2)) pools.set(bank.name, new pg.Pool({ connectionString: bank.databaseUrl, max: maxConcurrency + 2 }));
+      for (const bank of cluster.banks.slice(0, 2))
+        pools.set(
+          bank.name,
+          new pg.Pool({ connectionString: bank.databaseUrl, max: maxConcurrency + 2 }),
+        );
       if (o.rows.includes("ceiling")) await run("ceiling", 2, ceilingTransfer(pools, two));
       if (o.rows.includes("floor")) {
-        redis = new Redis(cluster.coordinator.adminRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        redis = new Redis(cluster.coordinator.adminRedisUrl, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 1,
+        });
         await redis.connect();
-        await run("floor", 2, floorTransfer(pools, two, new DurableLog(redis, { namespace: "bench", retentionSeconds: 3600 })));
+        await run(
+          "floor",
+          2,
+          floorTransfer(
+            pools,
+            two,
+            new DurableLog(redis, { namespace: "bench", retentionSeconds: 3600 }),
+          ),
+        );
       }
       // The participants need their own connections for (c): give the servers' slots back.
       await Promise.all([...pools.values()].map((p) => p.end()));
@@ -141,22 +215,49 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (o.rows.includes("concord")) {
       const http = new KeepAliveJson(maxConcurrency + 4);
       clients.push(http);
-      for (const k of matrix.participantCounts) await run("concord", k, httpTransfer(http, cluster.coordinator.url, cluster.banks.slice(0, k).map((b) => b.name), cluster.secrets.apiKey));
+      for (const k of matrix.participantCounts)
+        await run(
+          "concord",
+          k,
+          httpTransfer(
+            http,
+            cluster.coordinator.url,
+            cluster.banks.slice(0, k).map((b) => b.name),
+            cluster.secrets.apiKey,
+          ),
+        );
     }
 
     let contention: ContentionResult[] | undefined;
     if (o.contention) {
-      const banks: [string, string] = [cluster.banks[0]?.name ?? "bank-a", cluster.banks[1]?.name ?? "bank-b"];
+      const banks: [string, string] = [
+        cluster.banks[0]?.name ?? "bank-a",
+        cluster.banks[1]?.name ?? "bank-b",
+      ];
       await openContentionAccounts(cluster, admin, banks);
       const http = new KeepAliveJson(maxConcurrency + 4);
       clients.push(http);
       contention = [];
       for (const load of ["hot-pair", "zipf"] as const) {
         for (const concurrency of matrix.concurrencies.filter((c) => c <= 32)) {
-          const r = await runContentionCell({ http, coordinatorUrl: cluster.coordinator.url, apiKey: cluster.secrets.apiKey, banks, load, concurrency, durationMs: matrix.contentionMs, maxTransfers: MAX_TRANSACTIONS_PER_CELL });
+          const r = await runContentionCell({
+            http,
+            coordinatorUrl: cluster.coordinator.url,
+            apiKey: cluster.secrets.apiKey,
+            banks,
+            load,
+            concurrency,
+            durationMs: matrix.contentionMs,
+            maxTransfers: MAX_TRANSACTIONS_PER_CELL,
+          });
           contention.push(r);
-          const aborts = Object.entries(r.aborts).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-          o.log(`  ${load.padEnd(12)} c=${String(concurrency).padStart(2)}: ${r.committedPerSecond.toFixed(1).padStart(7)} committed/s  ${(r.committedShare * 100).toFixed(1)} % of ${r.sent}  attempts/commit ${r.attemptsPerCommit}  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  aborts: ${aborts}`);
+          const aborts =
+            Object.entries(r.aborts)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ") || "none";
+          o.log(
+            `  ${load.padEnd(12)} c=${String(concurrency).padStart(2)}: ${r.committedPerSecond.toFixed(1).padStart(7)} committed/s  ${(r.committedShare * 100).toFixed(1)} % of ${r.sent}  attempts/commit ${r.attemptsPerCommit}  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  aborts: ${aborts}`,
+          );
         }
       }
     }
@@ -166,37 +267,76 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (o.rows.includes("coordination")) {
       const k = Math.max(...matrix.participantCounts);
       const names = cluster.banks.slice(0, k).map((b) => b.name);
-      const routes = await startNoopParticipants(names, dir, extras, cluster.secrets.participantSecrets);
+      const routes = await startNoopParticipants(
+        names,
+        dir,
+        extras,
+        cluster.secrets.participantSecrets,
+      );
       const control = coordinatorControl(cluster, routes, dir, extras);
       const coordinator = await control.start({});
       for (const e of extras) {
         tracked.push({ name: e.spec.name, role: e.spec.role, pid: e.pid, withChildren: false });
         roleByName.set(e.spec.name, e.spec.role);
       }
-      o.log(`started ${names.length} no-op participants and a second coordinator at ${coordinator.url}`);
+      o.log(
+        `started ${names.length} no-op participants and a second coordinator at ${coordinator.url}`,
+      );
       const http = new KeepAliveJson(maxConcurrency + 4);
       clients.push(http);
-      for (const kk of matrix.participantCounts) await run("coordination", kk, httpTransfer(http, coordinator.url, names.slice(0, kk), cluster.secrets.apiKey));
+      for (const kk of matrix.participantCounts)
+        await run(
+          "coordination",
+          kk,
+          httpTransfer(http, coordinator.url, names.slice(0, kk), cluster.secrets.apiKey),
+        );
 
       if (o.extras) {
-        redis ??= new Redis(cluster.coordinator.adminRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        redis ??= new Redis(cluster.coordinator.adminRedisUrl, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 1,
+        });
         if (redis.status === "wait") await redis.connect();
-        o.log(`memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (retention ${BENCH_RETENTION_SECONDS} s)`);
-        memory = await measureMemory({ transfer: httpTransfer(http, coordinator.url, names.slice(0, 2), cluster.secrets.apiKey), concurrency: 32, durationMs: matrix.memoryRunMs, sampleEveryMs: 5000, coordinatorPid: coordinator.pid, redis, retentionSeconds: BENCH_RETENTION_SECONDS });
+        o.log(
+          `memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (retention ${BENCH_RETENTION_SECONDS} s)`,
+        );
+        memory = await measureMemory({
+          transfer: httpTransfer(http, coordinator.url, names.slice(0, 2), cluster.secrets.apiKey),
+          concurrency: 32,
+          durationMs: matrix.memoryRunMs,
+          sampleEveryMs: 5000,
+          coordinatorPid: coordinator.pid,
+          redis,
+          retentionSeconds: BENCH_RETENTION_SECONDS,
+        });
         const first = memory.samples[0];
         const last = memory.samples[memory.samples.length - 1];
-        o.log(`  coordinator RSS ${first?.coordinatorRssMiB} -> ${last?.coordinatorRssMiB} MiB, Redis ${first?.redisUsedMiB} -> ${last?.redisUsedMiB} MiB after ${last?.transactions} transactions`);
+        o.log(
+          `  coordinator RSS ${first?.coordinatorRssMiB} -> ${last?.coordinatorRssMiB} MiB, Redis ${first?.redisUsedMiB} -> ${last?.redisUsedMiB} MiB after ${last?.transactions} transactions`,
+        );
 
         // The cluster's own coordinator shares the log: stopped, so that only the restarted one recovers.
         const main = cluster.processes.find((p) => p.role === "coordinator");
         if (main) await stopProcess(main.pid, main.marker, main.stopSignal);
         await control.kill(coordinator.pid, coordinator.spec);
-        const log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: BENCH_RETENTION_SECONDS });
+        const log = new DurableLog(redis, {
+          namespace: "coordinator",
+          retentionSeconds: BENCH_RETENTION_SECONDS,
+        });
         recovery = [];
         for (const n of matrix.recoveryCounts) {
-          const r = await measureRecovery(n, names.slice(0, 2), http, cluster.secrets.apiKey, log, control);
+          const r = await measureRecovery(
+            n,
+            names.slice(0, 2),
+            http,
+            cluster.secrets.apiKey,
+            log,
+            control,
+          );
           recovery.push(r);
-          o.log(`  recovery of ${r.unackedAtKill} decided, unacknowledged transactions: ${r.secondsFromSpawn.toFixed(2)} s from restart (${r.secondsFromReady.toFixed(2)} s from ready), ${r.perSecondFromSpawn} tx/s`);
+          o.log(
+            `  recovery of ${r.unackedAtKill} decided, unacknowledged transactions: ${r.secondsFromSpawn.toFixed(2)} s from restart (${r.secondsFromReady.toFixed(2)} s from ready), ${r.perSecondFromSpawn} tx/s`,
+          );
         }
       }
     }
@@ -210,7 +350,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const cpu = cpus();
     return {
       mode: o.quick ? "quick" : "full",
-      machine: { cpus: cpu.length, model: cpu[0]?.model ?? "unknown", totalMemoryBytes: totalmem(), node: process.version, platform: `${platform()} ${release()}`, date: new Date().toISOString() },
+      machine: {
+        cpus: cpu.length,
+        model: cpu[0]?.model ?? "unknown",
+        totalMemoryBytes: totalmem(),
+        node: process.version,
+        platform: `${platform()} ${release()}`,
+        date: new Date().toISOString(),
+      },
       wallSeconds: (monotonicMs() - started) / 1000,
       clockTicksPerSecond: ticks,
       notes,
@@ -231,7 +378,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 }
 
 /** The contention section's accounts at both banks: the hot one and the Zipf-ranked ones, each with plenty. */
-async function openContentionAccounts(cluster: ClusterFile, http: KeepAliveJson, banks: readonly string[]): Promise<void> {
+async function openContentionAccounts(
+  cluster: ClusterFile,
+  http: KeepAliveJson,
+  banks: readonly string[],
+): Promise<void> {
   const ids = [HOT_ACCOUNT, ...Array.from({ length: ZIPF_ACCOUNTS }, (_, i) => zipfAccount(i))];
   await Promise.all(
     banks.map(async (bank) => {
@@ -239,20 +390,36 @@ async function openContentionAccounts(cluster: ClusterFile, http: KeepAliveJson,
       if (!entry) throw new Error(`no bank ${bank}`);
       const auth = { authorization: `Bearer ${adminSecretOf(cluster, bank)}` };
       for (const id of ids) {
-        const res = await http.post(`${entry.participantUrl}/v1/accounts`, { id, balance: OPENING_BALANCE }, auth);
-        if (res.status !== 201) throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.body)}`);
+        const res = await http.post(
+          `${entry.participantUrl}/v1/accounts`,
+          { id, balance: OPENING_BALANCE },
+          auth,
+        );
+        if (res.status !== 201)
+          throw new Error(`opening ${bank}/${id}: ${res.status} ${JSON.stringify(res.body)}`);
       }
     }),
   );
 }
 
-async function openAccounts(cluster: ClusterFile, http: KeepAliveJson, perBank: number): Promise<void> {
+async function openAccounts(
+  cluster: ClusterFile,
+  http: KeepAliveJson,
+  perBank: number,
+): Promise<void> {
   await Promise.all(
     cluster.banks.map(async (bank) => {
       const auth = { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` };
       for (let w = 0; w < perBank; w++) {
-        const res = await http.post(`${bank.participantUrl}/v1/accounts`, { id: accountOf(w), balance: OPENING_BALANCE }, auth);
-        if (res.status !== 201) throw new Error(`opening ${bank.name}/${accountOf(w)}: ${res.status} ${JSON.stringify(res.body)}`);
+        const res = await http.post(
+          `${bank.participantUrl}/v1/accounts`,
+          { id: accountOf(w), balance: OPENING_BALANCE },
+          auth,
+        );
+        if (res.status !== 201)
+          throw new Error(
+            `opening ${bank.name}/${accountOf(w)}: ${res.status} ${JSON.stringify(res.body)}`,
+          );
       }
     }),
   );
@@ -262,7 +429,12 @@ async function openAccounts(cluster: ClusterFile, http: KeepAliveJson, perBank: 
 const BENCH_RETENTION_SECONDS = 60;
 
 /** Starts one no-op participant per name, each its own node process; returns name=url routes. */
-async function startNoopParticipants(names: string[], dir: string, extras: Extra[], secrets: Record<string, string>): Promise<string> {
+async function startNoopParticipants(
+  names: string[],
+  dir: string,
+  extras: Extra[],
+  secrets: Record<string, string>,
+): Promise<string> {
   const routes: string[] = [];
   const starts: Promise<unknown>[] = [];
   for (const name of names) {
@@ -292,7 +464,12 @@ async function startNoopParticipants(names: string[], dir: string, extras: Extra
  * A second coordinator that knows only the no-op participants, on the cluster's decision-log
  * Redis, started (on one port, so restarts keep its URL) and killed at will.
  */
-function coordinatorControl(cluster: ClusterFile, routes: string, dir: string, extras: Extra[]): CoordinatorControl {
+function coordinatorControl(
+  cluster: ClusterFile,
+  routes: string,
+  dir: string,
+  extras: Extra[],
+): CoordinatorControl {
   const main = cluster.processes.find((p) => p.role === "coordinator");
   if (!main) throw new Error("the cluster has no coordinator entry in cluster.json");
   let port: number | undefined;
@@ -303,8 +480,18 @@ function coordinatorControl(cluster: ClusterFile, routes: string, dir: string, e
         name: "bench-coordinator",
         role: "coordinator",
         command: process.execPath,
-        args: [join(DIST, "coordinator", "main.js"), "--concord-name=bench-coordinator", `--concord-dir=${dir}`],
-        env: { ...main.env, CONCORD_PORT: String(port), CONCORD_PARTICIPANTS: routes, CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS), ...env },
+        args: [
+          join(DIST, "coordinator", "main.js"),
+          "--concord-name=bench-coordinator",
+          `--concord-dir=${dir}`,
+        ],
+        env: {
+          ...main.env,
+          CONCORD_PORT: String(port),
+          CONCORD_PARTICIPANTS: routes,
+          CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS),
+          ...env,
+        },
         port,
         url: `http://127.0.0.1:${port}`,
         log: join(dir, "logs", "bench-coordinator.log"),
