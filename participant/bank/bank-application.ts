@@ -10,6 +10,13 @@ import {
   type BankOperation,
 } from "../../shared/bank-operations.js";
 import { BANK_MIGRATIONS } from "./schema.js";
+import {
+  BALANCE_UPDATE_SQL,
+  balanceUpdateStatement,
+  balanceUpdateValues,
+  type BalanceRow,
+  type MoneyOperation,
+} from "./balance-update.js";
 
 type AccountResult = { account: string; balance: string; version: number };
 
@@ -40,12 +47,12 @@ export const bankApplication: Application<BankOperation[]> = {
   // round trip; reads keep the execute path.
   statements(txid, ops, literal) {
     if (ops.some((op) => op.op === "read")) return undefined;
-    const ordered = sortedByAccount(ops as Extract<BankOperation, { op: "debit" | "credit" }>[]);
+    const ordered = sortedByAccount(ops as MoneyOperation[]);
     return {
-      sql: ordered.map((op) => deltaStatement(txid, op, literal)),
+      sql: ordered.map((op) => balanceUpdateStatement(txid, op, literal)),
       interpret: (results) =>
         results.map((r, i) => {
-          const row = r.rows[0] as { balance: string; version: string } | undefined;
+          const row = r.rows[0] as BalanceRow | undefined;
           const op = ordered[i];
           if (!row || !op) throw new Error(`no result for operation ${i} of ${txid}`);
           return { account: op.account, balance: row.balance, version: Number(row.version) };
@@ -59,8 +66,9 @@ export const bankApplication: Application<BankOperation[]> = {
     if (pgCode(err) === PG.numericValueOutOfRange) return balanceOutOfRange();
     if (pgCode(err) !== PG.checkViolation) return undefined;
     // "Failing row contains (<id>, <balance>, ...)": the account whose balance would go negative.
+    const detail = (err as { detail?: unknown }).detail;
     const account = /Failing row contains \(([^,]+),/.exec(
-      String((err as { detail?: unknown }).detail ?? ""),
+      typeof detail === "string" ? detail : "",
     )?.[1];
     const op = ops.find((o) => o.account === account && o.op === "debit");
     return new VoteNoError("insufficient-funds", {
@@ -82,60 +90,29 @@ function balanceOutOfRange(account?: string): VoteNoError {
   });
 }
 
-function sortedByAccount<T extends { account: string }>(ops: readonly T[]): T[] {
-  return [...ops].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
+function unknownAccount(account: string): VoteNoError {
+  return new VoteNoError("unknown-account", {
+    account,
+    message: `account ${account} does not exist`,
+  });
 }
 
-/**
- * applyDelta's statement as text, for the one-round-trip prepare: every value is a validated
- * literal (account id by its pattern, amount and version as integers, txid as a UUID) and is
- * escaped all the same. When no row is updated it refuses through concord_refuse, naming the
- * cause, so PostgreSQL stops before PREPARE TRANSACTION.
- */
-function deltaStatement(
-  txid: string,
-  op: Extract<BankOperation, { op: "debit" | "credit" }>,
-  literal: (v: string) => string,
-): string {
-  const account = literal(op.account);
-  const delta = `${literal(op.op === "debit" ? `-${op.amount}` : op.amount)}::bigint`;
-  const expected =
-    op.expectedVersion === undefined
-      ? "NULL::bigint"
-      : `${literal(String(op.expectedVersion))}::bigint`;
-  const version = op.expectedVersion === undefined ? "" : ` AND version = ${expected}`;
-  return `WITH updated AS (
-      UPDATE accounts SET balance = balance + ${delta}, version = version + 1 WHERE id = ${account}${version}
-      RETURNING id, balance, version),
-    entry AS (INSERT INTO ledger (txid, account, delta) SELECT ${literal(txid)}::uuid, id, ${delta} FROM updated)
-    SELECT balance::text AS balance, version::text AS version FROM updated
-    UNION ALL
-    SELECT NULL, concord_refuse(CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE id = ${account})
-        THEN json_build_object('reason', 'version-conflict', 'account', ${account}, 'expectedVersion', ${expected}, 'currentVersion', (SELECT version FROM accounts WHERE id = ${account}))
-        ELSE json_build_object('reason', 'unknown-account', 'account', ${account}, 'message', 'account ' || ${account} || ' does not exist') END::text)
-    WHERE NOT EXISTS (SELECT 1 FROM updated)`;
+function sortedByAccount<T extends { account: string }>(ops: readonly T[]): T[] {
+  return [...ops].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
 }
 
 async function applyDelta(
   client: PoolClient,
   txid: string,
-  op: Extract<BankOperation, { op: "debit" | "credit" }>,
+  op: MoneyOperation,
 ): Promise<AccountResult> {
-  const delta = op.op === "debit" ? `-${op.amount}` : op.amount;
-  let rows: { balance: string; version: string }[];
+  let rows: BalanceRow[];
   try {
-    // One round trip: update the balance (guarded by the optional expected version) and write
-    // the ledger entry from the updated row.
     // Named, so each connection parses and plans it once.
-    ({ rows } = await client.query<{ balance: string; version: string }>({
+    ({ rows } = await client.query<BalanceRow>({
       name: "concord-bank-apply-delta",
-      text: `WITH updated AS (
-         UPDATE accounts SET balance = balance + $2::bigint, version = version + 1
-          WHERE id = $1 AND ($3::bigint IS NULL OR version = $3::bigint)
-         RETURNING id, balance, version),
-       entry AS (INSERT INTO ledger (txid, account, delta) SELECT $4::uuid, id, $2::bigint FROM updated)
-       SELECT balance::text AS balance, version::text AS version FROM updated`,
-      values: [op.account, delta, op.expectedVersion ?? null, txid],
+      text: BALANCE_UPDATE_SQL,
+      values: balanceUpdateValues(txid, op),
     }));
   } catch (err) {
     if (pgCode(err) === PG.checkViolation)
@@ -150,11 +127,7 @@ async function applyDelta(
     [op.account],
   );
   const found = current.rows[0];
-  if (!found)
-    throw new VoteNoError("unknown-account", {
-      account: op.account,
-      message: `account ${op.account} does not exist`,
-    });
+  if (!found) throw unknownAccount(op.account);
   throw new VoteNoError("version-conflict", {
     account: op.account,
     expectedVersion: op.expectedVersion,
@@ -163,15 +136,11 @@ async function applyDelta(
 }
 
 async function readLocked(client: PoolClient, account: string): Promise<AccountResult> {
-  const { rows } = await client.query<{ balance: string; version: string }>(
+  const { rows } = await client.query<BalanceRow>(
     "SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1 FOR SHARE",
     [account],
   );
   const row = rows[0];
-  if (!row)
-    throw new VoteNoError("unknown-account", {
-      account,
-      message: `account ${account} does not exist`,
-    });
+  if (!row) throw unknownAccount(account);
   return { account, balance: row.balance, version: Number(row.version) };
 }

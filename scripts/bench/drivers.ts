@@ -6,6 +6,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import {
+  BALANCE_UPDATE_SQL,
+  balanceUpdateValues,
+  type MoneyOperation,
+} from "../../participant/bank/balance-update.js";
 import type { DurableLog } from "../../shared/durable-log.js";
 import type { KeepAliveJson } from "./http-json.js";
 
@@ -16,38 +21,42 @@ export type Transfer = (worker: number) => Promise<void>;
 
 export const accountOf = (worker: number) => `bench-w${worker}`;
 
-/** The statement of participant/bank/bank-application.ts applyDelta, without an expected version. */
-const DELTA_SQL = `WITH updated AS (
-         UPDATE accounts SET balance = balance + $2::bigint, version = version + 1
-          WHERE id = $1 AND ($3::bigint IS NULL OR version = $3::bigint)
-         RETURNING id, balance, version),
-       entry AS (INSERT INTO ledger (txid, account, delta) SELECT $4::uuid, id, $2::bigint FROM updated)
-       SELECT balance::text AS balance, version::text AS version FROM updated`;
-
+/** One bank's part of a transfer: the same debit or credit for every worker, at its own account. */
 export interface Leg {
   bank: string;
-  delta: bigint;
+  op: "debit" | "credit";
+  amount: string;
 }
 
 export function legs(banks: readonly string[]): Leg[] {
   const k = banks.length;
   if (k < 2) throw new Error(`a transfer needs at least 2 banks, got ${k}`);
-  return banks.map((bank, i) => ({ bank, delta: i < k - 1 ? -1n : BigInt(k - 1) }));
+  return banks.map((bank, i) =>
+    i < k - 1 ? { bank, op: "debit", amount: "1" } : { bank, op: "credit", amount: String(k - 1) },
+  );
 }
 
+function operationOf(leg: Leg, worker: number): MoneyOperation {
+  return { op: leg.op, account: accountOf(worker), amount: leg.amount };
+}
+
+/** The coordinator's request body for `worker`'s transfer over `plan`. */
+export function transferBody(plan: readonly Leg[], worker: number): object {
+  return {
+    participants: plan.map((leg) => ({ name: leg.bank, operations: [operationOf(leg, worker)] })),
+  };
+}
+
+/** The bank's own balance update, as its execute path runs it, with no expected version. */
 async function applyDelta(
   client: pg.Pool | pg.PoolClient,
   worker: number,
   txid: string,
-  delta: bigint,
+  leg: Leg,
 ): Promise<void> {
-  const { rowCount } = await client.query(DELTA_SQL, [
-    accountOf(worker),
-    delta.toString(),
-    null,
-    txid,
-  ]);
-  if (rowCount !== 1) throw new Error(`account ${accountOf(worker)} was not updated`);
+  const op = operationOf(leg, worker);
+  const { rowCount } = await client.query(BALANCE_UPDATE_SQL, balanceUpdateValues(txid, op));
+  if (rowCount !== 1) throw new Error(`account ${op.account} was not updated`);
 }
 
 /** (a) The ceiling: one autocommit statement per bank, in parallel, with no atomicity across them. */
@@ -58,9 +67,7 @@ export function ceilingTransfer(
   const plan = legs(banks);
   return async (worker) => {
     const txid = randomUUID();
-    await Promise.all(
-      plan.map((leg) => applyDelta(poolOf(pools, leg.bank), worker, txid, leg.delta)),
-    );
+    await Promise.all(plan.map((leg) => applyDelta(poolOf(pools, leg.bank), worker, txid, leg)));
   };
 }
 
@@ -89,7 +96,7 @@ export function floorTransfer(
             await client.query("INSERT INTO concord_txn (txid, state) VALUES ($1, 'committed')", [
               txid,
             ]);
-            await applyDelta(client, worker, txid, leg.delta);
+            await applyDelta(client, worker, txid, leg);
             await client.query(`PREPARE TRANSACTION '${gid(leg.bank, txid)}'`);
             prepared.push(leg.bank);
           } catch (err) {
@@ -133,19 +140,11 @@ export function httpTransfer(
   const headers = { authorization: `Bearer ${apiKey}` };
   const plan = legs(banks);
   return async (worker) => {
-    const body = {
-      participants: plan.map((leg) => ({
-        name: leg.bank,
-        operations: [
-          {
-            op: leg.delta < 0n ? "debit" : "credit",
-            account: accountOf(worker),
-            amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString(),
-          },
-        ],
-      })),
-    };
-    const res = await http.post(`${coordinatorUrl}/v1/transactions`, body, headers);
+    const res = await http.post(
+      `${coordinatorUrl}/v1/transactions`,
+      transferBody(plan, worker),
+      headers,
+    );
     const outcome = (res.body as { outcome?: unknown } | undefined)?.outcome;
     if (res.status !== 200 || outcome !== "committed")
       throw new Error(

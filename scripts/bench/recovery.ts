@@ -8,7 +8,7 @@ import { monotonicMs, sleep } from "../../shared/clock.js";
 import type { DurableLog } from "../../shared/durable-log.js";
 import type { ProcessSpec } from "../cluster/processes.js";
 import type { KeepAliveJson } from "./http-json.js";
-import { accountOf, legs } from "./drivers.js";
+import { legs, transferBody } from "./drivers.js";
 
 export interface RecoveryResult {
   transactions: number;
@@ -23,9 +23,7 @@ export interface RecoveryResult {
 
 /** What the runner provides: start or kill the recovery coordinator with an environment. */
 export interface CoordinatorControl {
-  start(
-    env: Record<string, string>,
-  ): Promise<{
+  start(env: Record<string, string>): Promise<{
     url: string;
     spec: ProcessSpec;
     pid: number;
@@ -98,19 +96,7 @@ async function inject(
   const worker = async (w: number) => {
     while (sent < n && unexpected === undefined) {
       sent++;
-      const body = {
-        participants: plan.map((leg) => ({
-          name: leg.bank,
-          operations: [
-            {
-              op: leg.delta < 0n ? "debit" : "credit",
-              account: accountOf(w),
-              amount: (leg.delta < 0n ? -leg.delta : leg.delta).toString(),
-            },
-          ],
-        })),
-      };
-      const res = await http.post(`${url}/v1/transactions`, body, headers);
+      const res = await http.post(`${url}/v1/transactions`, transferBody(plan, w), headers);
       const code = (res.body as { error?: { code?: string } } | undefined)?.error?.code;
       if (res.status !== 503 || code !== "outcome-unknown")
         unexpected = `${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;

@@ -343,7 +343,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 
     notes.push(
       "(b) follows the coordinator's order: begin in the decision log, PREPARE at every bank in parallel, decide-once, COMMIT PREPARED in parallel, end; the log is DurableLog in namespace \"bench\" on the coordinator's Redis (AOF, fsync always).",
-      "(a) runs the same debit/credit statement as the bank's applyDelta, one autocommit statement per bank in parallel; (b) adds the concord_txn row and PREPARE TRANSACTION around it.",
+      "(a) runs the bank's own balance update statement (participant/bank/balance-update.ts), one autocommit statement per bank in parallel; (b) adds the concord_txn row and PREPARE TRANSACTION around it.",
       "Every worker has its own account at every bank, the same for (a), (b) and (c), so no row lock is contended.",
       "PostgreSQL CPU is the postmaster, its live backends and its reaped children; Redis CPU is the server process.",
     );
