@@ -55,8 +55,20 @@ interface Armed {
   remaining: number;
 }
 
+/**
+ * What a failpoint did since it was last armed: how many times it fired, and how many of those
+ * finished their action (a sleep that ended, an error thrown; a crash or a hang never finishes).
+ * Kept after the failpoint disarms itself, so a test can wait for a held step to go on instead
+ * of sleeping for as long as it was held.
+ */
+export interface FailpointCounts {
+  fired: number;
+  finished: number;
+}
+
 export class Failpoints {
   private readonly armed = new Map<string, Armed>();
+  private readonly counts = new Map<string, FailpointCounts>();
 
   constructor(
     private readonly known: readonly string[],
@@ -67,25 +79,33 @@ export class Failpoints {
   set(name: string, spec: FailpointSpec | undefined): void {
     if (!this.known.includes(name))
       throw new Error(`unknown failpoint ${JSON.stringify(name)}; known: ${this.known.join(", ")}`);
-    if (spec === undefined) this.armed.delete(name);
-    else
-      this.armed.set(name, {
-        spec: failpointSpecSchema.parse(spec),
-        remaining: spec.count ?? Infinity,
-      });
+    if (spec === undefined) {
+      this.armed.delete(name);
+      return;
+    }
+    this.armed.set(name, {
+      spec: failpointSpecSchema.parse(spec),
+      remaining: spec.count ?? Infinity,
+    });
+    this.counts.set(name, { fired: 0, finished: 0 });
   }
 
   isArmed(name: string): boolean {
     return this.armed.has(name);
   }
 
-  list(): { name: string; spec: FailpointSpec | null; remaining: number | null }[] {
+  list(): ({
+    name: string;
+    spec: FailpointSpec | null;
+    remaining: number | null;
+  } & FailpointCounts)[] {
     return this.known.map((name) => {
       const a = this.armed.get(name);
       return {
         name,
         spec: a?.spec ?? null,
         remaining: a && Number.isFinite(a.remaining) ? a.remaining : null,
+        ...(this.counts.get(name) ?? { fired: 0, finished: 0 }),
       };
     });
   }
@@ -126,6 +146,9 @@ export class Failpoints {
     if (armed.spec.probability !== undefined && this.random() >= armed.spec.probability) return;
     armed.remaining -= 1;
     if (armed.remaining <= 0) this.armed.delete(name);
+    // The counts of this arming: a re-arm while this hit sleeps starts counting afresh.
+    const counts = this.counts.get(name) ?? { fired: 0, finished: 0 };
+    counts.fired += 1;
     this.onFire(name, armed.spec);
     switch (armed.spec.action) {
       case "crash":
@@ -133,8 +156,11 @@ export class Failpoints {
         process.kill(process.pid, "SIGKILL");
         return new Promise<void>(() => undefined);
       case "sleep":
-        return sleep(armed.spec.ms ?? 0);
+        await sleep(armed.spec.ms ?? 0);
+        counts.finished += 1;
+        return;
       case "error":
+        counts.finished += 1;
         throw new FailpointError(name);
       case "hang":
         return new Promise<void>(() => undefined);

@@ -18,8 +18,10 @@ describe("failpoints", () => {
         name: "a.one",
         spec: { action: "sleep", ms: 25, probability: 0.5, count: 3 },
         remaining: 3,
+        fired: 0,
+        finished: 0,
       },
-      { name: "a.two", spec: { action: "crash", count: 1 }, remaining: 1 },
+      { name: "a.two", spec: { action: "crash", count: 1 }, remaining: 1, fired: 0, finished: 0 },
     ]);
   });
 
@@ -55,6 +57,31 @@ describe("failpoints", () => {
     expect(fired).to.deep.equal([]);
     await fp.hit("a.two");
     expect(fired).to.deep.equal(["a.two"]);
+  });
+
+  it("count the hits that fired and those whose action finished, after the failpoint disarmed itself, until it is armed again", async () => {
+    const fp = new Failpoints(names);
+    const counts = () => fp.list().find((f) => f.name === "a.one");
+    fp.set("a.one", { action: "sleep", ms: 1, count: 1 });
+    const held = fp.hit("a.one");
+    // Fired at once; finished only when the sleep is over.
+    expect(counts()).to.deep.include({ spec: null, remaining: null, fired: 1, finished: 0 });
+    await held;
+    expect(counts()).to.deep.include({ fired: 1, finished: 1 });
+    await fp.hit("a.one");
+    expect(counts(), "a disarmed failpoint counts nothing more").to.deep.include({
+      fired: 1,
+      finished: 1,
+    });
+    fp.set("a.one", { action: "hang" });
+    void fp.hit("a.one");
+    expect(counts(), "re-armed: counted afresh; a hang never finishes").to.deep.include({
+      fired: 1,
+      finished: 0,
+    });
+    fp.set("a.two", { action: "error" });
+    await fp.hit("a.two").catch(() => undefined);
+    expect(fp.list().find((f) => f.name === "a.two")).to.deep.include({ fired: 1, finished: 1 });
   });
 
   it("a hang never resolves (checked against a bounded timer)", async () => {
