@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     rateBurst: config.CONCORD_CLIENT_RATE_BURST,
   });
   if (config.CONCORD_ADMIN_ENDPOINTS)
-    mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
+    mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, () => recovery.passes);
   mountApi(app, {
     engine,
     log,

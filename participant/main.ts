@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   mountTwoPhaseRoutes(app, auth, participant, { pool: decisionPool, journal, logger });
   application.mountRoutes?.(app, { pool, logger, auth });
   if (config.CONCORD_ADMIN_ENDPOINTS)
-    mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET);
+    mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, () => recovery.passes);
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,

@@ -1,7 +1,7 @@
 /**
- * Admin endpoints (failpoints). They exist only when CONCORD_ADMIN_ENDPOINTS=true, and every
- * call needs `Authorization: Bearer <CONCORD_ADMIN_SECRET>` of this service: a failpoint can
- * crash the process.
+ * Admin endpoints (failpoints, and how far recovery has got). They exist only when
+ * CONCORD_ADMIN_ENDPOINTS=true, and every call needs `Authorization: Bearer <CONCORD_ADMIN_SECRET>`
+ * of this service: a failpoint can crash the process.
  */
 import type { Express } from "express";
 import type { Authenticator } from "./auth.js";
@@ -36,11 +36,31 @@ export const ADMIN_ROUTES = {
   },
 } as const satisfies Record<string, RouteSpec>;
 
+/**
+ * What the fault tests observe instead of sleeping: recovery passes finished since start-up, so
+ * a test can wait for "several passes went by" (and nothing was decided) rather than for a time.
+ * Read-only; same callers and condition as the failpoint routes.
+ */
+export const ADMIN_RECOVERY_ROUTES = {
+  recoveryPasses: {
+    method: "GET",
+    path: "/v1/admin/recovery",
+    callers: ["admin"],
+    summary: "how many recovery passes have finished since start-up",
+    onlyWhen,
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+/**
+ * `recoveryPasses` is read at each request, not at mounting: a participant builds its recovery
+ * only once it listens.
+ */
 export function mountAdminRoutes(
   app: Express,
   auth: Authenticator,
   failpoints: Failpoints,
   adminSecret: string | undefined,
+  recoveryPasses: () => number,
 ): void {
   if (!adminSecret) throw new Error("CONCORD_ADMIN_ENDPOINTS=true needs CONCORD_ADMIN_SECRET");
 
@@ -65,5 +85,9 @@ export function mountAdminRoutes(
       throw new ValidationError((err as Error).message, "params.name");
     }
     res.json({ name: req.params.name, spec: null });
+  });
+
+  mountRoute(app, auth, ADMIN_RECOVERY_ROUTES.recoveryPasses, (_req, res) => {
+    res.json({ passes: recoveryPasses() });
   });
 }

@@ -33,6 +33,12 @@ type Source = "journal" | "coordinator" | "peer";
 export class ParticipantRecovery<Ops> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  private finishedPasses = 0;
+
+  /** Passes finished since start-up (successful or not): tests wait on it instead of sleeping. */
+  get passes(): number {
+    return this.finishedPasses;
+  }
 
   constructor(
     private readonly participant: Participant<Ops>,
@@ -67,7 +73,10 @@ export class ParticipantRecovery<Ops> {
 
   /** One pass; returns how many transactions it resolved. Concurrent calls share a pass. */
   sweep(minAgeMs = this.options.minAgeMs): Promise<number> {
-    this.running ??= this.sweepOnce(minAgeMs).finally(() => (this.running = undefined));
+    this.running ??= this.sweepOnce(minAgeMs).finally(() => {
+      this.running = undefined;
+      this.finishedPasses++;
+    });
     return this.running;
   }
 

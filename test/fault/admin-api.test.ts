@@ -2,9 +2,10 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { COORDINATOR_FAILPOINTS, PARTICIPANT_FAILPOINTS } from "../../shared/failpoints.js";
 import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
-import { http } from "../support/bank-client.js";
+import { bankUrl, http } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
+import { openPair, transferThroughFaults } from "../support/fault-moves.js";
 
 const FAILPOINT_NAMES = new Set<string>([...COORDINATOR_FAILPOINTS, ...PARTICIPANT_FAILPOINTS]);
 
@@ -127,5 +128,31 @@ describe("the admin API (failpoints)", function () {
       headers: { authorization: `Bearer ${adminSecretOf(plain, "coordinator")}` },
     });
     expect(res.status).to.equal(404);
+    // Nor does the recovery route beside it, at the coordinator or at a bank.
+    for (const [name, url] of [
+      ["coordinator", plain.coordinator.url],
+      ["bank-a", bankUrl(plain, "bank-a")],
+    ] as const) {
+      const recovery = await http.get(`${url}/v1/admin/recovery`, {
+        headers: { authorization: `Bearer ${adminSecretOf(plain, name)}` },
+      });
+      expect(recovery.status, `${name} GET /v1/admin/recovery`).to.equal(404);
+    }
+  });
+
+  it("reports each failpoint's hits, and each service's finished recovery passes, growing", async () => {
+    for (const name of ["coordinator", "bank-a"]) {
+      const first = await h.recoveryPasses(name);
+      await h.eventually(
+        `${name}'s recovery passes growing`,
+        async () => (await h.recoveryPasses(name)) > first,
+      );
+    }
+    const fp = "coordinator.after-begin";
+    await h.arm("coordinator", fp, { action: "sleep", ms: 0, count: 2 });
+    expect(await h.failpointCounts("coordinator", fp)).to.deep.equal({ fired: 0, finished: 0 });
+    const spec = await openPair(h);
+    expect((await transferThroughFaults(h, spec))?.data.outcome).to.equal("committed");
+    expect(await h.failpointCounts("coordinator", fp)).to.deep.equal({ fired: 1, finished: 1 });
   });
 });

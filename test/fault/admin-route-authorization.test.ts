@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ADMIN_ROUTES } from "../../shared/admin-routes.js";
+import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../../shared/admin-routes.js";
 import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
 import { raw } from "../support/bank-client.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
@@ -7,9 +7,10 @@ import { formatTally, probesFor, standardCredentials, walkRoutes } from "../supp
 
 /**
  * The failpoint routes can crash a service, so they get the same walk as the others
- * (test/integration/route-authorization.test.ts) where they exist: only the service's own admin
- * secret, on the exact path, reaches them. The inputs arm nothing even when they get through: a
- * spec the schema refuses, and a failpoint name that does not exist.
+ * (test/integration/route-authorization.test.ts) where they exist, and so does the recovery route
+ * beside them: only the service's own admin secret, on the exact path, reaches them. The inputs
+ * arm nothing even when they get through: a spec the schema refuses, and a failpoint name that
+ * does not exist.
  */
 describe("route authorization: the admin routes, where CONCORD_ADMIN_ENDPOINTS=true", function () {
   this.timeout(600_000);
@@ -20,27 +21,31 @@ describe("route authorization: the admin routes, where CONCORD_ADMIN_ENDPOINTS=t
     ["coordinator", "coordinator.after-decision"],
     ["bank-a", "participant.before-prepare"],
   ] as const) {
-    it(`${service}: only its own admin secret on the exact path reaches a failpoint route, and nothing is armed`, async function () {
+    it(`${service}: only its own admin secret on the exact path reaches an admin route, and nothing is armed`, async function () {
       const cluster = h.cluster;
       const baseUrl = h.url(service);
       const result = await walkRoutes(
         {
           service,
           baseUrl,
-          probes: probesFor(ADMIN_ROUTES, {
-            listFailpoints: { handlerStatuses: [200] },
-            // A real failpoint with an action the schema refuses: 400 and nothing armed.
-            armFailpoint: {
-              params: () => ({ name: failpoint }),
-              body: { action: "explode" },
-              handlerStatuses: [400],
-            },
-            // Disarming an unknown name: 400 ("unknown failpoint"), nothing touched.
-            disarmFailpoint: {
-              params: () => ({ name: "route-walk-no-such-failpoint" }),
-              handlerStatuses: [400],
-            },
-          }),
+          probes: [
+            ...probesFor(ADMIN_ROUTES, {
+              listFailpoints: { handlerStatuses: [200] },
+              // A real failpoint with an action the schema refuses: 400 and nothing armed.
+              armFailpoint: {
+                params: () => ({ name: failpoint }),
+                body: { action: "explode" },
+                handlerStatuses: [400],
+              },
+              // Disarming an unknown name: 400 ("unknown failpoint"), nothing touched.
+              disarmFailpoint: {
+                params: () => ({ name: "route-walk-no-such-failpoint" }),
+                handlerStatuses: [400],
+              },
+            }),
+            // A read: it changes nothing whoever reaches it.
+            ...probesFor(ADMIN_RECOVERY_ROUTES, { recoveryPasses: { handlerStatuses: [200] } }),
+          ],
         },
         standardCredentials(cluster, "bank-a"),
       );

@@ -8,18 +8,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sleep } from "../../shared/clock.js";
-import type { FailpointSpec } from "../../shared/failpoints.js";
+import type { FailpointCounts, FailpointSpec } from "../../shared/failpoints.js";
 import { checkInvariants, type Report } from "../../scripts/checker/invariants.js";
 import { formatText } from "../../scripts/checker/report-format.js";
 import { gatherFacts } from "../../scripts/checker/gather.js";
 import type { ClientEntry } from "../../scripts/checker/facts.js";
 import { restartProcess, startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
 import {
+  adminSecretOf,
   readClusterFile,
   type ClusterFile,
   type ProcessEntry,
 } from "../../scripts/cluster/cluster-file.js";
-import { registerCluster } from "./bank-client.js";
+import { http, registerCluster } from "./bank-client.js";
 import { isOurProcess, spawnDetached } from "../../scripts/cluster/processes.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
 import { armFailpoint, disarmAllFailpoints } from "../../scripts/cluster/admin-client.js";
@@ -85,6 +86,31 @@ export class FaultHarness {
       throw new Error(
         `arming ${failpoint} on ${processName}: ${res.status} ${JSON.stringify(res.data)}`,
       );
+  }
+
+  /** What a failpoint of a service did since it was last armed (GET /v1/admin/failpoints). */
+  async failpointCounts(processName: string, failpoint: string): Promise<FailpointCounts> {
+    const list = await this.admin<{ failpoints: ({ name: string } & FailpointCounts)[] }>(
+      processName,
+      "/v1/admin/failpoints",
+    );
+    const entry = list.failpoints.find((f) => f.name === failpoint);
+    if (!entry) throw new Error(`${processName} has no failpoint ${failpoint}`);
+    return { fired: entry.fired, finished: entry.finished };
+  }
+
+  /** Recovery passes a service has finished since it started (GET /v1/admin/recovery). */
+  async recoveryPasses(processName: string): Promise<number> {
+    return (await this.admin<{ passes: number }>(processName, "/v1/admin/recovery")).passes;
+  }
+
+  private async admin<T>(processName: string, path: string): Promise<T> {
+    const res = await http.get(`${this.url(processName)}${path}`, {
+      headers: { authorization: `Bearer ${adminSecretOf(this.cluster, processName)}` },
+    });
+    if (res.status !== 200)
+      throw new Error(`GET ${path} at ${processName}: ${res.status} ${JSON.stringify(res.data)}`);
+    return res.data as T;
   }
 
   /** Disarms every failpoint of every service that runs. */
