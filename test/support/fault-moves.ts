@@ -3,7 +3,7 @@ import type { AxiosResponse } from "axios";
 import pg from "pg";
 import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
 import { http, transferBody, uniqueAccount, type TransferSpec } from "./bank-client.js";
-import type { FaultHarness } from "./fault-harness.js";
+import { FAULT_ENV, type FaultHarness } from "./fault-harness.js";
 
 export async function openPair(
   h: FaultHarness,
@@ -89,6 +89,49 @@ export async function preparedAt(h: FaultHarness, bank: string): Promise<string[
       "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()",
     )
   ).map((r) => r.gid);
+}
+
+/** gids prepared at one bank at least `ms` ago, by its PostgreSQL's clock. */
+export async function preparedOlderThan(
+  h: FaultHarness,
+  bank: string,
+  ms: number,
+): Promise<string[]> {
+  return (
+    await query<{ gid: string }>(
+      h,
+      bank,
+      "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND prepared <= now() - make_interval(secs => $1::double precision / 1000)",
+      [ms],
+    )
+  ).map((r) => r.gid);
+}
+
+/**
+ * Waits until each bank has finished `passes` whole recovery passes that took up what it holds
+ * prepared: first until everything prepared there is old enough for its recovery
+ * (CONCORD_RECOVERY_MIN_AGE_MS, by the database's clock, as recovery measures it), then for
+ * `passes` + 1 more finished passes (the first one counted may have begun before).
+ */
+export async function recoveryPassesGoBy(
+  h: FaultHarness,
+  banks: readonly string[],
+  passes: number,
+): Promise<void> {
+  const minAgeMs = Number(FAULT_ENV.CONCORD_RECOVERY_MIN_AGE_MS);
+  await Promise.all(
+    banks.map(async (bank) => {
+      await h.eventually(`what ${bank} holds prepared old enough for its recovery`, async () => {
+        const all = await preparedAt(h, bank);
+        return all.length > 0 && (await preparedOlderThan(h, bank, minAgeMs)).length === all.length;
+      });
+      const from = await h.recoveryPasses(bank);
+      await h.eventually(
+        `${passes} recovery passes of ${bank} over what it holds prepared`,
+        async () => (await h.recoveryPasses(bank)) >= from + passes + 1,
+      );
+    }),
+  );
 }
 
 /** Ledger entries of an account: how many times a transfer was applied there. */
