@@ -7,6 +7,12 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
 RUN npm run build
+# The durable log reads its Lua scripts and their includes (dist/shared/lua/includes) from disk
+# when a service starts: expand every one now, so that a file missing from dist fails the build
+# instead of the first service that starts.
+RUN node --input-type=module -e "import { readdirSync } from 'node:fs'; \
+  import { loadLuaScript } from './dist/shared/lua-scripts.js'; \
+  for (const f of readdirSync('dist/shared/lua')) if (f.endsWith('.lua')) loadLuaScript('dist/shared/lua', f);"
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
+import { loadLuaScript, type LuaScript } from "./lua-scripts.js";
 import type { Decision, Vote } from "./messages.js";
 
 /**
@@ -124,67 +124,63 @@ export interface DecideResult {
   reason: string;
 }
 
-interface Scripts {
-  concordBegin(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    ...argv: (string | number)[]
-  ): Promise<[number, number | string, number | string, (number | string)?, (number | string)?]>;
-  concordDecideOnce(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    ...argv: (string | number)[]
-  ): Promise<[number, string, string]>;
-  concordRecordVote(
-    k1: string,
-    k2: string,
-    k3: string,
-    ...argv: (string | number)[]
-  ): Promise<[number, string, string]>;
-  concordAck(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number]>;
-  concordEnd(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    ...argv: (string | number)[]
-  ): Promise<[number, string]>;
-  concordDue(k1: string, ...argv: (string | number)[]): Promise<(string | number)[]>;
-  concordPostpone(k1: string, ...argv: (string | number)[]): Promise<number>;
-}
+/**
+ * The scripts, by the ioredis command each is registered as; each file name carries the
+ * script's number of keys (lua-scripts.ts). Command names carry a prefix: ioredis has methods of
+ * its own (`end` is an alias of disconnect), and a script registered under such a name would
+ * never be called.
+ */
+const SCRIPT_FILES = {
+  concordBegin: "begin-4.lua",
+  concordDecideOnce: "decide-once-4.lua",
+  concordRecordVote: "record-vote-3.lua",
+  concordAck: "ack-3.lua",
+  concordEnd: "end-4.lua",
+  concordDue: "due-1.lua",
+  concordPostpone: "postpone-1.lua",
+} as const;
+type ScriptName = keyof typeof SCRIPT_FILES;
+type ScriptArg = string | number;
 
-// Command names carry a prefix: ioredis has methods of its own (`end` is an alias of
-// disconnect), and a script registered under such a name would never be called.
-const SCRIPTS: Record<keyof Scripts, { file: string; keys: number }> = {
-  concordBegin: { file: "begin-4.lua", keys: 4 },
-  concordDecideOnce: { file: "decide-once-4.lua", keys: 4 },
-  concordRecordVote: { file: "record-vote-3.lua", keys: 3 },
-  concordAck: { file: "ack-3.lua", keys: 3 },
-  concordEnd: { file: "end-4.lua", keys: 4 },
-  concordDue: { file: "due-1.lua", keys: 1 },
-  concordPostpone: { file: "postpone-1.lua", keys: 1 },
-};
+/** Read and expanded once per process: every connection registers the same text. */
+let loadedScripts: Record<ScriptName, LuaScript> | undefined;
+function scripts(): Record<ScriptName, LuaScript> {
+  loadedScripts ??= Object.fromEntries(
+    Object.entries(SCRIPT_FILES).map(([name, file]) => [name, loadLuaScript(LUA_DIR, file)]),
+  ) as Record<ScriptName, LuaScript>;
+  return loadedScripts;
+}
 
 /** Registers the scripts once per connection; ioredis then calls them by SHA (EVALSHA). */
-function defineScripts(redis: Redis): Scripts {
+function defineScripts(redis: Redis): void {
+  if (registered.has(redis)) return;
   const target = redis as unknown as Record<string, unknown>;
-  for (const [name, def] of Object.entries(SCRIPTS)) {
-    if (registered.has(redis)) break;
+  for (const [name, script] of Object.entries(scripts())) {
     if (typeof target[name] === "function")
       throw new Error(`ioredis already has a method named ${name}`);
-    redis.defineCommand(name, {
-      numberOfKeys: def.keys,
-      lua: readFileSync(join(LUA_DIR, def.file), "utf8"),
-    });
+    redis.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }
   registered.add(redis);
-  return redis as unknown as Scripts;
 }
 const registered = new WeakSet<Redis>();
+
+/**
+ * Runs a script registered by defineScripts. The keys are passed apart from the arguments and
+ * counted against the file name, so a call that passes a key too few fails here, loudly,
+ * instead of shifting a key into ARGV.
+ */
+function runScript<T>(
+  redis: Redis,
+  name: ScriptName,
+  keys: string[],
+  args: ScriptArg[],
+): Promise<T> {
+  const { numberOfKeys, file } = scripts()[name];
+  if (keys.length !== numberOfKeys)
+    throw new Error(`${file} takes ${numberOfKeys} keys, called with ${keys.length}`);
+  const command = (redis as unknown as Record<ScriptName, (...a: ScriptArg[]) => Promise<T>>)[name];
+  return command.call(redis, ...keys, ...args);
+}
 
 /** FNV-1a over the txid: stable across processes and languages, cheap, evenly spread. */
 export function shardOf(txid: string): number {
@@ -203,13 +199,15 @@ export interface DurableLogOptions {
 }
 
 export class DurableLog {
-  private readonly scripts: Scripts;
-
   constructor(
     readonly redis: Redis,
     private readonly options: DurableLogOptions,
   ) {
-    this.scripts = defineScripts(redis);
+    defineScripts(redis);
+  }
+
+  private run<T>(name: ScriptName, keys: string[], args: ScriptArg[]): Promise<T> {
+    return runScript<T>(this.redis, name, keys, args);
   }
 
   private tag(shard: number): string {
@@ -253,23 +251,25 @@ export class DurableLog {
     const k = this.keysFor(txid);
     const token = randomUUID();
     const client = p.client ?? "";
-    const [code, a, b, createdAt, deadlineAt] = await this.scripts.concordBegin(
-      k.tx,
-      k.events,
-      k.undecided,
-      this.clientKey(shardOf(txid), client || "-"),
-      txid,
-      JSON.stringify(p.participants),
-      p.timeoutMs,
-      p.onePhase ? "1" : "0",
-      p.idempotencyKey ?? "",
-      MAX_EVENTS,
-      token,
-      client,
-      this.options.retentionSeconds * 1000,
-      p.link?.series ?? "",
-      p.link?.attempt ?? 1,
-      p.link?.previous ?? "",
+    const [code, a, b, createdAt, deadlineAt] = await this.run<
+      [number, ScriptArg, ScriptArg, ScriptArg?, ScriptArg?]
+    >(
+      "concordBegin",
+      [k.tx, k.events, k.undecided, this.clientKey(shardOf(txid), client || "-")],
+      [
+        txid,
+        JSON.stringify(p.participants),
+        p.timeoutMs,
+        p.onePhase ? "1" : "0",
+        p.idempotencyKey ?? "",
+        MAX_EVENTS,
+        token,
+        client,
+        this.options.retentionSeconds * 1000,
+        p.link?.series ?? "",
+        p.link?.attempt ?? 1,
+        p.link?.previous ?? "",
+      ],
     );
     if (code !== BeginCode.Exists) return { createdAtMs: Number(a), deadlineAtMs: Number(b) };
     // Our own begin, resent by the client after a reconnect, already went through.
@@ -295,21 +295,21 @@ export class DurableLog {
   ): Promise<DecideResult> {
     const k = this.keysFor(txid);
     const mode = p.missingRecord ?? "presume";
-    const [code, stored, reason] = await this.scripts.concordDecideOnce(
-      k.tx,
-      k.events,
-      k.undecided,
-      k.unacked,
-      txid,
-      decision,
-      p.reason ?? "",
-      p.by,
-      p.votes ? JSON.stringify(p.votes) : "",
-      p.retryDelayMs ?? 5000,
-      this.options.retentionSeconds,
-      MAX_EVENTS,
-      typeof mode === "string" ? mode : "voted",
-      typeof mode === "string" ? "" : mode.votedYes,
+    const [code, stored, reason] = await this.run<[DecideCode, string, string]>(
+      "concordDecideOnce",
+      [k.tx, k.events, k.undecided, k.unacked],
+      [
+        txid,
+        decision,
+        p.reason ?? "",
+        p.by,
+        p.votes ? JSON.stringify(p.votes) : "",
+        p.retryDelayMs ?? 5000,
+        this.options.retentionSeconds,
+        MAX_EVENTS,
+        typeof mode === "string" ? mode : "voted",
+        typeof mode === "string" ? "" : mode.votedYes,
+      ],
     );
     if (code === DecideCode.NoRecord) throw new NotDecidedError(txid);
     if (code === DecideCode.OnePhase) throw new OnePhaseUndecidedError(txid);
@@ -327,17 +327,18 @@ export class DurableLog {
     const k = this.keysFor(txid);
     const participants =
       p.participants && p.participants.length > 0 ? JSON.stringify(p.participants) : "";
-    const [code, stored, decision] = await this.scripts.concordRecordVote(
-      k.tx,
-      k.events,
-      k.undecided,
-      txid,
-      participant,
-      vote,
-      p.reason ?? "",
-      this.options.retentionSeconds,
-      MAX_EVENTS,
-      participants,
+    const [code, stored, decision] = await this.run<[VoteCode, string, string]>(
+      "concordRecordVote",
+      [k.tx, k.events, k.undecided],
+      [
+        txid,
+        participant,
+        vote,
+        p.reason ?? "",
+        this.options.retentionSeconds,
+        MAX_EVENTS,
+        participants,
+      ],
     );
     return {
       code,
@@ -348,29 +349,20 @@ export class DurableLog {
 
   async ack(txid: string, acked: string[], nextRetryDelayMs: number): Promise<void> {
     const k = this.keysFor(txid);
-    const [code] = await this.scripts.concordAck(
-      k.tx,
-      k.events,
-      k.unacked,
-      txid,
-      JSON.stringify(acked),
-      nextRetryDelayMs,
-      MAX_EVENTS,
+    const [code] = await this.run<[number]>(
+      "concordAck",
+      [k.tx, k.events, k.unacked],
+      [txid, JSON.stringify(acked), nextRetryDelayMs, MAX_EVENTS],
     );
     if (code !== 1) throw new NotDecidedError(txid);
   }
 
   async end(txid: string, acked: string[]): Promise<"committed" | "aborted"> {
     const k = this.keysFor(txid);
-    const [code, state] = await this.scripts.concordEnd(
-      k.tx,
-      k.events,
-      k.unacked,
-      k.finished,
-      txid,
-      JSON.stringify(acked),
-      this.options.retentionSeconds,
-      MAX_EVENTS,
+    const [code, state] = await this.run<[number, string]>(
+      "concordEnd",
+      [k.tx, k.events, k.unacked, k.finished],
+      [txid, JSON.stringify(acked), this.options.retentionSeconds, MAX_EVENTS],
     );
     if (code === EndCode.NotDecided) throw new NotDecidedError(txid);
     return state as "committed" | "aborted";
@@ -418,9 +410,10 @@ export class DurableLog {
   async due(index: "undecided" | "unacked", limit: number): Promise<string[]> {
     const out: string[] = [];
     for (let shard = 0; shard < SHARD_COUNT && out.length < limit; shard++) {
-      const [, ...members] = await this.scripts.concordDue(
-        this.indexKey(shard, index),
-        limit - out.length,
+      const [, ...members] = await this.run<ScriptArg[]>(
+        "concordDue",
+        [this.indexKey(shard, index)],
+        [limit - out.length],
       );
       out.push(...members.map(String));
     }
@@ -429,7 +422,11 @@ export class DurableLog {
 
   /** Makes a transaction due again only after `delayMs` (recovery backs off from it). */
   async postpone(txid: string, index: "undecided" | "unacked", delayMs: number): Promise<void> {
-    await this.scripts.concordPostpone(this.indexKey(shardOf(txid), index), txid, delayMs);
+    await this.run<number>(
+      "concordPostpone",
+      [this.indexKey(shardOf(txid), index)],
+      [txid, delayMs],
+    );
   }
 
   /**

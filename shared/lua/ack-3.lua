@@ -13,11 +13,11 @@
   Returns {1}    recorded
           {-1}   NOT-DECIDED: no decision is stored; nothing written
 ]]
+--- @include "time-ms"
 if not redis.call('HGET', KEYS[1], 'decision') then
   return {-1}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = timeMs()
 local acked = cjson.decode(ARGV[2])
 for _, name in ipairs(acked) do
   redis.call('HSET', KEYS[1], 'ack:' .. name, now)

@@ -28,12 +28,12 @@
                                            presumed abort, a duplicate begin, or this caller's
                                            own begin resent); nothing written
 ]]
+--- @include "time-ms"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local h = redis.call('HMGET', KEYS[1], 'state', 'beginToken', 'createdAt', 'deadlineAt')
   return {-1, h[1] or '', h[2] or '', h[3] or '', h[4] or ''}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = timeMs()
 local deadline = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1],
   'txid', ARGV[1], 'participants', ARGV[2], 'timeoutMs', ARGV[3], 'onePhase', ARGV[4],

@@ -40,12 +40,12 @@
           {-3, "", ""}            NOT-VOTED: "voted" mode and no YES vote from ARGV[10];
                                   nothing written
 ]]
+--- @include "time-ms"
 local existing = redis.call('HGET', KEYS[1], 'decision')
 if existing then
   return {0, existing, redis.call('HGET', KEYS[1], 'reason') or ''}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = timeMs()
 local decision = ARGV[2]
 local known = redis.call('EXISTS', KEYS[1]) == 1
 if known and ARGV[4] == 'inquiry' and redis.call('HGET', KEYS[1], 'onePhase') == '1' then

@@ -8,8 +8,8 @@
 
   Returns {nowMs, member1, member2, ...}
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "time-ms"
+local now = timeMs()
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 table.insert(members, 1, now)
 return members

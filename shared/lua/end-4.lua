@@ -16,6 +16,7 @@
           {0, state}    had already ended
           {-1, ""}      NOT-DECIDED: no decision is stored; nothing written
 ]]
+--- @include "time-ms"
 local decision = redis.call('HGET', KEYS[1], 'decision')
 if not decision then
   return {-1, ''}
@@ -24,8 +25,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'committed' or state == 'aborted' then
   return {0, state}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = timeMs()
 local final = 'committed'
 if decision == 'abort' then final = 'aborted' end
 for _, name in ipairs(cjson.decode(ARGV[2])) do

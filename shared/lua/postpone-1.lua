@@ -9,6 +9,6 @@
 
   Returns 1 when moved, 0 when the member is not in the index (nothing written)
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "time-ms"
+local now = timeMs()
 return redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1])

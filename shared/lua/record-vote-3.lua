@@ -20,6 +20,7 @@
           {-2, "", decision}     DECIDED: a decision is already journaled (an ABORT overtook this
                                  PREPARE); nothing written, the caller must not vote YES
 ]]
+--- @include "time-ms"
 local field = 'vote:' .. ARGV[2]
 local decision = redis.call('HGET', KEYS[1], 'decision') or ''
 local existing = redis.call('HGET', KEYS[1], field)
@@ -29,8 +30,7 @@ end
 if decision ~= '' then
   return {-2, '', decision}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = timeMs()
 redis.call('HSET', KEYS[1], 'txid', ARGV[1], field, ARGV[3], 'createdAt', now)
 if ARGV[7] ~= '' then
   redis.call('HSETNX', KEYS[1], 'participants', ARGV[7])
