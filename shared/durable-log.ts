@@ -132,7 +132,9 @@ export interface DecideResult {
  */
 const SCRIPT_FILES = {
   concordBegin: "begin-4.lua",
-  concordDecideOnce: "decide-once-4.lua",
+  concordDecidePresume: "decide-presume-4.lua",
+  concordDecideCreate: "decide-create-4.lua",
+  concordDecideVoted: "decide-voted-3.lua",
   concordRecordVote: "record-vote-3.lua",
   concordAck: "ack-3.lua",
   concordEnd: "end-4.lua",
@@ -180,6 +182,46 @@ function runScript<T>(
     throw new Error(`${file} takes ${numberOfKeys} keys, called with ${keys.length}`);
   const command = (redis as unknown as Record<ScriptName, (...a: ScriptArg[]) => Promise<T>>)[name];
   return command.call(redis, ...keys, ...args);
+}
+
+interface DecideOptions {
+  reason?: string;
+  by: DecidedBy;
+  votes?: Record<string, Vote>;
+  retryDelayMs?: number;
+  /** What a txid with no record means; each mode is its own decide-* script (shared/lua). */
+  missingRecord?: "presume" | "create" | { votedYes: string };
+}
+
+/** The decide-* script for the caller's mode, with its keys and arguments (see its header). */
+function decideCall(
+  k: { tx: string; events: string; undecided: string; unacked: string },
+  retentionSeconds: number,
+  txid: string,
+  decision: Decision,
+  p: DecideOptions,
+): [ScriptName, string[], ScriptArg[]] {
+  const mode = p.missingRecord ?? "presume";
+  // Every decide-* script starts with these (shared/lua/includes/record-decision.lua).
+  const asked = [txid, decision, p.reason ?? "", p.by, p.votes ? JSON.stringify(p.votes) : ""];
+  const retryDelayMs = p.retryDelayMs ?? 5000;
+  if (mode === "presume")
+    return [
+      "concordDecidePresume",
+      [k.tx, k.events, k.undecided, k.unacked],
+      [...asked, retryDelayMs, retentionSeconds, MAX_EVENTS],
+    ];
+  if (mode === "create")
+    return [
+      "concordDecideCreate",
+      [k.tx, k.events, k.undecided, k.unacked],
+      [...asked, retryDelayMs, MAX_EVENTS],
+    ];
+  return [
+    "concordDecideVoted",
+    [k.tx, k.events, k.undecided],
+    [...asked, mode.votedYes, retentionSeconds, MAX_EVENTS],
+  ];
 }
 
 /** FNV-1a over the txid: stable across processes and languages, cheap, evenly spread. */
@@ -282,35 +324,10 @@ export class DurableLog {
    * Writes the decision unless one is stored, and returns the stored one either way: the caller
    * must act on the returned decision, never on the one it asked for.
    */
-  async decideOnce(
-    txid: string,
-    decision: Decision,
-    p: {
-      reason?: string;
-      by: DecidedBy;
-      votes?: Record<string, Vote>;
-      retryDelayMs?: number;
-      missingRecord?: "presume" | "create" | { votedYes: string };
-    },
-  ): Promise<DecideResult> {
+  async decideOnce(txid: string, decision: Decision, p: DecideOptions): Promise<DecideResult> {
     const k = this.keysFor(txid);
-    const mode = p.missingRecord ?? "presume";
-    const [code, stored, reason] = await this.run<[DecideCode, string, string]>(
-      "concordDecideOnce",
-      [k.tx, k.events, k.undecided, k.unacked],
-      [
-        txid,
-        decision,
-        p.reason ?? "",
-        p.by,
-        p.votes ? JSON.stringify(p.votes) : "",
-        p.retryDelayMs ?? 5000,
-        this.options.retentionSeconds,
-        MAX_EVENTS,
-        typeof mode === "string" ? mode : "voted",
-        typeof mode === "string" ? "" : mode.votedYes,
-      ],
-    );
+    const [name, keys, args] = decideCall(k, this.options.retentionSeconds, txid, decision, p);
+    const [code, stored, reason] = await this.run<[DecideCode, string, string]>(name, keys, args);
     if (code === DecideCode.NoRecord) throw new NotDecidedError(txid);
     if (code === DecideCode.OnePhase) throw new OnePhaseUndecidedError(txid);
     if (code === DecideCode.NotVoted) throw new NotVotedError(txid);

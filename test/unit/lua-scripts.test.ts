@@ -23,8 +23,8 @@ function split(lua: string): { header: string; code: string } {
 
 describe("the durable log's Lua scripts", () => {
   it("are found where the build puts them, with their includes", () => {
-    expect(files).to.include.members(["begin-4.lua", "decide-once-4.lua"]);
-    expect(includes).to.include.members(["time-ms.lua"]);
+    expect(files).to.include.members(["begin-4.lua", "decide-presume-4.lua", "decide-voted-3.lua"]);
+    expect(includes).to.include.members(["time-ms.lua", "record-decision.lua"]);
   });
 
   it("each take the keys their name counts: the header lists KEYS[1..n] and the code uses no other", () => {
