@@ -2,8 +2,18 @@ import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
+import { z } from "zod";
+import { API_KEY_ID_PATTERN } from "./config.js";
 import { loadLuaScript, type LuaScript } from "./lua-scripts.js";
-import type { Decision, Vote } from "./messages.js";
+import {
+  decisionSchema,
+  idempotencyKeySchema,
+  participantNameSchema,
+  txidSchema,
+  voteSchema,
+  type Decision,
+  type Vote,
+} from "./messages.js";
 
 /**
  * The durable log: the coordinator's decision log and each participant's journal are the same
@@ -18,9 +28,18 @@ export const SHARD_COUNT = 16;
 const MAX_EVENTS = 1000;
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "lua");
 
-export type TxState =
-  "preparing" | "prepared" | "committing" | "aborting" | "committed" | "aborted" | "read-only";
-export type DecidedBy = "engine" | "recovery" | "inquiry" | "operator" | "participant";
+const txStateSchema = z.enum([
+  "preparing",
+  "prepared",
+  "committing",
+  "aborting",
+  "committed",
+  "aborted",
+  "read-only",
+]);
+export type TxState = z.infer<typeof txStateSchema>;
+const decidedBySchema = z.enum(["engine", "recovery", "inquiry", "operator", "participant"]);
+export type DecidedBy = z.infer<typeof decidedBySchema>;
 
 /** Return codes of the scripts' headers, by name. */
 export enum BeginCode {
@@ -81,6 +100,25 @@ export class OnePhaseUndecidedError extends Error {
   constructor(readonly txid: string) {
     super(`transaction ${txid} is one-phase: only its participant decides it`);
     this.name = "OnePhaseUndecidedError";
+  }
+}
+
+/**
+ * Thrown when a stored record holds a field or a value that no script writes: the log is
+ * corrupt (or was written by something else), and nothing read from it may be trusted.
+ */
+export class CorruptRecordError extends Error {
+  constructor(
+    readonly txid: string,
+    readonly field: string,
+    readonly value: string,
+    problem: string,
+  ) {
+    const shown = value.length > 200 ? `${value.slice(0, 200)}...` : value;
+    super(
+      `transaction ${txid}: corrupt record, field ${field} = ${JSON.stringify(shown)}: ${problem}`,
+    );
+    this.name = "CorruptRecordError";
   }
 }
 
@@ -585,37 +623,144 @@ function safeJson(text: string): unknown {
   }
 }
 
-function num(v: string | undefined): number | undefined {
-  return v === undefined || v === "" ? undefined : Number(v);
+/**
+ * What the scripts write into a record's fields, as parsers from the stored text. Every field
+ * has one; a value no script writes, or a field none writes, makes the record corrupt. "" is
+ * valid only where begin writes it for "none".
+ */
+const numberText = z
+  .string()
+  // Lua writes numbers as integers, or in exponent form past 2^53 ("1.0000000179614243e+20").
+  .regex(/^-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?$/, "must be a number")
+  .transform(Number);
+const flagText = z.enum(["0", "1"]).transform((flag) => flag === "1");
+const participantsText = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be JSON" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(participantNameSchema));
+const noneOr = <T extends z.ZodTypeAny>(schema: T) => z.union([z.literal(""), schema]);
+
+const recordFieldsSchema = z
+  .object({
+    txid: txidSchema,
+    state: txStateSchema,
+    participants: participantsText,
+    onePhase: flagText,
+    timeoutMs: numberText,
+    createdAt: numberText,
+    deadlineAt: numberText,
+    decision: decisionSchema,
+    reason: z.string(),
+    decidedBy: decidedBySchema,
+    decidedAt: numberText,
+    endedAt: numberText,
+    presumed: flagText,
+    idempotencyKey: noneOr(idempotencyKeySchema),
+    client: noneOr(z.string().regex(API_KEY_ID_PATTERN, "must be an API key id")),
+    series: noneOr(txidSchema),
+    attempt: z
+      .string()
+      .regex(/^[1-9][0-9]*$/, "must be a whole number from 1")
+      .transform(Number),
+    previous: noneOr(txidSchema),
+    next: txidSchema,
+    // Read by begin only, to recognise its own begin resent.
+    beginToken: z.string().uuid(),
+  })
+  // Every field is optional: which ones a record has depends on the scripts that wrote it.
+  .partial();
+const VOTE_PREFIX = "vote:";
+const ACK_PREFIX = "ack:";
+
+/** Parses one field's value with `schema`, or throws CorruptRecordError naming it. */
+function parseField<T extends z.ZodTypeAny>(
+  txid: string,
+  field: string,
+  value: string,
+  schema: T,
+): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new CorruptRecordError(txid, field, value, parsed.error.issues[0]?.message ?? "invalid");
+  return parsed.data as z.output<T>;
 }
 
-function parseRecord(txid: string, h: Record<string, string>): TxRecord {
+/** The participant a `vote:<name>` or `ack:<name>` field is about. */
+function participantOf(txid: string, field: string, value: string, prefix: string): string {
+  const name = participantNameSchema.safeParse(field.slice(prefix.length));
+  if (!name.success)
+    throw new CorruptRecordError(
+      txid,
+      field,
+      value,
+      `the participant name in the field ${name.error.issues[0]?.message ?? "is invalid"}`,
+    );
+  return name.data;
+}
+
+/** A transaction's record from its stored hash; throws CorruptRecordError on any field no script writes. */
+export function parseRecord(txid: string, h: Record<string, string>): TxRecord {
   const votes: Record<string, Vote> = {};
   const acks: Record<string, number> = {};
+  const plain: Record<string, string> = {};
   for (const [field, value] of Object.entries(h)) {
-    if (field.startsWith("vote:")) votes[field.slice(5)] = value as Vote;
-    else if (field.startsWith("ack:")) acks[field.slice(4)] = Number(value);
+    if (field.startsWith(VOTE_PREFIX)) {
+      votes[participantOf(txid, field, value, VOTE_PREFIX)] = parseField(
+        txid,
+        field,
+        value,
+        voteSchema,
+      );
+    } else if (field.startsWith(ACK_PREFIX)) {
+      acks[participantOf(txid, field, value, ACK_PREFIX)] = parseField(
+        txid,
+        field,
+        value,
+        numberText,
+      );
+    } else if (Object.hasOwn(recordFieldsSchema.shape, field)) {
+      plain[field] = value;
+    } else {
+      throw new CorruptRecordError(txid, field, value, "no script writes this field");
+    }
   }
+  const parsed = recordFieldsSchema.safeParse(plain);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = String(issue?.path[0] ?? "");
+    throw new CorruptRecordError(txid, field, plain[field] ?? "", issue?.message ?? "invalid");
+  }
+  const f = parsed.data;
+  if (f.txid !== undefined && f.txid !== txid)
+    throw new CorruptRecordError(txid, "txid", f.txid, "is another transaction's id");
   return {
     txid,
-    state: (h.state ?? "preparing") as TxState,
-    participants: h.participants ? (JSON.parse(h.participants) as string[]) : [],
-    onePhase: h.onePhase === "1",
-    timeoutMs: num(h.timeoutMs),
-    createdAtMs: num(h.createdAt),
-    deadlineAtMs: num(h.deadlineAt),
-    decision: (h.decision || undefined) as Decision | undefined,
-    reason: h.reason || undefined,
-    decidedBy: h.decidedBy || undefined,
-    decidedAtMs: num(h.decidedAt),
-    endedAtMs: num(h.endedAt),
-    presumed: h.presumed === "1",
-    idempotencyKey: h.idempotencyKey || undefined,
-    client: h.client || undefined,
-    series: h.series || undefined,
-    attempt: Number(h.attempt || 1),
-    previous: h.previous || undefined,
-    next: h.next || undefined,
+    // linkNextAttempt on a record that has expired leaves one holding only `next`.
+    state: f.state ?? "preparing",
+    participants: f.participants ?? [],
+    onePhase: f.onePhase ?? false,
+    timeoutMs: f.timeoutMs,
+    createdAtMs: f.createdAt,
+    deadlineAtMs: f.deadlineAt,
+    decision: f.decision,
+    reason: f.reason || undefined,
+    decidedBy: f.decidedBy,
+    decidedAtMs: f.decidedAt,
+    endedAtMs: f.endedAt,
+    presumed: f.presumed ?? false,
+    idempotencyKey: f.idempotencyKey || undefined,
+    client: f.client || undefined,
+    series: f.series || undefined,
+    attempt: f.attempt ?? 1,
+    previous: f.previous || undefined,
+    next: f.next,
     votes,
     acks,
   };

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { Redis } from "ioredis";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import {
+  CorruptRecordError,
   DurableLog,
   NotDecidedError,
   NotVotedError,
@@ -289,5 +290,46 @@ describe("the decide-* scripts, one per missing-record mode", function () {
       });
       expect(again).to.deep.equal({ won: false, decision: "commit", reason: "COMMIT received" });
     });
+  });
+
+  it("every record the scripts write, at every step, is read back without complaint", async () => {
+    const first = newTxid();
+    const txid = newTxid();
+    const seen = async (id: string) => expect(await log.get(id)).not.to.equal(undefined);
+    await log.begin(txid, {
+      participants: ["bank-a", "bank-b"],
+      timeoutMs: 60_000,
+      onePhase: false,
+      idempotencyKey: "order-17",
+      client: "shop",
+      link: { series: first, attempt: 2, previous: first },
+    });
+    await seen(txid);
+    await log.linkNextAttempt(first, txid);
+    expect(await log.get(first)).to.include({ next: txid, state: "preparing" });
+    await log.decideOnce(txid, "commit", { by: "engine", votes: { "bank-a": "yes" } });
+    await seen(txid);
+    await log.ack(txid, ["bank-a"], 1000);
+    await seen(txid);
+    await log.end(txid, ["bank-b"]);
+    expect(await log.get(txid)).to.include({ state: "committed", attempt: 2, client: "shop" });
+    for (const vote of ["no", "read-only"] as const) {
+      const journaled = newTxid();
+      await log.recordVote(journaled, "bank-a", vote, { participants: ["bank-a"] });
+      expect((await log.get(journaled))?.votes).to.deep.equal({ "bank-a": vote });
+    }
+    await admin.del(`{concord:${NAMESPACE}:${shardOf(first)}}:tx:${first}`);
+  });
+
+  it("a corrupt record is refused with an error naming the txid, the field and the value", async () => {
+    const txid = await begun();
+    const key = `{concord:${NAMESPACE}:${shardOf(txid)}}:tx:${txid}`;
+    await admin.hset(key, "state", "bogus");
+    for (const read of [log.get(txid), log.getMany([txid])]) {
+      const err = await rejection(read);
+      expect(err).to.be.instanceOf(CorruptRecordError);
+      expect(err).to.include({ txid, field: "state", value: "bogus" });
+    }
+    await admin.del(key);
   });
 });
