@@ -66,7 +66,6 @@ export enum EndCode {
 
 /** Thrown when begin finds a record for the txid already (a duplicate begin, or a presumed abort). */
 export class TxExistsError extends Error {
-  readonly retryable = false;
   constructor(
     readonly txid: string,
     readonly state: string,
@@ -78,7 +77,6 @@ export class TxExistsError extends Error {
 
 /** Thrown when a step that needs a stored decision finds none: a programmer error in the caller. */
 export class NotDecidedError extends Error {
-  readonly retryable = false;
   constructor(readonly txid: string) {
     super(`transaction ${txid} has no decision`);
     this.name = "NotDecidedError";
@@ -87,7 +85,6 @@ export class NotDecidedError extends Error {
 
 /** Thrown when a participant's COMMIT finds no YES vote of its own journaled: nothing was written. */
 export class NotVotedError extends Error {
-  readonly retryable = false;
   constructor(readonly txid: string) {
     super(`transaction ${txid} has no YES vote journaled here`);
     this.name = "NotVotedError";
@@ -96,7 +93,6 @@ export class NotVotedError extends Error {
 
 /** Thrown when an inquiry tries to decide a one-phase transaction, which only its participant can. */
 export class OnePhaseUndecidedError extends Error {
-  readonly retryable = true;
   constructor(readonly txid: string) {
     super(`transaction ${txid} is one-phase: only its participant decides it`);
     this.name = "OnePhaseUndecidedError";
