@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
 import {
@@ -9,40 +8,17 @@ import {
   allSecrets,
   bankUrl,
   http,
-  openAccount,
   peerSigner,
-  preparedLeft,
   raw,
-  settled,
   transferBody,
-  uniqueAccount,
 } from "../support/bank-client.js";
-import { sharedCluster } from "../support/cluster-fixture.js";
+import { usePairPerTest } from "../support/cluster-fixture.js";
 
 /** Who may call what: every refused request gets 401 and changes nothing. */
 describe("authentication: API keys for clients, HMAC signatures between services", function () {
-  let cluster: ClusterFile;
-  let alice: string;
-  let bob: string;
+  const ctx = usePairPerTest();
 
-  before(async function () {
-    this.timeout(120_000);
-    cluster = await sharedCluster();
-  });
-
-  beforeEach(async function () {
-    alice = uniqueAccount("alice");
-    bob = uniqueAccount("bob");
-    await openAccount(cluster, "bank-a", alice, 1000);
-    await openAccount(cluster, "bank-b", bob, 1000);
-  });
-
-  afterEach(async function () {
-    await settled(cluster);
-    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
-  });
-
-  const coordinator = () => cluster.coordinator.url;
+  const coordinator = () => ctx.cluster.coordinator.url;
   const logged = async () =>
     (await http.get(`${coordinator()}/v1/transactions?limit=500`)).data.transactions
       .length as number;
@@ -52,14 +28,14 @@ describe("authentication: API keys for clients, HMAC signatures between services
     p: { secretOf?: string; keyId?: string; audience?: string } = {},
   ) =>
     signerFor({
-      secret: cluster.secrets.participantSecrets[p.secretOf ?? bank] ?? "",
+      secret: ctx.cluster.secrets.participantSecrets[p.secretOf ?? bank] ?? "",
       keyId: p.keyId ?? "coordinator",
       audience: p.audience ?? bank,
     });
   /** Sends a POST to a participant exactly as signed (the body string is what was signed). */
   const postSigned = (bank: string, path: string, body: unknown, sign = signedAs(bank)) => {
     const text = JSON.stringify(body);
-    return raw.post(`${bankUrl(cluster, bank)}${path}`, text, {
+    return raw.post(`${bankUrl(ctx.cluster, bank)}${path}`, text, {
       headers: {
         "content-type": "application/json",
         ...sign("POST", path, text, "application/json"),
@@ -67,13 +43,14 @@ describe("authentication: API keys for clients, HMAC signatures between services
     });
   };
   const statusAt = async (bank: string, txid: string) =>
-    (await http.get(`${bankUrl(cluster, bank)}/v1/2pc/${txid}`)).data as {
+    (await http.get(`${bankUrl(ctx.cluster, bank)}/v1/2pc/${txid}`)).data as {
       prepared: boolean;
       outcome: string | null;
       journal: unknown;
     };
 
   it("the transaction API refuses a request without an API key, or with a wrong one, and logs nothing", async function () {
+    const { cluster, alice, bob } = ctx;
     const before = await logged();
     const body = transferBody({
       from: { bank: "bank-a", account: alice },
@@ -93,11 +70,13 @@ describe("authentication: API keys for clients, HMAC signatures between services
   });
 
   it("health endpoints stay open", async function () {
+    const { cluster } = ctx;
     expect((await raw.get(`${coordinator()}/healthz`)).status).to.equal(200);
     expect((await raw.get(`${bankUrl(cluster, "bank-a")}/healthz`)).status).to.equal(200);
   });
 
   it("a participant refuses unsigned, wrongly signed and misaddressed 2PC requests with 401, and prepares nothing", async function () {
+    const { cluster, alice } = ctx;
     const txid = newTxid();
     const path = `/v1/2pc/${txid}/prepare`;
     const body = { operations: [{ op: "debit", account: alice, amount: "100" }] };
@@ -122,6 +101,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
   });
 
   it("a captured, validly signed COMMIT sent again is refused as a replay; the money moved once", async function () {
+    const { cluster, alice } = ctx;
     const txid = newTxid();
     const prepare = await postSigned("bank-a", `/v1/2pc/${txid}/prepare`, {
       operations: [{ op: "debit", account: alice, amount: "100" }],
@@ -145,6 +125,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
   });
 
   it("the coordinator's decision inquiry answers only a participant's signature, and an unsigned one writes no presumed abort", async function () {
+    const { cluster } = ctx;
     const txid = newTxid();
     const unsigned = await raw.get(`${coordinator()}/v1/transactions/${txid}/decision`);
     expect(unsigned.status).to.equal(401);
@@ -168,6 +149,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
   });
 
   it("peers may ask each other with the secret of their pair", async function () {
+    const { cluster } = ctx;
     const txid = newTxid();
     const path = `/v1/2pc/${txid}/inquiry`;
     const res = await postSigned("bank-a", path, {}, peerSigner(cluster, "bank-b", "bank-a"));
@@ -176,6 +158,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
   });
 
   it("no secret of the cluster appears in any service's log", async function () {
+    const { cluster } = ctx;
     const secrets = allSecrets(cluster);
     const logs = join(cluster.dir, "logs");
     for (const file of readdirSync(logs)) {

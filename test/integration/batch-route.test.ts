@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
 import {
   account,
@@ -8,41 +7,21 @@ import {
   http,
   ledgerOf,
   openAccount,
-  preparedLeft,
-  settled,
   uniqueAccount,
 } from "../support/bank-client.js";
-import { sharedCluster } from "../support/cluster-fixture.js";
+import { usePairPerTest } from "../support/cluster-fixture.js";
 
 describe("a participant's batch route: several 2PC messages in one request, each answered as if alone", function () {
-  let cluster: ClusterFile;
-  let alice: string;
-  let bob: string;
-
-  before(async function () {
-    this.timeout(120_000);
-    cluster = await sharedCluster();
-  });
-
-  beforeEach(async function () {
-    alice = uniqueAccount("alice");
-    bob = uniqueAccount("bob");
-    await openAccount(cluster, "bank-a", alice, 1000);
-    await openAccount(cluster, "bank-a", bob, 1000);
-  });
-
-  afterEach(async function () {
-    await settled(cluster);
-    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
-  });
+  const ctx = usePairPerTest({ bob: { bank: "bank-a" } });
 
   const batch = (messages: unknown[]) =>
-    http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/batch`, { messages });
-  const debit = (amount: string, who = alice) => ({
+    http.post(`${bankUrl(ctx.cluster, "bank-a")}/v1/2pc/batch`, { messages });
+  const debit = (amount: string, who = ctx.alice) => ({
     operations: [{ op: "debit", account: who, amount }],
   });
 
   it("prepares, commits and aborts different transactions in one request, each with its own reply", async function () {
+    const { cluster, alice, bob } = ctx;
     const [t1, t2, t3] = [newTxid(), newTxid(), newTxid()];
     const carol = uniqueAccount("carol");
     await openAccount(cluster, "bank-a", carol, 1000);
@@ -73,6 +52,7 @@ describe("a participant's batch route: several 2PC messages in one request, each
   });
 
   it("messages for one txid run in the order sent: PREPARE then ABORT leaves nothing prepared", async function () {
+    const { cluster, alice } = ctx;
     const txid = newTxid();
     const res = await batch([
       { txid, action: "prepare", body: debit("100") },
@@ -85,6 +65,7 @@ describe("a participant's batch route: several 2PC messages in one request, each
   });
 
   it("a malformed message gets its own 4xx; the others in the batch still run", async function () {
+    const { cluster, alice } = ctx;
     const good = newTxid();
     const res = await batch([
       { txid: good, action: "prepare", body: debit("100") },
@@ -112,6 +93,7 @@ describe("a participant's batch route: several 2PC messages in one request, each
   });
 
   it("refuses a malformed batch as a whole with 400 and runs none of it", async function () {
+    const { cluster, alice } = ctx;
     const txid = newTxid();
     const prepare = { txid, action: "prepare", body: debit("100") };
     for (const body of [

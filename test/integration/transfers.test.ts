@@ -1,41 +1,20 @@
 import { expect } from "chai";
-import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import {
   account,
   http,
   ledgerOf,
   openAccount,
-  preparedLeft,
-  settled,
   snapshot,
   transfer,
   uniqueAccount,
 } from "../support/bank-client.js";
-import { sharedCluster } from "../support/cluster-fixture.js";
+import { usePairPerTest } from "../support/cluster-fixture.js";
 
 describe("transfers between banks (real PostgreSQL and Redis)", function () {
-  let cluster: ClusterFile;
-  let alice: string;
-  let bob: string;
-
-  before(async function () {
-    this.timeout(120_000);
-    cluster = await sharedCluster();
-  });
-
-  beforeEach(async function () {
-    alice = uniqueAccount("alice");
-    bob = uniqueAccount("bob");
-    await openAccount(cluster, "bank-a", alice, 1000);
-    await openAccount(cluster, "bank-b", bob, 500);
-  });
-
-  afterEach(async function () {
-    await settled(cluster);
-    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
-  });
+  const ctx = usePairPerTest({ bob: { balance: 500 } });
 
   it("a transfer commits at both banks, with a ledger entry for its txid at each", async function () {
+    const { cluster, alice, bob } = ctx;
     const res = await transfer(cluster, {
       from: { bank: "bank-a", account: alice },
       to: { bank: "bank-b", account: bob },
@@ -73,6 +52,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("insufficient funds aborts everywhere: no balance changes and no ledger entry at either bank", async function () {
+    const { cluster, alice, bob } = ctx;
     const before = await snapshot(cluster);
     const res = await transfer(cluster, {
       from: { bank: "bank-a", account: alice },
@@ -94,6 +74,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("a stale expectedVersion aborts the transfer with version-conflict naming the account that changed", async function () {
+    const { cluster, alice, bob } = ctx;
     const seen = await account(cluster, "bank-a", alice);
     const first = await transfer(cluster, {
       from: { bank: "bank-a", account: alice, expectedVersion: seen.version },
@@ -119,6 +100,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("a transaction with one participant commits in one phase, with no prepare round", async function () {
+    const { cluster, alice } = ctx;
     const carol = uniqueAccount("carol");
     await openAccount(cluster, "bank-a", carol, 0);
     const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
@@ -151,6 +133,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("a participant whose operations are only reads votes read-only and leaves phase 2", async function () {
+    const { cluster, alice, bob } = ctx;
     // Money moves inside bank-a (debits equal credits); the other banks only read.
     const carol = uniqueAccount("carol");
     await openAccount(cluster, "bank-a", carol, 0);
@@ -198,6 +181,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
   });
 
   it("the query API lists transactions by state and shows one transaction's history", async function () {
+    const { cluster, alice, bob } = ctx;
     const committed = await transfer(cluster, {
       from: { bank: "bank-a", account: alice },
       to: { bank: "bank-b", account: bob },

@@ -56,12 +56,22 @@ export interface PairContext {
   bob: string;
 }
 
+/** Where one account of the pair is opened, and with how much. */
+export interface AccountAt {
+  bank: string;
+  balance: number;
+}
+
 /**
- * Mocha hooks for a suite on the shared cluster: before each test, alice (1000 at bank-a) and bob
- * (1000 at bank-b) are opened afresh; after each, the cluster settles and nothing may stay
- * prepared anywhere.
+ * Mocha hooks for a suite on the shared cluster: before each test, alice (by default 1000 at
+ * bank-a) and bob (by default 1000 at bank-b) are opened afresh; after each, the cluster settles
+ * and nothing may stay prepared anywhere.
  */
-export function usePairPerTest(): PairContext {
+export function usePairPerTest(
+  pair: { alice?: Partial<AccountAt>; bob?: Partial<AccountAt> } = {},
+): PairContext {
+  const alice: AccountAt = { bank: "bank-a", balance: 1000, ...pair.alice };
+  const bob: AccountAt = { bank: "bank-b", balance: 1000, ...pair.bob };
   const ctx = {} as PairContext;
   before(async function () {
     this.timeout(120_000);
@@ -70,8 +80,8 @@ export function usePairPerTest(): PairContext {
   beforeEach(async function () {
     ctx.alice = uniqueAccount("alice");
     ctx.bob = uniqueAccount("bob");
-    await openAccount(ctx.cluster, "bank-a", ctx.alice, 1000);
-    await openAccount(ctx.cluster, "bank-b", ctx.bob, 1000);
+    await openAccount(ctx.cluster, alice.bank, ctx.alice, alice.balance);
+    await openAccount(ctx.cluster, bob.bank, ctx.bob, bob.balance);
   });
   afterEach(async function () {
     await settled(ctx.cluster);
