@@ -38,8 +38,14 @@ export function parseArgs(
 }
 
 /** Runs a CLI's main: usage errors exit 2 with the message, anything else exits 1. */
-export function runCli(name: string, usage: string, main: () => Promise<number | void>): void {
-  main()
+export function runCli(
+  name: string,
+  usage: string,
+  main: () => Promise<number | undefined> | number | undefined,
+): void {
+  // Through a promise, so that a synchronous main's throw is handled as an async one's rejection.
+  Promise.resolve()
+    .then(main)
     .then((code) => process.exit(code ?? 0))
     .catch((err: unknown) => {
       if (err instanceof UsageError) {

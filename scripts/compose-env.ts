@@ -12,7 +12,7 @@ import { COMPOSE_SECRETS } from "./compose-secrets.js";
 
 const USAGE = "usage: npm run compose-env [-- --force]";
 
-runCli("compose-env", USAGE, async () => {
+runCli("compose-env", USAGE, () => {
   const { positional, flags } = parseArgs(process.argv.slice(2), { force: "boolean" });
   if (positional.length > 0) throw new UsageError(`unexpected argument ${positional[0]}`);
   if (existsSync(".env") && flags.force !== true) {

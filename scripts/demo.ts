@@ -12,6 +12,7 @@ import { apiKeyHeader } from "./cluster/cluster-auth.js";
 import { DEFAULT_CLUSTER_DIR, runningCluster, startCluster } from "./cluster/cluster.js";
 import { adminSecretOf, type ClusterFile } from "./cluster/cluster-file.js";
 import { money, progressBar, table } from "./demo-format.js";
+import type { TransactionAnswer } from "./transaction-answer.js";
 
 const USAGE = `usage: npm run demo [-- --transfers N] [--concurrency C] [--dir D]
 
@@ -98,7 +99,7 @@ async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
   const accounts: Account[] = [];
   for (const bank of cluster.banks) {
     for (const holder of HOLDERS) {
-      const id = `${holder}`;
+      const id = holder;
       const res = await http.post(
         `${bank.participantUrl}/v1/accounts`,
         { id, balance: OPENING_BALANCE.toString() },
@@ -119,11 +120,14 @@ const key = (a: Account) => `${a.bank}/${a.id}`;
 async function balances(cluster: ClusterFile, accounts: Account[]): Promise<Map<string, bigint>> {
   const result = new Map<string, bigint>();
   for (const bank of cluster.banks) {
-    const res = await http.get(`${bank.participantUrl}/v1/accounts?limit=10000`, {
-      headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` },
-    });
+    const res = await http.get<{ accounts: { id: string; balance: string }[] }>(
+      `${bank.participantUrl}/v1/accounts?limit=10000`,
+      {
+        headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` },
+      },
+    );
     if (res.status !== 200) throw new Error(`reading ${bank.name}: ${res.status}`);
-    for (const a of res.data.accounts as { id: string; balance: string }[]) {
+    for (const a of res.data.accounts) {
       if (accounts.some((x) => x.bank === bank.name && x.id === a.id))
         result.set(`${bank.name}/${a.id}`, BigInt(a.balance));
     }
@@ -169,7 +173,7 @@ async function runTransfers(
       // One in ten asks for more than any account holds: it must abort at the debiting bank
       // and leave the credit at the other bank undone.
       const amount = Math.random() < 0.1 ? 10_000_000 : 100 + Math.floor(Math.random() * 30_000);
-      const res = await http.post(
+      const res = await http.post<TransactionAnswer>(
         `${cluster.coordinator.url}/v1/transactions`,
         {
           participants: [
@@ -186,8 +190,7 @@ async function runTransfers(
         { headers: apiKeyHeader(cluster) },
       );
       const reason =
-        (res.data?.participants as { reason?: string }[] | undefined)?.find((p) => p.reason)
-          ?.reason ??
+        res.data?.participants?.find((p) => p.reason)?.reason ??
         res.data?.error?.code ??
         (res.status === 200 ? "" : `HTTP ${res.status}`);
       results.push({
@@ -293,12 +296,16 @@ async function bankFacts(
   await db.connect();
   try {
     const prepared = Number(
-      (await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n,
+      (await db.query<{ n: string }>("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0]?.n,
     );
     const count = async (txids: string[]) =>
       Number(
-        (await db.query("SELECT count(*) AS n FROM ledger WHERE txid = ANY($1::uuid[])", [txids]))
-          .rows[0].n,
+        (
+          await db.query<{ n: string }>(
+            "SELECT count(*) AS n FROM ledger WHERE txid = ANY($1::uuid[])",
+            [txids],
+          )
+        ).rows[0]?.n,
       );
     return {
       prepared,

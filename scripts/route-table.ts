@@ -68,7 +68,7 @@ const USAGE =
 
 // Run only as a command, not when a test imports the functions above.
 if (process.argv[1]?.endsWith("route-table.js")) {
-  runCli("routes", USAGE, async () => {
+  runCli("routes", USAGE, () => {
     const { positional, flags } = parseArgs(process.argv.slice(2), { write: "boolean" });
     if (positional.length > 0) throw new UsageError(`unexpected argument ${positional[0]}`);
     if (flags.write !== true) {

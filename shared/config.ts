@@ -310,5 +310,5 @@ export function loadConfig<S extends z.ZodTypeAny>(
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`invalid configuration:\n${lines.join("\n")}`);
   }
-  return parsed.data;
+  return parsed.data as z.infer<S>;
 }

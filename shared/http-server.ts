@@ -72,7 +72,7 @@ export function parseWith<S extends z.ZodTypeAny>(
   where: string,
 ): z.infer<S> {
   const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return parsed.data as z.infer<S>;
   const issue = parsed.error.issues[0];
   const path = issue && issue.path.length > 0 ? `${where}.${issue.path.join(".")}` : where;
   throw new ValidationError(`${path}: ${issue?.message ?? "invalid"}`, path);

@@ -10,7 +10,9 @@ export function runMain(role: string, main: () => Promise<void>): void {
     const expected =
       err instanceof UnsafeConfigurationError ||
       (err instanceof Error && err.message.startsWith("invalid configuration"));
-    const message = expected ? (err as Error).message : String((err as Error)?.stack ?? err);
+    const message = expected
+      ? err.message
+      : String(err instanceof Error ? (err.stack ?? err) : err);
     process.stderr.write(`${role}: refusing to start: ${message}\n`);
     process.exit(1);
   });

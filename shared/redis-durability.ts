@@ -15,8 +15,8 @@ export async function ensureDurableRedis(
   let appendonly: string | undefined;
   let appendfsync: string | undefined;
   try {
-    const [, a] = (await redis.config("GET", "appendonly")) as string[];
-    const [, f] = (await redis.config("GET", "appendfsync")) as string[];
+    const [, a] = await redis.config("GET", "appendonly");
+    const [, f] = await redis.config("GET", "appendfsync");
     appendonly = a;
     appendfsync = f;
   } catch (err) {
@@ -45,7 +45,7 @@ export async function ensureDurableRedis(
  */
 export async function warnOnLargeStreamNodes(redis: Redis, logger: Logger): Promise<void> {
   try {
-    const [, value] = (await redis.config("GET", "stream-node-max-bytes")) as string[];
+    const [, value] = await redis.config("GET", "stream-node-max-bytes");
     if (Number(value) > 1024)
       logger.warn(
         { streamNodeMaxBytes: Number(value) },

@@ -57,11 +57,14 @@ export async function measureMemory(p: {
       redisKeys: await p.redis.dbsize(),
     });
   await sample();
-  let running = true;
+  // An AbortController, not a local flag: TypeScript would take a flag read inside the loop below
+  // for the constant it was set to.
+  const done = new AbortController();
   const sampler = (async () => {
-    while (running) {
+    for (;;) {
       await sleep(p.sampleEveryMs);
-      if (running) await sample();
+      if (done.signal.aborted) return;
+      await sample();
     }
   })();
   await Promise.all(
@@ -75,7 +78,7 @@ export async function measureMemory(p: {
       }
     }),
   );
-  running = false;
+  done.abort();
   await sampler;
   await sample();
   return { concurrency: p.concurrency, retentionSeconds: p.retentionSeconds, samples };

@@ -23,8 +23,10 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
-  if (req.method === "GET" && req.url === "/healthz")
-    return reply(res, 200, { status: "ok", role: "participant" });
+  if (req.method === "GET" && req.url === "/healthz") {
+    reply(res, 200, { status: "ok", role: "participant" });
+    return;
+  }
   if (req.method === "POST" && req.url === "/v1/2pc/batch") {
     // The same answer as the real participant's batch route (a JSON line per message); the
     // messages are not validated.
@@ -41,15 +43,17 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     return;
   }
   const match = req.method === "POST" ? ROUTE.exec(req.url ?? "") : null;
-  if (!match)
-    return reply(res, 404, {
+  if (!match) {
+    reply(res, 404, {
       error: { code: "not-found", message: `${req.method} ${req.url} is not served here` },
     });
+    return;
+  }
   const { status, body: out } = noopAnswer(match[1] as string, match[2] as string);
-  return reply(res, status, out);
+  reply(res, status, out);
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<undefined> {
   const { flags } = parseArgs(process.argv.slice(2), { name: "string", port: "number" });
   const port = flags.port;
   if (
@@ -91,13 +95,15 @@ async function main(): Promise<void> {
             contentEncoding: req.headers["content-encoding"] ?? "",
             replay,
           });
-          if (!check.ok)
-            return reply(res, 401, {
+          if (!check.ok) {
+            reply(res, 401, {
               error: {
                 code: "unauthorized",
                 message: `request signature refused: ${check.reason}`,
               },
             });
+            return;
+          }
         }
         answer(req, res, body.toString("utf8"));
       } catch (err) {
@@ -111,12 +117,19 @@ async function main(): Promise<void> {
     server.listen(port, "127.0.0.1", resolve);
   });
   await new Promise<void>((resolve) => {
-    const stop = () => server.close(() => resolve());
+    const stop = () =>
+      server.close(() => {
+        resolve();
+      });
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
     // close() waits for idle keep-alive connections; drop them so the process exits promptly.
-    process.once("SIGTERM", () => server.closeAllConnections());
-    process.once("SIGINT", () => server.closeAllConnections());
+    process.once("SIGTERM", () => {
+      server.closeAllConnections();
+    });
+    process.once("SIGINT", () => {
+      server.closeAllConnections();
+    });
   });
 }
 

@@ -146,7 +146,9 @@ class Direction {
     private readonly src: net.Socket,
     private readonly dst: net.Socket,
   ) {
-    dst.on("drain", () => this.resumeIfDrained());
+    dst.on("drain", () => {
+      this.resumeIfDrained();
+    });
   }
 
   push(chunk: Chunk, delayMs: number): void {
@@ -177,7 +179,12 @@ class Direction {
   private schedule(): void {
     const head = this.queue[0];
     if (head === undefined || this.timer !== undefined) return;
-    this.timer = setTimeout(() => this.release(), Math.max(0, head.dueAtMs - performance.now()));
+    this.timer = setTimeout(
+      () => {
+        this.release();
+      },
+      Math.max(0, head.dueAtMs - performance.now()),
+    );
   }
 
   private release(): void {
@@ -330,7 +337,9 @@ export class FaultProxy {
   }
 
   private listen(port: number): Promise<number> {
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      this.accept(socket);
+    });
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host: this.listenHost, port }, () => {
@@ -348,7 +357,11 @@ export class FaultProxy {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return Promise.resolve();
-    return new Promise((resolve) => server.close(() => resolve()));
+    return new Promise((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
   }
 
   private destroyLinks(reset: boolean): void {
@@ -393,15 +406,25 @@ export class FaultProxy {
   private wire(link: Link): void {
     const { client, target } = link;
     client.on("data", (chunk: Buffer) => {
-      if (this.current.kind === "reset") return this.resetLink(link);
+      if (this.current.kind === "reset") {
+        this.resetLink(link);
+        return;
+      }
       link.toTarget.push(chunk, delayMsOf(this.current));
     });
-    client.on("end", () => link.toTarget.push(null, delayMsOf(this.current)));
+    client.on("end", () => {
+      link.toTarget.push(null, delayMsOf(this.current));
+    });
     target.on("data", (chunk: Buffer) => {
-      if (this.current.kind === "drop-reply") return this.dropReply(link);
+      if (this.current.kind === "drop-reply") {
+        this.dropReply(link);
+        return;
+      }
       link.toClient.push(chunk, delayMsOf(this.current));
     });
-    target.on("end", () => link.toClient.push(null, delayMsOf(this.current)));
+    target.on("end", () => {
+      link.toClient.push(null, delayMsOf(this.current));
+    });
     // A failed side takes the other down with it, like a broken network path; a clean close of
     // one side waits for the other, so delayed bytes and the final FIN still arrive.
     const onClose = (hadError: boolean) => {

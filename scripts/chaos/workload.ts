@@ -3,7 +3,8 @@
  * periodic consistent total reads (2PC read transactions holding FOR SHARE locks until the
  * decision). It records what it was told about every transfer, for the checker's I4.
  */
-import axios from "axios";
+import axios, { type AxiosResponse } from "axios";
+import type { TransactionAnswer } from "../transaction-answer.js";
 import { sleep } from "../../shared/clock.js";
 import type { ClientEntry } from "../checker/facts.js";
 import { pickFrom } from "./prng.js";
@@ -42,6 +43,11 @@ export class Workload {
   }
 
   private running = false;
+
+  /** Read through a call: TypeScript would narrow `this.running` across the awaits in a loop. */
+  private isRunning(): boolean {
+    return this.running;
+  }
   private readonly loops: Promise<void>[] = [];
   private readonly result: WorkloadResult = {
     transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 },
@@ -127,7 +133,7 @@ export class Workload {
     const banks = [...new Set(this.accounts.map((a) => a.bank))];
     while (this.running) {
       await sleep(1000);
-      if (!this.running) break;
+      if (!this.isRunning()) break;
       this.result.reads.attempted += 1;
       const body = {
         participants: banks.map((bank) => ({
@@ -138,30 +144,34 @@ export class Workload {
         })),
         timeoutMs: 3000,
       };
-      let res;
-      for (let tryNo = 1; tryNo <= READ_TRIES && this.running; tryNo++) {
+      let res: AxiosResponse<TransactionAnswer> | undefined;
+      for (let tryNo = 1; tryNo <= READ_TRIES && this.isRunning(); tryNo++) {
         res = await http
-          .post(`${this.coordinatorUrl}/v1/transactions`, body, this.auth("operator"))
+          .post<TransactionAnswer>(
+            `${this.coordinatorUrl}/v1/transactions`,
+            body,
+            this.auth("operator"),
+          )
           .catch(() => undefined);
         if (res?.status === 200 && res.data?.outcome === "committed") {
           if (tryNo === 1) this.result.reads.firstTry += 1;
           break;
         }
         const why = res
-          ? String(res.data?.reason ?? res.data?.error?.code ?? `HTTP ${res.status}`).slice(0, 80)
+          ? (res.data?.reason ?? res.data?.error?.code ?? `HTTP ${res.status}`).slice(0, 80)
           : "no answer";
         this.result.reads.failures[why] = (this.result.reads.failures[why] ?? 0) + 1;
         await sleep(200);
       }
       if (res?.status !== 200 || res.data?.outcome !== "committed") continue;
       this.result.reads.committed += 1;
-      const total = (res.data.participants as { results?: { balance: string }[] }[]).reduce(
+      const total = (res.data.participants ?? []).reduce(
         (sum, p) => sum + (p.results ?? []).reduce((s, r) => s + BigInt(r.balance), 0n),
         0n,
       );
       if (total !== this.expectedTotal)
         this.result.reads.violations.push(
-          `read ${res.data.txid} saw a total of ${total}, expected ${this.expectedTotal}`,
+          `read ${res.data.txid ?? "?"} saw a total of ${total}, expected ${this.expectedTotal}`,
         );
     }
   }

@@ -54,9 +54,12 @@ export async function disarmAllFailpoints(cluster: ClusterFile): Promise<void> {
   );
   for (const p of services) {
     const res = await http
-      .get(`${p.url}/v1/admin/failpoints`, auth(cluster, p.url as string))
+      .get<{ failpoints?: { name: string; spec: unknown }[] } | undefined>(
+        `${p.url}/v1/admin/failpoints`,
+        auth(cluster, p.url as string),
+      )
       .catch(() => undefined);
-    for (const fp of (res?.data?.failpoints ?? []) as { name: string; spec: unknown }[]) {
+    for (const fp of res?.data?.failpoints ?? []) {
       if (fp.spec) await disarmFailpoint(cluster, p.url as string, fp.name);
     }
   }
@@ -76,7 +79,10 @@ export async function waitUntilSettled(
   const headers = { authorization: `Bearer ${adminSecretOf(cluster, "coordinator")}` };
   for (;;) {
     const res = await http
-      .get(`${cluster.coordinator.url}/v1/transactions?state=active&limit=1`, { headers })
+      .get<{ transactions: unknown[] }>(
+        `${cluster.coordinator.url}/v1/transactions?state=active&limit=1`,
+        { headers },
+      )
       .catch(() => undefined);
     if (res?.status === 200 && res.data.transactions.length === 0) return true;
     if (Date.now() > until) return false;

@@ -317,8 +317,9 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   // Every process is recorded the moment it is spawned, so `stop` can find it even when a later
   // step of this start fails.
   const entries = new Map<string, ProcessEntry>(running);
-  const save = () =>
+  const save = () => {
     writeClusterFile(dir, { ...file, processes: specs.flatMap((s) => entries.get(s.name) ?? []) });
+  };
   const record = (entry: ProcessEntry) => {
     entries.set(entry.name, entry);
     save();

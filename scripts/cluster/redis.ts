@@ -83,7 +83,9 @@ export async function redisReady(url: string): Promise<boolean> {
   client.on("error", () => undefined);
   try {
     await client.connect();
-    return (await client.ping()) === "PONG";
+    // ping() resolves only with PONG; anything else rejects.
+    await client.ping();
+    return true;
   } catch {
     return false;
   } finally {

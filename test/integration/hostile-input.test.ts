@@ -290,18 +290,16 @@ describe("hostile input (property-based, fast-check)", function () {
         })),
       badPrepareOps.map((operations) => ({
         path: `/v1/2pc/${newTxid()}/prepare`,
-        body: { operations } as unknown,
+        body: { operations },
       })),
       badPrepareOps.map((operations) => ({
         path: `/v1/2pc/${newTxid()}/one-phase`,
-        body: { operations } as unknown,
+        body: { operations },
       })),
-      fc
-        .jsonValue()
-        .map((extra) => ({ path: `/v1/2pc/${newTxid()}/commit`, body: { extra } as unknown })),
+      fc.jsonValue().map((extra) => ({ path: `/v1/2pc/${newTxid()}/commit`, body: { extra } })),
       fc.oneof(badTxid, weirdText).map((txid) => ({
         path: "/v1/2pc/batch",
-        body: { messages: [{ txid, action: "abort", body: {} }] } as unknown,
+        body: { messages: [{ txid, action: "abort", body: {} }] },
       })),
       fc.integer({ min: 65, max: 100 }).map((n) => ({
         path: "/v1/2pc/batch",
@@ -311,7 +309,7 @@ describe("hostile input (property-based, fast-check)", function () {
             action: "abort",
             body: {},
           })),
-        } as unknown,
+        },
       })),
     );
     await fc.assert(

@@ -80,9 +80,9 @@ function send(url: string, method: "GET" | "POST", body?: unknown): Promise<Repl
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("error", reject);
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
-      );
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
+      });
     });
     req.end(json);
   });
@@ -99,8 +99,12 @@ function peakResidentBytes(pid: number): number {
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let cancel = () => {};
   const timeout = new Promise<undefined>((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    cancel = () => clearTimeout(timer);
+    const timer = setTimeout(() => {
+      resolve(undefined);
+    }, ms);
+    cancel = () => {
+      clearTimeout(timer);
+    };
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -131,9 +135,9 @@ function rawConnect(port: number): Promise<RawConnection> {
     socket.on("data", (d: Buffer) => (data += d.toString("latin1")));
     // Writes after the server hung up fail with EPIPE/ECONNRESET: that is the outcome under test, not an error.
     socket.on("error", () => undefined);
-    socket.once("connect", () =>
-      resolve({ socket, received: () => data, closed, isClosed: () => isClosed }),
-    );
+    socket.once("connect", () => {
+      resolve({ socket, received: () => data, closed, isClosed: () => isClosed });
+    });
     socket.once("error", reject);
   });
 }

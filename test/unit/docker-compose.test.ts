@@ -526,7 +526,9 @@ describe("docker-compose.yml", () => {
   it("gives the coordinator one client API key, id client, and a participant secret for exactly its participants", () => {
     const config = coordinatorEnvSchema.parse(environmentOf(COORDINATOR));
     expect([...config.CONCORD_API_KEYS.keys()]).to.deep.equal(["client"]);
-    expect(() => checkParticipantSecrets(config)).to.not.throw();
+    expect(() => {
+      checkParticipantSecrets(config);
+    }).to.not.throw();
   });
 
   it("gives each participant and the coordinator the same secret for that participant, and each participant a different one", () => {
@@ -545,7 +547,9 @@ describe("docker-compose.yml", () => {
       expect(env, bank).to.not.have.property("CONCORD_PEER_SECRET");
       const config = participantEnvSchema.parse(env);
       expect(config.CONCORD_PEER_SECRETS, bank).to.not.equal(undefined);
-      expect(() => checkPeerSecrets(config), bank).to.not.throw();
+      expect(() => {
+        checkPeerSecrets(config);
+      }, bank).to.not.throw();
     }
   });
 

@@ -32,7 +32,9 @@ class CountingTarget {
   async start(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(0, HOST, () => resolve());
+      this.server.listen(0, HOST, () => {
+        resolve();
+      });
     });
     return (this.server.address() as net.AddressInfo).port;
   }
@@ -40,7 +42,11 @@ class CountingTarget {
   async stop(): Promise<void> {
     // Keep-alive connections would otherwise hold close() open until they time out.
     this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
   }
 }
 
@@ -52,9 +58,9 @@ function get(port: number, agent: http.Agent | false = false): Promise<Reply> {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body, reusedSocket: req.reusedSocket }),
-        );
+        res.on("end", () => {
+          resolve({ status: res.statusCode ?? 0, body, reusedSocket: req.reusedSocket });
+        });
         res.on("error", reject);
       },
     );
@@ -80,7 +86,9 @@ function connectError(port: number): Promise<NodeJS.ErrnoException | undefined> 
       socket.destroy();
       resolve(undefined);
     });
-    socket.once("error", (err) => resolve(err));
+    socket.once("error", (err) => {
+      resolve(err);
+    });
   });
 }
 
