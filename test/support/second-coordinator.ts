@@ -11,7 +11,7 @@ import type { FaultHarness } from "./fault-harness.js";
 
 export interface SecondCoordinator {
   url: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /**
