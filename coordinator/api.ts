@@ -6,9 +6,8 @@ import { createHash } from "node:crypto";
 import type { Express, Response } from "express";
 import { z } from "zod";
 import type { Authenticator, Caller } from "../shared/auth.js";
-import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
-import { OnePhaseUndecidedError, TxExistsError } from "../shared/durable-log.js";
+import { TxExistsError } from "../shared/durable-log.js";
 import {
   ConflictError,
   ForbiddenError,
@@ -17,12 +16,11 @@ import {
   UnprocessableError,
   ValidationError,
 } from "../shared/errors.js";
-import { isConnectionFailure, parseWith } from "../shared/http-server.js";
+import { parseWith } from "../shared/http-server.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import {
   idempotencyKeySchema,
-  LIMITS,
   queryInt,
   transactionRequestSchema,
   txidSchema,
@@ -30,10 +28,11 @@ import {
 import { mountRoute } from "../shared/routes.js";
 import type { ClientLimits } from "./client-limits.js";
 import type { HotKeys } from "./hot-keys.js";
-import type { Engine, TransactionResult } from "./engine.js";
-import { runSeries, type AttemptSummary, type SeriesInput, type SeriesResult } from "./series.js";
+import type { Engine } from "./engine.js";
+import { runSeries, type SeriesInput, type SeriesResult } from "./series.js";
 import type { ParticipantClient } from "./participant-client.js";
-import { phase2TargetsOf } from "./recovery.js";
+import { decisionFor, seriesResultOf } from "./log-questions.js";
+import { withRedis } from "./redis-errors.js";
 import { COORDINATOR_ROUTES as R } from "./routes.js";
 
 /**
@@ -196,7 +195,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
   // written to the register first, so it can never later become a COMMIT.
   mountRoute(app, deps.auth, R.decision, async (req, res, caller) => {
     const txid = parseWith(txidSchema, req.params.txid, "params.txid");
-    const decision = await withRedis(() => decisionFor(deps, txid, caller.id));
+    const decision = await withRedis(() => decisionFor(deps.engine, txid, caller.id));
     res.json({ txid, decision });
   });
 }
@@ -229,7 +228,7 @@ async function runTransaction(
           `Idempotency-Key ${idempotencyKey} was used for a different request (transaction ${claim.txid})`,
           "idempotency-key-reused",
         );
-      const earlier = await seriesResultOf(deps, scopedKey, timeoutMs);
+      const earlier = await seriesResultOf(deps.engine, scopedKey, timeoutMs);
       res.setHeader("Idempotent-Replayed", "true");
       sendResult(res, earlier);
       return;
@@ -265,46 +264,6 @@ async function runTransaction(
   sendResult(res, result);
 }
 
-async function decisionFor(
-  deps: ApiDeps,
-  txid: string,
-  asker: string,
-): Promise<"commit" | "abort" | "pending"> {
-  const record = await deps.log.get(txid);
-  // Only a participant of the transaction may learn or force its outcome. (For an unknown txid
-  // there is nothing to learn: it is presumed aborted, which is what any asker is told.)
-  if (record && !record.presumed && !record.participants.includes(asker))
-    throw new ForbiddenError(`participant ${asker} is not part of transaction ${txid}`);
-  if (record?.decision) return record.decision;
-  // The deadline was set on the Redis clock, so it is compared with the Redis clock.
-  if (
-    record &&
-    (deps.engine.active.has(txid) || (record.deadlineAtMs ?? 0) > (await deps.log.nowMs()))
-  )
-    return "pending";
-  // Unknown, or past its deadline with nobody deciding: abort through the register. A
-  // one-phase transaction is settled by recovery, which asks its participant.
-  if (record?.onePhase) return "pending";
-  let stored;
-  try {
-    stored = await deps.log.decideOnce(txid, "abort", {
-      reason: record
-        ? "deadline passed; a participant asked"
-        : "presumed abort: unknown transaction",
-      by: "inquiry",
-      retryDelayMs: 0,
-    });
-  } catch (err) {
-    if (err instanceof OnePhaseUndecidedError) return "pending";
-    throw err;
-  }
-  deps.logger.info(
-    { txid, decision: stored.decision, won: stored.won, presumed: !record },
-    "decision inquiry",
-  );
-  return stored.decision;
-}
-
 function sendResult(res: Response, result: SeriesResult): void {
   const body = {
     txid: result.txid,
@@ -328,132 +287,6 @@ function sendResult(res: Response, result: SeriesResult): void {
     return;
   }
   res.json(body);
-}
-
-/**
- * The answer of an earlier request with the same Idempotency-Key: waits (bounded) until its series
- * of attempts has ended, then answers its last attempt, with every attempt listed.
- */
-async function seriesResultOf(
-  deps: ApiDeps,
-  scopedKey: string,
-  timeoutMs: number,
-): Promise<SeriesResult> {
-  const waitUntil = monotonicMs() + timeoutMs + 5000;
-  let state = await withRedis(() => deps.log.idempotencyState(scopedKey));
-  while (!state.done && monotonicMs() < waitUntil) {
-    // A first attempt that never began (its coordinator died before the begin record) is not
-    // waited for past the request's own deadline.
-    if (
-      monotonicMs() > waitUntil - 5000 &&
-      !deps.engine.active.has(state.txid) &&
-      !(await withRedis(() => deps.log.get(state.txid)))
-    )
-      break;
-    await sleep(50);
-    state = await withRedis(() => deps.log.idempotencyState(scopedKey));
-  }
-  const result = await resultOf(deps, state.txid, waitUntil);
-  return { ...result, attempts: await attemptsUpTo(deps.log, state.txid) };
-}
-
-/** The attempts of a series, first to last, read back from the log by their `previous` links. */
-async function attemptsUpTo(log: DurableLog, lastTxid: string): Promise<AttemptSummary[]> {
-  const chain: AttemptSummary[] = [];
-  let txid: string | undefined = lastTxid;
-  for (let i = 0; txid !== undefined && i < LIMITS.maxAttempts; i++) {
-    const record: TxRecord | undefined = await withRedis(() => log.get(txid as string));
-    chain.unshift({
-      txid,
-      outcome:
-        record?.decision === "commit"
-          ? "committed"
-          : record?.decision === "abort"
-            ? "aborted"
-            : "unknown",
-      ...(record?.reason ? { reason: record.reason } : {}),
-    });
-    txid = record?.previous;
-  }
-  return chain;
-}
-
-/** The result of an earlier run, read from the log (for an Idempotency-Key retry). */
-async function resultOf(
-  deps: ApiDeps,
-  txid: string,
-  waitUntil: number,
-): Promise<TransactionResult> {
-  // The first request may still be running: wait for its decision, but not forever.
-  for (;;) {
-    const record = await withRedis(() => deps.log.get(txid));
-    if (record?.decision) return resultFromRecord(record);
-    const now = monotonicMs();
-    if (now > waitUntil || (!record && !deps.engine.active.has(txid))) {
-      // A one-phase participant decides on its own; only recovery, which asks it, may settle it.
-      if (record?.onePhase)
-        return {
-          txid,
-          outcome: "unknown",
-          reason: "the first request has not finished; recovery will settle it",
-          participants: [],
-        };
-      let stored;
-      try {
-        stored = await withRedis(() =>
-          deps.log.decideOnce(txid, "abort", {
-            reason: "the first request with this Idempotency-Key did not finish",
-            by: "inquiry",
-            retryDelayMs: 0,
-          }),
-        );
-      } catch (err) {
-        if (err instanceof OnePhaseUndecidedError)
-          return {
-            txid,
-            outcome: "unknown",
-            reason: "the first request has not finished; recovery will settle it",
-            participants: [],
-          };
-        throw err;
-      }
-      const after = await withRedis(() => deps.log.get(txid));
-      return after
-        ? resultFromRecord(after)
-        : {
-            txid,
-            outcome: stored.decision === "commit" ? "committed" : "aborted",
-            participants: [],
-          };
-    }
-    await sleep(50);
-  }
-}
-
-function resultFromRecord(record: TxRecord): TransactionResult {
-  const decision = record.decision;
-  const targets = decision ? new Set(phase2TargetsOf(record, decision)) : new Set<string>();
-  return {
-    txid: record.txid,
-    outcome: decision === "commit" ? "committed" : "aborted",
-    ...(record.reason ? { reason: record.reason } : {}),
-    participants: record.participants.map((name) => {
-      const vote =
-        record.votes[name] ?? (record.onePhase ? (decision === "commit" ? "yes" : "no") : "none");
-      const done = !targets.has(name) || record.acks[name] !== undefined || record.onePhase;
-      const state =
-        vote === "read-only"
-          ? "read-only"
-          : done
-            ? decision === "commit"
-              ? "committed"
-              : "aborted"
-            : decision === "commit"
-              ? "committing"
-              : "aborting";
-      return { name, vote, state };
-    }),
-  };
 }
 
 /**
@@ -517,21 +350,4 @@ function summary(r: TxRecord) {
 
 function iso(ms: number | undefined): string | undefined {
   return ms === undefined || Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
-}
-
-/** Redis errors become a clear 503 instead of a 500. */
-async function withRedis<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (
-      isConnectionFailure(err) ||
-      (err instanceof Error && /max retries|Stream isn't writeable/i.test(err.message))
-    ) {
-      throw new UnavailableError(
-        `the decision log (Redis) is unreachable: ${(err as Error).message}`,
-      );
-    }
-    throw err;
-  }
 }

@@ -52,14 +52,9 @@ async function main(): Promise<void> {
     logger.warn({ failpoint: name, spec }, "failpoint fired"),
   );
   failpoints.configure(config.CONCORD_FAILPOINTS);
-  const engine = new Engine(log, participants, logger, failpoints, DEFAULT_ENGINE_OPTIONS);
-  const recovery = new Recovery(
-    log,
-    participants,
-    logger,
-    (txid) => engine.active.has(txid),
-    failpoints,
-  );
+  const io = { log, participants, logger, failpoints };
+  const engine = new Engine(io, DEFAULT_ENGINE_OPTIONS);
+  const recovery = new Recovery(io, (txid) => engine.active.has(txid));
 
   const app = createApp();
   const auth = new Authenticator({

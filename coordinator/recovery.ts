@@ -6,13 +6,11 @@
  * local engine is driving are left to the engine.
  */
 import { backoffDelayMs } from "../shared/backoff.js";
-import type { DurableLog, TxRecord } from "../shared/durable-log.js";
-import { TransportError } from "../shared/http-client.js";
-import type { Failpoints } from "../shared/failpoints.js";
+import type { DurableLog } from "../shared/durable-log.js";
 import { txidTimeMs } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
-import type { Decision } from "../shared/messages.js";
-import type { ParticipantClient } from "./participant-client.js";
+import { TransactionDriver, type DriverIo } from "./driver.js";
+import { fromLog } from "./protocol.js";
 
 export interface RecoveryOptions {
   batchSize: number;
@@ -38,14 +36,17 @@ export class Recovery {
     return this.finishedPasses;
   }
 
+  private readonly log: DurableLog;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly log: DurableLog,
-    private readonly participants: ParticipantClient,
-    private readonly logger: Logger,
+    private readonly io: DriverIo,
     private readonly isActive: (txid: string) => boolean,
-    private readonly failpoints: Failpoints,
     private readonly options: RecoveryOptions = DEFAULT_RECOVERY_OPTIONS,
-  ) {}
+  ) {
+    this.log = io.log;
+    this.logger = io.logger;
+  }
 
   /**
    * One pass over everything that is due. The first pass after start-up takes every decided
@@ -84,7 +85,7 @@ export class Recovery {
     const undecided = (await this.log.due("undecided", this.options.batchSize)).filter(
       (t) => !this.isActive(t),
     );
-    await this.inParallel(undecided, (txid) => this.decideExpired(txid));
+    await this.inParallel(undecided, (txid) => this.recover(txid, "undecided"));
     if (startup) {
       // Every decided transaction the processes before this one left, page by page, not one
       // batch: after a crash with thousands unacknowledged, waiting for each batch to come due
@@ -95,7 +96,7 @@ export class Recovery {
       for await (const page of this.log.scanIndex("unacked", this.options.batchSize)) {
         await this.inParallel(
           page.filter((t) => txidTimeMs(t) < this.startedAtMs && !this.isActive(t)),
-          (txid) => this.drivePhase2(txid),
+          (txid) => this.recover(txid, "unacked"),
         );
       }
       return;
@@ -103,7 +104,7 @@ export class Recovery {
     const unacked = (await this.log.due("unacked", this.options.batchSize)).filter(
       (t) => !this.isActive(t),
     );
-    await this.inParallel(unacked, (txid) => this.drivePhase2(txid));
+    await this.inParallel(unacked, (txid) => this.recover(txid, "unacked"));
   }
 
   private async inParallel(txids: string[], work: (txid: string) => Promise<void>): Promise<void> {
@@ -126,114 +127,35 @@ export class Recovery {
     );
   }
 
-  /** Past its deadline without a decision: abort, unless the register says otherwise. */
-  private async decideExpired(txid: string): Promise<void> {
+  /**
+   * Takes one transaction up from the log and drives it as far as it goes now: the core says
+   * what to do (abort past the deadline, settle one phase, resend phase 2); the driver does it.
+   * `index`: where recovery found it; an undecided one found there is past its deadline.
+   */
+  private async recover(txid: string, index: RecoveryIndex): Promise<void> {
     const record = await this.log.get(txid);
-    if (!record || record.decision) return;
-    if (record.onePhase) {
-      await this.settleOnePhase(record);
-      return;
-    }
-    const stored = await this.log.decideOnce(txid, "abort", {
-      reason: "deadline passed; aborted by recovery",
-      by: "recovery",
-      retryDelayMs: 0,
+    if (!record) return;
+    const driver = new TransactionDriver(fromLog(record, "recovery"), this.io, {
+      decisionRetryDelayMs: 0,
+      firstSendFailpoint: "coordinator.recovery-after-first-send",
+      handOffDelayMs: () => this.nextDelayMs(txid),
+      letGo: (at) => this.log.postpone(txid, at, this.nextDelayMs(txid)),
     });
-    this.logger.info({ txid, decision: stored.decision, won: stored.won }, "recovery decision");
-    await this.drivePhase2(txid);
+    // A transaction with nothing to do now (not yet due, or ended) produces no effect at all.
+    if (driver.dispatch({ type: "recovered", deadlinePassed: index === "undecided" }) === 0) return;
+    await driver.done;
+    const { phase } = driver.state;
+    if (phase === "committed" || phase === "aborted") this.attempts.delete(txid);
   }
 
-  /** A one-phase participant decided on its own; ABORT either fences it or learns it committed. */
-  private async settleOnePhase(record: TxRecord): Promise<void> {
-    const [name] = record.participants;
-    if (!name) return;
-    const res = await this.participants
-      .decide(name, record.txid, "abort")
-      .catch(async (err: unknown) => {
-        if (!(err instanceof TransportError)) throw err;
-        await this.backOff(record.txid, "undecided");
-        return undefined;
-      });
-    if (!res) return;
-    const code = (res.data as { error?: { code?: string } } | undefined)?.error?.code;
-    let decision: Decision;
-    if (res.status === 200) decision = "abort";
-    else if (res.status === 409 && code === "already-committed") decision = "commit";
-    else return this.backOff(record.txid, "undecided");
-    const stored = await this.log.decideOnce(record.txid, decision, {
-      reason: `settled one phase by recovery`,
-      by: "recovery",
-      retryDelayMs: 0,
-    });
-    await this.log.end(record.txid, []);
-    this.logger.info(
-      { txid: record.txid, decision: stored.decision },
-      "recovery settled one-phase transaction",
-    );
-  }
-
-  /** Waits longer before the next attempt at a transaction that cannot be finished yet. */
-  private async backOff(txid: string, index: RecoveryIndex): Promise<void> {
+  /** Backs off from a transaction that cannot be finished yet: each pass waits longer. */
+  private nextDelayMs(txid: string): number {
     const attempt = (this.attempts.get(txid) ?? 0) + 1;
-    this.attempts.set(txid, attempt);
-    await this.log.postpone(txid, index, backoffDelayMs(attempt, this.options.retryPolicy));
-  }
-
-  private async drivePhase2(txid: string): Promise<void> {
-    const record = await this.log.get(txid);
-    if (!record?.decision || record.state === "committed" || record.state === "aborted") return;
-    const decision = record.decision;
-    const targets = record.onePhase
-      ? []
-      : phase2TargetsOf(record, decision).filter((p) => record.acks[p] === undefined);
-    const acked: string[] = [];
-    let sent = 0;
-    let firstSent!: () => void;
-    const first = new Promise<void>((r) => (firstSent = r));
-    await Promise.all(
-      targets.map(async (name) => {
-        // Recovery killed half-way: one participant has the decision, the others do not.
-        if (sent++ > 0 && this.failpoints.isArmed("coordinator.recovery-after-first-send")) {
-          await first;
-          await this.failpoints.hit("coordinator.recovery-after-first-send");
-        }
-        try {
-          const res = await this.participants.decide(name, txid, decision).finally(firstSent);
-          if (res.status === 200) acked.push(name);
-          else
-            this.logger.warn(
-              { txid, participant: name, decision, status: res.status, body: res.data },
-              "recovery: decision refused",
-            );
-        } catch (err) {
-          if (!(err instanceof TransportError)) throw err;
-          this.logger.warn(
-            { txid, participant: name, decision, err: err.message },
-            "recovery: decision got no answer",
-          );
-        }
-      }),
-    );
-    if (acked.length === targets.length) {
-      const state = await this.log.end(txid, acked);
-      this.attempts.delete(txid);
-      this.logger.info({ txid, state, by: "recovery" }, "end");
-      return;
-    }
-    const attempt = (this.attempts.get(txid) ?? 0) + 1;
-    this.attempts.set(txid, attempt);
-    await this.log.ack(txid, acked, backoffDelayMs(attempt, this.options.retryPolicy));
     // The map only remembers transactions recovery is still retrying; bound it all the same.
     if (this.attempts.size > 100_000) this.attempts.clear();
+    this.attempts.set(txid, attempt);
+    return backoffDelayMs(attempt, this.options.retryPolicy);
   }
 }
 
 type RecoveryIndex = "undecided" | "unacked";
-
-/** The participants that must hear a decision, from what the log recorded of their votes. */
-export function phase2TargetsOf(record: TxRecord, decision: Decision): string[] {
-  if (decision === "commit") return record.participants.filter((p) => record.votes[p] === "yes");
-  return record.participants.filter(
-    (p) => record.votes[p] !== "no" && record.votes[p] !== "read-only",
-  );
-}
