@@ -9,14 +9,16 @@ import type { Authenticator, Caller } from "../shared/auth.js";
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { TxExistsError } from "../shared/durable-log.js";
 import {
-  ConflictError,
   ForbiddenError,
+  IdempotencyKeyReusedError,
   NotFoundError,
+  TransactionExistsError,
   UnavailableError,
   UnprocessableError,
   ValidationError,
 } from "../shared/errors.js";
 import { parseWith } from "../shared/http-server.js";
+import type { BusinessRule } from "../shared/wire-errors.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import {
@@ -47,7 +49,7 @@ export interface OperationsPolicy {
   refusal(
     participants: { name: string; operations: unknown[] }[],
     caller: Caller,
-  ): { rule: string; message: string; field: string } | undefined;
+  ): { rule: BusinessRule | "reads-need-operator"; message: string; field: string } | undefined;
 }
 
 export interface ApiDeps {
@@ -224,10 +226,7 @@ async function runTransaction(
     );
     if (!claim.claimed) {
       if (claim.requestHash !== requestHash)
-        throw new ConflictError(
-          `Idempotency-Key ${idempotencyKey} was used for a different request (transaction ${claim.txid})`,
-          "idempotency-key-reused",
-        );
+        throw new IdempotencyKeyReusedError(idempotencyKey, claim.txid);
       const earlier = await seriesResultOf(deps.engine, scopedKey, timeoutMs);
       res.setHeader("Idempotent-Replayed", "true");
       sendResult(res, earlier);
@@ -256,7 +255,7 @@ async function runTransaction(
       },
     );
   } catch (err) {
-    if (err instanceof TxExistsError) throw new ConflictError(err.message);
+    if (err instanceof TxExistsError) throw new TransactionExistsError(err.txid, err.message);
     throw new UnavailableError(
       `the decision log is unreachable; nothing was done (${(err as Error).message})`,
     );

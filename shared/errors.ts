@@ -1,11 +1,12 @@
 /**
- * Errors that cross a boundary (HTTP, a script, the CLI). Each says what happened, carries the
- * context needed to act on it, and tells retry logic whether trying again can help.
+ * Errors that cross a boundary (HTTP, a script, the CLI): one class per condition, each with
+ * its code from the shared union (wire-errors.ts) and the data needed to act on it.
  */
+import type { BusinessRule, ErrorCode } from "./wire-errors.js";
+
 export abstract class ConcordError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   abstract readonly httpStatus: number;
-  abstract readonly retryable: boolean;
   readonly field: string | undefined;
 
   constructor(message: string, field?: string) {
@@ -29,24 +30,87 @@ export abstract class ConcordError extends Error {
 export class ValidationError extends ConcordError {
   readonly code = "invalid-request";
   readonly httpStatus = 400;
-  readonly retryable = false;
 }
 
 /** Thrown when a request names a transaction, account or participant that does not exist. */
 export class NotFoundError extends ConcordError {
   readonly code = "not-found";
   readonly httpStatus = 404;
-  readonly retryable = false;
 }
 
-/** Thrown when a request contradicts what is already durably recorded (e.g. COMMIT after ABORT). */
-export class ConflictError extends ConcordError {
-  readonly code: string;
+/** A request that contradicts what is durably recorded about one transaction or resource. */
+abstract class ConflictError extends ConcordError {
   readonly httpStatus = 409;
-  readonly retryable = false;
-  constructor(message: string, code = "conflict") {
+}
+
+/** ABORT (or a second PREPARE) for a transaction that committed here. */
+export class AlreadyCommittedError extends ConflictError {
+  readonly code = "already-committed";
+  constructor(
+    readonly txid: string,
+    why = "is already committed here",
+  ) {
+    super(`transaction ${txid} ${why}`);
+  }
+}
+
+/** COMMIT for a transaction that aborted here. */
+export class AlreadyAbortedError extends ConflictError {
+  readonly code = "already-aborted";
+  constructor(
+    readonly txid: string,
+    why = "was aborted here; it cannot commit",
+  ) {
+    super(`transaction ${txid} ${why}`);
+  }
+}
+
+/** COMMIT for a transaction this participant never prepared. */
+export class NotPreparedError extends ConflictError {
+  readonly code = "not-prepared";
+  constructor(
+    readonly txid: string,
+    why = "is not prepared here (no YES vote journaled)",
+  ) {
+    super(`transaction ${txid} ${why}`);
+  }
+}
+
+/** A one-phase request for a transaction prepared here under two-phase commit. */
+export class AlreadyPreparedError extends ConflictError {
+  readonly code = "already-prepared";
+  constructor(readonly txid: string) {
+    super(`transaction ${txid} is prepared here under two-phase commit; one-phase refused`);
+  }
+}
+
+/** An Idempotency-Key sent again with a different request. */
+export class IdempotencyKeyReusedError extends ConflictError {
+  readonly code = "idempotency-key-reused";
+  constructor(
+    readonly key: string,
+    readonly txid: string,
+  ) {
+    super(`Idempotency-Key ${key} was used for a different request (transaction ${txid})`);
+  }
+}
+
+/** A transaction's txid already has a record (a duplicate begin, or a presumed abort). */
+export class TransactionExistsError extends ConflictError {
+  readonly code = "transaction-exists";
+  constructor(
+    readonly txid: string,
+    message: string,
+  ) {
     super(message);
-    this.code = code;
+  }
+}
+
+/** An account with this id exists (a bank's account opening). */
+export class AccountExistsError extends ConflictError {
+  readonly code = "account-exists";
+  constructor(readonly account: string) {
+    super(`account ${account} already exists`);
   }
 }
 
@@ -54,7 +118,6 @@ export class ConflictError extends ConcordError {
 export class UnauthorizedError extends ConcordError {
   readonly code = "unauthorized";
   readonly httpStatus = 401;
-  readonly retryable = false;
 }
 
 /**
@@ -62,12 +125,13 @@ export class UnauthorizedError extends ConcordError {
  * (an unbalanced transfer, say). `code` names the rule.
  */
 export class UnprocessableError extends ConcordError {
-  readonly code: string;
   readonly httpStatus = 422;
-  readonly retryable = false;
-  constructor(message: string, code: string, field?: string) {
+  constructor(
+    message: string,
+    readonly code: BusinessRule,
+    field?: string,
+  ) {
     super(message, field);
-    this.code = code;
   }
 }
 
@@ -75,7 +139,6 @@ export class UnprocessableError extends ConcordError {
 export class ForbiddenError extends ConcordError {
   readonly code = "forbidden";
   readonly httpStatus = 403;
-  readonly retryable = false;
 }
 
 /**
@@ -85,7 +148,6 @@ export class ForbiddenError extends ConcordError {
 export class TooManyRequestsError extends ConcordError {
   readonly code = "too-many-requests";
   readonly httpStatus = 429;
-  readonly retryable = true;
   constructor(
     message: string,
     readonly limit: "in-flight" | "held-time" | "rate",
@@ -103,21 +165,18 @@ export class TooManyRequestsError extends ConcordError {
 export class PayloadTooLargeError extends ConcordError {
   readonly code = "payload-too-large";
   readonly httpStatus = 413;
-  readonly retryable = false;
 }
 
 /** Thrown when the request body is not JSON. */
 export class UnsupportedMediaTypeError extends ConcordError {
   readonly code = "unsupported-media-type";
   readonly httpStatus = 415;
-  readonly retryable = false;
 }
 
 /** Thrown when a dependency (Redis, PostgreSQL, a participant) cannot be reached right now. */
 export class UnavailableError extends ConcordError {
   readonly code = "unavailable";
   readonly httpStatus = 503;
-  readonly retryable = true;
 }
 
 /**

@@ -50,7 +50,6 @@ export interface HttpClient {
 
 /** Thrown when no HTTP answer arrived at all (refused, reset, timed out). */
 export class TransportError extends Error {
-  readonly retryable = true;
   constructor(
     readonly url: string,
     override readonly cause: unknown,

@@ -16,8 +16,8 @@ export const ERROR_CODES = {
   "too-many-requests": "the client is over one of its limits",
   unavailable: "a store or a service cannot be reached now; nothing was done",
   internal: "a bug; see the service's log",
-  // A business rule refused the request before anything was logged (the rule names it).
-  unprocessable: "a request breaks a rule checked before anything runs",
+  // A business rule refused the request before anything was logged (422; the code names it).
+  unbalanced: "a transaction's debits and credits differ",
   // The coordinator.
   "outcome-unknown": "the decision could not be recorded; recovery will finish the transaction",
   "idempotency-key-reused": "an Idempotency-Key sent again with a different request",
@@ -33,6 +33,9 @@ export const ERROR_CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The codes of the rules a request can break before anything runs (422). */
+export type BusinessRule = Extract<ErrorCode, "unbalanced">;
 
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);

@@ -4,7 +4,7 @@ import type { Pool } from "pg";
 import { z } from "zod";
 import type { Authenticator } from "../../shared/auth.js";
 import { mountRoute, type RouteSpec } from "../../shared/routes.js";
-import { ConflictError, NotFoundError } from "../../shared/errors.js";
+import { AccountExistsError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { queryInt, txidSchema } from "../../shared/messages.js";
@@ -103,8 +103,7 @@ export function mountBankRoutes(
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
-      if (pgCode(err) === PG.uniqueViolation)
-        throw new ConflictError(`account ${body.id} already exists`, "account-exists");
+      if (pgCode(err) === PG.uniqueViolation) throw new AccountExistsError(body.id);
       throw err;
     } finally {
       client.release();

@@ -8,7 +8,13 @@ import pg from "pg";
 import { monotonicMs } from "../../shared/clock.js";
 import type { DurableLog } from "../../shared/durable-log.js";
 import { NotVotedError, VoteCode } from "../../shared/durable-log.js";
-import { ConflictError, UnavailableError } from "../../shared/errors.js";
+import {
+  AlreadyAbortedError,
+  AlreadyCommittedError,
+  AlreadyPreparedError,
+  NotPreparedError,
+  UnavailableError,
+} from "../../shared/errors.js";
 import { gidFor } from "../../shared/ids.js";
 import type { Failpoints } from "../../shared/failpoints.js";
 import type { Logger } from "../../shared/logger.js";
@@ -273,10 +279,7 @@ export class Participant<Ops> {
         return this.commitWithoutVote(txid);
       }
       if (stored.decision !== "commit")
-        throw new ConflictError(
-          `transaction ${txid} has ABORT journaled; refusing COMMIT`,
-          "already-aborted",
-        );
+        throw new AlreadyAbortedError(txid, "has ABORT journaled; refusing COMMIT");
       await this.failpoints.hit("participant.before-commit-prepared");
       try {
         await this.decisionPool.query(`COMMIT PREPARED '${gid}'`);
@@ -285,9 +288,9 @@ export class Participant<Ops> {
         // Nothing prepared under this gid: a repeated COMMIT, or a broken invariant.
         const { state } = await this.outcome(txid);
         if (state !== "committed")
-          throw new ConflictError(
-            `transaction ${txid} has COMMIT journaled but is not prepared here (outcome: ${state ?? "none"})`,
-            "not-prepared",
+          throw new NotPreparedError(
+            txid,
+            `has COMMIT journaled but is not prepared here (outcome: ${state ?? "none"})`,
           );
         return { txid, state: "committed" };
       }
@@ -302,15 +305,8 @@ export class Participant<Ops> {
   private async commitWithoutVote(txid: string): Promise<DecisionAck> {
     const { prepared, state } = await this.outcome(txid);
     if (!prepared && state === "committed") return { txid, state: "committed" };
-    if (state === "aborted")
-      throw new ConflictError(
-        `transaction ${txid} was aborted here; it cannot commit`,
-        "already-aborted",
-      );
-    throw new ConflictError(
-      `transaction ${txid} is not prepared here (no YES vote journaled)`,
-      "not-prepared",
-    );
+    if (state === "aborted") throw new AlreadyAbortedError(txid);
+    throw new NotPreparedError(txid);
   }
 
   /**
@@ -339,10 +335,7 @@ export class Participant<Ops> {
       const before = await this.outcome(txid);
       if (before.state === "committed" && !before.prepared) {
         // Committed (in one phase, or a COMMIT came first): ABORT can no longer hold.
-        throw new ConflictError(
-          `transaction ${txid} is already committed here`,
-          "already-committed",
-        );
+        throw new AlreadyCommittedError(txid);
       }
       const stored = await this.journal.decideOnce(txid, "abort", {
         by: "participant",
@@ -350,10 +343,7 @@ export class Participant<Ops> {
         missingRecord: "create",
       });
       if (stored.decision !== "abort")
-        throw new ConflictError(
-          `transaction ${txid} has COMMIT journaled; refusing ABORT`,
-          "already-committed",
-        );
+        throw new AlreadyCommittedError(txid, "has COMMIT journaled; refusing ABORT");
       if (before.prepared) await this.rollbackPrepared(txid);
       // The tombstone makes a PREPARE that arrives after this ABORT fail on the unique key.
       await this.writeTombstone(txid);
@@ -394,11 +384,7 @@ export class Participant<Ops> {
     const reason = err instanceof VoteNoError ? err.reason : voteNoReasonFor(err);
     if (reason === undefined) throw err;
     // Prepared here by a two-phase PREPARE of the same txid: only its decision may end it.
-    if (reason === ALREADY_PREPARED)
-      throw new ConflictError(
-        `transaction ${txid} is prepared here under two-phase commit; one-phase refused`,
-        ALREADY_PREPARED,
-      );
+    if (reason === ALREADY_PREPARED) throw new AlreadyPreparedError(txid);
     await this.writeTombstone(txid);
     const detail = err instanceof VoteNoError ? err.detail : undefined;
     this.logger.info({ txid, outcome: "aborted", reason }, "one-phase abort");
@@ -509,11 +495,7 @@ export class Participant<Ops> {
     );
     if (rowCount === 0) {
       const { state } = await this.outcome(txid);
-      if (state === "committed")
-        throw new ConflictError(
-          `transaction ${txid} is already committed here`,
-          "already-committed",
-        );
+      if (state === "committed") throw new AlreadyCommittedError(txid);
     }
   }
 
