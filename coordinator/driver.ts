@@ -145,7 +145,7 @@ export class TransactionDriver {
     by: DecidedBy,
   ): Promise<void> {
     const txid = this.current.txid;
-    // decide-once is idempotent (it returns what is stored), so a retry after a lost reply is
+    // The register is idempotent (it returns what is stored), so a retry after a lost reply is
     // safe; a few quick ones ride out a Redis reconnect.
     for (let attempt = 0; ; attempt++) {
       let stored;

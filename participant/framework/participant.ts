@@ -296,7 +296,7 @@ export class Participant<Ops> {
       }
       this.logger.debug({ txid, state: "committed" }, "commit prepared");
       await this.failpoints.hit("participant.after-commit-prepared");
-      // No end record: a journaled COMMIT expires on its own (see decide-once's "voted" mode).
+      // No end record: a journaled COMMIT expires on its own (see shared/lua/decide-voted-3.lua).
       return { txid, state: "committed" };
     });
   }
