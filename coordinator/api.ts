@@ -45,7 +45,7 @@ import { COORDINATOR_ROUTES as R } from "./routes.js";
 export interface OperationsPolicy {
   schema: z.ZodTypeAny;
   /** The keys one participant's operations lock (as the participant names them in a conflict). */
-  lockKeys?(operations: unknown[]): string[];
+  lockKeys?: (operations: unknown[]) => string[];
   refusal(
     participants: { name: string; operations: unknown[] }[],
     caller: Caller,

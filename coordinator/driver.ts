@@ -36,19 +36,19 @@ export interface DriverRole {
   /** Killed between the first send of the decision and the others (a fault test's failpoint). */
   firstSendFailpoint?: string;
   /** When the rest of phase 2 becomes due for recovery after a hand-off. */
-  handOffDelayMs(): number;
+  handOffDelayMs: () => number;
   /** The transaction stays in the log's index for recovery; a role may postpone it there. */
-  letGo?(index: "undecided" | "unacked"): Promise<void>;
+  letGo?: (index: "undecided" | "unacked") => Promise<void>;
   /** Just before the decision is written, and between the register's answer and anything that
    *  follows it (fault tests' failpoints). */
   beforeDecisionFailpoint?: string;
   afterDecisionFailpoint?: string;
-  sendPrepare?(participant: string): Promise<Event>;
-  sendOnePhase?(participant: string): Promise<Event>;
-  reply?(outcome: "committed" | "aborted" | "unknown", reason: string | undefined): void;
-  answer?(answer: Answer): void;
+  sendPrepare?: (participant: string) => Promise<Event>;
+  sendOnePhase?: (participant: string) => Promise<Event>;
+  reply?: (outcome: "committed" | "aborted" | "unknown", reason: string | undefined) => void;
+  answer?: (answer: Answer) => void;
   /** After each step: a role keeps its timers in line with the state. */
-  afterStep?(state: CoreState): void;
+  afterStep?: (state: CoreState) => void;
 }
 
 /** Effects after which this holder is done with the transaction. */
@@ -121,10 +121,14 @@ export class TransactionDriver {
         return this.handOff(effect.acked);
       case "let-go":
         return this.role.letGo?.(effect.index);
-      case "reply":
-        return required(this.role.reply, effect)(effect.outcome, effect.reason);
-      case "answer":
-        return required(this.role.answer, effect)(effect.answer);
+      case "reply": {
+        required(this.role.reply, effect)(effect.outcome, effect.reason);
+        return;
+      }
+      case "answer": {
+        required(this.role.answer, effect)(effect.answer);
+        return;
+      }
     }
   }
 
@@ -212,9 +216,9 @@ export class TransactionDriver {
         await this.firstDecision.promise;
         await this.io.failpoints.hit(failpoint);
       }
-      const reply = await this.io.participants
-        .decide(name, txid, decision)
-        .finally(() => this.firstDecision.resolve());
+      const reply = await this.io.participants.decide(name, txid, decision).finally(() => {
+        this.firstDecision.resolve();
+      });
       event = decisionReplyEvent(name, reply);
     } catch (err) {
       if (!isNoAnswer(err)) throw err;

@@ -126,8 +126,12 @@ class EngineRun {
       handOffDelayMs: () => 0,
       sendPrepare: (participant) => this.sendPrepare(participant),
       sendOnePhase: (participant) => this.sendOnePhase(participant),
-      reply: (outcome, reason) => this.answer(outcome, reason),
-      afterStep: (s) => this.keepTimers(s),
+      reply: (outcome, reason) => {
+        this.answer(outcome, reason);
+      },
+      afterStep: (s) => {
+        this.keepTimers(s);
+      },
     });
   }
 
@@ -141,7 +145,9 @@ class EngineRun {
       const dispatchDeadline = () => this.driver.dispatch({ type: "deadline" });
       this.deadlineTimer = setTimeout(dispatchDeadline, this.input.timeoutMs);
     }
-    void this.driver.done.then(() => this.finish());
+    void this.driver.done.then(() => {
+      this.finish();
+    });
     this.driver.dispatch({ type: "start" });
     return this.reply;
   }
@@ -173,7 +179,9 @@ class EngineRun {
       const operations = this.operations.get(name) ?? [];
       const reply = await participants
         .prepare(name, txid, operations, this.remainingMs(), names, ordered)
-        .finally(() => this.firstPrepare.resolve());
+        .finally(() => {
+          this.firstPrepare.resolve();
+        });
       const vote = parsedVote(reply);
       if (vote) {
         this.noteDetails(name, vote.vote === "no", vote);
@@ -222,7 +230,7 @@ class EngineRun {
   }
 
   /** Keeps what a participant said for the answer; a NO for a bad request is the client's fault. */
-  private noteDetails(name: string, refused: boolean, said: ParticipantDetails): void {
+  private noteDetails(name: string, refused: boolean, said: Said): void {
     const { reason, detail, results } = said;
     this.details.set(name, {
       ...(reason ? { reason } : {}),
@@ -270,6 +278,13 @@ class EngineRun {
     clearTimeout(this.replyTimer);
     this.engine.active.delete(this.input.txid);
   }
+}
+
+/** What a participant's answer may carry besides its vote (fields absent or undefined). */
+interface Said {
+  reason?: string | undefined;
+  detail?: Record<string, unknown> | undefined;
+  results?: unknown[] | undefined;
 }
 
 function optionalReason(reason: string | undefined): { reason?: string } {

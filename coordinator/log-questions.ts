@@ -95,7 +95,9 @@ function askReplay(
   return new Promise((resolve) => {
     const driver: TransactionDriver = new TransactionDriver(state, io, {
       ...QUESTION_ROLE,
-      reply: (outcome, reason) => resolve(resultFromState(driver.state, outcome, reason)),
+      reply: (outcome, reason) => {
+        resolve(resultFromState(driver.state, outcome, reason));
+      },
     });
     if (driver.dispatch({ type: "replay", gone }) === 0) resolve(undefined);
   });

@@ -48,9 +48,9 @@ async function main(): Promise<void> {
     config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS,
     config.CONCORD_PARTICIPANT_SECRETS,
   );
-  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) =>
-    logger.warn({ failpoint: name, spec }, "failpoint fired"),
-  );
+  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => {
+    logger.warn({ failpoint: name, spec }, "failpoint fired");
+  });
   failpoints.configure(config.CONCORD_FAILPOINTS);
   const io = { log, participants, logger, failpoints };
   const engine = new Engine(io, DEFAULT_ENGINE_OPTIONS);
@@ -106,8 +106,12 @@ async function main(): Promise<void> {
     redis.disconnect();
     setTimeout(() => process.exit(0), 200).unref();
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => {
+    shutdown("SIGTERM");
+  });
+  process.on("SIGINT", () => {
+    shutdown("SIGINT");
+  });
 }
 
 /** The bank's operations, checked whole before anything is logged (shared/bank-operations.ts). */

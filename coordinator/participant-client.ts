@@ -119,7 +119,9 @@ export class ParticipantClient {
       queue.push({ txid, action, json: JSON.stringify(body), timeoutMs, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          this.flush();
+        });
       }
     });
   }

@@ -66,9 +66,9 @@ export class Recovery {
     const tick = () => {
       this.sweep(startup)
         .then(() => (startup = false))
-        .catch((err: unknown) =>
-          this.logger.warn({ err: String(err) }, "recovery pass failed; will retry"),
-        )
+        .catch((err: unknown) => {
+          this.logger.warn({ err: String(err) }, "recovery pass failed; will retry");
+        })
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, intervalMs);
         });

@@ -103,14 +103,12 @@ export async function runSeries(
       return finish(deps, input, attempts, last);
     }
     if (last)
-      await deps.log
-        .linkNextAttempt(last.txid, txid)
-        .catch((err: unknown) =>
-          deps.logger.warn(
-            { txid, previous: last?.txid, err: String(err) },
-            "attempt link not written",
-          ),
+      await deps.log.linkNextAttempt(last.txid, txid).catch((err: unknown) => {
+        deps.logger.warn(
+          { txid, previous: last?.txid, err: String(err) },
+          "attempt link not written",
         );
+      });
     attempts.push(summary(result));
     const next = nextAttempt(
       {
@@ -158,12 +156,12 @@ async function finish(
         input.idempotency.requestHash,
         true,
       )
-      .catch((err: unknown) =>
+      .catch((err: unknown) => {
         deps.logger.warn(
           { txid: result.txid, err: String(err) },
           "idempotency key not marked done; a retry with it waits, then settles the last attempt",
-        ),
-      );
+        );
+      });
   }
   return { ...result, attempts };
 }

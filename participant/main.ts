@@ -52,9 +52,9 @@ async function main(): Promise<void> {
 
   const application = bankApplication;
   await migrate(pool, [...FRAMEWORK_MIGRATIONS, ...application.migrations]);
-  const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) =>
-    logger.warn({ failpoint: fp, spec }, "failpoint fired"),
-  );
+  const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) => {
+    logger.warn({ failpoint: fp, spec }, "failpoint fired");
+  });
   failpoints.configure(config.CONCORD_FAILPOINTS);
   const participant = new Participant(
     {
@@ -132,8 +132,12 @@ async function main(): Promise<void> {
     void decisionPool.end();
     setTimeout(() => process.exit(0), 200).unref();
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => {
+    shutdown("SIGTERM");
+  });
+  process.on("SIGINT", () => {
+    shutdown("SIGINT");
+  });
 }
 
 runMain("participant", main);

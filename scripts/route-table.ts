@@ -4,7 +4,7 @@
  * --write` puts it into README.md between its markers. A test keeps the README equal to it.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { ADMIN_ROUTES } from "../shared/admin-routes.js";
+import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../shared/admin-routes.js";
 import type { CallerKind } from "../shared/auth.js";
 import type { RouteSpec } from "../shared/routes.js";
 import { COORDINATOR_ROUTES } from "../coordinator/routes.js";
@@ -19,12 +19,20 @@ export const ROUTE_TABLE_END = "<!-- route-table:end -->";
 const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
   {
     service: "coordinator",
-    routes: [...Object.values(COORDINATOR_ROUTES), ...Object.values(ADMIN_ROUTES)],
+    routes: [
+      ...Object.values(COORDINATOR_ROUTES),
+      ...Object.values(ADMIN_ROUTES),
+      ...Object.values(ADMIN_RECOVERY_ROUTES),
+    ],
   },
   { service: "participant", routes: Object.values(PARTICIPANT_ROUTES) },
   {
     service: "bank participant",
-    routes: [...Object.values(BANK_ROUTES), ...Object.values(ADMIN_ROUTES)],
+    routes: [
+      ...Object.values(BANK_ROUTES),
+      ...Object.values(ADMIN_ROUTES),
+      ...Object.values(ADMIN_RECOVERY_ROUTES),
+    ],
   },
 ];
 

@@ -328,7 +328,7 @@ export class DurableLog {
     const token = randomUUID();
     const client = p.client ?? "";
     const [code, a, b, createdAt, deadlineAt] = await this.run<
-      [number, ScriptArg, ScriptArg, ScriptArg?, ScriptArg?]
+      [BeginCode, ScriptArg, ScriptArg, ScriptArg?, ScriptArg?]
     >(
       "concordBegin",
       [k.tx, k.events, k.undecided, this.clientKey(shardOf(txid), client || "-")],
@@ -410,7 +410,7 @@ export class DurableLog {
 
   async end(txid: string, acked: string[]): Promise<"committed" | "aborted"> {
     const k = this.keysFor(txid);
-    const [code, state] = await this.run<[number, string]>(
+    const [code, state] = await this.run<[EndCode, string]>(
       "concordEnd",
       [k.tx, k.events, k.unacked, k.finished],
       [txid, JSON.stringify(acked), this.options.retentionSeconds, MAX_EVENTS],
@@ -432,7 +432,7 @@ export class DurableLog {
     const records: TxRecord[] = [];
     replies.forEach(([err, h], i) => {
       const txid = txids[i];
-      if (!err && txid && h && Object.keys(h as object).length > 0)
+      if (!err && txid && h && Object.keys(h).length > 0)
         records.push(parseRecord(txid, h as Record<string, string>));
     });
     return records;

@@ -54,7 +54,7 @@ export class TransportError extends Error {
     readonly url: string,
     override readonly cause: unknown,
   ) {
-    super(`no answer from ${url}: ${(cause as Error)?.message ?? String(cause)}`);
+    super(`no answer from ${url}: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = "TransportError";
   }
 }

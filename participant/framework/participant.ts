@@ -233,7 +233,7 @@ export class Participant<Ops> {
     err: unknown,
     participants: readonly string[],
   ): Promise<PrepareResponse> {
-    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
+    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test((err as Error).message)) {
       // Seen before: committed means our YES was given and acted on; a tombstone means NO.
       const { state } = await this.outcome(txid);
       return state === "committed" ? { vote: "yes" } : { vote: "no", reason: "already-aborted" };
@@ -314,14 +314,12 @@ export class Participant<Ops> {
    * is lost, recovery's `endFinishedJournalRecords` writes it.
    */
   private endInBackground(txid: string): void {
-    this.journal
-      .end(txid, [this.name])
-      .catch((err: unknown) =>
-        this.logger.warn(
-          { txid, err: String(err) },
-          "journal end not written; recovery will write it",
-        ),
+    this.journal.end(txid, [this.name]).catch((err: unknown) => {
+      this.logger.warn(
+        { txid, err: String(err) },
+        "journal end not written; recovery will write it",
       );
+    });
   }
 
   async abort(txid: string): Promise<DecisionAck> {
@@ -375,7 +373,7 @@ export class Participant<Ops> {
   }
 
   private async refuseOnePhase(txid: string, err: unknown): Promise<OnePhaseResponse> {
-    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test(String((err as Error).message))) {
+    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test((err as Error).message)) {
       const { state } = await this.outcome(txid);
       return state === "committed"
         ? { outcome: "committed" }
@@ -427,12 +425,12 @@ export class Participant<Ops> {
         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2",
         [pid, `concord:${txid}`],
       )
-      .catch((err: unknown) =>
+      .catch((err: unknown) => {
         this.logger.warn(
           { txid, err: String(err) },
           "could not cancel a running PREPARE; the ABORT waits for it",
-        ),
-      );
+        );
+      });
   }
 
   /** Prepared transactions of this participant at least `minAgeMs` old, by txid. */

@@ -152,9 +152,13 @@ export function createPool(
   // A connection dies when PostgreSQL restarts; the pool replaces it. Without these listeners
   // the error event would crash the process: the pool's covers idle connections, and each
   // client's own covers the moments a checked-out connection is between two queries.
-  pool.on("error", (err) => logger.warn({ err: err.message }, "idle PostgreSQL connection lost"));
+  pool.on("error", (err) => {
+    logger.warn({ err: err.message }, "idle PostgreSQL connection lost");
+  });
   pool.on("connect", (client) => {
-    client.on("error", (err) => logger.warn({ err: err.message }, "PostgreSQL connection lost"));
+    client.on("error", (err) => {
+      logger.warn({ err: err.message }, "PostgreSQL connection lost");
+    });
   });
   return pool;
 }

@@ -55,9 +55,9 @@ export class ParticipantRecovery<Ops> {
     let minAgeMs = 0;
     const tick = () => {
       this.sweep(minAgeMs)
-        .catch((err: unknown) =>
-          this.logger.warn({ err: String(err) }, "participant recovery pass failed; will retry"),
-        )
+        .catch((err: unknown) => {
+          this.logger.warn({ err: String(err) }, "participant recovery pass failed; will retry");
+        })
         .finally(() => {
           minAgeMs = this.options.minAgeMs;
           if (this.timer) this.timer = setTimeout(tick, intervalMs);

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { COORDINATOR_ROUTES } from "../../coordinator/routes.js";
 import { PARTICIPANT_ROUTES } from "../../participant/framework/routes.js";
 import { BANK_ROUTES } from "../../participant/bank/bank-routes.js";
-import { ADMIN_ROUTES } from "../../shared/admin-routes.js";
+import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../../shared/admin-routes.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import type { RouteSpec } from "../../shared/routes.js";
 import { newTxid } from "../../shared/ids.js";
@@ -90,6 +90,7 @@ describe("route authorization: every route, credential and spelling", function (
       "PUT /v1/admin/failpoints/:name": ["admin"],
       "DELETE /v1/admin/failpoints/:name": ["admin"],
     });
+    expect(callers(ADMIN_RECOVERY_ROUTES)).to.deep.equal({ "GET /v1/admin/recovery": ["admin"] });
   });
 
   it("the coordinator: only the exact path with a credential the route takes reaches a handler", async function () {
@@ -152,7 +153,7 @@ describe("route authorization: every route, credential and spelling", function (
         params: () => ({ name: "route-walk-no-such-failpoint" }),
         handlerStatuses: [400],
       },
-    });
+    }).concat(probesFor(ADMIN_RECOVERY_ROUTES, { recoveryPasses: { handlerStatuses: [200] } }));
     const mismatches: string[] = [];
     let sent = 0;
     for (const [service, baseUrl] of [

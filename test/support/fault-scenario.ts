@@ -100,9 +100,10 @@ async function runScenario(h: FaultHarness, scenario: FaultScenario): Promise<vo
     for (const { process, failpoint, spec: how } of scenario.arm ?? [])
       await h.arm(process, failpoint, how);
     const prefix = scenario.transfer?.idempotencyKeyPrefix;
+    const timeoutMs = scenario.transfer?.timeoutMs;
     const options = {
-      timeoutMs: scenario.transfer?.timeoutMs,
-      key: prefix === undefined ? undefined : `${prefix}-${spec.from.account}`,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(prefix === undefined ? {} : { key: `${prefix}-${spec.from.account}` }),
     };
     const pending = transferThroughFaults(h, spec, options);
     const run: ScenarioRun = {
