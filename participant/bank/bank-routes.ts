@@ -89,51 +89,62 @@ export function mountBankRoutes(
   // of their ledger.
   mountRoute(app, auth, BANK_ROUTES.openAccount, async (req, res) => {
     const body = parseWith(openAccountSchema, req.body, "body");
-    const client = await pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("INSERT INTO accounts (id, balance) VALUES ($1, $2::bigint)", [
-        body.id,
-        body.balance,
-      ]);
-      await client.query(
-        "INSERT INTO ledger (txid, account, delta, kind) VALUES (NULL, $1, $2::bigint, 'open')",
-        [body.id, body.balance],
-      );
-      await client.query("COMMIT");
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      if (pgCode(err) === PG.uniqueViolation) throw new AccountExistsError(body.id);
-      throw err;
-    } finally {
-      client.release();
-    }
+    await insertFundedAccount(pool, body.id, body.balance);
     ctx.logger.info({ account: body.id, balance: body.balance }, "account opened");
     res.status(201).json({ id: body.id, balance: body.balance, version: 0 });
   });
 
   mountRoute(app, auth, BANK_ROUTES.ledger, async (req, res) => {
     const q = parseWith(ledgerQuerySchema, req.query, "query");
-    const { rows } = await pool.query<{
-      txid: string | null;
-      account: string;
-      delta: string;
-      kind: string;
-      at: Date;
-    }>(
-      `SELECT txid, account, delta::text AS delta, kind, at FROM ledger
+    res.json({ entries: await readLedger(pool, q) });
+  });
+}
+
+/**
+ * The account and its 'open' ledger entry in one PostgreSQL transaction, so that a balance never
+ * exists without the entry that explains it. An id already taken is AccountExistsError.
+ */
+async function insertFundedAccount(pool: Pool, id: string, balance: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("INSERT INTO accounts (id, balance) VALUES ($1, $2::bigint)", [id, balance]);
+    await client.query(
+      "INSERT INTO ledger (txid, account, delta, kind) VALUES (NULL, $1, $2::bigint, 'open')",
+      [id, balance],
+    );
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    if (pgCode(err) === PG.uniqueViolation) throw new AccountExistsError(id);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Ledger entries, newest first, filtered by txid and account when the query names them. */
+async function readLedger(
+  pool: Pool,
+  q: z.infer<typeof ledgerQuerySchema>,
+): Promise<{ txid: string | null; account: string; delta: string; kind: string; at: string }[]> {
+  const { rows } = await pool.query<{
+    txid: string | null;
+    account: string;
+    delta: string;
+    kind: string;
+    at: Date;
+  }>(
+    `SELECT txid, account, delta::text AS delta, kind, at FROM ledger
         WHERE ($1::uuid IS NULL OR txid = $1::uuid) AND ($2::text IS NULL OR account = $2)
         ORDER BY id DESC LIMIT $3`,
-      [q.txid ?? null, q.account ?? null, q.limit],
-    );
-    res.json({
-      entries: rows.map((r) => ({
-        txid: r.txid,
-        account: r.account,
-        delta: r.delta,
-        kind: r.kind,
-        at: r.at.toISOString(),
-      })),
-    });
-  });
+    [q.txid ?? null, q.account ?? null, q.limit],
+  );
+  return rows.map((r) => ({
+    txid: r.txid,
+    account: r.account,
+    delta: r.delta,
+    kind: r.kind,
+    at: r.at.toISOString(),
+  }));
 }

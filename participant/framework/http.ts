@@ -1,5 +1,5 @@
 /** The participant's 2PC endpoints. Bodies are validated before anything runs. */
-import type { Express } from "express";
+import type { Express, Response } from "express";
 import type pg from "pg";
 import type { Authenticator } from "../../shared/auth.js";
 import type { DurableLog } from "../../shared/durable-log.js";
@@ -11,6 +11,7 @@ import { errorReply, parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import {
   batchRequestSchema,
+  type BatchRequest,
   emptyBodySchema,
   prepareRequestSchema,
   twoPhaseActionSchema,
@@ -69,6 +70,71 @@ function inBatch(err: unknown, index: number): unknown {
   );
 }
 
+/** Whether this participant's PostgreSQL and journal answer; either unreachable is degraded. */
+async function checkHealth(
+  name: string,
+  deps: { pool: pg.Pool; journal: DurableLog },
+): Promise<{ ok: boolean; body: Record<string, unknown> }> {
+  const checks = await Promise.allSettled([deps.pool.query("SELECT 1"), deps.journal.redis.ping()]);
+  const [pgCheck, redisCheck] = checks.map((c) =>
+    c.status === "fulfilled" ? "ok" : "unreachable",
+  );
+  const ok = checks.every((c) => c.status === "fulfilled");
+  return {
+    ok,
+    body: {
+      status: ok ? "ok" : "degraded",
+      role: "participant",
+      name,
+      postgres: pgCheck,
+      journal: redisCheck,
+    },
+  };
+}
+
+/**
+ * Runs a batch's messages and writes each answer as an NDJSON line, then ends the response.
+ * Answers leave together when they are ready together (nothing waits: the common case, and the
+ * coordinator then handles them in one turn, which keeps its next messages batched too); an
+ * answer ready while others wait leaves at most BATCH_LINGER_MS later.
+ */
+async function writeAnswersAsReady<Ops>(
+  res: Response,
+  participant: Participant<Ops>,
+  messages: BatchRequest["messages"],
+  logger: Logger,
+): Promise<void> {
+  let ready: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (ready.length > 0) res.write(ready.join(""));
+    ready = [];
+  };
+  // Started in order, so that two messages for one txid meet its mutex in the order sent.
+  await Promise.all(
+    messages.map((m, i) =>
+      handleTwoPhase(participant, m.action, m.txid, m.body ?? {}, `body.messages.${i}.body`)
+        .then(
+          (body) => ({ status: 200, body }),
+          (err: unknown) =>
+            errorReply(inBatch(err, i), logger, {
+              path: R.batch.path,
+              txid: m.txid,
+              action: m.action,
+            }),
+        )
+        .then((reply) => {
+          timer ??= setTimeout(flush, BATCH_LINGER_MS);
+          ready.push(`${JSON.stringify({ index: i, ...reply })}\n`);
+        }),
+    ),
+  );
+  if (timer) clearTimeout(timer);
+  res.end(ready.join(""));
+}
+
 export function mountTwoPhaseRoutes<Ops>(
   app: Express,
   auth: Authenticator,
@@ -76,21 +142,8 @@ export function mountTwoPhaseRoutes<Ops>(
   deps: { pool: pg.Pool; journal: DurableLog; logger: Logger },
 ): void {
   mountRoute(app, auth, R.health, async (_req, res) => {
-    const checks = await Promise.allSettled([
-      deps.pool.query("SELECT 1"),
-      deps.journal.redis.ping(),
-    ]);
-    const [pgCheck, redisCheck] = checks.map((c) =>
-      c.status === "fulfilled" ? "ok" : "unreachable",
-    );
-    const ok = checks.every((c) => c.status === "fulfilled");
-    res.status(ok ? 200 : 503).json({
-      status: ok ? "ok" : "degraded",
-      role: "participant",
-      name: participant.name,
-      postgres: pgCheck,
-      journal: redisCheck,
-    });
+    const { ok, body } = await checkHealth(participant.name, deps);
+    res.status(ok ? 200 : 503).json(body);
   });
 
   // One route per message, and a batch route that carries several; both run the same handler.
@@ -117,38 +170,7 @@ export function mountTwoPhaseRoutes<Ops>(
     // PREPARE's wait ends before it, see concord_lock_keys), and when nothing waited, with all
     // of them in one write.
     res.status(200).type(NDJSON);
-    // Answers leave together when they are ready together (nothing waits: the common case, and
-    // the coordinator then handles them in one turn, which keeps its next messages batched too);
-    // an answer ready while others wait leaves at most BATCH_LINGER_MS later.
-    let ready: string[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const flush = () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      if (ready.length > 0) res.write(ready.join(""));
-      ready = [];
-    };
-    // Started in order, so that two messages for one txid meet its mutex in the order sent.
-    await Promise.all(
-      messages.map((m, i) =>
-        handleTwoPhase(participant, m.action, m.txid, m.body ?? {}, `body.messages.${i}.body`)
-          .then(
-            (body) => ({ status: 200, body }),
-            (err: unknown) =>
-              errorReply(inBatch(err, i), deps.logger, {
-                path: R.batch.path,
-                txid: m.txid,
-                action: m.action,
-              }),
-          )
-          .then((reply) => {
-            timer ??= setTimeout(flush, BATCH_LINGER_MS);
-            ready.push(`${JSON.stringify({ index: i, ...reply })}\n`);
-          }),
-      ),
-    );
-    if (timer) clearTimeout(timer);
-    res.end(ready.join(""));
+    await writeAnswersAsReady(res, participant, messages, deps.logger);
   });
 
   // A peer in doubt asks here what we know (cooperative termination). It may write a tombstone, so
