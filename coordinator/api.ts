@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import type { Express, Response } from "express";
 import { z } from "zod";
 import type { Authenticator, Caller } from "../shared/auth.js";
-import type { DurableLog, TxRecord } from "../shared/durable-log.js";
+import type { DurableLog, LogEvent, TxRecord } from "../shared/durable-log.js";
 import { TxExistsError } from "../shared/durable-log.js";
 import {
   ForbiddenError,
@@ -108,36 +108,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
       keyHeader === undefined
         ? undefined
         : parseWith(idempotencyKeySchema, keyHeader, "header.Idempotency-Key");
-    const seen = new Set<string>();
-    body.participants.forEach((p, i) => {
-      if (!deps.participants.has(p.name)) {
-        throw new ValidationError(
-          `body.participants.${i}.name: unknown participant ${JSON.stringify(p.name)}; known: ${deps.participants.names().join(", ")}`,
-          `body.participants.${i}.name`,
-        );
-      }
-      if (seen.has(p.name))
-        throw new ValidationError(
-          `body.participants.${i}.name: ${p.name} appears twice; put all its operations in one entry`,
-          `body.participants.${i}.name`,
-        );
-      seen.add(p.name);
-      // The same schema the participant applies: a malformed operation is refused here, before
-      // the begin record, so the log holds nothing for it.
-      if (deps.operations)
-        parseWith(deps.operations.schema, p.operations, `body.participants.${i}.operations`);
-    });
-    const refusal = deps.operations?.refusal(body.participants, caller);
-    if (refusal) {
-      if (refusal.rule === "reads-need-operator") throw new ForbiddenError(refusal.message);
-      throw new UnprocessableError(refusal.message, refusal.rule, refusal.field);
-    }
-    const timeoutMs = body.timeoutMs ?? deps.defaultTimeoutMs;
-    if (timeoutMs > deps.maxTimeoutMs)
-      throw new ValidationError(
-        `body.timeoutMs: must be at most ${deps.maxTimeoutMs}`,
-        "body.timeoutMs",
-      );
+    const timeoutMs = checkRequest(deps, body, caller);
 
     // Held until the client has its answer: the transaction's locks are then released or being
     // released by phase 2.
@@ -171,26 +142,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
     );
     // Another client's transaction is answered exactly as a missing one: its existence is not ours to tell.
     if (!record || !visibleTo(caller, record)) throw notFound(txid);
-    res.json({
-      ...summary(record),
-      timeoutMs: record.timeoutMs,
-      deadlineAt: iso(record.deadlineAtMs),
-      decidedBy: record.decidedBy,
-      decidedAt: iso(record.decidedAtMs),
-      endedAt: iso(record.endedAtMs),
-      presumedAbort: record.presumed,
-      // The attempts of one request link to each other (the coordinator's retries).
-      attempt: record.attempt,
-      series: record.series ?? record.txid,
-      previousAttempt: record.previous ?? null,
-      nextAttempt: record.next ?? null,
-      participants: record.participants.map((name) => ({
-        name,
-        vote: record.votes[name] ?? null,
-        acknowledgedAt: iso(record.acks[name]) ?? null,
-      })),
-      events: events.map((e) => ({ type: e.type, at: iso(e.atMs), data: e.data })),
-    });
+    res.json(transactionDetail(record, events));
   });
 
   // A participant in doubt asks here. An unknown txid is presumed aborted, and that answer is
@@ -200,6 +152,73 @@ export function mountApi(app: Express, deps: ApiDeps): void {
     const decision = await withRedis(() => decisionFor(deps.engine, txid, caller.id));
     res.json({ txid, decision });
   });
+}
+
+/**
+ * Everything checked before anything is logged: known, distinct participants; each one's
+ * operations against its schema; the rules over the whole transaction; the deadline's bound.
+ * Returns the transaction's timeout.
+ */
+function checkRequest(
+  deps: ApiDeps,
+  body: z.infer<typeof transactionRequestSchema>,
+  caller: Caller,
+): number {
+  const seen = new Set<string>();
+  body.participants.forEach((p, i) => {
+    if (!deps.participants.has(p.name)) {
+      throw new ValidationError(
+        `body.participants.${i}.name: unknown participant ${JSON.stringify(p.name)}; known: ${deps.participants.names().join(", ")}`,
+        `body.participants.${i}.name`,
+      );
+    }
+    if (seen.has(p.name))
+      throw new ValidationError(
+        `body.participants.${i}.name: ${p.name} appears twice; put all its operations in one entry`,
+        `body.participants.${i}.name`,
+      );
+    seen.add(p.name);
+    // The same schema the participant applies: a malformed operation is refused here, before
+    // the begin record, so the log holds nothing for it.
+    if (deps.operations)
+      parseWith(deps.operations.schema, p.operations, `body.participants.${i}.operations`);
+  });
+  const refusal = deps.operations?.refusal(body.participants, caller);
+  if (refusal) {
+    if (refusal.rule === "reads-need-operator") throw new ForbiddenError(refusal.message);
+    throw new UnprocessableError(refusal.message, refusal.rule, refusal.field);
+  }
+  const timeoutMs = body.timeoutMs ?? deps.defaultTimeoutMs;
+  if (timeoutMs > deps.maxTimeoutMs)
+    throw new ValidationError(
+      `body.timeoutMs: must be at most ${deps.maxTimeoutMs}`,
+      "body.timeoutMs",
+    );
+  return timeoutMs;
+}
+
+/** One transaction as GET shows it: the record, its attempts' links and its events. */
+function transactionDetail(record: TxRecord, events: LogEvent[]) {
+  return {
+    ...summary(record),
+    timeoutMs: record.timeoutMs,
+    deadlineAt: iso(record.deadlineAtMs),
+    decidedBy: record.decidedBy,
+    decidedAt: iso(record.decidedAtMs),
+    endedAt: iso(record.endedAtMs),
+    presumedAbort: record.presumed,
+    // The attempts of one request link to each other (the coordinator's retries).
+    attempt: record.attempt,
+    series: record.series ?? record.txid,
+    previousAttempt: record.previous ?? null,
+    nextAttempt: record.next ?? null,
+    participants: record.participants.map((name) => ({
+      name,
+      vote: record.votes[name] ?? null,
+      acknowledgedAt: iso(record.acks[name]) ?? null,
+    })),
+    events: events.map((e) => ({ type: e.type, at: iso(e.atMs), data: e.data })),
+  };
 }
 
 async function runTransaction(

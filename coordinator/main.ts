@@ -6,7 +6,7 @@ import { COORDINATOR_FAILPOINTS, Failpoints } from "../shared/failpoints.js";
 import { runMain } from "../shared/process-main.js";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
-import { createLogger } from "../shared/logger.js";
+import { createLogger, type Logger } from "../shared/logger.js";
 import {
   connectRedis,
   ensureDurableRedis,
@@ -27,10 +27,10 @@ import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
 import { Recovery } from "./recovery.js";
 
-async function main(): Promise<void> {
-  const config = loadConfig(coordinatorEnvSchema);
-  checkParticipantSecrets(config);
-  const logger = createLogger("coordinator", config.CONCORD_LOG_LEVEL);
+type CoordinatorConfig = ReturnType<typeof loadConfig<typeof coordinatorEnvSchema>>;
+
+/** The decision log, on a Redis that is checked to keep what it is told (fsync on write). */
+async function openLog(config: CoordinatorConfig, logger: Logger): Promise<DurableLog> {
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
   await ensureDurableRedis(redis, {
     acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS,
@@ -38,10 +38,18 @@ async function main(): Promise<void> {
     role: "coordinator",
   });
   await warnOnLargeStreamNodes(redis, logger);
-  const log = new DurableLog(redis, {
+  return new DurableLog(redis, {
     namespace: "coordinator",
     retentionSeconds: config.CONCORD_RETENTION_SECONDS,
   });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(coordinatorEnvSchema);
+  checkParticipantSecrets(config);
+  const logger = createLogger("coordinator", config.CONCORD_LOG_LEVEL);
+  const log = await openLog(config, logger);
+  const redis = log.redis;
   const participants = new ParticipantClient(
     createHttpClient(),
     config.CONCORD_PARTICIPANTS,
@@ -99,11 +107,18 @@ async function main(): Promise<void> {
     "coordinator listening",
   );
 
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, "shutting down");
+  stopOnSignals(logger, () => {
     recovery.stop();
     server.close();
     redis.disconnect();
+  });
+}
+
+/** SIGTERM or SIGINT: stop taking work, let go of the log, and exit shortly after. */
+function stopOnSignals(logger: Logger, stop: () => void): void {
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    stop();
     setTimeout(() => process.exit(0), 200).unref();
   };
   process.on("SIGTERM", () => {

@@ -49,16 +49,7 @@ function summary(r: TransactionResult): AttemptSummary {
  * unreachable: nothing was done); a later attempt that cannot begin ends the series with the
  * previous attempt's answer, which is certain.
  */
-export async function runSeries(
-  deps: {
-    engine: Engine;
-    log: DurableLog;
-    logger: Logger;
-    hotKeys?: HotKeys;
-    random?: () => number;
-  },
-  input: SeriesInput,
-): Promise<SeriesResult> {
+export async function runSeries(deps: SeriesDeps, input: SeriesInput): Promise<SeriesResult> {
   const random = deps.random ?? Math.random;
   const startedAt = monotonicMs();
   const leftMs = () => input.timeoutMs - (monotonicMs() - startedAt);
@@ -74,41 +65,17 @@ export async function runSeries(
     deps.hotKeys.anyHot(input.keys, startedAt);
   for (let attempt = 1; ; attempt++) {
     const txid = attempt === 1 ? first : txidAt(txidTimeMs(first));
-    const remainingMs = Math.max(1, Math.floor(leftMs()));
+    const timeoutMs = Math.max(1, Math.floor(leftMs()));
     let result: TransactionResult;
     try {
-      if (last && input.idempotency)
-        await deps.log.advanceIdempotencyKey(
-          input.idempotency.scopedKey,
-          txid,
-          input.idempotency.requestHash,
-          false,
-        );
-      result = await deps.engine.run({
-        txid,
-        participants: input.participants,
-        timeoutMs: remainingMs,
-        ...(input.idempotency ? { idempotencyKey: input.idempotency.key } : {}),
-        ...(input.client ? { client: input.client } : {}),
-        ...(last ? { link: { series: first, attempt, previous: last.txid } } : {}),
-        ...(ordered ? { ordered: true } : {}),
-      });
+      result = await runAttempt(deps, input, { txid, first, attempt, last, ordered, timeoutMs });
     } catch (err) {
       if (!last) throw err;
       // The earlier attempt aborted for certain; this one began nothing we know of.
-      deps.logger.warn(
-        { txid, series: first, attempt, err: String(err) },
-        "retry not begun; answering the last attempt",
-      );
+      const context = { txid, series: first, attempt, err: String(err) };
+      deps.logger.warn(context, "retry not begun; answering the last attempt");
       return finish(deps, input, attempts, last);
     }
-    if (last)
-      await deps.log.linkNextAttempt(last.txid, txid).catch((err: unknown) => {
-        deps.logger.warn(
-          { txid, previous: last?.txid, err: String(err) },
-          "attempt link not written",
-        );
-      });
     attempts.push(summary(result));
     const next = nextAttempt(
       {
@@ -120,25 +87,65 @@ export async function runSeries(
       random(),
     );
     if (!next.retry) {
-      if (attempt > 1)
-        deps.logger.info(
-          { txid, series: first, attempts: attempt, outcome: result.outcome, why: next.why },
-          "series ended",
-        );
+      const { outcome } = result;
+      const context = { txid, series: first, attempts: attempt, outcome, why: next.why };
+      if (attempt > 1) deps.logger.info(context, "series ended");
       return finish(deps, input, attempts, result);
     }
-    deps.logger.debug(
-      { txid, series: first, attempt, cause: result.abortCause, delayMs: next.delayMs },
-      "retrying",
-    );
-    last = result;
     const cause = result.abortCause;
+    deps.logger.debug({ txid, series: first, attempt, cause, delayMs: next.delayMs }, "retrying");
+    last = result;
     if (cause?.reason === "conflict") {
       ordered = true;
       if (cause.key) deps.hotKeys?.noteConflict(cause.participant, cause.key, monotonicMs());
     }
     await sleep(next.delayMs);
   }
+}
+
+interface SeriesDeps {
+  engine: Engine;
+  log: DurableLog;
+  logger: Logger;
+  hotKeys?: HotKeys;
+  random?: () => number;
+}
+
+/**
+ * One attempt: the idempotency key moves to it first (a client's retry then waits for this
+ * attempt), and once it has begun the attempt before it points to it.
+ */
+async function runAttempt(
+  deps: SeriesDeps,
+  input: SeriesInput,
+  a: {
+    txid: string;
+    first: string;
+    attempt: number;
+    last: TransactionResult | undefined;
+    ordered: boolean;
+    timeoutMs: number;
+  },
+): Promise<TransactionResult> {
+  const { txid, last } = a;
+  const key = input.idempotency;
+  if (last && key)
+    await deps.log.advanceIdempotencyKey(key.scopedKey, txid, key.requestHash, false);
+  const result = await deps.engine.run({
+    txid,
+    participants: input.participants,
+    timeoutMs: a.timeoutMs,
+    ...(key ? { idempotencyKey: key.key } : {}),
+    ...(input.client ? { client: input.client } : {}),
+    ...(last ? { link: { series: a.first, attempt: a.attempt, previous: last.txid } } : {}),
+    ...(a.ordered ? { ordered: true } : {}),
+  });
+  if (last) {
+    await deps.log.linkNextAttempt(last.txid, txid).catch((err: unknown) => {
+      deps.logger.warn({ txid, previous: last.txid, err: String(err) }, "attempt link not written");
+    });
+  }
+  return result;
 }
 
 /** Marks the idempotency key with the final attempt, so that a client's retry gets this answer. */

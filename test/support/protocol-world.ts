@@ -78,6 +78,14 @@ export class World {
     this.feed(inquiry, { type: "inquiry", asker, drivenHere, deadlinePassed });
   }
 
+  /**
+   * A client repeats the request (same Idempotency-Key) at a coordinator that reads the log now;
+   * `gone`: it has waited long enough to conclude the first request will not finish.
+   */
+  startReplay(gone: boolean): void {
+    this.feed(this.holder("replay", fromLog(this.logged(), "replay")), { type: "replay", gone });
+  }
+
   /** Runs one pending action chosen at random; false when none is left. */
   runOne(): boolean {
     if (this.pending.length === 0) return false;
@@ -151,19 +159,36 @@ export class World {
       this.pending.push({ holder, run });
     };
     switch (effect.type) {
-      case "send-prepare":
-        return add(() => this.prepare(effect.participant));
-      case "write-decision":
-        return add(() => this.decide(holder, effect.decision, effect.votes, effect.by));
+      case "send-prepare": {
+        add(() => this.prepare(effect.participant));
+        return;
+      }
+      case "write-decision": {
+        add(() => this.decide(holder, effect.decision, effect.votes, effect.by));
+        return;
+      }
       case "send-decision":
         this.checkSend(holder, effect.participant, effect.decision);
-        return add(() => this.deliver(effect.participant, effect.decision));
-      case "write-end":
-        return add(() => this.end(effect.acked));
-      case "hand-off":
-        return add(() => this.ack(effect.acked));
-      case "reply":
-        return this.reply(effect.outcome);
+        {
+          add(() => this.deliver(effect.participant, effect.decision));
+          return;
+        }
+      case "write-end": {
+        add(() => {
+          this.end(effect.acked);
+        });
+        return;
+      }
+      case "hand-off": {
+        add(() => {
+          this.ack(effect.acked);
+        });
+        return;
+      }
+      case "reply": {
+        this.reply(holder, effect.outcome);
+        return;
+      }
       case "answer":
         if (effect.answer.kind === "decision" && effect.answer.decision !== this.decision) {
           this.problem(
@@ -174,8 +199,10 @@ export class World {
       case "let-go":
         return;
       case "send-one-phase":
-      case "settle-one-phase":
-        return this.problem(`${effect.type} in a two-phase transaction`);
+      case "settle-one-phase": {
+        this.problem(`${effect.type} in a two-phase transaction`);
+        return;
+      }
     }
   }
 
@@ -281,12 +308,12 @@ export class World {
     return undefined;
   }
 
-  private reply(outcome: "committed" | "aborted" | "unknown"): void {
-    this.engineReplies++;
+  private reply(holder: Holder, outcome: "committed" | "aborted" | "unknown"): void {
+    if (holder.state.driver === "engine") this.engineReplies++;
     const expected =
       outcome === "committed" ? "commit" : outcome === "aborted" ? "abort" : undefined;
     if (expected && expected !== this.decision)
-      this.problem(`client told ${outcome}; register ${this.decision ?? "empty"}`);
+      this.problem(`${holder.name} told ${outcome}; register ${this.decision ?? "empty"}`);
   }
 
   private problem(text: string): void {

@@ -1,7 +1,7 @@
 /**
  * The protocol core over many seeded interleavings: the engine, recovery passes of this and of
- * a second coordinator (beside the live engine, before and after its deadline), and
- * participants' inquiries all hold one transaction at once, over a network that loses and
+ * a second coordinator (beside the live engine, before and after its deadline), participants'
+ * inquiries and a client's repeated requests all hold one transaction at once, over a network that loses and
  * duplicates messages (test/support/protocol-world.ts). Safety is checked at every step;
  * liveness once the network heals and recovery runs.
  */
@@ -23,9 +23,11 @@ function playOnce(seed: number): string[] {
   for (let steps = 0; steps < 400 && world.runOne(); steps++) {
     const r = random();
     // Another holder joins now and then: a recovery pass (the deadline may or may not have
-    // passed on the log's clock), or an inquiry from a participant in doubt.
+    // passed on the log's clock), a client's repeated request, or an inquiry from a
+    // participant in doubt.
     if (r < 0.04) world.startRecovery(random() < 0.6);
-    else if (r < 0.07) {
+    else if (r < 0.05) world.startReplay(random() < 0.5);
+    else if (r < 0.08) {
       const [asker] = world.inDoubt();
       if (asker) world.startInquiry(asker, random() < 0.3, random() < 0.6);
     }
