@@ -4,7 +4,7 @@
  *
  *   node dist/scripts/bench/noop-participant.js --name bank-a --port 7301
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ReplayGuard, SIGNATURE_HEADER, verifyRequest } from "../../shared/request-signing.js";
 import { parseArgs, runCli, UsageError } from "../cli-args.js";
 import { noopAnswer } from "./noop-answer.js";
@@ -53,7 +53,7 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   reply(res, status, out);
 }
 
-async function main(): Promise<undefined> {
+function parseFlags(): { name: string; port: number } {
   const { flags } = parseArgs(process.argv.slice(2), { name: "string", port: "number" });
   const port = flags.port;
   if (
@@ -64,13 +64,60 @@ async function main(): Promise<undefined> {
     port > 65535
   )
     throw new UsageError("--name and --port are required");
-  const name = flags.name;
+  return { name: flags.name, port };
+}
+
+function participantSecret(): string {
   const secret = process.env.CONCORD_PARTICIPANT_SECRET ?? "";
   if (secret.length < 32)
     throw new UsageError(
       "CONCORD_PARTICIPANT_SECRET (at least 32 characters) must be set: requests are checked as a real participant checks them",
     );
-  const replay = new ReplayGuard();
+  return secret;
+}
+
+/** Why the coordinator's signature on a 2PC request is refused, or undefined when it is good. */
+function signatureRefusal(
+  req: IncomingMessage,
+  body: Buffer,
+  auth: { name: string; secret: string; replay: ReplayGuard },
+): string | undefined {
+  const check = verifyRequest({
+    header: req.headers[SIGNATURE_HEADER] as string | undefined,
+    secretFor: (k) => (k === "coordinator" ? auth.secret : undefined),
+    audience: auth.name,
+    method: req.method ?? "",
+    path: req.url ?? "",
+    body,
+    contentType: req.headers["content-type"] ?? "",
+    contentEncoding: req.headers["content-encoding"] ?? "",
+    replay: auth.replay,
+  });
+  return check.ok ? undefined : check.reason;
+}
+
+/** Resolves once SIGTERM or SIGINT has closed the server. */
+function closedOnSignal(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () =>
+      server.close(() => {
+        resolve();
+      });
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    // close() waits for idle keep-alive connections; drop them so the process exits promptly.
+    process.once("SIGTERM", () => {
+      server.closeAllConnections();
+    });
+    process.once("SIGINT", () => {
+      server.closeAllConnections();
+    });
+  });
+}
+
+async function main(): Promise<undefined> {
+  const { name, port } = parseFlags();
+  const auth = { name, secret: participantSecret(), replay: new ReplayGuard() };
   const server = createServer((req, res) => {
     let size = 0;
     const chunks: Buffer[] = [];
@@ -84,23 +131,10 @@ async function main(): Promise<undefined> {
       try {
         const body = Buffer.concat(chunks);
         if (req.url?.startsWith("/v1/2pc")) {
-          const check = verifyRequest({
-            header: req.headers[SIGNATURE_HEADER] as string | undefined,
-            secretFor: (k) => (k === "coordinator" ? secret : undefined),
-            audience: name,
-            method: req.method ?? "",
-            path: req.url,
-            body,
-            contentType: req.headers["content-type"] ?? "",
-            contentEncoding: req.headers["content-encoding"] ?? "",
-            replay,
-          });
-          if (!check.ok) {
+          const refusal = signatureRefusal(req, body, auth);
+          if (refusal !== undefined) {
             reply(res, 401, {
-              error: {
-                code: "unauthorized",
-                message: `request signature refused: ${check.reason}`,
-              },
+              error: { code: "unauthorized", message: `request signature refused: ${refusal}` },
             });
             return;
           }
@@ -116,21 +150,7 @@ async function main(): Promise<undefined> {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", resolve);
   });
-  await new Promise<void>((resolve) => {
-    const stop = () =>
-      server.close(() => {
-        resolve();
-      });
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
-    // close() waits for idle keep-alive connections; drop them so the process exits promptly.
-    process.once("SIGTERM", () => {
-      server.closeAllConnections();
-    });
-    process.once("SIGINT", () => {
-      server.closeAllConnections();
-    });
-  });
+  await closedOnSignal(server);
 }
 
 runCli("noop-participant", USAGE, main);
