@@ -174,6 +174,7 @@ const SCRIPT_FILES = {
   concordEnd: "end-4.lua",
   concordDue: "due-1.lua",
   concordPostpone: "postpone-1.lua",
+  concordLinkNext: "link-next-1.lua",
 } as const;
 type ScriptName = keyof typeof SCRIPT_FILES;
 type ScriptArg = string | number;
@@ -549,7 +550,7 @@ export class DurableLog {
    * `previous` field is the link that always holds; this one is for reading forwards.
    */
   async linkNextAttempt(previous: string, next: string): Promise<void> {
-    await this.redis.hset(this.txKey(previous), "next", next);
+    await this.run<number>("concordLinkNext", [this.txKey(previous)], [next]);
   }
 
   private idempotencyKey(key: string): string {
@@ -738,7 +739,7 @@ export function parseRecord(txid: string, h: Record<string, string>): TxRecord {
     throw new CorruptRecordError(txid, "txid", f.txid, "is another transaction's id");
   return {
     txid,
-    // linkNextAttempt on a record that has expired leaves one holding only `next`.
+    // Such a hash was left by an earlier linkNextAttempt on an expired record.
     state: f.state ?? "preparing",
     participants: f.participants ?? [],
     onePhase: f.onePhase ?? false,
