@@ -88,6 +88,93 @@ export function cpuByRole(
 
 const CPU_ROLES = ["coordinator", "participant", "redis", "postgres", "bench"] as const;
 
+/** One row kind's table (none when it has no cells), with the first error seen in it. */
+function rowSection(
+  row: RowKind,
+  cells: readonly CellResult[],
+  roleOf: (name: string) => string,
+): string[] {
+  if (cells.length === 0) return [];
+  const lines = [`## ${ROW_TITLES[row]}`, ""];
+  lines.push(
+    `| participants | concurrency | tx/s | p50 | p95 | p99 | errors | ${CPU_ROLES.map((x) => `CPU ${x}`).join(" | ")} |`,
+  );
+  lines.push(`|---:|---:|---:|---:|---:|---:|---:|${CPU_ROLES.map(() => "---:").join("|")}|`);
+  for (const c of cells) {
+    const cpu = cpuByRole(c.cpuSecondsPer1000, roleOf);
+    const cpuCells = CPU_ROLES.map((role) =>
+      cpu[role] === undefined ? "–" : cpu[role].toFixed(2),
+    );
+    lines.push(
+      `| ${c.participants} | ${c.concurrency} | ${c.tps.toFixed(1)} | ${c.latencyMs.p50.toFixed(2)} | ${c.latencyMs.p95.toFixed(2)} | ${c.latencyMs.p99.toFixed(2)} | ${c.errors} | ${cpuCells.join(" | ")} |`,
+    );
+  }
+  const errored = cells.find((c) => c.firstError);
+  if (errored)
+    lines.push(
+      "",
+      `First error (${errored.participants} participants, concurrency ${errored.concurrency}): \`${errored.firstError?.replace(/`/g, "'")}\``,
+    );
+  lines.push("");
+  return lines;
+}
+
+function ratiosSection(ratios: readonly Ratio[]): string[] {
+  if (ratios.length === 0) return [];
+  const lines = ["## Ratios (Concord against the floor and the ceiling)", ""];
+  lines.push(
+    "| participants | concurrency | tx/s c/b | tx/s c/a | p50 c/b | p50 c/a |",
+    "|---:|---:|---:|---:|---:|---:|",
+  );
+  const f = (x: number | null) => (x === null ? "–" : x.toFixed(3));
+  for (const x of ratios)
+    lines.push(
+      `| ${x.participants} | ${x.concurrency} | ${f(x.tpsCOverB)} | ${f(x.tpsCOverA)} | ${f(x.p50COverB)} | ${f(x.p50COverA)} |`,
+    );
+  lines.push("");
+  return lines;
+}
+
+function recoverySection(recovery: readonly RecoveryResult[] | undefined): string[] {
+  if (!recovery || recovery.length === 0) return [];
+  const lines = [
+    "## Recovery throughput",
+    "",
+    "The coordinator is killed (SIGKILL) holding N decided, unacknowledged transactions (no-op participants) and started again; time until its log holds none unacknowledged.",
+    "",
+  ];
+  lines.push(
+    "| unacknowledged at kill | seconds from restart | seconds from ready | tx/s from restart |",
+    "|---:|---:|---:|---:|",
+  );
+  for (const x of recovery)
+    lines.push(
+      `| ${x.unackedAtKill} | ${x.secondsFromSpawn.toFixed(2)} | ${x.secondsFromReady.toFixed(2)} | ${x.perSecondFromSpawn} |`,
+    );
+  lines.push("");
+  return lines;
+}
+
+function memorySection(m: MemoryResult | undefined): string[] {
+  if (!m) return [];
+  const lines = [
+    "## Memory under sustained load",
+    "",
+    `Coordination only, 2 participants, concurrency ${m.concurrency}; finished transactions expire after ${m.retentionSeconds} s. Redis is the decision log's server (keys include the cluster coordinator's and the floor row's records).`,
+    "",
+  ];
+  lines.push(
+    "| seconds | transactions | coordinator RSS MiB | Redis used MiB | Redis keys |",
+    "|---:|---:|---:|---:|---:|",
+  );
+  for (const x of m.samples)
+    lines.push(
+      `| ${x.seconds.toFixed(0)} | ${x.transactions} | ${x.coordinatorRssMiB.toFixed(1)} | ${x.redisUsedMiB.toFixed(1)} | ${x.redisKeys} |`,
+    );
+  lines.push("");
+  return lines;
+}
+
 export function benchMarkdown(r: BenchReport): string {
   const roleOf = (name: string) => r.roles[name] ?? name;
   const m = r.machine;
@@ -99,80 +186,18 @@ export function benchMarkdown(r: BenchReport): string {
     "Latency in ms; CPU in seconds per 1,000 committed transactions, summed by role. Absolute numbers are noisy on a shared machine; the ratios measured side by side are what count.",
     "",
   ];
-  for (const row of Object.keys(ROW_TITLES) as RowKind[]) {
-    const cells = r.cells.filter((c) => c.row === row);
-    if (cells.length === 0) continue;
-    lines.push(`## ${ROW_TITLES[row]}`, "");
+  for (const row of Object.keys(ROW_TITLES) as RowKind[])
     lines.push(
-      `| participants | concurrency | tx/s | p50 | p95 | p99 | errors | ${CPU_ROLES.map((x) => `CPU ${x}`).join(" | ")} |`,
+      ...rowSection(
+        row,
+        r.cells.filter((c) => c.row === row),
+        roleOf,
+      ),
     );
-    lines.push(`|---:|---:|---:|---:|---:|---:|---:|${CPU_ROLES.map(() => "---:").join("|")}|`);
-    for (const c of cells) {
-      const cpu = cpuByRole(c.cpuSecondsPer1000, roleOf);
-      const cpuCells = CPU_ROLES.map((role) =>
-        cpu[role] === undefined ? "–" : cpu[role].toFixed(2),
-      );
-      lines.push(
-        `| ${c.participants} | ${c.concurrency} | ${c.tps.toFixed(1)} | ${c.latencyMs.p50.toFixed(2)} | ${c.latencyMs.p95.toFixed(2)} | ${c.latencyMs.p99.toFixed(2)} | ${c.errors} | ${cpuCells.join(" | ")} |`,
-      );
-    }
-    const errored = cells.find((c) => c.firstError);
-    if (errored)
-      lines.push(
-        "",
-        `First error (${errored.participants} participants, concurrency ${errored.concurrency}): \`${errored.firstError?.replace(/`/g, "'")}\``,
-      );
-    lines.push("");
-  }
-  if (r.ratios.length > 0) {
-    lines.push("## Ratios (Concord against the floor and the ceiling)", "");
-    lines.push(
-      "| participants | concurrency | tx/s c/b | tx/s c/a | p50 c/b | p50 c/a |",
-      "|---:|---:|---:|---:|---:|---:|",
-    );
-    const f = (x: number | null) => (x === null ? "–" : x.toFixed(3));
-    for (const x of r.ratios)
-      lines.push(
-        `| ${x.participants} | ${x.concurrency} | ${f(x.tpsCOverB)} | ${f(x.tpsCOverA)} | ${f(x.p50COverB)} | ${f(x.p50COverA)} |`,
-      );
-    lines.push("");
-  }
+  lines.push(...ratiosSection(r.ratios));
   if (r.contention && r.contention.length > 0) lines.push(contentionMarkdown(r.contention));
-  if (r.recovery && r.recovery.length > 0) {
-    lines.push(
-      "## Recovery throughput",
-      "",
-      "The coordinator is killed (SIGKILL) holding N decided, unacknowledged transactions (no-op participants) and started again; time until its log holds none unacknowledged.",
-      "",
-    );
-    lines.push(
-      "| unacknowledged at kill | seconds from restart | seconds from ready | tx/s from restart |",
-      "|---:|---:|---:|---:|",
-    );
-    for (const x of r.recovery)
-      lines.push(
-        `| ${x.unackedAtKill} | ${x.secondsFromSpawn.toFixed(2)} | ${x.secondsFromReady.toFixed(2)} | ${x.perSecondFromSpawn} |`,
-      );
-    lines.push("");
-  }
-  if (r.memory) {
-    const m = r.memory;
-    lines.push(
-      "## Memory under sustained load",
-      "",
-      `Coordination only, 2 participants, concurrency ${m.concurrency}; finished transactions expire after ${m.retentionSeconds} s. Redis is the decision log's server (keys include the cluster coordinator's and the floor row's records).`,
-      "",
-    );
-    lines.push(
-      "| seconds | transactions | coordinator RSS MiB | Redis used MiB | Redis keys |",
-      "|---:|---:|---:|---:|---:|",
-    );
-    for (const x of m.samples)
-      lines.push(
-        `| ${x.seconds.toFixed(0)} | ${x.transactions} | ${x.coordinatorRssMiB.toFixed(1)} | ${x.redisUsedMiB.toFixed(1)} | ${x.redisKeys} |`,
-      );
-    lines.push("");
-  }
+  lines.push(...recoverySection(r.recovery));
+  lines.push(...memorySection(r.memory));
   if (r.notes.length > 0) lines.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");
   return lines.join("\n");
 }
