@@ -19,7 +19,7 @@ import { FaultExecutor } from "./fault-executor.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { seededRandom } from "./prng.js";
 import { chaosMarkdown, type ChaosReport } from "./report.js";
-import { describeFault, drawSchedule, type FaultKind } from "./schedule.js";
+import { describeFault, drawSchedule, type Fault, type FaultKind } from "./schedule.js";
 import { Workload, type Account } from "./workload.js";
 
 export interface ChaosOptions {
@@ -44,26 +44,14 @@ const RECOVERY_BOUND_MS = 120_000;
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const dir = resolve(o.dir);
-  await stopCluster(dir);
-  removeOutsideData(dir);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  await clearRunDir(dir);
 
   o.log(`starting a ${o.banks}-bank cluster in ${dir}`);
   const cluster = await startCluster({ dir, banks: o.banks, env: CHAOS_ENV });
   const proxies = await putProxiesInFront(cluster);
   const accounts = await openAccounts(cluster);
   const expectedTotal = OPENING_BALANCE * BigInt(accounts.length);
-
-  const schedule = drawSchedule({
-    seed: o.seed,
-    durationMs: o.durationSeconds * 1000,
-    kinds: o.faultKinds,
-    topology: { banks: cluster.banks.map((b) => b.name) },
-  });
-  o.log(`fault schedule of seed ${o.seed}: ${schedule.length} faults`);
-  for (const f of schedule)
-    o.log(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(f)}`);
+  const schedule = drawLoggedSchedule(o, cluster);
 
   const workload = new Workload(
     cluster.coordinator.url,
@@ -77,25 +65,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const executor = new FaultExecutor(dir, proxies);
   const started = monotonicMs();
   workload.start();
-  const faults: ChaosReport["faults"] = [];
-  const unexpectedExits: string[] = [];
-  for (const fault of schedule) {
-    const wait = fault.atMs - (monotonicMs() - started);
-    if (wait > 0) await sleep(wait);
-    // Between faults everything the schedule touched has been restarted: a dead process now
-    // died on its own, which is a bug to report (it is restarted so the run stays meaningful).
-    for (const name of await restartUnexpectedlyDead(dir)) {
-      const at = ((monotonicMs() - started) / 1000).toFixed(1);
-      unexpectedExits.push(`${name} (found dead at ${at} s)`);
-      o.log(`  UNEXPECTED: ${name} exited on its own; restarted`);
-    }
-    const startedAtMs = monotonicMs() - started;
-    const result = await executor
-      .apply(fault)
-      .catch((err: unknown) => `failed to apply: ${(err as Error).message}`);
-    o.log(`  ${(startedAtMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(fault)}: ${result}`);
-    faults.push({ atMs: fault.atMs, startedAtMs, description: describeFault(fault), result });
-  }
+  const { faults, unexpectedExits } = await applySchedule(schedule, executor, dir, started, o.log);
   const remaining = o.durationSeconds * 1000 - (monotonicMs() - started);
   if (remaining > 0) await sleep(remaining);
   for (const name of await restartUnexpectedlyDead(dir))
@@ -127,15 +97,71 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     unexpectedExits,
     checker,
   };
+  writeRunFiles(dir, report, traffic.record);
+  await Promise.all([...proxies.values()].map((p) => p.stop()));
+  if (!o.keepRunning) await stopCluster(dir);
+  return report;
+}
+
+/** Every run starts from nothing: a cluster left in the directory is stopped and its data gone. */
+async function clearRunDir(dir: string): Promise<void> {
+  await stopCluster(dir);
+  removeOutsideData(dir);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+}
+
+/** The seed's fault schedule, logged in full before it starts so a run can be read beside it. */
+function drawLoggedSchedule(o: ChaosOptions, cluster: ClusterFile): Fault[] {
+  const schedule = drawSchedule({
+    seed: o.seed,
+    durationMs: o.durationSeconds * 1000,
+    kinds: o.faultKinds,
+    topology: { banks: cluster.banks.map((b) => b.name) },
+  });
+  o.log(`fault schedule of seed ${o.seed}: ${schedule.length} faults`);
+  for (const f of schedule)
+    o.log(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(f)}`);
+  return schedule;
+}
+
+/** Applies each fault at its time, restarting (and noting) any process found dead in between. */
+async function applySchedule(
+  schedule: readonly Fault[],
+  executor: FaultExecutor,
+  dir: string,
+  started: number,
+  log: (line: string) => void,
+): Promise<{ faults: ChaosReport["faults"]; unexpectedExits: string[] }> {
+  const faults: ChaosReport["faults"] = [];
+  const unexpectedExits: string[] = [];
+  for (const fault of schedule) {
+    const wait = fault.atMs - (monotonicMs() - started);
+    if (wait > 0) await sleep(wait);
+    // Between faults everything the schedule touched has been restarted: a dead process now
+    // died on its own, which is a bug to report (it is restarted so the run stays meaningful).
+    for (const name of await restartUnexpectedlyDead(dir)) {
+      const at = ((monotonicMs() - started) / 1000).toFixed(1);
+      unexpectedExits.push(`${name} (found dead at ${at} s)`);
+      log(`  UNEXPECTED: ${name} exited on its own; restarted`);
+    }
+    const startedAtMs = monotonicMs() - started;
+    const result = await executor
+      .apply(fault)
+      .catch((err: unknown) => `failed to apply: ${(err as Error).message}`);
+    log(`  ${(startedAtMs / 1000).toFixed(1).padStart(6)} s  ${describeFault(fault)}: ${result}`);
+    faults.push({ atMs: fault.atMs, startedAtMs, description: describeFault(fault), result });
+  }
+  return { faults, unexpectedExits };
+}
+
+function writeRunFiles(dir: string, report: ChaosReport, record: readonly ClientEntry[]): void {
   writeFileSync(join(dir, "chaos-report.json"), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(dir, "chaos-report.md"), chaosMarkdown(report));
   writeFileSync(
     join(dir, "client-record.jsonl"),
-    traffic.record.map((e) => JSON.stringify(e)).join("\n") + "\n",
+    record.map((e) => JSON.stringify(e)).join("\n") + "\n",
   );
-  await Promise.all([...proxies.values()].map((p) => p.stop()));
-  if (!o.keepRunning) await stopCluster(dir);
-  return report;
 }
 
 /** The coordinator reaches each participant through a proxy the runner controls. */
