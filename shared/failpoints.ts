@@ -43,7 +43,6 @@ export type FailpointSpec = z.infer<typeof failpointSpecSchema>;
 
 /** Thrown at a failpoint whose action is `error`: the code path fails as an I/O error would. */
 export class FailpointError extends Error {
-  readonly retryable = true;
   constructor(readonly failpoint: string) {
     super(`failpoint ${failpoint} fired`);
     this.name = "FailpointError";

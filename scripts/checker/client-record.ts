@@ -15,7 +15,6 @@ const entrySchema = z.object({
 
 /** Thrown when a line of the client record is not JSON or not an entry; names the line. */
 export class ClientRecordError extends Error {
-  readonly retryable = false;
   constructor(
     readonly source: string,
     readonly line: number,

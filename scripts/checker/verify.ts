@@ -6,7 +6,6 @@ import { checkInvariants, type Report } from "./invariants.js";
 
 /** Thrown when the state folder holds no cluster.json: there is nothing to check. */
 export class NoClusterError extends Error {
-  readonly retryable = false;
   constructor(readonly dir: string) {
     super(`no cluster in ${dir}; start one with: npm run cluster -- start --dir ${dir}`);
     this.name = "NoClusterError";
