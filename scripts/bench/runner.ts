@@ -5,8 +5,7 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { monotonicMs } from "../../shared/clock.js";
@@ -14,14 +13,7 @@ import { DurableLog } from "../../shared/durable-log.js";
 import { startCluster, stopCluster } from "../cluster/cluster.js";
 import { adminSecretOf, type ClusterFile } from "../cluster/cluster-file.js";
 import { removeOutsideData } from "../cluster/postgres.js";
-import {
-  freePort,
-  isOurProcess,
-  spawnDetached,
-  stopProcess,
-  waitUntil,
-  type ProcessSpec,
-} from "../cluster/processes.js";
+import { stopProcess } from "../cluster/processes.js";
 import { runCell, warmUp, type CellResult } from "./cell.js";
 import { clockTicksPerSecond, type TrackedProcess } from "./cpu.js";
 import {
@@ -32,6 +24,12 @@ import {
   type RowKind,
   type Transfer,
 } from "./drivers.js";
+import {
+  BENCH_RETENTION_SECONDS,
+  coordinatorControl,
+  startNoopParticipants,
+  type Extra,
+} from "./extra-processes.js";
 import { KeepAliveJson } from "./http-json.js";
 import { measureMemory, type MemoryResult } from "./memory.js";
 import { measureRecovery, type CoordinatorControl, type RecoveryResult } from "./recovery.js";
@@ -44,7 +42,6 @@ import {
   type ContentionResult,
 } from "./contention.js";
 
-const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
  * The benchmark is one client pushing as hard as it can: the per-client limits, which exist to
  * keep one client from starving others, would measure themselves instead of Concord.
@@ -59,7 +56,6 @@ const BENCH_ENV: Record<string, string> = {
 export const DEFAULT_BENCH_DIR = ".concord/bench";
 const OPENING_BALANCE = "1000000000000";
 const MAX_TRANSACTIONS_PER_CELL = 200_000;
-const START_TIMEOUT_MS = 30_000;
 
 export interface BenchOptions {
   quick: boolean;
@@ -114,267 +110,374 @@ export function matrixFor(quick: boolean): Matrix {
       };
 }
 
-/** Processes this run started outside the cluster (no-op participants, a second coordinator). */
-interface Extra {
-  spec: ProcessSpec;
-  pid: number;
+/** What a run holds open: runBench's `finally` releases all of it, whatever happened. */
+interface Held {
+  extras: Extra[];
+  pools: Map<string, pg.Pool>;
+  clients: KeepAliveJson[];
+  redis: Redis | undefined;
 }
+
+/** What the sections of a run share once the cluster is up and its accounts are open. */
+interface Run {
+  o: BenchOptions;
+  matrix: Matrix;
+  maxConcurrency: number;
+  dir: string;
+  held: Held;
+  ticks: number;
+  cluster: ClusterFile;
+  /** The administrator's client, which opened the accounts. */
+  admin: KeepAliveJson;
+  /** Every process whose CPU is measured, and its role; the coordination-only row adds its own. */
+  tracked: TrackedProcess[];
+  roleByName: Map<string, string>;
+  cells: CellResult[];
+  /** Rows warmed up already: a row warms up before its first cell only. */
+  warmed: Set<RowKind>;
+}
+
+/** The second coordinator of the coordination-only row, as CoordinatorControl started it. */
+type BenchCoordinator = Awaited<ReturnType<CoordinatorControl["start"]>>;
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const started = monotonicMs();
   const matrix = matrixFor(o.quick);
   const maxConcurrency = Math.max(...matrix.concurrencies);
   const dir = resolve(o.dir);
+  await clearBenchDir(dir);
+
+  const held: Held = { extras: [], pools: new Map(), clients: [], redis: undefined };
+  const ticks = clockTicksPerSecond();
+  try {
+    const run = await startRun(o, { matrix, maxConcurrency, dir, held, ticks });
+    if (o.rows.includes("ceiling") || o.rows.includes("floor")) await runLocalRows(run);
+    if (o.rows.includes("concord")) await runConcordRow(run);
+    const contention = o.contention ? await runContentionSection(run) : undefined;
+    const { recovery, memory } = o.rows.includes("coordination")
+      ? await runCoordinationRow(run)
+      : {};
+    return assembleReport(run, started, { recovery, contention, memory });
+  } finally {
+    await releaseHeld(held, dir);
+  }
+}
+
+/** A run starts from nothing: a cluster left in the directory is stopped and its data gone. */
+async function clearBenchDir(dir: string): Promise<void> {
   await stopCluster(dir);
   removeOutsideData(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "logs"), { recursive: true });
+}
 
-  const extras: Extra[] = [];
-  const cells: CellResult[] = [];
-  const notes: string[] = [];
-  const ticks = clockTicksPerSecond();
-  let redis: Redis | undefined;
-  const pools = new Map<string, pg.Pool>();
-  const clients: KeepAliveJson[] = [];
-  try {
-    o.log(`starting a ${matrix.banks}-bank cluster in ${dir}`);
-    // The default log level (info), as a user runs it: one line per transaction at the coordinator.
-    const cluster = await startCluster({ dir, banks: matrix.banks, env: BENCH_ENV });
-    const admin = new KeepAliveJson(8);
-    clients.push(admin);
-    await openAccounts(cluster, admin, maxConcurrency);
-    o.log(`opened ${maxConcurrency} accounts at each of ${cluster.banks.length} banks`);
+/** Starts the cluster, opens one account per worker at every bank, and lists what to measure. */
+async function startRun(
+  o: BenchOptions,
+  base: Pick<Run, "matrix" | "maxConcurrency" | "dir" | "held" | "ticks">,
+): Promise<Run> {
+  const { matrix, maxConcurrency, dir, held } = base;
+  o.log(`starting a ${matrix.banks}-bank cluster in ${dir}`);
+  // The default log level (info), as a user runs it: one line per transaction at the coordinator.
+  const cluster = await startCluster({ dir, banks: matrix.banks, env: BENCH_ENV });
+  const admin = new KeepAliveJson(8);
+  held.clients.push(admin);
+  await openAccounts(cluster, admin, maxConcurrency);
+  o.log(`opened ${maxConcurrency} accounts at each of ${cluster.banks.length} banks`);
 
-    const tracked: TrackedProcess[] = [
-      ...cluster.processes.map((p) => ({
-        name: p.name,
-        role: p.role,
-        pid: p.pid,
-        withChildren: p.role === "postgres",
-      })),
-      { name: "bench", role: "bench", pid: process.pid, withChildren: false },
-    ];
-    const roleByName = new Map(tracked.map((t) => [t.name, t.role]));
-    const warmed = new Set<RowKind>();
-    const run = async (row: RowKind, participants: number, transfer: Transfer) => {
-      if (!warmed.has(row)) {
-        warmed.add(row);
-        await warmUp(transfer, 8, matrix.rowWarmupMs);
-      }
-      for (const concurrency of matrix.concurrencies) {
-        const cell = await runCell(
-          {
-            row,
-            participants,
-            concurrency,
-            warmupMs: matrix.warmupMs,
-            measureMs: matrix.measureMs,
-            maxTransactions: MAX_TRANSACTIONS_PER_CELL,
-          },
-          transfer,
-          () => tracked,
-          ticks,
-        );
-        cells.push(cell);
-        o.log(
-          `  ${row.padEnd(12)} k=${participants} c=${String(concurrency).padStart(2)}: ${cell.tps.toFixed(1).padStart(7)} tx/s  p50 ${cell.latencyMs.p50.toFixed(2)} p95 ${cell.latencyMs.p95.toFixed(2)} p99 ${cell.latencyMs.p99.toFixed(2)} ms  errors ${cell.errors}${cell.firstError ? ` (${cell.firstError.slice(0, 120)})` : ""}`,
-        );
-      }
-    };
-    const two = cluster.banks.slice(0, 2).map((b) => b.name);
+  const tracked: TrackedProcess[] = [
+    ...cluster.processes.map((p) => ({
+      name: p.name,
+      role: p.role,
+      pid: p.pid,
+      withChildren: p.role === "postgres",
+    })),
+    { name: "bench", role: "bench", pid: process.pid, withChildren: false },
+  ];
+  const roleByName = new Map(tracked.map((t) => [t.name, t.role]));
+  return { ...base, o, cluster, admin, tracked, roleByName, cells: [], warmed: new Set() };
+}
 
-    if (o.rows.includes("ceiling") || o.rows.includes("floor")) {
-      for (const bank of cluster.banks.slice(0, 2))
-        pools.set(
-          bank.name,
-          new pg.Pool({ connectionString: bank.databaseUrl, max: maxConcurrency + 2 }),
-        );
-      if (o.rows.includes("ceiling")) await run("ceiling", 2, ceilingTransfer(pools, two));
-      if (o.rows.includes("floor")) {
-        redis = new Redis(cluster.coordinator.adminRedisUrl, {
-          lazyConnect: true,
-          maxRetriesPerRequest: 1,
-        });
-        await redis.connect();
-        await run(
-          "floor",
-          2,
-          floorTransfer(
-            pools,
-            two,
-            new DurableLog(redis, { namespace: "bench", retentionSeconds: 3600 }),
-          ),
-        );
-      }
-      // The participants need their own connections for (c): give the servers' slots back.
-      await Promise.all([...pools.values()].map((p) => p.end()));
-      pools.clear();
-    }
-
-    if (o.rows.includes("concord")) {
-      const http = new KeepAliveJson(maxConcurrency + 4);
-      clients.push(http);
-      for (const k of matrix.participantCounts)
-        await run(
-          "concord",
-          k,
-          httpTransfer(
-            http,
-            cluster.coordinator.url,
-            cluster.banks.slice(0, k).map((b) => b.name),
-            cluster.secrets.apiKey,
-          ),
-        );
-    }
-
-    let contention: ContentionResult[] | undefined;
-    if (o.contention) {
-      const banks: [string, string] = [
-        cluster.banks[0]?.name ?? "bank-a",
-        cluster.banks[1]?.name ?? "bank-b",
-      ];
-      await openContentionAccounts(cluster, admin, banks);
-      const http = new KeepAliveJson(maxConcurrency + 4);
-      clients.push(http);
-      contention = [];
-      for (const load of ["hot-pair", "zipf"] as const) {
-        for (const concurrency of matrix.concurrencies.filter((c) => c <= 32)) {
-          const r = await runContentionCell({
-            http,
-            coordinatorUrl: cluster.coordinator.url,
-            apiKey: cluster.secrets.apiKey,
-            banks,
-            load,
-            concurrency,
-            durationMs: matrix.contentionMs,
-            maxTransfers: MAX_TRANSACTIONS_PER_CELL,
-          });
-          contention.push(r);
-          const aborts =
-            Object.entries(r.aborts)
-              .map(([k, v]) => `${k} ${v}`)
-              .join(", ") || "none";
-          o.log(
-            `  ${load.padEnd(12)} c=${String(concurrency).padStart(2)}: ${r.committedPerSecond.toFixed(1).padStart(7)} committed/s  ${(r.committedShare * 100).toFixed(1)} % of ${r.sent}  attempts/commit ${r.attemptsPerCommit}  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  aborts: ${aborts}`,
-          );
-        }
-      }
-    }
-
-    let recovery: RecoveryResult[] | undefined;
-    let memory: MemoryResult | undefined;
-    if (o.rows.includes("coordination")) {
-      const k = Math.max(...matrix.participantCounts);
-      const names = cluster.banks.slice(0, k).map((b) => b.name);
-      const routes = await startNoopParticipants(
-        names,
-        dir,
-        extras,
-        cluster.secrets.participantSecrets,
-      );
-      const control = coordinatorControl(cluster, routes, dir, extras);
-      const coordinator = await control.start({});
-      for (const e of extras) {
-        tracked.push({ name: e.spec.name, role: e.spec.role, pid: e.pid, withChildren: false });
-        roleByName.set(e.spec.name, e.spec.role);
-      }
-      o.log(
-        `started ${names.length} no-op participants and a second coordinator at ${coordinator.url}`,
-      );
-      const http = new KeepAliveJson(maxConcurrency + 4);
-      clients.push(http);
-      for (const kk of matrix.participantCounts)
-        await run(
-          "coordination",
-          kk,
-          httpTransfer(http, coordinator.url, names.slice(0, kk), cluster.secrets.apiKey),
-        );
-
-      if (o.extras) {
-        redis ??= new Redis(cluster.coordinator.adminRedisUrl, {
-          lazyConnect: true,
-          maxRetriesPerRequest: 1,
-        });
-        if (redis.status === "wait") await redis.connect();
-        o.log(
-          `memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (retention ${BENCH_RETENTION_SECONDS} s)`,
-        );
-        memory = await measureMemory({
-          transfer: httpTransfer(http, coordinator.url, names.slice(0, 2), cluster.secrets.apiKey),
-          concurrency: 32,
-          durationMs: matrix.memoryRunMs,
-          sampleEveryMs: 5000,
-          coordinatorPid: coordinator.pid,
-          redis,
-          retentionSeconds: BENCH_RETENTION_SECONDS,
-        });
-        const first = memory.samples[0];
-        const last = memory.samples[memory.samples.length - 1];
-        o.log(
-          `  coordinator RSS ${first?.coordinatorRssMiB} -> ${last?.coordinatorRssMiB} MiB, Redis ${first?.redisUsedMiB} -> ${last?.redisUsedMiB} MiB after ${last?.transactions} transactions`,
-        );
-
-        // The cluster's own coordinator shares the log: stopped, so that only the restarted one recovers.
-        const main = cluster.processes.find((p) => p.role === "coordinator");
-        if (main) await stopProcess(main.pid, main.marker, main.stopSignal);
-        await control.kill(coordinator.pid, coordinator.spec);
-        const log = new DurableLog(redis, {
-          namespace: "coordinator",
-          retentionSeconds: BENCH_RETENTION_SECONDS,
-        });
-        recovery = [];
-        for (const n of matrix.recoveryCounts) {
-          const r = await measureRecovery(
-            n,
-            names.slice(0, 2),
-            http,
-            cluster.secrets.apiKey,
-            log,
-            control,
-          );
-          recovery.push(r);
-          o.log(
-            `  recovery of ${r.unackedAtKill} decided, unacknowledged transactions: ${r.secondsFromSpawn.toFixed(2)} s from restart (${r.secondsFromReady.toFixed(2)} s from ready), ${r.perSecondFromSpawn} tx/s`,
-          );
-        }
-      }
-    }
-
-    notes.push(
-      "(b) follows the coordinator's order: begin in the decision log, PREPARE at every bank in parallel, decide-once, COMMIT PREPARED in parallel, end; the log is DurableLog in namespace \"bench\" on the coordinator's Redis (AOF, fsync always).",
-      "(a) runs the bank's own balance update statement (participant/bank/balance-update.ts), one autocommit statement per bank in parallel; (b) adds the concord_txn row and PREPARE TRANSACTION around it.",
-      "Every worker has its own account at every bank, the same for (a), (b) and (c), so no row lock is contended.",
-      "PostgreSQL CPU is the postmaster, its live backends and its reaped children; Redis CPU is the server process.",
-    );
-    const cpu = cpus();
-    return {
-      mode: o.quick ? "quick" : "full",
-      machine: {
-        cpus: cpu.length,
-        model: cpu[0]?.model ?? "unknown",
-        totalMemoryBytes: totalmem(),
-        node: process.version,
-        platform: `${platform()} ${release()}`,
-        date: new Date().toISOString(),
-      },
-      wallSeconds: (monotonicMs() - started) / 1000,
-      clockTicksPerSecond: ticks,
-      notes,
-      cells,
-      ratios: ratios(cells),
-      roles: Object.fromEntries(roleByName),
-      ...(recovery ? { recovery } : {}),
-      ...(contention ? { contention } : {}),
-      ...(memory ? { memory } : {}),
-    };
-  } finally {
-    for (const c of clients) c.close();
-    await Promise.all([...pools.values()].map((p) => p.end().catch(() => undefined)));
-    if (redis) redis.disconnect();
-    await Promise.all(extras.map((e) => stopProcess(e.pid, e.spec.marker, e.spec.stopSignal)));
-    await stopCluster(dir);
+/** One row's cells at every concurrency of the matrix, after the row's warm-up the first time. */
+async function runRow(
+  run: Run,
+  row: RowKind,
+  participants: number,
+  transfer: Transfer,
+): Promise<void> {
+  const { matrix } = run;
+  if (!run.warmed.has(row)) {
+    run.warmed.add(row);
+    await warmUp(transfer, 8, matrix.rowWarmupMs);
   }
+  for (const concurrency of matrix.concurrencies) {
+    const cell = await runCell(
+      {
+        row,
+        participants,
+        concurrency,
+        warmupMs: matrix.warmupMs,
+        measureMs: matrix.measureMs,
+        maxTransactions: MAX_TRANSACTIONS_PER_CELL,
+      },
+      transfer,
+      () => run.tracked,
+      run.ticks,
+    );
+    run.cells.push(cell);
+    run.o.log(
+      `  ${row.padEnd(12)} k=${participants} c=${String(concurrency).padStart(2)}: ${cell.tps.toFixed(1).padStart(7)} tx/s  p50 ${cell.latencyMs.p50.toFixed(2)} p95 ${cell.latencyMs.p95.toFixed(2)} p99 ${cell.latencyMs.p99.toFixed(2)} ms  errors ${cell.errors}${cell.firstError ? ` (${cell.firstError.slice(0, 120)})` : ""}`,
+    );
+  }
+}
+
+/** Rows (a) and (b): the first two banks' PostgreSQL driven from this process, without HTTP. */
+async function runLocalRows(run: Run): Promise<void> {
+  const { o, cluster, held } = run;
+  const two = cluster.banks.slice(0, 2).map((b) => b.name);
+  for (const bank of cluster.banks.slice(0, 2))
+    held.pools.set(
+      bank.name,
+      new pg.Pool({ connectionString: bank.databaseUrl, max: run.maxConcurrency + 2 }),
+    );
+  if (o.rows.includes("ceiling")) await runRow(run, "ceiling", 2, ceilingTransfer(held.pools, two));
+  if (o.rows.includes("floor")) {
+    const redis = new Redis(cluster.coordinator.adminRedisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    held.redis = redis;
+    await redis.connect();
+    await runRow(
+      run,
+      "floor",
+      2,
+      floorTransfer(
+        held.pools,
+        two,
+        new DurableLog(redis, { namespace: "bench", retentionSeconds: 3600 }),
+      ),
+    );
+  }
+  // The participants need their own connections for (c): give the servers' slots back.
+  await Promise.all([...held.pools.values()].map((p) => p.end()));
+  held.pools.clear();
+}
+
+/** Row (c): Concord over HTTP, at each participant count. */
+async function runConcordRow(run: Run): Promise<void> {
+  const { cluster } = run;
+  const http = new KeepAliveJson(run.maxConcurrency + 4);
+  run.held.clients.push(http);
+  for (const k of run.matrix.participantCounts)
+    await runRow(
+      run,
+      "concord",
+      k,
+      httpTransfer(
+        http,
+        cluster.coordinator.url,
+        cluster.banks.slice(0, k).map((b) => b.name),
+        cluster.secrets.apiKey,
+      ),
+    );
+}
+
+/** The contention section on the real cluster: a hot pair, then Zipf-ranked accounts. */
+async function runContentionSection(run: Run): Promise<ContentionResult[]> {
+  const { cluster, matrix } = run;
+  const banks: [string, string] = [
+    cluster.banks[0]?.name ?? "bank-a",
+    cluster.banks[1]?.name ?? "bank-b",
+  ];
+  await openContentionAccounts(cluster, run.admin, banks);
+  const http = new KeepAliveJson(run.maxConcurrency + 4);
+  run.held.clients.push(http);
+  const contention: ContentionResult[] = [];
+  for (const load of ["hot-pair", "zipf"] as const) {
+    for (const concurrency of matrix.concurrencies.filter((c) => c <= 32)) {
+      const r = await runContentionCell({
+        http,
+        coordinatorUrl: cluster.coordinator.url,
+        apiKey: cluster.secrets.apiKey,
+        banks,
+        load,
+        concurrency,
+        durationMs: matrix.contentionMs,
+        maxTransfers: MAX_TRANSACTIONS_PER_CELL,
+      });
+      contention.push(r);
+      const aborts =
+        Object.entries(r.aborts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ") || "none";
+      run.o.log(
+        `  ${load.padEnd(12)} c=${String(concurrency).padStart(2)}: ${r.committedPerSecond.toFixed(1).padStart(7)} committed/s  ${(r.committedShare * 100).toFixed(1)} % of ${r.sent}  attempts/commit ${r.attemptsPerCommit}  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  aborts: ${aborts}`,
+      );
+    }
+  }
+  return contention;
+}
+
+/**
+ * Row (d): no-op participants behind a second coordinator, so that what is left is the
+ * coordinator, its log and HTTP; then, with extras, memory under load and recovery throughput.
+ */
+async function runCoordinationRow(
+  run: Run,
+): Promise<{ recovery?: RecoveryResult[]; memory?: MemoryResult }> {
+  const { o, cluster, matrix, dir, held } = run;
+  const k = Math.max(...matrix.participantCounts);
+  const names = cluster.banks.slice(0, k).map((b) => b.name);
+  const routes = await startNoopParticipants(
+    names,
+    dir,
+    held.extras,
+    cluster.secrets.participantSecrets,
+  );
+  const control = coordinatorControl(cluster, routes, dir, held.extras);
+  const coordinator = await control.start({});
+  for (const e of held.extras) {
+    run.tracked.push({ name: e.spec.name, role: e.spec.role, pid: e.pid, withChildren: false });
+    run.roleByName.set(e.spec.name, e.spec.role);
+  }
+  o.log(
+    `started ${names.length} no-op participants and a second coordinator at ${coordinator.url}`,
+  );
+  const http = new KeepAliveJson(run.maxConcurrency + 4);
+  held.clients.push(http);
+  for (const kk of matrix.participantCounts)
+    await runRow(
+      run,
+      "coordination",
+      kk,
+      httpTransfer(http, coordinator.url, names.slice(0, kk), cluster.secrets.apiKey),
+    );
+  if (!o.extras) return {};
+
+  held.redis ??= new Redis(cluster.coordinator.adminRedisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
+  const redis = held.redis;
+  if (redis.status === "wait") await redis.connect();
+  const target = { http, names, coordinator, redis };
+  const memory = await measureMemoryUnderLoad(run, target);
+  const recovery = await measureRecoveryThroughput(run, { ...target, control });
+  return { recovery, memory };
+}
+
+/** Coordination only, 2 participants, concurrency 32, while finished transactions expire. */
+async function measureMemoryUnderLoad(
+  run: Run,
+  t: { http: KeepAliveJson; names: string[]; coordinator: BenchCoordinator; redis: Redis },
+): Promise<MemoryResult> {
+  const { o, matrix, cluster } = run;
+  o.log(
+    `memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (retention ${BENCH_RETENTION_SECONDS} s)`,
+  );
+  const memory = await measureMemory({
+    transfer: httpTransfer(t.http, t.coordinator.url, t.names.slice(0, 2), cluster.secrets.apiKey),
+    concurrency: 32,
+    durationMs: matrix.memoryRunMs,
+    sampleEveryMs: 5000,
+    coordinatorPid: t.coordinator.pid,
+    redis: t.redis,
+    retentionSeconds: BENCH_RETENTION_SECONDS,
+  });
+  const first = memory.samples[0];
+  const last = memory.samples[memory.samples.length - 1];
+  o.log(
+    `  coordinator RSS ${first?.coordinatorRssMiB} -> ${last?.coordinatorRssMiB} MiB, Redis ${first?.redisUsedMiB} -> ${last?.redisUsedMiB} MiB after ${last?.transactions} transactions`,
+  );
+  return memory;
+}
+
+/** Kills the second coordinator holding N decided, unacknowledged transactions, for each N. */
+async function measureRecoveryThroughput(
+  run: Run,
+  t: {
+    http: KeepAliveJson;
+    names: string[];
+    coordinator: BenchCoordinator;
+    redis: Redis;
+    control: CoordinatorControl;
+  },
+): Promise<RecoveryResult[]> {
+  const { o, cluster, matrix } = run;
+  // The cluster's own coordinator shares the log: stopped, so that only the restarted one recovers.
+  const main = cluster.processes.find((p) => p.role === "coordinator");
+  if (main) await stopProcess(main.pid, main.marker, main.stopSignal);
+  await t.control.kill(t.coordinator.pid, t.coordinator.spec);
+  const log = new DurableLog(t.redis, {
+    namespace: "coordinator",
+    retentionSeconds: BENCH_RETENTION_SECONDS,
+  });
+  const recovery: RecoveryResult[] = [];
+  for (const n of matrix.recoveryCounts) {
+    const r = await measureRecovery(
+      n,
+      t.names.slice(0, 2),
+      t.http,
+      cluster.secrets.apiKey,
+      log,
+      t.control,
+    );
+    recovery.push(r);
+    o.log(
+      `  recovery of ${r.unackedAtKill} decided, unacknowledged transactions: ${r.secondsFromSpawn.toFixed(2)} s from restart (${r.secondsFromReady.toFixed(2)} s from ready), ${r.perSecondFromSpawn} tx/s`,
+    );
+  }
+  return recovery;
+}
+
+const BENCH_NOTES = [
+  "(b) follows the coordinator's order: begin in the decision log, PREPARE at every bank in parallel, decide-once, COMMIT PREPARED in parallel, end; the log is DurableLog in namespace \"bench\" on the coordinator's Redis (AOF, fsync always).",
+  "(a) runs the bank's own balance update statement (participant/bank/balance-update.ts), one autocommit statement per bank in parallel; (b) adds the concord_txn row and PREPARE TRANSACTION around it.",
+  "Every worker has its own account at every bank, the same for (a), (b) and (c), so no row lock is contended.",
+  "PostgreSQL CPU is the postmaster, its live backends and its reaped children; Redis CPU is the server process.",
+];
+
+function assembleReport(
+  run: Run,
+  started: number,
+  sections: {
+    recovery: RecoveryResult[] | undefined;
+    contention: ContentionResult[] | undefined;
+    memory: MemoryResult | undefined;
+  },
+): BenchReport {
+  const { recovery, contention, memory } = sections;
+  const cpu = cpus();
+  return {
+    mode: run.o.quick ? "quick" : "full",
+    machine: {
+      cpus: cpu.length,
+      model: cpu[0]?.model ?? "unknown",
+      totalMemoryBytes: totalmem(),
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+      date: new Date().toISOString(),
+    },
+    wallSeconds: (monotonicMs() - started) / 1000,
+    clockTicksPerSecond: run.ticks,
+    notes: [...BENCH_NOTES],
+    cells: run.cells,
+    ratios: ratios(run.cells),
+    roles: Object.fromEntries(run.roleByName),
+    ...(recovery ? { recovery } : {}),
+    ...(contention ? { contention } : {}),
+    ...(memory ? { memory } : {}),
+  };
+}
+
+/** Stops everything the run started, the cluster last. */
+async function releaseHeld(held: Held, dir: string): Promise<void> {
+  for (const c of held.clients) c.close();
+  await Promise.all([...held.pools.values()].map((p) => p.end().catch(() => undefined)));
+  if (held.redis) held.redis.disconnect();
+  await Promise.all(held.extras.map((e) => stopProcess(e.pid, e.spec.marker, e.spec.stopSignal)));
+  await stopCluster(dir);
 }
 
 /** The contention section's accounts at both banks: the hot one and the Zipf-ranked ones, each with plenty. */
@@ -423,105 +526,4 @@ async function openAccounts(
       }
     }),
   );
-}
-
-/** Finished transactions of the coordination-only coordinator expire after this (the minimum). */
-const BENCH_RETENTION_SECONDS = 60;
-
-/** Starts one no-op participant per name, each its own node process; returns name=url routes. */
-async function startNoopParticipants(
-  names: string[],
-  dir: string,
-  extras: Extra[],
-  secrets: Record<string, string>,
-): Promise<string> {
-  const routes: string[] = [];
-  const starts: Promise<unknown>[] = [];
-  for (const name of names) {
-    const port = await freePort();
-    const script = join(DIST, "scripts", "bench", "noop-participant.js");
-    const spec: ProcessSpec = {
-      name: `noop-${name}`,
-      role: "participant",
-      command: process.execPath,
-      args: [script, "--name", name, "--port", String(port)],
-      // It checks the coordinator's signatures as a real participant does: that cost is part of (d).
-      env: { CONCORD_PARTICIPANT_SECRET: secrets[name] ?? "" },
-      port,
-      url: `http://127.0.0.1:${port}`,
-      log: join(dir, "logs", `noop-${name}.log`),
-      marker: `noop-participant.js --name ${name} --port ${port}`,
-      stopSignal: "SIGTERM",
-    };
-    starts.push(startAndWait(spec, extras));
-    routes.push(`${name}=${spec.url}`);
-  }
-  await Promise.all(starts);
-  return routes.join(",");
-}
-
-/**
- * A second coordinator that knows only the no-op participants, on the cluster's decision-log
- * Redis, started (on one port, so restarts keep its URL) and killed at will.
- */
-function coordinatorControl(
-  cluster: ClusterFile,
-  routes: string,
-  dir: string,
-  extras: Extra[],
-): CoordinatorControl {
-  const main = cluster.processes.find((p) => p.role === "coordinator");
-  if (!main) throw new Error("the cluster has no coordinator entry in cluster.json");
-  let port: number | undefined;
-  return {
-    start: async (env) => {
-      port ??= await freePort();
-      const spec: ProcessSpec = {
-        name: "bench-coordinator",
-        role: "coordinator",
-        command: process.execPath,
-        args: [
-          join(DIST, "coordinator", "main.js"),
-          "--concord-name=bench-coordinator",
-          `--concord-dir=${dir}`,
-        ],
-        env: {
-          ...main.env,
-          CONCORD_PORT: String(port),
-          CONCORD_PARTICIPANTS: routes,
-          CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS),
-          ...env,
-        },
-        port,
-        url: `http://127.0.0.1:${port}`,
-        log: join(dir, "logs", "bench-coordinator.log"),
-        marker: `--concord-name=bench-coordinator --concord-dir=${dir}`,
-        stopSignal: "SIGTERM",
-      };
-      const spawnedAtMs = monotonicMs();
-      const pid = await startAndWait(spec, extras);
-      return { url: spec.url as string, spec, pid, spawnedAtMs, readyAtMs: monotonicMs() };
-    },
-    kill: async (pid, spec) => {
-      await stopProcess(pid, spec.marker, "SIGKILL", 5000);
-      const i = extras.findIndex((e) => e.pid === pid);
-      if (i >= 0) extras.splice(i, 1);
-    },
-  };
-}
-
-async function startAndWait(spec: ProcessSpec, extras: Extra[]): Promise<number> {
-  const pid = spawnDetached(spec);
-  // Recorded before waiting, so `finally` stops it even when it never becomes ready.
-  extras.push({ spec, pid });
-  await waitUntil(
-    spec.name,
-    async () => {
-      const res = await fetch(`${spec.url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      return res.status === 200;
-    },
-    { timeoutMs: START_TIMEOUT_MS, alive: () => isOurProcess(pid, spec.marker), log: spec.log },
-  );
-  return pid;
 }
