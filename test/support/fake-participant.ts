@@ -32,7 +32,9 @@ export async function startFakeParticipant(handler: FakeHandler): Promise<FakePa
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, "127.0.0.1", () => {
+      resolve();
+    });
   });
   const address = server.address();
   if (address === null || typeof address !== "object")
@@ -42,7 +44,9 @@ export async function startFakeParticipant(handler: FakeHandler): Promise<FakePa
     new Promise<void>((resolve) => {
       // Keep-alive sockets from the coordinator and floods still being written would hold close() open.
       server.closeAllConnections();
-      server.close(() => resolve());
+      server.close(() => {
+        resolve();
+      });
     });
   return fake;
 }
@@ -54,7 +58,10 @@ export const politeHandler: FakeHandler = (req, res, body) => {
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(payload));
   };
-  if (req.method === "GET" && path === "/healthz") return send(200, { ok: true });
+  if (req.method === "GET" && path === "/healthz") {
+    send(200, { ok: true });
+    return;
+  }
   if (req.method === "POST" && path === "/v1/2pc/batch") {
     // As the real batch route answers: one JSON line per message, {index, status, body}.
     const { messages } = JSON.parse(body) as { messages: { txid: string; action: string }[] };
@@ -69,7 +76,8 @@ export const politeHandler: FakeHandler = (req, res, body) => {
   const match = /^\/v1\/2pc\/([0-9a-f-]+)\/([a-z-]+)$/.exec(path);
   if (req.method === "POST" && match?.[1] !== undefined && match[2] !== undefined) {
     const { status, body: reply } = noopAnswer(match[1], match[2]);
-    return send(status, reply);
+    send(status, reply);
+    return;
   }
   send(404, { error: { code: "not-found", message: `no route for ${req.method ?? "?"} ${path}` } });
 };
@@ -96,16 +104,21 @@ export async function flood(
   head.write('{"vote":"yes","reason":"');
   const filler = Buffer.alloc(chunkBytes, "x");
   res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+  // Set by the listener, whenever the connection closes: read through `isClosed`, since nothing
+  // in this function's own flow changes it.
   let closed = false;
-  res.once("close", () => (closed = true));
+  res.once("close", () => {
+    closed = true;
+  });
+  const isClosed = (): boolean => closed;
   let written = 0;
-  while (!closed && written < totalBytes) {
+  while (!isClosed() && written < totalBytes) {
     const flowing = res.write(written === 0 ? head : filler);
     written += chunkBytes;
-    if (!flowing && !closed) await drainOrClose(res);
+    if (!flowing && !isClosed()) await drainOrClose(res);
   }
-  const cutOff = closed && written < totalBytes;
-  if (!closed) res.end();
+  const cutOff = isClosed() && written < totalBytes;
+  if (!isClosed()) res.end();
   return { written, cutOff };
 }
 

@@ -270,11 +270,17 @@ export function rawRequest(baseUrl: string, p: RawRequest): Promise<RawResponse>
         });
       };
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => answer());
-      res.on("error", (err) => answer(err.message));
+      res.on("end", () => {
+        answer();
+      });
+      res.on("error", (err) => {
+        answer(err.message);
+      });
     });
     req.on("timeout", () => req.destroy(new Error("timed out after 30 s")));
-    req.on("error", (err) => resolve({ status: 0, headers: {}, text: "", error: err.message }));
+    req.on("error", (err) => {
+      resolve({ status: 0, headers: {}, text: "", error: err.message });
+    });
     req.end(p.body);
   });
 }

@@ -590,7 +590,7 @@ describe("docker-compose.yml", () => {
 
   it("gives every service a healthcheck", () => {
     for (const [name, s] of Object.entries(compose.services))
-      expect(s.healthcheck?.test?.length ?? 0, `${name}: healthcheck.test`).to.be.greaterThan(0);
+      expect(s.healthcheck?.test.length ?? 0, `${name}: healthcheck.test`).to.be.greaterThan(0);
   });
 
   it("makes every depends_on name an existing service and wait until it is healthy", () => {
@@ -642,9 +642,9 @@ describe("docker-compose.yml", () => {
 });
 
 /** Every key set must be one the schema reads (a typo would be silently ignored), and every key the schema requires must be set. */
-function expectEnvironmentMatches(name: string, schema: z.AnyZodObject): void {
+function expectEnvironmentMatches(name: string, schema: z.ZodObject<z.ZodRawShape>): void {
   const env = environmentOf(name);
-  const shape: Record<string, z.ZodTypeAny> = schema.shape;
+  const shape = schema.shape;
   const required = Object.keys(shape).filter((key) => !shape[key]?.isOptional());
   expect(Object.keys(shape), `variables of ${name} unknown to its schema`).to.include.members(
     Object.keys(env),

@@ -27,9 +27,15 @@ describe("failpoints", () => {
 
   it("refuse an unknown failpoint and a malformed entry, naming them", () => {
     const fp = new Failpoints(names);
-    expect(() => fp.configure("a.three=crash")).to.throw(/unknown failpoint "a.three"/);
-    expect(() => fp.configure("a.one=explode")).to.throw(/cannot parse "a.one=explode"/);
-    expect(() => fp.set("a.one", { action: "sleep" })).to.throw(/sleep needs ms/);
+    expect(() => {
+      fp.configure("a.three=crash");
+    }).to.throw(/unknown failpoint "a.three"/);
+    expect(() => {
+      fp.configure("a.one=explode");
+    }).to.throw(/cannot parse "a.one=explode"/);
+    expect(() => {
+      fp.set("a.one", { action: "sleep" });
+    }).to.throw(/sleep needs ms/);
   });
 
   it("an error failpoint throws FailpointError, and disarms itself after its count", async () => {
@@ -89,7 +95,11 @@ describe("failpoints", () => {
     fp.set("a.one", { action: "hang", count: 1 });
     const outcome = await Promise.race([
       fp.hit("a.one").then(() => "resolved"),
-      new Promise((r) => setTimeout(() => r("still hanging"), 50)),
+      new Promise((r) =>
+        setTimeout(() => {
+          r("still hanging");
+        }, 50),
+      ),
     ]);
     expect(outcome).to.equal("still hanging");
   });
