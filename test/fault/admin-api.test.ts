@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { COORDINATOR_FAILPOINTS, PARTICIPANT_FAILPOINTS } from "../../shared/failpoints.js";
 import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
+import type { FailpointList, Refusable } from "../support/answers.js";
 import { bankUrl, http } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
@@ -20,17 +21,17 @@ describe("the admin API (failpoints)", function () {
       expect((await http.get(url)).status).to.equal(401);
       const fp =
         name === "coordinator" ? "coordinator.after-decision" : "participant.before-prepare";
-      const put = await http.put(
+      const put = await http.put<Refusable>(
         `${url}/${fp}`,
         { action: "crash" },
         { headers: { authorization: "Bearer wrong" } },
       );
       expect(put.status).to.equal(401);
-      expect(put.data.error.message).to.match(/admin secret/);
-      const list = await http.get(url, {
+      expect(put.data.error?.message).to.match(/admin secret/);
+      const list = await http.get<FailpointList>(url, {
         headers: { authorization: `Bearer ${adminSecretOf(h.cluster, name)}` },
       });
-      expect(list.data.failpoints.every((f: { spec: unknown }) => f.spec === null)).to.equal(true);
+      expect(list.data.failpoints?.every((f) => f.spec === null)).to.equal(true);
     }
   });
 
@@ -38,13 +39,13 @@ describe("the admin API (failpoints)", function () {
     const auth = {
       headers: { authorization: `Bearer ${adminSecretOf(h.cluster, "coordinator")}` },
     };
-    const unknown = await http.put(
+    const unknown = await http.put<Refusable>(
       `${h.url("coordinator")}/v1/admin/failpoints/nowhere`,
       { action: "crash" },
       auth,
     );
     expect(unknown.status).to.equal(400);
-    expect(unknown.data.error.message).to.match(/unknown failpoint/);
+    expect(unknown.data.error?.message).to.match(/unknown failpoint/);
     const bad = await http.put(
       `${h.url("coordinator")}/v1/admin/failpoints/coordinator.after-begin`,
       { action: "explode" },
@@ -95,7 +96,7 @@ describe("the admin API (failpoints)", function () {
       fc.jsonValue().filter((v) => typeof v !== "object" || v === null || Array.isArray(v)),
     );
     const request = fc.oneof(
-      fc.tuple(badName, fc.constant({ action: "crash" } as unknown)),
+      fc.tuple(badName, fc.constant({ action: "crash" })),
       fc.tuple(
         fc.constantFrom("coordinator.after-begin", "coordinator.after-decision"),
         badSpec as fc.Arbitrary<unknown>,
@@ -115,9 +116,9 @@ describe("the admin API (failpoints)", function () {
       }),
       { numRuns: 200 },
     );
-    const list = await http.get(`${h.url("coordinator")}/v1/admin/failpoints`, auth);
+    const list = await http.get<FailpointList>(`${h.url("coordinator")}/v1/admin/failpoints`, auth);
     expect(
-      list.data.failpoints.every((f: { spec: unknown }) => f.spec === null),
+      list.data.failpoints?.every((f) => f.spec === null),
       "nothing armed",
     ).to.equal(true);
   });

@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import type { AxiosResponse } from "axios";
+import type { RunAnswer, TransactionList } from "../support/answers.js";
 import { http, transferBody, type TransferSpec } from "../support/bank-client.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
-import { openPair, preparedAt } from "../support/fault-moves.js";
+import { openPair, preparedAt, toldOutcome } from "../support/fault-moves.js";
 
 /**
  * Per-client limits (per API key) and the participants' prepared-slot reserve. One client holding
@@ -38,15 +39,15 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
     spec: TransferSpec,
     who: "client-1" | "client-2",
     timeoutMs: number,
-  ): Promise<AxiosResponse> {
+  ): Promise<AxiosResponse<RunAnswer>> {
     return http
-      .post(
+      .post<RunAnswer>(
         `${h.url("coordinator")}/v1/transactions`,
         { ...(transferBody(spec) as object), timeoutMs },
         { headers: key(who) },
       )
       .then((res) => {
-        if (res.data?.txid && res.status === 200) h.record(res.data.txid, res.data.outcome);
+        if (res.data.txid && res.status === 200) h.record(res.data.txid, toldOutcome(res));
         return res;
       });
   }
@@ -97,7 +98,7 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
     try {
       await h.arm("bank-c", "participant.before-prepare", { action: "sleep", ms: 6000 });
       // One at a time, each prepared at bank-a before the next is sent, so the count is exact.
-      const pending: Promise<AxiosResponse>[] = [];
+      const pending: Promise<AxiosResponse<RunAnswer>>[] = [];
       for (let i = 1; i <= 3; i++) {
         pending.push(send(await openPair(h, "bank-a", "bank-c"), "client-1", 5000));
         await h.eventually(
@@ -108,9 +109,7 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
       const refused = await send(await openPair(h, "bank-a", "bank-c"), "client-1", 5000);
       expect(refused.status, JSON.stringify(refused.data)).to.equal(200);
       expect(refused.data.outcome).to.equal("aborted");
-      const atBankA = (
-        refused.data.participants as { name: string; vote: string; reason?: string }[]
-      ).find((p) => p.name === "bank-a");
+      const atBankA = refused.data.participants?.find((p) => p.name === "bank-a");
       expect(atBankA).to.include({ vote: "no", reason: "busy" });
       // The three held ones end as their deadline dictates (bank-c answers too late): aborted, no error.
       for (const r of await Promise.all(pending)) {
@@ -135,7 +134,9 @@ describe("limits per client and prepared-slot exhaustion (processes restarted wi
     });
     try {
       const list = (who: "client-1" | "client-2") =>
-        http.get(`${h.url("coordinator")}/v1/transactions?limit=1`, { headers: key(who) });
+        http.get<TransactionList>(`${h.url("coordinator")}/v1/transactions?limit=1`, {
+          headers: key(who),
+        });
       const burst = [];
       for (let i = 0; i < 5; i++) burst.push(await list("client-1"));
       const statuses = burst.map((r) => r.status);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { present, type RunAnswer } from "../support/answers.js";
 import { http } from "../support/bank-client.js";
 import { faultHarness, type FaultHarness } from "../support/fault-harness.js";
 import { openPair } from "../support/fault-moves.js";
@@ -16,7 +17,7 @@ describe("consistent reads across banks", function () {
     const a = pair.from.account;
     const b = pair.to.account;
     const read = () =>
-      http.post(`${h.url("coordinator")}/v1/transactions`, {
+      http.post<RunAnswer>(`${h.url("coordinator")}/v1/transactions`, {
         participants: [
           { name: "bank-a", operations: [{ op: "read", account: a, hold: true }] },
           { name: "bank-b", operations: [{ op: "read", account: b, hold: true }] },
@@ -25,7 +26,7 @@ describe("consistent reads across banks", function () {
     // Transfers in both directions: each takes a row lock at one bank while a read holds a
     // share lock on the other's row, in the opposite order at the other bank.
     const move = (from: string, fromBank: string, to: string, toBank: string) =>
-      http.post(`${h.url("coordinator")}/v1/transactions`, {
+      http.post<RunAnswer>(`${h.url("coordinator")}/v1/transactions`, {
         participants: [
           { name: fromBank, operations: [{ op: "debit", account: from, amount: "7" }] },
           { name: toBank, operations: [{ op: "credit", account: to, amount: "7" }] },
@@ -45,7 +46,9 @@ describe("consistent reads across banks", function () {
       results
         .filter((r) => r.data.outcome === "aborted")
         .flatMap((r) =>
-          (r.data.participants as { reason?: string }[]).map((p) => p.reason).filter(Boolean),
+          present(r.data.participants, "participants")
+            .map((p) => p.reason)
+            .filter(Boolean),
         ),
     );
     for (const reason of reasons)
@@ -53,8 +56,8 @@ describe("consistent reads across banks", function () {
     const totals = results
       .filter((r, i) => i % 2 === 0 && r.data.outcome === "committed")
       .map((r) =>
-        (r.data.participants as { results: { balance: string }[] }[]).reduce(
-          (sum, p) => sum + BigInt(p.results[0]?.balance ?? "0"),
+        present(r.data.participants, "participants").reduce(
+          (sum, p) => sum + BigInt(present(p.results, "results")[0]?.balance ?? "0"),
           0n,
         ),
       );

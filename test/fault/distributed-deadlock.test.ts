@@ -1,13 +1,9 @@
 import { expect } from "chai";
 import type { AxiosResponse } from "axios";
+import type { AttemptSummary as Attempt } from "../../coordinator/series.js";
+import { present, type RunAnswer, type TransactionDetail } from "../support/answers.js";
 import { http, ledgerOf, openAccount, uniqueAccount } from "../support/bank-client.js";
 import { useFaultHarness, type FaultHarness } from "../support/fault-harness.js";
-
-interface Attempt {
-  txid: string;
-  outcome: string;
-  reason?: string;
-}
 
 /**
  * Two transfers that lock the same two rows in opposite orders at two banks: the cycle no single
@@ -41,10 +37,10 @@ describe("distributed deadlocks are refused at once, and both transfers commit (
       k.replace(/[^A-Za-z0-9._:-]/g, "-"),
     );
     const send = (body: unknown, key: string) =>
-      http.post(`${h.url("coordinator")}/v1/transactions`, body, {
+      http.post<RunAnswer>(`${h.url("coordinator")}/v1/transactions`, body, {
         headers: { "idempotency-key": key },
       });
-    const results: AxiosResponse[] = await Promise.all([
+    const results: AxiosResponse<RunAnswer>[] = await Promise.all([
       send(first, keys[0] as string),
       send(second, keys[1] as string),
     ]);
@@ -54,7 +50,7 @@ describe("distributed deadlocks are refused at once, and both transfers commit (
       );
       h.record(r.data.txid, "committed");
     }
-    const attempts = results.map((r) => r.data.attempts as Attempt[]);
+    const attempts = results.map((r) => present(r.data.attempts, "attempts"));
     // One of the two met the other's row first-hand and was refused at once; the other never was.
     const retried = attempts.filter((x) => x.length > 1);
     expect(retried, `${label}: ${JSON.stringify(attempts)}`).to.have.length(1);
@@ -76,8 +72,9 @@ describe("distributed deadlocks are refused at once, and both transfers commit (
     // The attempts are linked in the log, and queryable.
     const chain = retried[0] as Attempt[];
     for (const [i, attempt] of chain.entries()) {
-      const record = (await http.get(`${h.url("coordinator")}/v1/transactions/${attempt.txid}`))
-        .data;
+      const record = (
+        await http.get<TransactionDetail>(`${h.url("coordinator")}/v1/transactions/${attempt.txid}`)
+      ).data;
       expect(record).to.deep.include({
         attempt: i + 1,
         series: chain[0]?.txid,
@@ -92,9 +89,7 @@ describe("distributed deadlocks are refused at once, and both transfers commit (
     expect(replay.headers["idempotent-replayed"]).to.equal("true");
     expect(replay.data.txid).to.equal(results[index]?.data.txid);
     expect(replay.data.outcome).to.equal("committed");
-    expect((replay.data.attempts as Attempt[]).map((x) => x.txid)).to.deep.equal(
-      chain.map((x) => x.txid),
-    );
+    expect(replay.data.attempts?.map((x) => x.txid)).to.deep.equal(chain.map((x) => x.txid));
     // The checker: atomicity, conservation, agreement with the log, and nothing left prepared.
     await h.verify();
   }

@@ -7,6 +7,12 @@
 import { expect } from "chai";
 import { apiKeyHeader } from "../../scripts/cluster/cluster-auth.js";
 import type { FailpointSpec } from "../../shared/failpoints.js";
+import {
+  txidOf,
+  type ParticipantStatus,
+  type RunAnswer,
+  type TransactionDetail,
+} from "../support/answers.js";
 import { http, transferBody } from "../support/bank-client.js";
 import type { FaultHarness } from "../support/fault-harness.js";
 import {
@@ -91,8 +97,8 @@ export const FAULT_SCENARIOS: FaultScenarioSuite[] = [
           const retry = await run.resend();
           expect(retry?.status).to.equal(200);
           expect(retry?.data.outcome).to.equal("committed");
-          const query = await http.get(
-            `${h.url("coordinator")}/v1/transactions/${retry?.data.txid}`,
+          const query = await http.get<TransactionDetail>(
+            `${h.url("coordinator")}/v1/transactions/${txidOf(retry)}`,
           );
           expect(query.data.decision).to.equal("commit");
         },
@@ -233,7 +239,7 @@ export const FAULT_SCENARIOS: FaultScenarioSuite[] = [
         name: "duplicated PREPAREs and COMMITs of a committed transfer, sent all at once, change nothing",
         answer: "committed",
         afterAnswer: async ({ h, spec, answer }) => {
-          const txid = answer?.data.txid as string;
+          const txid = txidOf(answer);
           const ops = { operations: [{ op: "credit", account: spec.to.account, amount: "100" }] };
           const replies = await Promise.all([
             ...[1, 2, 3].map(() => http.post(`${h.url("bank-b")}/v1/2pc/${txid}/commit`, {})),
@@ -252,7 +258,9 @@ export const FAULT_SCENARIOS: FaultScenarioSuite[] = [
         transfer: { timeoutMs: 500 },
         answer: "aborted",
         afterAnswer: async ({ h, answer }) => {
-          const status = await http.get(`${h.url("bank-b")}/v1/2pc/${answer?.data.txid}`);
+          const status = await http.get<ParticipantStatus>(
+            `${h.url("bank-b")}/v1/2pc/${txidOf(answer)}`,
+          );
           expect(status.data.outcome).to.equal("aborted");
           // The held PREPARE goes on into its handler once its hold is over; then the checker
           // and the check below see whatever it did.
@@ -288,18 +296,18 @@ export const FAULT_SCENARIOS: FaultScenarioSuite[] = [
           const { h } = run;
           const other = await openPair(h, "bank-a", "bank-c");
           run.notes.otherFrom = other.from.account;
-          const refused = await http.post(
+          const refused = await http.post<RunAnswer>(
             `${h.url("coordinator")}/v1/transactions`,
             transferBody(other),
           );
           expect(refused.status).to.equal(503);
-          expect(refused.data.error.message).to.match(/decision log|Redis/);
+          expect(refused.data.error?.message).to.match(/decision log|Redis/);
           await h.restart("redis-coordinator");
         },
         atRest: {
           check: async (run) => {
             const { h, spec } = run;
-            const record = await http.get(
+            const record = await http.get<TransactionDetail>(
               `${h.url("coordinator")}/v1/transactions/${note(run, "decided")}`,
             );
             expect(record.data.decision).to.equal("commit");
@@ -340,8 +348,8 @@ export const FAULT_SCENARIOS: FaultScenarioSuite[] = [
         afterAnswer: async (run) => {
           const { h, answer } = run;
           // The second coordinator is not in cluster.json: the client's API key is given explicitly.
-          const record = await http.get(
-            `${note(run, "secondUrl")}/v1/transactions/${answer?.data.txid}`,
+          const record = await http.get<TransactionDetail>(
+            `${note(run, "secondUrl")}/v1/transactions/${txidOf(answer)}`,
             { headers: apiKeyHeader(h.cluster) },
           );
           expect(record.data.decision).to.equal("abort");

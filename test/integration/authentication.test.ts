@@ -8,10 +8,12 @@ import {
   allSecrets,
   bankUrl,
   http,
+  loggedCount,
   peerSigner,
   raw,
   transferBody,
 } from "../support/bank-client.js";
+import type { ParticipantStatus, PrepareAnswer, Refusable } from "../support/answers.js";
 import { usePairPerTest } from "../support/cluster-fixture.js";
 
 /** Who may call what: every refused request gets 401 and changes nothing. */
@@ -19,9 +21,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
   const ctx = usePairPerTest();
 
   const coordinator = () => ctx.cluster.coordinator.url;
-  const logged = async () =>
-    (await http.get(`${coordinator()}/v1/transactions?limit=500`)).data.transactions
-      .length as number;
+  const logged = () => loggedCount(ctx.cluster);
   /** Signs as the coordinator would for `bank`, with `secretOf` that bank's secret unless told otherwise. */
   const signedAs = (
     bank: string,
@@ -35,7 +35,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
   /** Sends a POST to a participant exactly as signed (the body string is what was signed). */
   const postSigned = (bank: string, path: string, body: unknown, sign = signedAs(bank)) => {
     const text = JSON.stringify(body);
-    return raw.post(`${bankUrl(ctx.cluster, bank)}${path}`, text, {
+    return raw.post<PrepareAnswer>(`${bankUrl(ctx.cluster, bank)}${path}`, text, {
       headers: {
         "content-type": "application/json",
         ...sign("POST", path, text, "application/json"),
@@ -43,11 +43,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
     });
   };
   const statusAt = async (bank: string, txid: string) =>
-    (await http.get(`${bankUrl(ctx.cluster, bank)}/v1/2pc/${txid}`)).data as {
-      prepared: boolean;
-      outcome: string | null;
-      journal: unknown;
-    };
+    (await http.get<ParticipantStatus>(`${bankUrl(ctx.cluster, bank)}/v1/2pc/${txid}`)).data;
 
   it("the transaction API refuses a request without an API key, or with a wrong one, and logs nothing", async function () {
     const { cluster, alice, bob } = ctx;
@@ -57,9 +53,9 @@ describe("authentication: API keys for clients, HMAC signatures between services
       to: { bank: "bank-b", account: bob },
       amount: 10,
     });
-    const none = await raw.post(`${coordinator()}/v1/transactions`, body);
+    const none = await raw.post<Refusable>(`${coordinator()}/v1/transactions`, body);
     expect(none.status).to.equal(401);
-    expect(none.data.error.message).to.match(/API key/);
+    expect(none.data.error?.message).to.match(/API key/);
     const wrong = await raw.post(`${coordinator()}/v1/transactions`, body, {
       headers: { authorization: "Bearer not-the-key-not-the-key-not-the-key" },
     });
@@ -80,9 +76,9 @@ describe("authentication: API keys for clients, HMAC signatures between services
     const txid = newTxid();
     const path = `/v1/2pc/${txid}/prepare`;
     const body = { operations: [{ op: "debit", account: alice, amount: "100" }] };
-    const unsigned = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, body);
+    const unsigned = await raw.post<Refusable>(`${bankUrl(cluster, "bank-a")}${path}`, body);
     expect(unsigned.status).to.equal(401);
-    expect(unsigned.data.error.message).to.match(/signature/);
+    expect(unsigned.data.error?.message).to.match(/signature/);
     // Signed with bank-b's secret, or for bank-b, and sent to bank-a.
     expect(
       (await postSigned("bank-a", path, body, signedAs("bank-a", { secretOf: "bank-b" }))).status,
@@ -115,9 +111,11 @@ describe("authentication: API keys for clients, HMAC signatures between services
     };
     const first = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, text, { headers });
     expect(first.status).to.equal(200);
-    const again = await raw.post(`${bankUrl(cluster, "bank-a")}${path}`, text, { headers });
+    const again = await raw.post<Refusable>(`${bankUrl(cluster, "bank-a")}${path}`, text, {
+      headers,
+    });
     expect(again.status).to.equal(401);
-    expect(again.data.error.message).to.match(/replay/);
+    expect(again.data.error?.message).to.match(/replay/);
     // The same signature on a changed body or another bank is refused too.
     const elsewhere = await raw.post(`${bankUrl(cluster, "bank-b")}${path}`, text, { headers });
     expect(elsewhere.status).to.equal(401);
@@ -157,7 +155,7 @@ describe("authentication: API keys for clients, HMAC signatures between services
     expect(res.data).to.deep.equal({ txid, decision: "abort" });
   });
 
-  it("no secret of the cluster appears in any service's log", async function () {
+  it("no secret of the cluster appears in any service's log", function () {
     const { cluster } = ctx;
     const secrets = allSecrets(cluster);
     const logs = join(cluster.dir, "logs");

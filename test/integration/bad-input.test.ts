@@ -4,6 +4,7 @@ import { newTxid } from "../../shared/ids.js";
 import {
   bankUrl,
   http,
+  loggedCount,
   openAccount,
   raw,
   preparedLeft,
@@ -11,6 +12,7 @@ import {
   snapshot,
   uniqueAccount,
 } from "../support/bank-client.js";
+import type { RunAnswer } from "../support/answers.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** Every case must get a 4xx with a message that names what to fix, and change nothing. */
@@ -21,10 +23,9 @@ describe("bad input gets a clear 4xx and changes nothing", function () {
   let baseline: Awaited<ReturnType<typeof snapshot>>;
   let loggedBefore: number;
 
-  const logged = async () =>
-    (await http.get(`${cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions
-      .length as number;
-  const post = (body: unknown) => http.post(`${cluster.coordinator.url}/v1/transactions`, body);
+  const logged = () => loggedCount(cluster);
+  const post = (body: unknown) =>
+    http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, body);
   const op = (opts: Record<string, unknown>) => ({
     op: "debit",
     account: alice,

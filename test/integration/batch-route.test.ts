@@ -9,6 +9,7 @@ import {
   openAccount,
   uniqueAccount,
 } from "../support/bank-client.js";
+import type { ParticipantStatus } from "../support/answers.js";
 import { usePairPerTest } from "../support/cluster-fixture.js";
 
 describe("a participant's batch route: several 2PC messages in one request, each answered as if alone", function () {
@@ -112,8 +113,9 @@ describe("a participant's batch route: several 2PC messages in one request, each
     }));
     expect((await batch(tooMany)).status).to.equal(400);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
-    expect((await http.get(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}`)).data.journal).to.equal(
-      null,
-    );
+    expect(
+      (await http.get<ParticipantStatus>(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}`)).data
+        .journal,
+    ).to.equal(null);
   });
 });

@@ -9,6 +9,7 @@ import {
   transfer,
   uniqueAccount,
 } from "../support/bank-client.js";
+import { txidOf } from "../support/answers.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("concurrent transfers", function () {
@@ -64,8 +65,8 @@ describe("concurrent transfers", function () {
     // Atomicity: a committed transfer has its debit and its credit; an aborted one has neither.
     for (const [i, r] of results.entries()) {
       const t = transfers[i] as (typeof transfers)[number];
-      const debit = await ledgerOf(cluster, t.from.bank, r.data.txid);
-      const credit = await ledgerOf(cluster, t.to.bank, r.data.txid);
+      const debit = await ledgerOf(cluster, t.from.bank, txidOf(r));
+      const credit = await ledgerOf(cluster, t.to.bank, txidOf(r));
       if (r.data.outcome === "committed") {
         expect(debit).to.deep.equal([{ account: t.from.account, delta: -BigInt(t.amount) }]);
         expect(credit).to.deep.equal([{ account: t.to.account, delta: BigInt(t.amount) }]);

@@ -9,12 +9,13 @@ import {
   snapshot,
   uniqueAccount,
 } from "../support/bank-client.js";
+import { present, type RunAnswer } from "../support/answers.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 
 /** One transfer of `amount` from (bank, account) to (bank, account), as a client. */
 function move(cluster: ClusterFile, from: [string, string], to: [string, string], amount = 1) {
-  return http.post(`${cluster.coordinator.url}/v1/transactions`, {
+  return http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, {
     participants: [
       { name: from[0], operations: [{ op: "debit", account: from[1], amount: String(amount) }] },
       { name: to[0], operations: [{ op: "credit", account: to[1], amount: String(amount) }] },
@@ -47,7 +48,7 @@ describe("contention: hot rows across banks commit instead of deadlocking", func
     await openAccount(cluster, "bank-a", a, 10_000);
     await openAccount(cluster, "bank-b", b, 10_000);
     const before = await snapshot(cluster);
-    const outcomes: { outcome: string; attempts: { reason?: string }[] }[] = [];
+    const outcomes: { outcome: RunAnswer["outcome"]; attempts: { reason?: string }[] }[] = [];
     const worker = async (w: number) => {
       for (let i = 0; i < 12; i++) {
         const forward = (w + i) % 2 === 0;
@@ -102,12 +103,12 @@ describe("contention: hot rows across banks commit instead of deadlocking", func
     };
     try {
       for (let r = 0; r < 5; r++) {
-        const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, body, {
+        const res = await http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, body, {
           headers: operator,
         });
         expect(res.data.outcome, JSON.stringify(res.data).slice(0, 300)).to.equal("committed");
-        const total = (res.data.participants as { results: { balance: string }[] }[])
-          .flatMap((p) => p.results)
+        const total = present(res.data.participants, "participants")
+          .flatMap((p) => present(p.results, "results"))
           .reduce((s, x) => s + BigInt(x.balance), 0n);
         expect(total).to.equal(6000n);
       }

@@ -13,6 +13,7 @@ import {
 import { newTxid } from "../../shared/ids.js";
 import { serviceAclRules } from "../../shared/redis-acl.js";
 import { http, openAccount, transfer, uniqueAccount } from "../support/bank-client.js";
+import { txidOf, type DecisionAnswer, type TransactionDetail } from "../support/answers.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("the write-once decision register", function () {
@@ -27,7 +28,9 @@ describe("the write-once decision register", function () {
     log = new DurableLog(redis, { namespace: "coordinator", retentionSeconds: 3600 });
   });
 
-  after(() => redis.disconnect());
+  after(() => {
+    redis.disconnect();
+  });
 
   it("the first decision wins; a later different decision gets the stored one back and changes nothing", async function () {
     const txid = newTxid();
@@ -75,7 +78,9 @@ describe("the write-once decision register", function () {
     }
     expect(refused).to.be.instanceOf(TxExistsError);
     expect((await log.decideOnce(txid, "commit", { by: "engine" })).decision).to.equal("abort");
-    const query = await http.get(`${cluster.coordinator.url}/v1/transactions/${txid}`);
+    const query = await http.get<TransactionDetail>(
+      `${cluster.coordinator.url}/v1/transactions/${txid}`,
+    );
     expect(query.data.presumedAbort).to.equal(true);
   });
 
@@ -90,11 +95,11 @@ describe("the write-once decision register", function () {
       amount: 10,
     });
     expect(res.data.outcome).to.equal("committed");
-    const inquiry = await http.get(
-      `${cluster.coordinator.url}/v1/transactions/${res.data.txid}/decision`,
+    const inquiry = await http.get<DecisionAnswer>(
+      `${cluster.coordinator.url}/v1/transactions/${txidOf(res)}/decision`,
     );
     expect(inquiry.data.decision).to.equal("commit");
-    const overwrite = await log.decideOnce(res.data.txid, "abort", { by: "operator" });
+    const overwrite = await log.decideOnce(txidOf(res), "abort", { by: "operator" });
     expect(overwrite).to.include({ won: false, decision: "commit" });
   });
 
@@ -105,7 +110,9 @@ describe("the write-once decision register", function () {
       timeoutMs: 60_000,
       onePhase: false,
     });
-    const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${txid}/decision`);
+    const res = await http.get<DecisionAnswer>(
+      `${cluster.coordinator.url}/v1/transactions/${txid}/decision`,
+    );
     expect(res.data.decision).to.equal("pending");
     await log.decideOnce(txid, "abort", { by: "operator", reason: "test cleanup" });
   });

@@ -13,6 +13,7 @@ import {
   transferBody,
   uniqueAccount,
 } from "../support/bank-client.js";
+import type { DecisionAckAnswer, PrepareAnswer, RunAnswer } from "../support/answers.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("every message is idempotent by txid", function () {
@@ -35,11 +36,11 @@ describe("every message is idempotent by txid", function () {
   });
 
   const prepare = (txid: string, amount: string) =>
-    http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/prepare`, {
+    http.post<PrepareAnswer>(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/prepare`, {
       operations: [{ op: "debit", account: alice, amount }],
     });
   const decide = (txid: string, decision: "commit" | "abort") =>
-    http.post(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/${decision}`, {});
+    http.post<DecisionAckAnswer>(`${bankUrl(cluster, "bank-a")}/v1/2pc/${txid}/${decision}`, {});
 
   it("a duplicated PREPARE returns the vote already given and executes nothing twice", async function () {
     const txid = newTxid();
@@ -103,7 +104,7 @@ describe("every message is idempotent by txid", function () {
     const txid = newTxid();
     const res = await decide(txid, "commit");
     expect(res.status).to.equal(409);
-    expect(res.data.error.code).to.equal("not-prepared");
+    expect(res.data.error?.code).to.equal("not-prepared");
     // The refusal left no decision behind: an ABORT still succeeds.
     expect((await decide(txid, "abort")).data).to.deep.equal({ txid, state: "aborted" });
   });
@@ -114,14 +115,14 @@ describe("every message is idempotent by txid", function () {
     await decide(aborted, "abort");
     const commitLate = await decide(aborted, "commit");
     expect(commitLate.status).to.equal(409);
-    expect(commitLate.data.error.code).to.equal("already-aborted");
+    expect(commitLate.data.error?.code).to.equal("already-aborted");
 
     const committed = newTxid();
     await prepare(committed, "1");
     await decide(committed, "commit");
     const abortLate = await decide(committed, "abort");
     expect(abortLate.status).to.equal(409);
-    expect(abortLate.data.error.code).to.equal("already-committed");
+    expect(abortLate.data.error?.code).to.equal("already-committed");
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(999n);
   });
 
@@ -152,13 +153,13 @@ describe("every message is idempotent by txid", function () {
     expect(new Set(racing.map((r) => r.data.txid)).size).to.equal(1);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(500n);
 
-    const other = await http.post(
+    const other = await http.post<RunAnswer>(
       `${cluster.coordinator.url}/v1/transactions`,
       transferBody({ ...spec, amount: 1 }),
       { headers: { "idempotency-key": key } },
     );
     expect(other.status).to.equal(409);
-    expect(other.data.error.code).to.equal("idempotency-key-reused");
+    expect(other.data.error?.code).to.equal("idempotency-key-reused");
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(500n);
   });
 });

@@ -18,6 +18,7 @@ import {
   transfer,
   uniqueAccount,
 } from "../support/bank-client.js";
+import { txidOf } from "../support/answers.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 /** What a compromised bank-a holds: exactly its process's environment in the cluster. */
@@ -299,7 +300,7 @@ describe("least privilege: a compromised bank reaches nothing but its own", func
       amount: 10,
     });
     expect(res.data.outcome).to.equal("committed");
-    const path = `/v1/transactions/${res.data.txid}/decision`;
+    const path = `/v1/transactions/${txidOf(res)}/decision`;
     const asA = signerFor({
       secret: stolen.participantSecret,
       keyId: "bank-a",

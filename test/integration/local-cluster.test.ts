@@ -53,11 +53,12 @@ describe("the local cluster", function () {
     const ports = new Set(cluster.banks.map((b) => b.postgresPort));
     expect(ports.size).to.equal(cluster.banks.length);
     for (const b of cluster.banks) {
-      const max = await withBankDb(cluster, b.name, async (db) =>
-        Number(
-          (await db.query("SHOW max_prepared_transactions")).rows[0].max_prepared_transactions,
-        ),
-      );
+      const max = await withBankDb(cluster, b.name, async (db) => {
+        const { rows } = await db.query<{ max_prepared_transactions: string }>(
+          "SHOW max_prepared_transactions",
+        );
+        return Number(rows[0]?.max_prepared_transactions);
+      });
       expect(max).to.be.greaterThan(0);
     }
     const redisPorts = new Set(

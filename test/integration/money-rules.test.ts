@@ -1,7 +1,15 @@
 import { expect } from "chai";
 import pg from "pg";
 import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
-import { account, bankUrl, http, snapshot, uniqueAccount } from "../support/bank-client.js";
+import type { RunAnswer } from "../support/answers.js";
+import {
+  account,
+  bankUrl,
+  http,
+  loggedCount,
+  snapshot,
+  uniqueAccount,
+} from "../support/bank-client.js";
 import { usePairPerTest } from "../support/cluster-fixture.js";
 
 /**
@@ -12,14 +20,12 @@ import { usePairPerTest } from "../support/cluster-fixture.js";
 describe("money rules: no money from nowhere, balances for operators", function () {
   const ctx = usePairPerTest();
   const run = (body: unknown, headers: Record<string, string> = {}) =>
-    http.post(`${ctx.cluster.coordinator.url}/v1/transactions`, body, { headers });
+    http.post<RunAnswer>(`${ctx.cluster.coordinator.url}/v1/transactions`, body, { headers });
   const asClient = () => ({ authorization: `Bearer ${ctx.cluster.secrets.apiKey}` });
   const asOperator = () => ({
     authorization: `Bearer ${adminSecretOf(ctx.cluster, "coordinator")}`,
   });
-  const logged = async () =>
-    (await http.get(`${ctx.cluster.coordinator.url}/v1/transactions?limit=500`)).data.transactions
-      .length as number;
+  const logged = () => loggedCount(ctx.cluster);
 
   it("a client cannot mint: a lone credit, a credit larger than the debit, or 10^15 out of nothing is refused with 422 and logs nothing", async function () {
     const { cluster, alice, bob } = ctx;
@@ -59,8 +65,8 @@ describe("money rules: no money from nowhere, balances for operators", function 
       for (const headers of [asClient(), asOperator()]) {
         const res = await run(body, headers);
         expect(res.status, JSON.stringify(res.data)).to.equal(422);
-        expect(res.data.error.code).to.equal("unbalanced");
-        expect(res.data.error.message).to.match(/debits .* credits/);
+        expect(res.data.error?.code).to.equal("unbalanced");
+        expect(res.data.error?.message).to.match(/debits .* credits/);
       }
     }
     const after = await snapshot(cluster);
@@ -114,7 +120,7 @@ describe("money rules: no money from nowhere, balances for operators", function 
     const count = await logged();
     const refused = await run(body, asClient());
     expect(refused.status).to.equal(403);
-    expect(refused.data.error.message).to.match(/admin secret/);
+    expect(refused.data.error?.message).to.match(/admin secret/);
     expect(await logged()).to.equal(count);
     // The bank's own read route refuses a client's key the same way.
     const direct = await http.get(`${bankUrl(cluster, "bank-a")}/v1/accounts/${alice}`, {
@@ -124,9 +130,7 @@ describe("money rules: no money from nowhere, balances for operators", function 
     const allowed = await run(body, asOperator());
     expect(allowed.status).to.equal(200);
     expect(allowed.data.outcome).to.equal("committed");
-    const balances = allowed.data.participants.map(
-      (p: { results: { balance: string }[] }) => p.results[0]?.balance,
-    );
+    const balances = allowed.data.participants?.map((p) => p.results?.[0]?.balance);
     expect(balances).to.deep.equal(["1000", "1000"]);
   });
 
@@ -166,8 +170,8 @@ describe("money rules: no money from nowhere, balances for operators", function 
       const res = await run({ participants }, asClient());
       expect(res.status, JSON.stringify(res.data)).to.equal(200);
       expect(res.data.outcome).to.equal("aborted");
-      const refusal = res.data.participants.find((p: { name: string }) => p.name === "bank-b");
-      expect(refusal.reason).to.equal("balance-out-of-range");
+      const refusal = res.data.participants?.find((p) => p.name === "bank-b");
+      expect(refusal?.reason).to.equal("balance-out-of-range");
     }
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
     expect((await account(cluster, "bank-b", bob)).balance).to.equal(1000n);

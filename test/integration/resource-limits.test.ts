@@ -3,6 +3,7 @@ import { connect, type Socket } from "node:net";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import {
   bankUrl,
+  countOf,
   http,
   openAccount,
   preparedLeft,
@@ -69,13 +70,10 @@ describe("resource limits: slow, oversized and contending requests do not stop o
       let peak = 0;
       const watch = (async () => {
         for (let i = 0; i < 20; i++) {
-          const n = await withBankDb(cluster, "bank-a", async (db) =>
-            Number(
-              (
-                await db.query(
-                  "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                )
-              ).rows[0].n,
+          const n = await withBankDb(cluster, "bank-a", (db) =>
+            countOf(
+              db,
+              "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
             ),
           );
           peak = Math.max(peak, n);

@@ -8,6 +8,13 @@ import {
   transfer,
   uniqueAccount,
 } from "../support/bank-client.js";
+import {
+  txidOf,
+  type ParticipantStatus,
+  type RunAnswer,
+  type TransactionDetail,
+  type TransactionList,
+} from "../support/answers.js";
 import { usePairPerTest } from "../support/cluster-fixture.js";
 
 describe("transfers between banks (real PostgreSQL and Redis)", function () {
@@ -22,33 +29,25 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     });
     expect(res.status).to.equal(200);
     expect(res.data.outcome).to.equal("committed");
-    expect(res.data.participants.map((p: { state: string }) => p.state)).to.deep.equal([
-      "committed",
-      "committed",
-    ]);
+    expect(res.data.participants?.map((p) => p.state)).to.deep.equal(["committed", "committed"]);
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(700n);
     expect((await account(cluster, "bank-b", bob)).balance).to.equal(800n);
-    expect(await ledgerOf(cluster, "bank-a", res.data.txid)).to.deep.equal([
+    expect(await ledgerOf(cluster, "bank-a", txidOf(res))).to.deep.equal([
       { account: alice, delta: -300n },
     ]);
-    expect(await ledgerOf(cluster, "bank-b", res.data.txid)).to.deep.equal([
+    expect(await ledgerOf(cluster, "bank-b", txidOf(res))).to.deep.equal([
       { account: bob, delta: 300n },
     ]);
 
-    const log = await http.get(`${cluster.coordinator.url}/v1/transactions/${res.data.txid}`);
+    const log = await http.get<TransactionDetail>(
+      `${cluster.coordinator.url}/v1/transactions/${txidOf(res)}`,
+    );
     expect(log.data.decision).to.equal("commit");
     expect(log.data.state).to.equal("committed");
     expect(
-      log.data.participants.every(
-        (p: { vote: string; acknowledgedAt: string | null }) =>
-          p.vote === "yes" && p.acknowledgedAt !== null,
-      ),
+      log.data.participants?.every((p) => p.vote === "yes" && p.acknowledgedAt !== null),
     ).to.equal(true);
-    expect(log.data.events.map((e: { type: string }) => e.type)).to.deep.equal([
-      "begin",
-      "decision",
-      "end",
-    ]);
+    expect(log.data.events?.map((e) => e.type)).to.deep.equal(["begin", "decision", "end"]);
   });
 
   it("insufficient funds aborts everywhere: no balance changes and no ledger entry at either bank", async function () {
@@ -61,15 +60,17 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     });
     expect(res.status).to.equal(200);
     expect(res.data.outcome).to.equal("aborted");
-    const debtor = res.data.participants.find((p: { name: string }) => p.name === "bank-a");
-    expect(debtor.vote).to.equal("no");
-    expect(debtor.reason).to.equal("insufficient-funds");
+    const debtor = res.data.participants?.find((p) => p.name === "bank-a");
+    expect(debtor?.vote).to.equal("no");
+    expect(debtor?.reason).to.equal("insufficient-funds");
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
     expect((await account(cluster, "bank-b", bob)).balance).to.equal(500n);
-    expect(await ledgerOf(cluster, "bank-a", res.data.txid)).to.deep.equal([]);
-    expect(await ledgerOf(cluster, "bank-b", res.data.txid)).to.deep.equal([]);
+    expect(await ledgerOf(cluster, "bank-a", txidOf(res))).to.deep.equal([]);
+    expect(await ledgerOf(cluster, "bank-b", txidOf(res))).to.deep.equal([]);
     expect((await snapshot(cluster)).ledgerEntries).to.equal(before.ledgerEntries);
-    const log = await http.get(`${cluster.coordinator.url}/v1/transactions/${res.data.txid}`);
+    const log = await http.get<TransactionDetail>(
+      `${cluster.coordinator.url}/v1/transactions/${txidOf(res)}`,
+    );
     expect(log.data.decision).to.equal("abort");
   });
 
@@ -88,9 +89,9 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
       amount: 10,
     });
     expect(stale.data.outcome).to.equal("aborted");
-    const refusal = stale.data.participants.find((p: { name: string }) => p.name === "bank-a");
-    expect(refusal.reason).to.equal("version-conflict");
-    expect(refusal.detail).to.deep.equal({
+    const refusal = stale.data.participants?.find((p) => p.name === "bank-a");
+    expect(refusal?.reason).to.equal("version-conflict");
+    expect(refusal?.detail).to.deep.equal({
       account: alice,
       expectedVersion: seen.version,
       currentVersion: seen.version + 1,
@@ -103,7 +104,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     const { cluster, alice } = ctx;
     const carol = uniqueAccount("carol");
     await openAccount(cluster, "bank-a", carol, 0);
-    const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
+    const res = await http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
         {
           name: "bank-a",
@@ -119,15 +120,15 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     expect(res.data.outcome).to.equal("committed");
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(995n);
     expect((await account(cluster, "bank-a", carol)).balance).to.equal(5n);
-    const log = await http.get(`${cluster.coordinator.url}/v1/transactions/${res.data.txid}`);
+    const log = await http.get<TransactionDetail>(
+      `${cluster.coordinator.url}/v1/transactions/${txidOf(res)}`,
+    );
     expect(log.data.state).to.equal("committed");
-    expect(log.data.events.map((e: { type: string }) => e.type)).to.deep.equal([
-      "begin",
-      "decision",
-      "end",
-    ]);
+    expect(log.data.events?.map((e) => e.type)).to.deep.equal(["begin", "decision", "end"]);
     // The participant's journal never saw a vote: there was no prepare.
-    const status = await http.get(`${cluster.banks[0]?.participantUrl}/v1/2pc/${res.data.txid}`);
+    const status = await http.get<ParticipantStatus>(
+      `${cluster.banks[0]?.participantUrl}/v1/2pc/${txidOf(res)}`,
+    );
     expect(status.data.journal).to.equal(null);
     expect(status.data.outcome).to.equal("committed");
   });
@@ -141,7 +142,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
       { op: "debit", account: alice, amount: "1" },
       { op: "credit", account: carol, amount: "1" },
     ];
-    const res = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
+    const res = await http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
         { name: "bank-a", operations: move },
         { name: "bank-b", operations: [{ op: "read", account: bob }] },
@@ -151,7 +152,7 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
     // bank-c knows no such account: the whole transaction aborts and the debit is undone.
     expect(res.data.outcome).to.equal("aborted");
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(1000n);
-    const ok = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
+    const ok = await http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
         { name: "bank-a", operations: [{ op: "debit", account: alice, amount: "1" }] },
         {
@@ -165,17 +166,19 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
       ],
     });
     expect(ok.data.outcome).to.equal("aborted");
-    const readOnly = await http.post(`${cluster.coordinator.url}/v1/transactions`, {
+    const readOnly = await http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, {
       participants: [
         { name: "bank-a", operations: move },
         { name: "bank-b", operations: [{ op: "read", account: bob }] },
       ],
     });
     expect(readOnly.data.outcome).to.equal("committed");
-    const reader = readOnly.data.participants.find((p: { name: string }) => p.name === "bank-b");
+    const reader = readOnly.data.participants?.find((p) => p.name === "bank-b");
     expect(reader).to.include({ vote: "read-only", state: "read-only" });
-    const log = await http.get(`${cluster.coordinator.url}/v1/transactions/${readOnly.data.txid}`);
-    const logged = log.data.participants.find((p: { name: string }) => p.name === "bank-b");
+    const log = await http.get<TransactionDetail>(
+      `${cluster.coordinator.url}/v1/transactions/${txidOf(readOnly)}`,
+    );
+    const logged = log.data.participants?.find((p) => p.name === "bank-b");
     expect(logged).to.deep.equal({ name: "bank-b", vote: "read-only", acknowledgedAt: null });
     expect((await account(cluster, "bank-a", alice)).balance).to.equal(999n);
   });
@@ -192,20 +195,22 @@ describe("transfers between banks (real PostgreSQL and Redis)", function () {
       to: { bank: "bank-b", account: bob },
       amount: 100_000,
     });
-    const listCommitted = await http.get(
+    const listCommitted = await http.get<TransactionList>(
       `${cluster.coordinator.url}/v1/transactions?state=committed&limit=500`,
     );
-    const listAborted = await http.get(
+    const listAborted = await http.get<TransactionList>(
       `${cluster.coordinator.url}/v1/transactions?state=aborted&limit=500`,
     );
-    expect(listCommitted.data.transactions.map((t: { txid: string }) => t.txid))
+    expect(listCommitted.data.transactions?.map((t) => t.txid))
       .to.include(committed.data.txid)
       .and.not.include(aborted.data.txid);
-    expect(listAborted.data.transactions.map((t: { txid: string }) => t.txid))
+    expect(listAborted.data.transactions?.map((t) => t.txid))
       .to.include(aborted.data.txid)
       .and.not.include(committed.data.txid);
-    const bad = await http.get(`${cluster.coordinator.url}/v1/transactions?state=sideways`);
+    const bad = await http.get<TransactionList>(
+      `${cluster.coordinator.url}/v1/transactions?state=sideways`,
+    );
     expect(bad.status).to.equal(400);
-    expect(bad.data.error.message).to.match(/state/);
+    expect(bad.data.error?.message).to.match(/state/);
   });
 });

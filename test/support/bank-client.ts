@@ -9,6 +9,7 @@ import {
   type ClusterFile,
 } from "../../scripts/cluster/cluster-file.js";
 import { signerFor, type Signer } from "../../shared/auth.js";
+import { present, type AccountAnswer, type RunAnswer, type TransactionList } from "./answers.js";
 
 /** The clusters the tests started, by state folder: their secrets authenticate `http`'s requests. */
 const clusters = new Map<string, ClusterFile>();
@@ -96,10 +97,13 @@ export async function account(
   bank: string,
   id: string,
 ): Promise<{ balance: bigint; version: number }> {
-  const res = await http.get(`${bankUrl(cluster, bank)}/v1/accounts/${id}`);
+  const res = await http.get<AccountAnswer>(`${bankUrl(cluster, bank)}/v1/accounts/${id}`);
   if (res.status !== 200)
     throw new Error(`reading ${bank}/${id}: ${res.status} ${JSON.stringify(res.data)}`);
-  return { balance: BigInt(res.data.balance), version: res.data.version };
+  return {
+    balance: BigInt(present(res.data.balance, `${bank}/${id}'s balance`)),
+    version: present(res.data.version, `${bank}/${id}'s version`),
+  };
 }
 
 export interface TransferSpec {
@@ -136,8 +140,10 @@ export function transfer(
   cluster: ClusterFile,
   t: TransferSpec,
   headers: Record<string, string> = {},
-): Promise<AxiosResponse> {
-  return http.post(`${cluster.coordinator.url}/v1/transactions`, transferBody(t), { headers });
+): Promise<AxiosResponse<RunAnswer>> {
+  return http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, transferBody(t), {
+    headers,
+  });
 }
 
 /** Opens a database connection to one bank's PostgreSQL, runs `work`, closes it. */
@@ -161,11 +167,17 @@ export async function withBankDb<T>(
 export async function preparedLeft(cluster: ClusterFile): Promise<number> {
   let total = 0;
   for (const bank of cluster.banks) {
-    total += await withBankDb(cluster, bank.name, async (db) =>
-      Number((await db.query("SELECT count(*) AS n FROM pg_prepared_xacts")).rows[0].n),
+    total += await withBankDb(cluster, bank.name, (db) =>
+      countOf(db, "SELECT count(*) AS n FROM pg_prepared_xacts"),
     );
   }
   return total;
+}
+
+/** The count a `SELECT count(*) AS n …` gives (PostgreSQL sends a bigint as text). */
+export async function countOf(db: pg.Client, sql: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(sql);
+  return Number(present(rows[0], `the row of ${sql}`).n);
 }
 
 /** The sum of every balance at every bank, and the number of ledger entries. */
@@ -184,7 +196,7 @@ export async function snapshot(
         total += BigInt(r.balance);
         perAccount.set(`${bank.name}/${r.id}`, BigInt(r.balance));
       }
-      ledgerEntries += Number((await db.query("SELECT count(*) AS n FROM ledger")).rows[0].n);
+      ledgerEntries += await countOf(db, "SELECT count(*) AS n FROM ledger");
     });
   }
   return { total, ledgerEntries, perAccount };
@@ -210,6 +222,14 @@ let counter = 0;
 export function uniqueAccount(prefix: string): string {
   counter += 1;
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+/** How many transactions the coordinator lists to the default caller, up to 500: what a refused request must not grow. */
+export async function loggedCount(cluster: ClusterFile): Promise<number> {
+  const res = await http.get<TransactionList>(
+    `${cluster.coordinator.url}/v1/transactions?limit=500`,
+  );
+  return present(res.data.transactions, `the list's transactions (${res.status})`).length;
 }
 
 /**

@@ -1,7 +1,15 @@
 /** Moves the fault tests share: open accounts, run a transfer that may die with a process, look at banks. */
 import type { AxiosResponse } from "axios";
 import pg from "pg";
+import type { ClientOutcome } from "../../scripts/checker/facts.js";
 import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
+import {
+  present,
+  type AccountAnswer,
+  type RunAnswer,
+  type TransactionList,
+  type TransactionSummary,
+} from "./answers.js";
 import { http, transferBody, uniqueAccount, type TransferSpec } from "./bank-client.js";
 import { FAULT_ENV, type FaultHarness } from "./fault-harness.js";
 
@@ -39,28 +47,33 @@ export async function transferThroughFaults(
   h: FaultHarness,
   spec: TransferSpec,
   opts: { timeoutMs?: number; key?: string } = {},
-): Promise<AxiosResponse | undefined> {
+): Promise<AxiosResponse<RunAnswer> | undefined> {
   const body = {
     ...(transferBody(spec) as object),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
   };
   const res = await http
-    .post(`${h.url("coordinator")}/v1/transactions`, body, {
+    .post<RunAnswer>(`${h.url("coordinator")}/v1/transactions`, body, {
       headers: opts.key ? { "idempotency-key": opts.key } : {},
     })
     .catch(() => undefined);
-  if (res?.data?.txid)
-    h.record(
-      res.data.txid,
-      res.status === 200 ? res.data.outcome : res.data.outcome === "unknown" ? "unknown" : "error",
-    );
+  if (res?.data.txid) h.record(res.data.txid, toldOutcome(res));
   return res;
 }
 
+/**
+ * What an answer that names a txid tells the client, for the checker's record: the outcome of a
+ * 200 (which always names one), `unknown` from a 503 that says so, an error otherwise.
+ */
+export function toldOutcome(res: AxiosResponse<RunAnswer>): ClientOutcome {
+  if (res.status === 200) return present(res.data.outcome, "the outcome of a 200 answer");
+  return res.data.outcome === "unknown" ? "unknown" : "error";
+}
+
 export async function balanceOf(h: FaultHarness, bank: string, account: string): Promise<bigint> {
-  const res = await http.get(`${h.url(bank)}/v1/accounts/${account}`);
+  const res = await http.get<AccountAnswer>(`${h.url(bank)}/v1/accounts/${account}`);
   if (res.status !== 200) throw new Error(`reading ${bank}/${account}: ${res.status}`);
-  return BigInt(res.data.balance);
+  return BigInt(present(res.data.balance, `${bank}/${account}'s balance`));
 }
 
 async function query<T extends pg.QueryResultRow>(
@@ -154,9 +167,10 @@ export async function listed(
   coordinatorUrl: string,
   state: string,
   headers: Record<string, string> = {},
-): Promise<{ txid: string; decision: string | null; state: string }[]> {
-  const res = await http.get(`${coordinatorUrl}/v1/transactions?state=${state}&limit=100`, {
-    headers,
-  });
-  return res.status === 200 ? res.data.transactions : [];
+): Promise<TransactionSummary[]> {
+  const res = await http.get<TransactionList>(
+    `${coordinatorUrl}/v1/transactions?state=${state}&limit=100`,
+    { headers },
+  );
+  return res.status === 200 ? present(res.data.transactions, "the list's transactions") : [];
 }

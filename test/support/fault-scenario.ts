@@ -7,6 +7,7 @@
 import type { AxiosResponse } from "axios";
 import { expect } from "chai";
 import type { FailpointSpec } from "../../shared/failpoints.js";
+import type { RunAnswer } from "./answers.js";
 import type { TransferSpec } from "./bank-client.js";
 import { useFaultHarness, type FaultHarness } from "./fault-harness.js";
 import {
@@ -31,9 +32,9 @@ export interface ScenarioRun extends ScenarioSetup {
   /** The pair opened for this scenario (1000 each, bank-a pays bank-b 100) and the transfer. */
   spec: TransferSpec;
   /** What the client was told: undefined before the answer, or when there was no HTTP answer. */
-  answer: AxiosResponse | undefined;
+  answer: AxiosResponse<RunAnswer> | undefined;
   /** Sends the same transfer again, with the same Idempotency-Key if the row gave one. */
-  resend(): Promise<AxiosResponse | undefined>;
+  resend(): Promise<AxiosResponse<RunAnswer> | undefined>;
 }
 
 export interface ArmedFailpoint {
