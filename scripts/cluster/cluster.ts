@@ -5,35 +5,26 @@
  * starts only what is not running: that is how a restart after a crash is done.
  */
 import { chmodSync, chownSync, mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import axios from "axios";
 import { sleep } from "../../shared/clock.js";
+import { ADMIN_REDIS_USER } from "../../shared/redis-acl.js";
 import {
-  ADMIN_ACL_RULES,
-  ADMIN_REDIS_USER,
-  logNamespace,
-  redisUserOf,
-  serviceAclRules,
-} from "../../shared/redis-acl.js";
-import {
-  CLUSTER_FILE_VERSION,
   readClusterFile,
   readProcessList,
   writeClusterFile,
   type BankEntry,
   type ClusterFile,
+  type ClusterSecrets,
   type ProcessEntry,
 } from "./cluster-file.js";
-import { clusterSecrets, passwordOf, peerSecretsFor } from "./cluster-secrets.js";
+import { describeCluster, planCluster } from "./cluster-plan.js";
+import { clusterSecrets, passwordOf } from "./cluster-secrets.js";
 import {
   bankDatabaseName,
-  databaseUrl,
   ensureBankDatabase,
   initPostgres,
-  postgresDataRoot,
   postgresReady,
-  postgresSpec,
   postgresUser,
 } from "./postgres.js";
 import {
@@ -45,9 +36,8 @@ import {
   waitUntil,
   type ProcessSpec,
 } from "./processes.js";
-import { redisReady, redisSpec, redisUrl } from "./redis.js";
+import { redisReady, redisUrl } from "./redis.js";
 
-const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DEFAULT_CLUSTER_DIR = ".concord/cluster";
 const START_TIMEOUT_MS = 60_000;
 
@@ -129,223 +119,88 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       .filter((p) => isOurProcess(p.pid, p.marker))
       .map((p) => [p.name, p]),
   );
-  const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
-  const taken = new Set<number>([...running.values()].map((p) => p.port));
-  const portFor = async (name: string) =>
-    running.get(name)?.port ?? (await pickPort(oldPort(name), taken, running.size > 0));
   const names =
     previous && options.banks === previous.banks.length
       ? previous.banks.map((b) => b.name)
       : bankNames(options.banks);
   const secrets = clusterSecrets(names, previous?.secrets);
-  const pw = (store: string, storeUser: string) => passwordOf(secrets, store, storeUser);
-  const pgRoot = postgresDataRoot(dir, user);
-  const log = (name: string) => join(dir, "logs", `${name}.log`);
-
-  const specs: ProcessSpec[] = [];
-  const banks: BankEntry[] = [];
-  const coordinatorRedisPort = await portFor("redis-coordinator");
-  specs.push(
-    redisSpec({
-      name: "redis-coordinator",
-      dataDir: join(dir, "redis", "coordinator"),
-      port: coordinatorRedisPort,
-      users: [
-        {
-          name: ADMIN_REDIS_USER,
-          password: pw("redis-coordinator", "admin"),
-          rules: ADMIN_ACL_RULES,
-        },
-        {
-          name: redisUserOf("coordinator"),
-          password: pw("redis-coordinator", "coordinator"),
-          rules: serviceAclRules(logNamespace("coordinator")),
-        },
-      ],
-      log: log("redis-coordinator"),
-    }),
-  );
-  const coordinatorPort = await portFor("coordinator");
-  const coordinatorUrl = `http://127.0.0.1:${coordinatorPort}`;
-
-  for (const name of names) {
-    const pgPort = await portFor(`postgres-${name}`);
-    const jPort = await portFor(`redis-${name}`);
-    const pPort = await portFor(name);
-    const dataDir = join(pgRoot, name);
-    const database = bankDatabaseName(name);
-    const bank: BankEntry = {
-      name,
-      participantUrl: `http://127.0.0.1:${pPort}`,
-      databaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "bank"), database, database),
-      adminDatabaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "admin"), database),
-      redisUrl: redisUrl(jPort, redisUserOf({ participant: name }), pw(`redis-${name}`, name)),
-      adminRedisUrl: redisUrl(jPort, ADMIN_REDIS_USER, pw(`redis-${name}`, "admin")),
-      postgresPort: pgPort,
-      postgresDataDir: dataDir,
-    };
-    banks.push(bank);
-    specs.push(
-      postgresSpec({
-        name: `postgres-${name}`,
-        dataDir,
-        port: pgPort,
-        log: log(`postgres-${name}`),
-        user,
-      }),
-    );
-    specs.push(
-      redisSpec({
-        name: `redis-${name}`,
-        dataDir: join(dir, "redis", name),
-        port: jPort,
-        users: [
-          {
-            name: ADMIN_REDIS_USER,
-            password: pw(`redis-${name}`, "admin"),
-            rules: ADMIN_ACL_RULES,
-          },
-          {
-            name: redisUserOf({ participant: name }),
-            password: pw(`redis-${name}`, name),
-            rules: serviceAclRules(logNamespace({ participant: name })),
-          },
-        ],
-        log: log(`redis-${name}`),
-      }),
-    );
-    specs.push({
-      name,
-      role: "participant",
-      command: process.execPath,
-      args: [
-        join(DIST, "participant", "main.js"),
-        `--concord-name=${name}`,
-        `--concord-dir=${dir}`,
-      ],
-      env: {
-        CONCORD_PARTICIPANT_NAME: name,
-        CONCORD_HOST: "127.0.0.1",
-        CONCORD_PORT: String(pPort),
-        CONCORD_DATABASE_URL: bank.databaseUrl,
-        CONCORD_REDIS_URL: bank.redisUrl,
-        CONCORD_COORDINATOR_URL: coordinatorUrl,
-        CONCORD_ADMIN_SECRET: secrets.adminSecrets[name] as string,
-        CONCORD_PARTICIPANT_SECRET: secrets.participantSecrets[name] as string,
-        ...options.env,
-      },
-      port: pPort,
-      url: bank.participantUrl,
-      log: log(name),
-      marker: `--concord-dir=${dir}`,
-      stopSignal: "SIGTERM",
-    });
-  }
-  specs.push({
-    name: "coordinator",
-    role: "coordinator",
-    command: process.execPath,
-    args: [
-      join(DIST, "coordinator", "main.js"),
-      "--concord-name=coordinator",
-      `--concord-dir=${dir}`,
-    ],
-    env: {
-      CONCORD_HOST: "127.0.0.1",
-      CONCORD_PORT: String(coordinatorPort),
-      CONCORD_REDIS_URL: redisUrl(
-        coordinatorRedisPort,
-        redisUserOf("coordinator"),
-        pw("redis-coordinator", "coordinator"),
-      ),
-      CONCORD_PARTICIPANTS: banks.map((b) => `${b.name}=${b.participantUrl}`).join(","),
-      CONCORD_PARTICIPANT_SECRETS: banks
-        .map((b) => `${b.name}=${secrets.participantSecrets[b.name]}`)
-        .join(","),
-      CONCORD_API_KEYS: Object.entries(secrets.apiKeys)
-        .map(([id, key]) => `${id}=${key}`)
-        .join(","),
-      CONCORD_ADMIN_SECRET: secrets.adminSecrets.coordinator as string,
-      ...options.env,
-    },
-    port: coordinatorPort,
-    url: coordinatorUrl,
-    log: log("coordinator"),
-    marker: `--concord-dir=${dir}`,
-    stopSignal: "SIGTERM",
-  });
-  // Each participant knows its peers, to ask them while the coordinator is unreachable, each with
-  // the secret of that pair alone.
-  for (const s of specs) {
-    if (s.role !== "participant") continue;
-    s.env.CONCORD_PEERS = banks
-      .filter((b) => b.name !== s.name)
-      .map((b) => `${b.name}=${b.participantUrl}`)
-      .join(",");
-    s.env.CONCORD_PEER_SECRETS = peerSecretsFor(secrets, s.name, names);
-    if (s.env.CONCORD_PEERS === "") {
-      delete s.env.CONCORD_PEERS;
-      delete s.env.CONCORD_PEER_SECRETS;
-    }
-  }
-  // Participants and the coordinator share a marker prefix; make each unique by its name.
-  for (const s of specs)
-    if (s.role === "coordinator" || s.role === "participant")
-      s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
-
-  const file: ClusterFile = {
-    version: CLUSTER_FILE_VERSION,
+  const input = {
     dir,
-    startedAt: new Date().toISOString(),
-    coordinator: {
-      url: coordinatorUrl,
-      redisUrl: redisUrl(
-        coordinatorRedisPort,
-        redisUserOf("coordinator"),
-        pw("redis-coordinator", "coordinator"),
-      ),
-      adminRedisUrl: redisUrl(
-        coordinatorRedisPort,
-        ADMIN_REDIS_USER,
-        pw("redis-coordinator", "admin"),
-      ),
-    },
-    banks,
+    user,
+    names,
     secrets,
-    processes: [],
+    env: options.env,
+    portFor: portPicker(previous, running),
   };
-  // Every process is recorded the moment it is spawned, so `stop` can find it even when a later
-  // step of this start fails.
-  const entries = new Map<string, ProcessEntry>(running);
-  const save = () => {
-    writeClusterFile(dir, { ...file, processes: specs.flatMap((s) => entries.get(s.name) ?? []) });
-  };
-  const record = (entry: ProcessEntry) => {
-    entries.set(entry.name, entry);
-    save();
-  };
-  save();
+  const plan = await planCluster(input);
+  const file = describeCluster(input, plan);
+  const record = processRecorder(file, plan.specs, running);
 
   // Stores first, in parallel; then the services that need them.
-  const stores = specs.filter((s) => s.role === "postgres" || s.role === "redis");
-  const services = specs.filter((s) => s.role === "coordinator" || s.role === "participant");
+  const stores = plan.specs.filter((s) => s.role === "postgres" || s.role === "redis");
+  const services = plan.specs.filter((s) => s.role === "coordinator" || s.role === "participant");
   for (const s of stores)
-    if (s.role === "postgres") initPostgres(s.args[1] as string, pw(s.name, "admin"), user);
+    if (s.role === "postgres")
+      initPostgres(s.args[1] as string, passwordOf(secrets, s.name, "admin"), user);
   await Promise.all(stores.map((s) => ensureRunning(s, running.get(s.name), file, record)));
   // Each bank's role and database, on the servers this call started (a fresh one, or one back
   // after a crash); a server that was running already has them.
-  for (const b of banks.filter((bank) => !running.has(`postgres-${bank.name}`))) {
+  createBankDatabases(
+    plan.banks.filter((bank) => !running.has(`postgres-${bank.name}`)),
+    secrets,
+  );
+  await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), file, record)));
+  return readClusterFile(dir) as ClusterFile;
+}
+
+/**
+ * The port of each named process: the one it runs on, else its port of the last run when free
+ * (which it must keep while others of the cluster run: they know it by URL), else a free one.
+ */
+function portPicker(
+  previous: ClusterFile | undefined,
+  running: ReadonlyMap<string, ProcessEntry>,
+): (name: string) => Promise<number> {
+  const oldPort = (name: string) => previous?.processes.find((p) => p.name === name)?.port;
+  const taken = new Set<number>([...running.values()].map((p) => p.port));
+  return async (name: string) =>
+    running.get(name)?.port ?? (await pickPort(oldPort(name), taken, running.size > 0));
+}
+
+/**
+ * Writes `cluster.json` now, with what already runs, and returns how to add each process the
+ * moment it is spawned, so `stop` can find it even when a later step of this start fails.
+ */
+function processRecorder(
+  file: ClusterFile,
+  specs: readonly ProcessSpec[],
+  running: ReadonlyMap<string, ProcessEntry>,
+): (entry: ProcessEntry) => void {
+  const entries = new Map<string, ProcessEntry>(running);
+  const save = () => {
+    writeClusterFile(file.dir, {
+      ...file,
+      processes: specs.flatMap((s) => entries.get(s.name) ?? []),
+    });
+  };
+  save();
+  return (entry: ProcessEntry) => {
+    entries.set(entry.name, entry);
+    save();
+  };
+}
+
+function createBankDatabases(banks: readonly BankEntry[], secrets: ClusterSecrets): void {
+  for (const b of banks) {
     const database = bankDatabaseName(b.name);
     ensureBankDatabase({
       port: b.postgresPort,
-      adminPassword: pw(`postgres-${b.name}`, "admin"),
+      adminPassword: passwordOf(secrets, `postgres-${b.name}`, "admin"),
       database,
       role: database,
-      rolePassword: pw(`postgres-${b.name}`, "bank"),
+      rolePassword: passwordOf(secrets, `postgres-${b.name}`, "bank"),
     });
   }
-  await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), file, record)));
-  return readClusterFile(dir) as ClusterFile;
 }
 
 /** Starts one process unless it already runs, and waits until it is ready. */
