@@ -303,6 +303,11 @@ describe("the decide-* scripts, one per missing-record mode", function () {
     const first = newTxid();
     const txid = newTxid();
     const seen = async (id: string) => expect(await log.get(id)).not.to.equal(undefined);
+    await log.begin(first, {
+      participants: ["bank-a", "bank-b"],
+      timeoutMs: 60_000,
+      onePhase: false,
+    });
     await log.begin(txid, {
       participants: ["bank-a", "bank-b"],
       timeoutMs: 60_000,
@@ -325,7 +330,7 @@ describe("the decide-* scripts, one per missing-record mode", function () {
       await log.recordVote(journaled, "bank-a", vote, { participants: ["bank-a"] });
       expect((await log.get(journaled))?.votes).to.deep.equal({ "bank-a": vote });
     }
-    await admin.del(`{concord:${NAMESPACE}:${shardOf(first)}}:tx:${first}`);
+    await log.decideOnce(first, "abort", { by: "operator", reason: "test cleanup" });
   });
 
   it("a corrupt record is refused with an error naming the txid, the field and the value", async () => {
