@@ -21,7 +21,7 @@ import type { Logger } from "../../shared/logger.js";
 import type { DecisionAck, OnePhaseResponse, PrepareResponse } from "../../shared/messages.js";
 import { VoteNoError, type Application, type LockKey } from "./application.js";
 import { KeyedMutex } from "./keyed-mutex.js";
-import { PG, pgCode, voteNoReasonFor } from "./pg-errors.js";
+import { PG, pgCode, pgTable, voteNoReasonFor } from "./pg-errors.js";
 import { refusalFromSql } from "./pg-store.js";
 
 export interface ParticipantOptions {
@@ -41,6 +41,8 @@ export interface ParticipantOptions {
 const escapeLiteral = (value: string): string => pg.escapeLiteral(value);
 
 /** The refusal a repeated PREPARE meets when this txid is prepared here already. */
+/** The table of each transaction's outcome here (pg-store.ts): a txid's row is written once. */
+const OUTCOME_TABLE = "concord_txn";
 const ALREADY_PREPARED = "already-prepared";
 
 type Outcome = { prepared: boolean; state: "committed" | "aborted" | undefined };
@@ -233,7 +235,7 @@ export class Participant<Ops> {
     err: unknown,
     participants: readonly string[],
   ): Promise<PrepareResponse> {
-    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test((err as Error).message)) {
+    if (pgCode(err) === PG.uniqueViolation && pgTable(err) === OUTCOME_TABLE) {
       // Seen before: committed means our YES was given and acted on; a tombstone means NO.
       const { state } = await this.outcome(txid);
       return state === "committed" ? { vote: "yes" } : { vote: "no", reason: "already-aborted" };
@@ -373,7 +375,7 @@ export class Participant<Ops> {
   }
 
   private async refuseOnePhase(txid: string, err: unknown): Promise<OnePhaseResponse> {
-    if (pgCode(err) === PG.uniqueViolation && /concord_txn/.test((err as Error).message)) {
+    if (pgCode(err) === PG.uniqueViolation && pgTable(err) === OUTCOME_TABLE) {
       const { state } = await this.outcome(txid);
       return state === "committed"
         ? { outcome: "committed" }

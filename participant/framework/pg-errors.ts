@@ -18,6 +18,12 @@ export function pgCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** The table a constraint violation is about (PostgreSQL sends it with the error). */
+export function pgTable(err: unknown): string | undefined {
+  const table = (err as { table?: unknown } | undefined)?.table;
+  return typeof table === "string" ? table : undefined;
+}
+
 /** Failures that are a normal NO vote (contention, timeouts), not a bug. */
 export function voteNoReasonFor(err: unknown): string | undefined {
   switch (pgCode(err)) {
