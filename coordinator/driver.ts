@@ -120,7 +120,7 @@ export class TransactionDriver {
       case "hand-off":
         return this.handOff(effect.acked);
       case "let-go":
-        return this.role.letGo?.(effect.index);
+        return this.letGo(effect.index);
       case "reply": {
         required(this.role.reply, effect)(effect.outcome, effect.reason);
         return;
@@ -248,6 +248,16 @@ export class TransactionDriver {
         { txid, err: String(err) },
         "end record not written; recovery will finish it",
       );
+    }
+  }
+
+  /** The transaction stays where it is in the log; a failed postpone only makes it due sooner. */
+  private async letGo(index: "undecided" | "unacked"): Promise<void> {
+    try {
+      await this.role.letGo?.(index);
+    } catch (err) {
+      const txid = this.current.txid;
+      this.io.logger.warn({ txid, index, err: String(err) }, "not postponed; due again at once");
     }
   }
 
