@@ -230,7 +230,11 @@ class EngineRun {
   }
 
   /** Keeps what a participant said for the answer; a NO for a bad request is the client's fault. */
-  private noteDetails(name: string, refused: boolean, said: Said): void {
+  private noteDetails(
+    name: string,
+    refused: boolean,
+    said: { [K in keyof ParticipantDetails]?: ParticipantDetails[K] | undefined },
+  ): void {
     const { reason, detail, results } = said;
     this.details.set(name, {
       ...(reason ? { reason } : {}),
@@ -278,13 +282,6 @@ class EngineRun {
     clearTimeout(this.replyTimer);
     this.engine.active.delete(this.input.txid);
   }
-}
-
-/** What a participant's answer may carry besides its vote (fields absent or undefined). */
-interface Said {
-  reason?: string | undefined;
-  detail?: Record<string, unknown> | undefined;
-  results?: unknown[] | undefined;
 }
 
 function optionalReason(reason: string | undefined): { reason?: string } {

@@ -8,7 +8,6 @@ import { FailpointError } from "../shared/failpoints.js";
 import {
   onePhaseResponseSchema,
   prepareResponseSchema,
-  type Decision,
   type OnePhaseResponse,
   type PrepareResponse,
 } from "../shared/messages.js";
@@ -17,7 +16,7 @@ import type { Event } from "./protocol.js";
 /** The longest refusal text of a participant passed on to the client and the log. */
 const MAX_REASON_CHARS = 500;
 
-export function clip(text: string, max: number): string {
+function clip(text: string, max: number): string {
   return text.length <= max
     ? text
     : `${text.slice(0, max)}… (${text.length - max} more characters)`;
@@ -80,8 +79,4 @@ export function settleReplyEvent(reply: HttpReply): Event {
     return { type: "settle-result", outcome: "committed", reason: "already committed" };
   }
   return { type: "settle-result", outcome: "unknown", reason: `HTTP ${reply.status}` };
-}
-
-export function decisionLabel(decision: Decision): string {
-  return decision === "commit" ? "COMMIT" : "ABORT";
 }

@@ -43,44 +43,45 @@ abstract class ConflictError extends ConcordError {
   readonly httpStatus = 409;
 }
 
-/** ABORT (or a second PREPARE) for a transaction that committed here. */
-export class AlreadyCommittedError extends ConflictError {
-  readonly code = "already-committed";
+/** A message a participant refuses because of what it holds for the transaction. */
+abstract class TransactionStateError extends ConflictError {
   constructor(
     readonly txid: string,
-    why = "is already committed here",
+    why: string,
   ) {
     super(`transaction ${txid} ${why}`);
+  }
+}
+
+/** ABORT (or a second PREPARE) for a transaction that committed here. */
+export class AlreadyCommittedError extends TransactionStateError {
+  readonly code = "already-committed";
+  constructor(txid: string, why = "is already committed here") {
+    super(txid, why);
   }
 }
 
 /** COMMIT for a transaction that aborted here. */
-export class AlreadyAbortedError extends ConflictError {
+export class AlreadyAbortedError extends TransactionStateError {
   readonly code = "already-aborted";
-  constructor(
-    readonly txid: string,
-    why = "was aborted here; it cannot commit",
-  ) {
-    super(`transaction ${txid} ${why}`);
+  constructor(txid: string, why = "was aborted here; it cannot commit") {
+    super(txid, why);
   }
 }
 
 /** COMMIT for a transaction this participant never prepared. */
-export class NotPreparedError extends ConflictError {
+export class NotPreparedError extends TransactionStateError {
   readonly code = "not-prepared";
-  constructor(
-    readonly txid: string,
-    why = "is not prepared here (no YES vote journaled)",
-  ) {
-    super(`transaction ${txid} ${why}`);
+  constructor(txid: string, why = "is not prepared here (no YES vote journaled)") {
+    super(txid, why);
   }
 }
 
 /** A one-phase request for a transaction prepared here under two-phase commit. */
-export class AlreadyPreparedError extends ConflictError {
+export class AlreadyPreparedError extends TransactionStateError {
   readonly code = "already-prepared";
-  constructor(readonly txid: string) {
-    super(`transaction ${txid} is prepared here under two-phase commit; one-phase refused`);
+  constructor(txid: string) {
+    super(txid, "is prepared here under two-phase commit; one-phase refused");
   }
 }
 
