@@ -49,7 +49,7 @@ export interface OperationsPolicy {
   refusal(
     participants: { name: string; operations: unknown[] }[],
     caller: Caller,
-  ): { rule: BusinessRule | "reads-need-operator"; message: string; field: string } | undefined;
+  ): { rule: BusinessRule | "needs-operator"; message: string; field: string } | undefined;
 }
 
 export interface ApiDeps {
@@ -185,7 +185,7 @@ function checkRequest(
   });
   const refusal = deps.operations?.refusal(body.participants, caller);
   if (refusal) {
-    if (refusal.rule === "reads-need-operator") throw new ForbiddenError(refusal.message);
+    if (refusal.rule === "needs-operator") throw new ForbiddenError(refusal.message);
     throw new UnprocessableError(refusal.message, refusal.rule, refusal.field);
   }
   const timeoutMs = body.timeoutMs ?? deps.defaultTimeoutMs;

@@ -13,12 +13,8 @@ import {
   warnOnLargeStreamNodes,
 } from "../shared/redis-durability.js";
 import { Authenticator } from "../shared/auth.js";
-import {
-  bankLockKeys,
-  bankOperationsSchema,
-  bankTransactionRefusal,
-  type BankOperation,
-} from "../shared/bank-operations.js";
+import { BANK_RULES, bankOperationsSchema } from "../participant/bank/bank-operations.js";
+import { lockKeysOf, transactionRefusal } from "../shared/operation-rules.js";
 import { HotKeys } from "./hot-keys.js";
 import type { OperationsPolicy } from "./api.js";
 import { ClientLimits } from "./client-limits.js";
@@ -132,12 +128,9 @@ function stopOnSignals(logger: Logger, stop: () => void): void {
 /** The bank's operations, checked whole before anything is logged (shared/bank-operations.ts). */
 const BANK_POLICY: OperationsPolicy = {
   schema: bankOperationsSchema,
-  lockKeys: (operations) => bankLockKeys(operations as BankOperation[]).map((k) => k.key),
+  lockKeys: (operations) => lockKeysOf(BANK_RULES, operations).map((k) => k.key),
   refusal: (participants, caller) =>
-    bankTransactionRefusal(
-      participants as { name: string; operations: BankOperation[] }[],
-      caller.kind === "admin",
-    ),
+    transactionRefusal(participants, () => BANK_RULES, caller.kind === "admin"),
 };
 
 runMain("coordinator", main);

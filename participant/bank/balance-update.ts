@@ -5,7 +5,7 @@
  * as literal text on its one-round-trip prepare; the benchmark's ceiling and floor rows run the
  * bound form, so that they measure plain PostgreSQL doing exactly the bank's work.
  */
-import type { BankOperation } from "../../shared/bank-operations.js";
+import type { BankOperation } from "./bank-operations.js";
 
 export type MoneyOperation = Extract<BankOperation, { op: "debit" | "credit" }>;
 

@@ -1,14 +1,9 @@
 /** The bank: debit, credit and read on accounts, plugged into the participant framework. */
 import type { PoolClient } from "pg";
-import { parseWith } from "../../shared/http-server.js";
 import { VoteNoError, type Application } from "../framework/application.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
 import { mountBankRoutes } from "./bank-routes.js";
-import {
-  bankLockKeys,
-  bankOperationsSchema,
-  type BankOperation,
-} from "../../shared/bank-operations.js";
+import { BANK_RULES, bankOperationsSchema, type BankOperation } from "./bank-operations.js";
 import { BANK_MIGRATIONS } from "./schema.js";
 import {
   BALANCE_UPDATE_SQL,
@@ -24,9 +19,8 @@ export const bankApplication: Application<BankOperation[]> = {
   name: "bank",
   migrations: BANK_MIGRATIONS,
 
-  parseOperations(raw) {
-    return parseWith(bankOperationsSchema, raw, "body.operations");
-  },
+  operations: bankOperationsSchema,
+  rules: BANK_RULES,
 
   async execute(client, txid, ops) {
     const results: AccountResult[] = [];
@@ -59,8 +53,6 @@ export const bankApplication: Application<BankOperation[]> = {
         }),
     };
   },
-
-  lockKeys: bankLockKeys,
 
   refusalFor(err, ops) {
     if (pgCode(err) === PG.numericValueOutOfRange) return balanceOutOfRange();

@@ -9,7 +9,7 @@ import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { queryInt, txidSchema } from "../../shared/messages.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
-import { accountIdSchema, openAccountSchema } from "../../shared/bank-operations.js";
+import { accountIdSchema, openAccountSchema } from "./bank-operations.js";
 
 const listQuerySchema = z.object({ limit: queryInt(1, 10_000, 1000) }).strict();
 const ledgerQuerySchema = z

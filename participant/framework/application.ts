@@ -1,5 +1,7 @@
 import type { Express } from "express";
 import type { Pool, PoolClient, QueryResult } from "pg";
+import type { z } from "zod";
+import type { OperationRules } from "../../shared/operation-rules.js";
 import type { Authenticator } from "../../shared/auth.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Migration } from "./pg-store.js";
@@ -13,8 +15,19 @@ export interface Application<Ops> {
   readonly name: string;
   /** Schema steps, each applied once at start-up (see pg-store.ts migrate). */
   readonly migrations: readonly Migration[];
-  /** Checks operations completely before any SQL runs; throws ValidationError (400). */
-  parseOperations(raw: unknown[]): Ops;
+  /**
+   * The whole `operations` list of a PREPARE, checked before any SQL runs (a 400 naming the
+   * field otherwise). Published as JSON Schema, so the coordinator refuses a malformed request
+   * before it logs anything: keep it to what JSON Schema can say (types, patterns, bounds,
+   * strict objects, discriminated unions), with no refinements.
+   */
+  readonly operations: z.ZodType<Ops, z.ZodTypeDef, unknown>;
+  /**
+   * The rules of each operation kind (shared/operation-rules.ts), published with the schema:
+   * the lock key each kind takes, conserved quantities, operator-only kinds, and the NO-vote
+   * reasons that are the client's fault. Lock keys come from here unless `lockKeys` is given.
+   */
+  readonly rules?: OperationRules;
   /**
    * Executes the operations in the open transaction. Throws VoteNoError for a business refusal.
    * `readOnly` means nothing was written and no lock needs to outlive the call.
@@ -47,10 +60,30 @@ export interface Application<Ops> {
   /** A PostgreSQL error from the statements that is a business refusal (a CHECK, say), or undefined. */
   refusalFor?(err: unknown, ops: Ops): VoteNoError | undefined;
   /**
+   * The application's own invariants, checked over its database at rest (npm run verify, the
+   * chaos runner): e.g. money conserved for a bank, stock plus sold conserved for inventory.
+   * Served to the operator at GET /v1/invariants.
+   */
+  invariants?(pool: Pool): Promise<InvariantCheck[]>;
+  /**
    * Routes of the application's own (reads, administration), each mounted with
    * shared/routes.ts mountRoute so that it declares who may call it.
    */
   mountRoutes?(app: Express, ctx: { pool: Pool; logger: Logger; auth: Authenticator }): void;
+}
+
+/** One invariant of an application and whether it holds; `totals` feed checks across participants. */
+export interface InvariantCheck {
+  name: string;
+  holds: boolean;
+  /** What was checked, or the first violations found. */
+  detail: string;
+  /**
+   * Per conserved quantity (operation-rules.ts), this participant's present amount and the amount
+   * that entered it from outside transactions (e.g. account openings), as decimal strings: summed
+   * over every participant they must be equal (money moves between banks, never made).
+   */
+  totals?: Record<string, { present: string; entered: string }>;
 }
 
 export interface LockKey {

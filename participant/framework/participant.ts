@@ -21,6 +21,8 @@ import type { Logger } from "../../shared/logger.js";
 import type { DecisionAck, OnePhaseResponse, PrepareResponse } from "../../shared/messages.js";
 import { VoteNoError, type Application, type LockKey } from "./application.js";
 import { KeyedMutex } from "./keyed-mutex.js";
+import { parseWith } from "../../shared/http-server.js";
+import { lockKeysOf } from "../../shared/operation-rules.js";
 import { PG, pgCode, pgTable, voteNoReasonFor } from "./pg-errors.js";
 import { refusalFromSql } from "./pg-store.js";
 
@@ -89,7 +91,7 @@ export class Participant<Ops> {
     // The coordinator's deadline runs from now: time spent queued counts against it.
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     // Validation happens before anything is written: a malformed request changes nothing.
-    const ops = this.app.parseOperations(rawOperations);
+    const ops = parseWith(this.app.operations, rawOperations, "body.operations");
     // Before the per-txid lock: a PREPARE held here is one still on its way, which an ABORT
     // sent later by the coordinator can overtake.
     // Awaited only when armed: otherwise messages of one batch reach the mutex in the order sent.
@@ -164,7 +166,7 @@ export class Participant<Ops> {
         txid,
         remainingMs,
         end.startsWith("PREPARE"),
-        this.app.lockKeys?.(ops) ?? [],
+        this.lockKeys(ops),
         ordered,
       );
       const plan = this.app.statements?.(txid, ops, escapeLiteral);
@@ -360,7 +362,7 @@ export class Participant<Ops> {
     timeoutMs: number | undefined,
   ): Promise<OnePhaseResponse> {
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
-    const ops = this.app.parseOperations(rawOperations);
+    const ops = parseWith(this.app.operations, rawOperations, "body.operations");
     return this.mutex.run(txid, async () => {
       // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
       if ((await this.journal.get(txid))?.decision === "abort")
@@ -551,6 +553,13 @@ export class Participant<Ops> {
         this.options.maxWaiters,
       ),
     ];
+  }
+
+  /** The application's own lock keys, or those its kinds' rules name. */
+  private lockKeys(ops: Ops): LockKey[] {
+    if (this.app.lockKeys) return this.app.lockKeys(ops);
+    if (!this.app.rules || !Array.isArray(ops)) return [];
+    return lockKeysOf(this.app.rules, ops as unknown[]);
   }
 
   private async connect(): Promise<pg.PoolClient> {

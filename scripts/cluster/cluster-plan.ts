@@ -199,7 +199,11 @@ function participantSpec(
     name,
     role: "participant",
     command: process.execPath,
-    args: [join(DIST, "participant", "main.js"), `--concord-name=${name}`, `--concord-dir=${dir}`],
+    args: [
+      join(DIST, "participant", "bank", "main.js"),
+      `--concord-name=${name}`,
+      `--concord-dir=${dir}`,
+    ],
     env: {
       CONCORD_PARTICIPANT_NAME: name,
       CONCORD_HOST: "127.0.0.1",

@@ -145,7 +145,7 @@ describe("start-up refuses unsafe stores", function () {
       }),
       () => redisReady(redisUrl(redisPort, ADMIN_REDIS_USER, "pw")),
     );
-    const refused = await runService("participant/main.js", {
+    const refused = await runService("participant/bank/main.js", {
       CONCORD_PARTICIPANT_NAME: "bank-a",
       CONCORD_PARTICIPANT_SECRET: SECRET,
       CONCORD_DATABASE_URL: databaseUrl(pgPort, "pw", "bank"),
@@ -190,7 +190,7 @@ describe("start-up refuses unsafe stores", function () {
     expect(partial.code).to.equal(1);
     expect(partial.output).to.match(/no secret for bank-b/);
     expect(partial.output).not.to.include(SECRET);
-    const weak = await runService("participant/main.js", {
+    const weak = await runService("participant/bank/main.js", {
       CONCORD_PARTICIPANT_NAME: "bank-a",
       CONCORD_DATABASE_URL: "postgres://x@127.0.0.1:1/x",
       CONCORD_PARTICIPANT_SECRET: short,

@@ -8,7 +8,11 @@ import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from "../../share
 import { gidFor, isTxid, newTxid, TXID_PATTERN, txidTimeMs } from "../../shared/ids.js";
 import { KeyedMutex } from "../../participant/framework/keyed-mutex.js";
 import { SHARD_COUNT, shardOf } from "../../shared/durable-log.js";
-import { amountSchema, bankOperationSchema, MAX_AMOUNT } from "../../shared/bank-operations.js";
+import {
+  amountSchema,
+  bankOperationSchema,
+  MAX_AMOUNT,
+} from "../../participant/bank/bank-operations.js";
 
 const ceilingOf = (attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number =>
   Math.min(policy.capMs, policy.baseMs * 2 ** attempt);

@@ -1,0 +1,77 @@
+/**
+ * What the framework serves about the application itself: its descriptor (the operations' JSON
+ * Schema and rules, which the coordinator checks requests against) and its invariant checks.
+ */
+import type { Express, NextFunction, Request, Response } from "express";
+import type { Pool } from "pg";
+import { zodToJsonSchema } from "zod-to-json-schema";
+import type { Authenticator } from "../../shared/auth.js";
+import type { Logger } from "../../shared/logger.js";
+import {
+  describeParticipant,
+  DESCRIPTOR_HASH_HEADER,
+  type ParticipantDescriptor,
+} from "../../shared/participant-descriptor.js";
+import { mountRoute, type RouteSpec } from "../../shared/routes.js";
+import type { Application } from "./application.js";
+
+export const DESCRIPTOR_ROUTES = {
+  descriptor: {
+    method: "GET",
+    path: "/v1/descriptor",
+    callers: ["coordinator", "admin"],
+    summary:
+      "the application's operations as JSON Schema, with their rules (lock keys, conserved quantities)",
+  },
+  invariants: {
+    method: "GET",
+    path: "/v1/invariants",
+    callers: ["admin"],
+    summary: "the application's invariant checks over its database (run them at rest)",
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+/** The application's descriptor: computed once, since an application does not change while it runs. */
+export function descriptorOf<Ops>(
+  name: string,
+  application: Application<Ops>,
+): ParticipantDescriptor {
+  const schema = zodToJsonSchema(application.operations, {
+    target: "jsonSchema2019-09",
+    $refStrategy: "none",
+    errorMessages: true,
+  }) as Record<string, unknown>;
+  // The generator names draft 2019-09; the keywords it writes mean the same in 2020-12.
+  schema.$schema = "https://json-schema.org/draft/2020-12/schema";
+  return describeParticipant({
+    participant: name,
+    application: application.name,
+    operationsSchema: schema,
+    rules: application.rules,
+  });
+}
+
+export function mountDescriptorRoutes<Ops>(
+  app: Express,
+  auth: Authenticator,
+  ctx: { name: string; application: Application<Ops>; pool: Pool; logger: Logger },
+): void {
+  const descriptor = descriptorOf(ctx.name, ctx.application);
+  // Every answer names the descriptor, so the coordinator notices a new one at the next message.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader(DESCRIPTOR_HASH_HEADER, descriptor.hash);
+    next();
+  });
+  mountRoute(app, auth, DESCRIPTOR_ROUTES.descriptor, (_req, res) => {
+    res.json(descriptor);
+  });
+  mountRoute(app, auth, DESCRIPTOR_ROUTES.invariants, async (_req, res) => {
+    const checks = (await ctx.application.invariants?.(ctx.pool)) ?? [];
+    res.json({
+      participant: ctx.name,
+      application: ctx.application.name,
+      holds: checks.every((c) => c.holds),
+      checks,
+    });
+  });
+}

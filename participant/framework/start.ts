@@ -1,0 +1,248 @@
+/**
+ * `startParticipant`: the one way to run an application as a Concord participant. It owns all
+ * the wiring an application must not get wrong: the two PostgreSQL pools and the checks that
+ * PostgreSQL can prepare, the durable journal in Redis, the framework's and the application's
+ * migrations, signed 2PC routes, the published operation schema, recovery of transactions in
+ * doubt (it cannot be left out: a prepared transaction nobody finishes holds its locks
+ * forever), peers for cooperative termination, and shutdown.
+ */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Redis } from "ioredis";
+import type pg from "pg";
+import {
+  checkPeerSecrets,
+  loadConfig,
+  participantEnvSchema,
+  type ParticipantConfig,
+} from "../../shared/config.js";
+import { DurableLog } from "../../shared/durable-log.js";
+import { createApp, finishApp, listen } from "../../shared/http-server.js";
+import { createLogger, type Logger } from "../../shared/logger.js";
+import {
+  connectRedis,
+  ensureDurableRedis,
+  warnOnLargeStreamNodes,
+} from "../../shared/redis-durability.js";
+import { mountAdminRoutes } from "../../shared/admin-routes.js";
+import { Failpoints, PARTICIPANT_FAILPOINTS } from "../../shared/failpoints.js";
+import { Authenticator } from "../../shared/auth.js";
+import type { Application } from "./application.js";
+import { mountTwoPhaseRoutes } from "./http.js";
+import { Participant } from "./participant.js";
+import {
+  createPool,
+  ensurePreparedTransactions,
+  FRAMEWORK_MIGRATIONS,
+  migrate,
+} from "./pg-store.js";
+import { mountDescriptorRoutes } from "./descriptor-routes.js";
+import { startRecovery } from "./start-recovery.js";
+
+export interface StartParticipantOptions<Ops> {
+  application: Application<Ops>;
+  /**
+   * Settings by their environment names (CONCORD_PARTICIPANT_NAME, CONCORD_DATABASE_URL, ...:
+   * README "Configuration"), over `env`. Checked like the environment: a wrong value refuses
+   * to start and says what to fix.
+   */
+  config?: Readonly<Record<string, string | undefined>>;
+  /** The environment read under `config` (default process.env; `{}` reads nothing from it). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Stop on SIGTERM and SIGINT (default true); without it, call `stop()` yourself. */
+  handleSignals?: boolean;
+}
+
+export interface RunningParticipant {
+  name: string;
+  /** Where it listens, e.g. http://127.0.0.1:7104. */
+  url: string;
+  server: Server;
+  logger: Logger;
+  /** Stops recovery and the server, then closes the stores. */
+  stop(): Promise<void>;
+}
+
+/** Where the participant keeps its state: PostgreSQL (two pools) and the journal in Redis. */
+export interface Stores {
+  pool: pg.Pool;
+  decisionPool: pg.Pool;
+  /** PostgreSQL's max_prepared_transactions, checked against the pool size. */
+  maxPrepared: number;
+  redis: Redis;
+  journal: DurableLog;
+}
+
+/** Opens the stores, refusing to start on a PostgreSQL or Redis that cannot keep a promise. */
+async function openStores(
+  config: ParticipantConfig,
+  name: string,
+  logger: Logger,
+): Promise<Stores> {
+  const pool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_POOL_SIZE, logger);
+  // Phase-2 statements must not wait forever on a row lock (a tombstone behind a prepared row).
+  const decisionPool = createPool(
+    config.CONCORD_DATABASE_URL,
+    config.CONCORD_PG_DECISION_POOL_SIZE,
+    logger,
+    5000,
+  );
+  const maxPrepared = await ensurePreparedTransactions(pool, config.CONCORD_PG_POOL_SIZE, logger);
+  const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
+  await ensureDurableRedis(redis, {
+    acceptNonDurable: config.CONCORD_ACCEPT_NONDURABLE_REDIS,
+    logger,
+    role: `participant ${name}`,
+  });
+  await warnOnLargeStreamNodes(redis, logger);
+  const journal = new DurableLog(redis, {
+    namespace: `participant:${name}`,
+    retentionSeconds: config.CONCORD_RETENTION_SECONDS,
+  });
+  return { pool, decisionPool, maxPrepared, redis, journal };
+}
+
+async function closeStores(stores: Stores): Promise<void> {
+  stores.redis.disconnect();
+  await Promise.allSettled([stores.pool.end(), stores.decisionPool.end()]);
+}
+
+function configureFailpoints(config: ParticipantConfig, logger: Logger): Failpoints {
+  const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) => {
+    logger.warn({ failpoint: fp, spec }, "failpoint fired");
+  });
+  failpoints.configure(config.CONCORD_FAILPOINTS);
+  return failpoints;
+}
+
+function createParticipant<Ops>(
+  config: ParticipantConfig,
+  stores: Stores,
+  application: Application<Ops>,
+  logger: Logger,
+  failpoints: Failpoints,
+): Participant<Ops> {
+  return new Participant(
+    {
+      name: config.CONCORD_PARTICIPANT_NAME,
+      lockTimeoutMs: config.CONCORD_LOCK_TIMEOUT_MS,
+      statementTimeoutMs: config.CONCORD_STATEMENT_TIMEOUT_MS,
+      preparedLimit: Math.max(1, stores.maxPrepared - config.CONCORD_PREPARED_RESERVE),
+      // A few connections of the pool stay for PREPAREs that do not wait (see concord_lock_keys).
+      maxWaiters: Math.max(1, config.CONCORD_PG_POOL_SIZE - 4),
+    },
+    stores.pool,
+    stores.decisionPool,
+    stores.journal,
+    application,
+    logger,
+    failpoints,
+  );
+}
+
+/** Mounts the 2PC, descriptor, application and (when enabled) admin routes, then listens. */
+async function serveHttp<Ops>(
+  config: ParticipantConfig,
+  parts: {
+    stores: Stores;
+    participant: Participant<Ops>;
+    application: Application<Ops>;
+    failpoints: Failpoints;
+    logger: Logger;
+  },
+  recoveryPasses: () => number,
+): Promise<Server> {
+  const { stores, participant, application, failpoints, logger } = parts;
+  const name = config.CONCORD_PARTICIPANT_NAME;
+  const app = createApp();
+  // The coordinator signs with the secret it shares with us alone; each peer with the secret of
+  // its pair with us, so no participant can sign as another.
+  const auth = new Authenticator({
+    audience: name,
+    coordinatorSecret: config.CONCORD_PARTICIPANT_SECRET,
+    peerSecrets: config.CONCORD_PEER_SECRETS ?? new Map<string, string>(),
+    adminSecret: config.CONCORD_ADMIN_SECRET,
+  });
+  const { pool, decisionPool, journal } = stores;
+  mountDescriptorRoutes(app, auth, { name, application, pool, logger });
+  mountTwoPhaseRoutes(app, auth, participant, { pool: decisionPool, journal, logger });
+  application.mountRoutes?.(app, { pool, logger, auth });
+  if (config.CONCORD_ADMIN_ENDPOINTS)
+    mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, recoveryPasses);
+  finishApp(app, logger);
+  const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
+    maxConnections: config.CONCORD_MAX_CONNECTIONS,
+    requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS,
+  });
+  logger.info(
+    { host: config.CONCORD_HOST, port: config.CONCORD_PORT, application: application.name },
+    "participant listening",
+  );
+  return server;
+}
+
+/** On SIGTERM or SIGINT: stop, then exit. */
+function exitOnSignals(stop: () => Promise<void>, logger: Logger): void {
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    void stop().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.once("SIGTERM", () => {
+    shutdown("SIGTERM");
+  });
+  process.once("SIGINT", () => {
+    shutdown("SIGINT");
+  });
+}
+
+/**
+ * Starts `application` as a participant: checks the configuration and the stores, migrates,
+ * listens, and starts recovery. Rejects with a message that says what to fix when the
+ * configuration or a store cannot be trusted (prepared transactions disabled, a Redis that
+ * does not keep what it is told).
+ */
+export async function startParticipant<Ops>(
+  options: StartParticipantOptions<Ops>,
+): Promise<RunningParticipant> {
+  const { application } = options;
+  const config = loadConfig(participantEnvSchema, {
+    ...(options.env ?? process.env),
+    ...(options.config ?? {}),
+  });
+  checkPeerSecrets(config);
+  const name = config.CONCORD_PARTICIPANT_NAME;
+  const logger = createLogger(`participant:${name}`, config.CONCORD_LOG_LEVEL);
+  const stores = await openStores(config, name, logger);
+  try {
+    await migrate(stores.pool, [...FRAMEWORK_MIGRATIONS, ...application.migrations]);
+  } catch (err) {
+    await closeStores(stores);
+    throw err;
+  }
+  const failpoints = configureFailpoints(config, logger);
+  const participant = createParticipant(config, stores, application, logger, failpoints);
+  const parts = { stores, participant, application, failpoints, logger };
+  const server = await serveHttp(config, parts, () => recovery.passes);
+  // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
+  const recovery = startRecovery(config, {
+    participant,
+    journal: stores.journal,
+    logger,
+    failpoints,
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      recovery.stop();
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+      await closeStores(stores);
+    })());
+  if (options.handleSignals ?? true) exitOnSignals(stop, logger);
+  const address = server.address() as AddressInfo;
+  return { name, url: `http://${config.CONCORD_HOST}:${address.port}`, server, logger, stop };
+}
