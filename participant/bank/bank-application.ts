@@ -2,6 +2,7 @@
 import type { PoolClient } from "pg";
 import { VoteNoError, type Application } from "../framework/application.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
+import { bankInvariants } from "./bank-invariants.js";
 import { mountBankRoutes } from "./bank-routes.js";
 import { BANK_RULES, bankOperationsSchema, type BankOperation } from "./bank-operations.js";
 import { BANK_MIGRATIONS } from "./schema.js";
@@ -69,6 +70,7 @@ export const bankApplication: Application<BankOperation[]> = {
     });
   },
 
+  invariants: bankInvariants,
   mountRoutes(app, ctx) {
     mountBankRoutes(app, ctx);
   },
