@@ -22,5 +22,5 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Concord needs no privileges; the official image ships the unprivileged `node` user.
 USER node
-EXPOSE 7000 7101 7102 7103
+EXPOSE 7000 7101 7102 7103 7104
 CMD ["node", "dist/coordinator/main.js"]

@@ -1,11 +1,11 @@
-/** `npm run cluster -- start|stop|status [--banks N] [--dir D]` */
+/** `npm run cluster -- start|stop|status [--banks N] [--inventory N | --no-inventory] [--dir D]` */
 import {
   clusterStatus,
   DEFAULT_CLUSTER_DIR,
   startCluster,
   stopCluster,
 } from "./cluster/cluster.js";
-import { clusterFilePath } from "./cluster/cluster-file.js";
+import { clusterFilePath, readClusterFile } from "./cluster/cluster-file.js";
 import { parseArgs, runCli, UsageError } from "./cli-args.js";
 
 const USAGE = `usage: npm run cluster -- <command> [options]
@@ -16,12 +16,18 @@ commands:
   status   show each process: running, healthy, pid, port
 
 options:
-  --banks N   number of banks for start (default 3)
-  --dir D     state folder (default ${DEFAULT_CLUSTER_DIR})`;
+  --banks N        number of banks for start (default 3)
+  --inventory N    number of inventory participants for start (default 1, named inventory;
+                   with more: inventory-a, inventory-b, ...); a start on a folder that holds a
+                   cluster keeps the number it has unless given
+  --no-inventory   banks only (the same as --inventory 0)
+  --dir D          state folder (default ${DEFAULT_CLUSTER_DIR})`;
 
 runCli("cluster", USAGE, async () => {
   const { positional, flags } = parseArgs(process.argv.slice(2), {
     banks: "number",
+    inventory: "number",
+    "no-inventory": "boolean",
     dir: "string",
     help: "boolean",
   });
@@ -34,12 +40,16 @@ runCli("cluster", USAGE, async () => {
   const dir = String(flags.dir ?? DEFAULT_CLUSTER_DIR);
   switch (command) {
     case "start": {
-      const file = await startCluster({ dir, banks: Number(flags.banks ?? 3) });
+      const file = await startCluster({
+        dir,
+        banks: Number(flags.banks ?? 3),
+        ...inventoryOption(flags, dir),
+      });
       process.stdout.write(`cluster running; description in ${clusterFilePath(file.dir)}\n`);
       process.stdout.write(`coordinator  ${file.coordinator.url}\n`);
-      for (const b of file.banks)
+      for (const p of file.participants)
         process.stdout.write(
-          `${b.name.padEnd(12)} ${b.participantUrl}  (PostgreSQL on 127.0.0.1:${b.postgresPort})\n`,
+          `${p.name.padEnd(12)} ${p.participantUrl}  (${p.application}; PostgreSQL on 127.0.0.1:${p.postgresPort})\n`,
         );
       return 0;
     }
@@ -72,3 +82,17 @@ runCli("cluster", USAGE, async () => {
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
 });
+
+/** The number of inventory participants to start, or undefined: keep the folder's cluster's. */
+function inventoryOption(
+  flags: Record<string, string | number | boolean>,
+  dir: string,
+): { inventory?: number } {
+  if (flags["no-inventory"] === true) {
+    if (flags.inventory !== undefined && flags.inventory !== 0)
+      throw new UsageError("choose one of --inventory N and --no-inventory");
+    return { inventory: 0 };
+  }
+  if (flags.inventory !== undefined) return { inventory: Number(flags.inventory) };
+  return readClusterFile(dir) ? {} : { inventory: 1 };
+}

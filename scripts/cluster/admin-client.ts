@@ -9,13 +9,13 @@ import { adminSecretOf, type ClusterFile } from "./cluster-file.js";
 import { isOurProcess } from "./processes.js";
 
 const http = axios.create({ validateStatus: () => true, timeout: 5000 });
-/** The admin secret of the service (coordinator or bank) that answers at `serviceUrl`. */
+/** The admin secret of the service (coordinator or participant) that answers at `serviceUrl`. */
 function auth(cluster: ClusterFile, serviceUrl: string) {
   const service =
     cluster.processes.find((p) => p.url === serviceUrl)?.name ??
     (serviceUrl === cluster.coordinator.url
       ? "coordinator"
-      : cluster.banks.find((b) => b.participantUrl === serviceUrl)?.name);
+      : cluster.participants.find((p) => p.participantUrl === serviceUrl)?.name);
   if (!service) throw new Error(`no service of this cluster answers at ${serviceUrl}`);
   return { headers: { authorization: `Bearer ${adminSecretOf(cluster, service)}` } };
 }

@@ -1,13 +1,17 @@
 /**
  * Authenticating the scripts' and tests' requests to a local cluster with the secrets in its
- * cluster.json: the API key for the coordinator's transaction API, the admin secret for a bank's
- * accounts and ledger, and the signatures the coordinator (2PC routes) or a participant
+ * cluster.json: the API key for the coordinator's transaction API, the admin secret for a
+ * participant's reads (a bank's accounts and ledger, an inventory's items, its invariants), and
+ * the signatures the coordinator (2PC routes) or a participant
  * (decision inquiry) would put on theirs.
  */
 import type { InternalAxiosRequestConfig } from "axios";
 import { signerFor, type Signer } from "../../shared/auth.js";
 import { SIGNATURE_HEADER } from "../../shared/request-signing.js";
 import { adminSecretOf, type ClusterFile } from "./cluster-file.js";
+
+/** A participant's routes that only read, for its operators (its own admin secret). */
+const ADMIN_READS = ["/v1/accounts", "/v1/ledger", "/v1/items", "/v1/invariants"];
 
 export function apiKeyHeader(cluster: ClusterFile): Record<string, string> {
   return { authorization: `Bearer ${cluster.secrets.apiKey}` };
@@ -77,13 +81,12 @@ export function authenticateRequests(
         }
         return config;
       }
-      const bank = cluster.banks.find((b) => new URL(b.participantUrl).origin === url.origin);
-      // Reads only: opening an account stays an explicit act of the test or script.
-      if (
-        bank &&
-        method === "GET" &&
-        (url.pathname.startsWith("/v1/accounts") || url.pathname.startsWith("/v1/ledger"))
-      ) {
+      const bank = cluster.participants.find(
+        (b) => new URL(b.participantUrl).origin === url.origin,
+      );
+      // Reads only: opening an account or creating an item stays an explicit act of the test or
+      // script.
+      if (bank && method === "GET" && ADMIN_READS.some((path) => url.pathname.startsWith(path))) {
         config.headers.set("authorization", `Bearer ${adminSecretOf(cluster, bank.name)}`);
         return config;
       }

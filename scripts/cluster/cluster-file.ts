@@ -10,12 +10,17 @@ export interface ProcessEntry extends ProcessSpec {
   pid: number;
 }
 
-export interface BankEntry {
+/** The applications a local cluster can run as participants (see cluster-plan.ts APPLICATIONS). */
+export type ApplicationName = "bank" | "inventory";
+
+export interface ParticipantEntry {
   name: string;
+  /** What the participant runs: its start command and its database's tables follow from it. */
+  application: ApplicationName;
   participantUrl: string;
-  /** The bank's own PostgreSQL role (not a superuser): what its participant connects as. */
+  /** The participant's own PostgreSQL role (not a superuser): what it connects as. */
   databaseUrl: string;
-  /** The superuser of the bank's PostgreSQL server: operators only. */
+  /** The superuser of the participant's PostgreSQL server: operators only. */
   adminDatabaseUrl: string;
   /** The journal's Redis as the participant's ACL user (its own keys and commands only). */
   redisUrl: string;
@@ -24,6 +29,9 @@ export interface BankEntry {
   postgresPort: number;
   postgresDataDir: string;
 }
+
+/** A participant that runs the bank application. */
+export type BankEntry = ParticipantEntry & { application: "bank" };
 
 export interface ClusterFile {
   version: typeof CLUSTER_FILE_VERSION;
@@ -36,6 +44,9 @@ export interface ClusterFile {
     /** The decision log as its operators' user. */
     adminRedisUrl: string;
   };
+  /** Every participant, whatever its application, in start order. */
+  participants: ParticipantEntry[];
+  /** The participants that are banks (the same entries), for what deals in money. */
   banks: BankEntry[];
   /** Generated at first start and reused after: the stores keep the passwords they were given. */
   secrets: ClusterSecrets;
@@ -47,9 +58,9 @@ export interface ClusterSecrets {
   apiKeys: Record<string, string>;
   /** The first client's key, for scripts and examples. */
   apiKey: string;
-  /** Each service's admin secret, by service name ("coordinator", "bank-a", ...). */
+  /** Each service's admin secret, by service name ("coordinator", "bank-a", "inventory", ...). */
   adminSecrets: Record<string, string>;
-  /** The HMAC secret each participant shares with the coordinator, by bank name. */
+  /** The HMAC secret each participant shares with the coordinator, by participant name. */
   participantSecrets: Record<string, string>;
   /** The HMAC secret each pair of participants shares, by "<name>/<name>" in name order. */
   peerSecrets: Record<string, string>;
@@ -84,7 +95,30 @@ export function readClusterFile(dir: string): ClusterFile | undefined {
         `stop it (npm run cluster -- stop --dir ${dir} with that version, or kill its processes) and delete ${dir} to start afresh`,
     );
   }
-  return file as ClusterFile;
+  // A file written before participants had applications: every participant was a bank.
+  const cluster = file as Omit<ClusterFile, "participants" | "banks"> & {
+    participants?: ParticipantEntry[];
+    banks: Omit<BankEntry, "application">[];
+  };
+  const banks = cluster.banks.map((b): BankEntry => ({ ...b, application: "bank" }));
+  return { ...cluster, banks, participants: cluster.participants ?? banks };
+}
+
+export function isBank(p: ParticipantEntry): p is BankEntry {
+  return p.application === "bank";
+}
+
+/** A participant of the cluster by name; throws for one it does not have. */
+export function participantOf(
+  cluster: Pick<ClusterFile, "participants">,
+  name: string,
+): ParticipantEntry {
+  const found = cluster.participants.find((p) => p.name === name);
+  if (!found)
+    throw new Error(
+      `no participant ${name}; known: ${cluster.participants.map((p) => p.name).join(", ")}`,
+    );
+  return found;
 }
 
 /** The processes recorded in `<dir>/cluster.json`, whatever version wrote it (for `stop`). */

@@ -1,7 +1,8 @@
 /**
  * What one start of the local cluster runs, in start order: the coordinator's Redis, then each
- * bank's PostgreSQL, Redis and participant, then the coordinator; with the banks' entries of
- * `cluster.json`. Ports are asked for in that same fixed order, so a restart finds its old ones.
+ * participant's PostgreSQL, Redis and participant (a bank or an inventory), then the coordinator;
+ * with the participants' entries of `cluster.json`. Ports are asked for in that same fixed order,
+ * so a restart finds its old ones.
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,23 +15,37 @@ import {
 } from "../../shared/redis-acl.js";
 import {
   CLUSTER_FILE_VERSION,
-  type BankEntry,
+  isBank,
+  type ApplicationName,
   type ClusterFile,
   type ClusterSecrets,
+  type ParticipantEntry,
 } from "./cluster-file.js";
-import { passwordOf, peerSecretsFor } from "./cluster-secrets.js";
-import { bankDatabaseName, databaseUrl, postgresDataRoot, postgresSpec } from "./postgres.js";
+import { passwordOf, peerSecretsFor, type ParticipantName } from "./cluster-secrets.js";
+import {
+  participantDatabaseName,
+  databaseUrl,
+  postgresDataRoot,
+  postgresSpec,
+} from "./postgres.js";
 import type { ProcessSpec } from "./processes.js";
 import { redisSpec, redisUrl } from "./redis.js";
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Each application's process, under DIST: the participant framework running it. */
+export const APPLICATIONS: Record<ApplicationName, { main: readonly string[] }> = {
+  bank: { main: ["participant", "bank", "main.js"] },
+  inventory: { main: ["participant", "inventory", "main.js"] },
+};
 
 export interface PlanInput {
   /** The state folder, resolved. */
   dir: string;
   /** The user PostgreSQL runs as, when we are root. */
   user: { uid: number; gid: number } | undefined;
-  names: readonly string[];
+  /** Every participant, in start order. */
+  participants: readonly ParticipantName[];
   secrets: ClusterSecrets;
   /** Extra environment for the coordinator and participants (tests shorten timeouts with it). */
   env: Record<string, string> | undefined;
@@ -41,7 +56,7 @@ export interface PlanInput {
 export interface ClusterPlan {
   /** Every process, in start order (and the order of `cluster.json`). */
   specs: ProcessSpec[];
-  banks: BankEntry[];
+  participants: ParticipantEntry[];
   coordinatorUrl: string;
   coordinatorRedisPort: number;
 }
@@ -54,30 +69,30 @@ export async function planCluster(input: PlanInput): Promise<ClusterPlan> {
   const { dir } = input;
   const pgRoot = postgresDataRoot(dir, input.user);
   const specs: ProcessSpec[] = [];
-  const banks: BankEntry[] = [];
+  const participants: ParticipantEntry[] = [];
   const coordinatorRedisPort = await input.portFor("redis-coordinator");
   specs.push(coordinatorRedisSpec(input, coordinatorRedisPort));
   const coordinatorPort = await input.portFor("coordinator");
   const coordinatorUrl = `http://127.0.0.1:${coordinatorPort}`;
 
-  for (const name of input.names) {
-    const bank = await planBank(input, name, pgRoot, coordinatorUrl);
-    banks.push(bank.entry);
-    specs.push(...bank.specs);
+  for (const p of input.participants) {
+    const planned = await planParticipant(input, p, pgRoot, coordinatorUrl);
+    participants.push(planned.entry);
+    specs.push(...planned.specs);
   }
   specs.push(
     coordinatorSpec(
       input,
       { port: coordinatorPort, url: coordinatorUrl, coordinatorRedisPort },
-      banks,
+      participants,
     ),
   );
-  introducePeers(input, specs, banks);
+  introducePeers(input, specs, participants);
   // Participants and the coordinator share a marker prefix; make each unique by its name.
   for (const s of specs)
     if (s.role === "coordinator" || s.role === "participant")
       s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
-  return { specs, banks, coordinatorUrl, coordinatorRedisPort };
+  return { specs, participants, coordinatorUrl, coordinatorRedisPort };
 }
 
 /** The cluster's description for `cluster.json`, before any process of this start is recorded. */
@@ -100,7 +115,8 @@ export function describeCluster(input: PlanInput, plan: ClusterPlan): ClusterFil
         pw("redis-coordinator", "admin"),
       ),
     },
-    banks: plan.banks,
+    participants: plan.participants,
+    banks: plan.participants.filter(isBank),
     secrets: input.secrets,
     processes: [],
   };
@@ -128,23 +144,24 @@ function coordinatorRedisSpec(input: PlanInput, port: number): ProcessSpec {
   });
 }
 
-/** One bank: its entry, and its PostgreSQL, journal Redis and participant, in that order. */
-async function planBank(
+/** One participant: its entry, and its PostgreSQL, journal Redis and process, in that order. */
+async function planParticipant(
   input: PlanInput,
-  name: string,
+  { name, application }: ParticipantName,
   pgRoot: string,
   coordinatorUrl: string,
-): Promise<{ entry: BankEntry; specs: ProcessSpec[] }> {
+): Promise<{ entry: ParticipantEntry; specs: ProcessSpec[] }> {
   const pw = pwOf(input);
   const pgPort = await input.portFor(`postgres-${name}`);
   const jPort = await input.portFor(`redis-${name}`);
   const pPort = await input.portFor(name);
   const dataDir = join(pgRoot, name);
-  const database = bankDatabaseName(name);
-  const entry: BankEntry = {
+  const database = participantDatabaseName(name);
+  const entry: ParticipantEntry = {
     name,
+    application,
     participantUrl: `http://127.0.0.1:${pPort}`,
-    databaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "bank"), database, database),
+    databaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, application), database, database),
     adminDatabaseUrl: databaseUrl(pgPort, pw(`postgres-${name}`, "admin"), database),
     redisUrl: redisUrl(jPort, redisUserOf({ participant: name }), pw(`redis-${name}`, name)),
     adminRedisUrl: redisUrl(jPort, ADMIN_REDIS_USER, pw(`redis-${name}`, "admin")),
@@ -159,13 +176,13 @@ async function planBank(
       log: logOf(input, `postgres-${name}`),
       user: input.user,
     }),
-    bankRedisSpec(input, name, jPort),
+    journalRedisSpec(input, name, jPort),
     participantSpec(input, entry, pPort, coordinatorUrl),
   ];
   return { entry, specs };
 }
 
-function bankRedisSpec(input: PlanInput, name: string, port: number): ProcessSpec {
+function journalRedisSpec(input: PlanInput, name: string, port: number): ProcessSpec {
   const pw = pwOf(input);
   return redisSpec({
     name: `redis-${name}`,
@@ -189,18 +206,18 @@ function bankRedisSpec(input: PlanInput, name: string, port: number): ProcessSpe
 
 function participantSpec(
   input: PlanInput,
-  bank: BankEntry,
+  participant: ParticipantEntry,
   port: number,
   coordinatorUrl: string,
 ): ProcessSpec {
   const { dir, secrets } = input;
-  const name = bank.name;
+  const name = participant.name;
   return {
     name,
     role: "participant",
     command: process.execPath,
     args: [
-      join(DIST, "participant", "bank", "main.js"),
+      join(DIST, ...APPLICATIONS[participant.application].main),
       `--concord-name=${name}`,
       `--concord-dir=${dir}`,
     ],
@@ -208,15 +225,15 @@ function participantSpec(
       CONCORD_PARTICIPANT_NAME: name,
       CONCORD_HOST: "127.0.0.1",
       CONCORD_PORT: String(port),
-      CONCORD_DATABASE_URL: bank.databaseUrl,
-      CONCORD_REDIS_URL: bank.redisUrl,
+      CONCORD_DATABASE_URL: participant.databaseUrl,
+      CONCORD_REDIS_URL: participant.redisUrl,
       CONCORD_COORDINATOR_URL: coordinatorUrl,
       CONCORD_ADMIN_SECRET: secrets.adminSecrets[name] as string,
       CONCORD_PARTICIPANT_SECRET: secrets.participantSecrets[name] as string,
       ...input.env,
     },
     port,
-    url: bank.participantUrl,
+    url: participant.participantUrl,
     log: logOf(input, name),
     marker: `--concord-dir=${dir}`,
     stopSignal: "SIGTERM",
@@ -226,7 +243,7 @@ function participantSpec(
 function coordinatorSpec(
   input: PlanInput,
   at: { port: number; url: string; coordinatorRedisPort: number },
-  banks: readonly BankEntry[],
+  participants: readonly ParticipantEntry[],
 ): ProcessSpec {
   const { dir, secrets } = input;
   return {
@@ -246,9 +263,9 @@ function coordinatorSpec(
         redisUserOf("coordinator"),
         pwOf(input)("redis-coordinator", "coordinator"),
       ),
-      CONCORD_PARTICIPANTS: banks.map((b) => `${b.name}=${b.participantUrl}`).join(","),
-      CONCORD_PARTICIPANT_SECRETS: banks
-        .map((b) => `${b.name}=${secrets.participantSecrets[b.name]}`)
+      CONCORD_PARTICIPANTS: participants.map((p) => `${p.name}=${p.participantUrl}`).join(","),
+      CONCORD_PARTICIPANT_SECRETS: participants
+        .map((p) => `${p.name}=${secrets.participantSecrets[p.name]}`)
         .join(","),
       CONCORD_API_KEYS: Object.entries(secrets.apiKeys)
         .map(([id, key]) => `${id}=${key}`)
@@ -268,14 +285,19 @@ function coordinatorSpec(
  * Each participant knows its peers, to ask them while the coordinator is unreachable, each with
  * the secret of that pair alone.
  */
-function introducePeers(input: PlanInput, specs: ProcessSpec[], banks: readonly BankEntry[]): void {
+function introducePeers(
+  input: PlanInput,
+  specs: ProcessSpec[],
+  participants: readonly ParticipantEntry[],
+): void {
+  const names = participants.map((p) => p.name);
   for (const s of specs) {
     if (s.role !== "participant") continue;
-    s.env.CONCORD_PEERS = banks
-      .filter((b) => b.name !== s.name)
-      .map((b) => `${b.name}=${b.participantUrl}`)
+    s.env.CONCORD_PEERS = participants
+      .filter((p) => p.name !== s.name)
+      .map((p) => `${p.name}=${p.participantUrl}`)
       .join(",");
-    s.env.CONCORD_PEER_SECRETS = peerSecretsFor(input.secrets, s.name, input.names);
+    s.env.CONCORD_PEER_SECRETS = peerSecretsFor(input.secrets, s.name, names);
     if (s.env.CONCORD_PEERS === "") {
       delete s.env.CONCORD_PEERS;
       delete s.env.CONCORD_PEER_SECRETS;

@@ -4,34 +4,46 @@
  * first start (32 random bytes each) and reused after, since the stores keep what they were given.
  */
 import { randomBytes } from "node:crypto";
-import { peerPairKey, type ClusterSecrets } from "./cluster-file.js";
+import { peerPairKey, type ApplicationName, type ClusterSecrets } from "./cluster-file.js";
+
+/** A participant of a cluster as its secrets see it: its name and what it runs. */
+export interface ParticipantName {
+  name: string;
+  application: ApplicationName;
+}
 
 const fresh = () => randomBytes(32).toString("base64url");
 
 /** The client API key ids of a local cluster: two, so that tenancy can be seen and tested. */
 export const CLUSTER_API_KEY_IDS = ["client-1", "client-2"] as const;
 
-/** The store processes of a cluster with these banks, and the users each has. */
-export function storeUsers(banks: readonly string[]): Record<string, readonly string[]> {
+/**
+ * The store processes of a cluster with these participants, and the users each has: its
+ * PostgreSQL's role is named after its application ("bank", "inventory"), its Redis user after it.
+ */
+export function storeUsers(
+  participants: readonly ParticipantName[],
+): Record<string, readonly string[]> {
   const users: Record<string, readonly string[]> = {
     "redis-coordinator": ["admin", "coordinator"],
   };
-  for (const bank of banks) {
-    users[`postgres-${bank}`] = ["admin", "bank"];
-    users[`redis-${bank}`] = ["admin", bank];
+  for (const { name, application } of participants) {
+    users[`postgres-${name}`] = ["admin", application];
+    users[`redis-${name}`] = ["admin", name];
   }
   return users;
 }
 
 export function clusterSecrets(
-  banks: readonly string[],
+  participants: readonly ParticipantName[],
   old: Partial<ClusterSecrets> = {},
 ): ClusterSecrets {
+  const names = participants.map((p) => p.name);
   const keep = (map: Record<string, string> | undefined, key: string) => map?.[key] ?? fresh();
   const apiKeys = Object.fromEntries(CLUSTER_API_KEY_IDS.map((id) => [id, keep(old.apiKeys, id)]));
-  const pairs = banks.flatMap((a, i) => banks.slice(i + 1).map((b) => peerPairKey(a, b)));
+  const pairs = names.flatMap((a, i) => names.slice(i + 1).map((b) => peerPairKey(a, b)));
   const passwords: Record<string, string> = {};
-  for (const [store, users] of Object.entries(storeUsers(banks))) {
+  for (const [store, users] of Object.entries(storeUsers(participants))) {
     for (const user of users)
       passwords[`${store}/${user}`] = keep(old.passwords, `${store}/${user}`);
   }
@@ -39,9 +51,9 @@ export function clusterSecrets(
     apiKeys,
     apiKey: apiKeys[CLUSTER_API_KEY_IDS[0]] as string,
     adminSecrets: Object.fromEntries(
-      ["coordinator", ...banks].map((s) => [s, keep(old.adminSecrets, s)]),
+      ["coordinator", ...names].map((s) => [s, keep(old.adminSecrets, s)]),
     ),
-    participantSecrets: Object.fromEntries(banks.map((b) => [b, keep(old.participantSecrets, b)])),
+    participantSecrets: Object.fromEntries(names.map((n) => [n, keep(old.participantSecrets, n)])),
     peerSecrets: Object.fromEntries(pairs.map((pair) => [pair, keep(old.peerSecrets, pair)])),
     passwords,
   };
@@ -57,11 +69,11 @@ export function passwordOf(secrets: ClusterSecrets, store: string, user: string)
 /** `peer=secret,...` for one participant: the secret of each of its pairs (CONCORD_PEER_SECRETS). */
 export function peerSecretsFor(
   secrets: ClusterSecrets,
-  bank: string,
-  banks: readonly string[],
+  participant: string,
+  participants: readonly string[],
 ): string {
-  return banks
-    .filter((b) => b !== bank)
-    .map((peer) => `${peer}=${secrets.peerSecrets[peerPairKey(bank, peer)] ?? ""}`)
+  return participants
+    .filter((p) => p !== participant)
+    .map((peer) => `${peer}=${secrets.peerSecrets[peerPairKey(participant, peer)] ?? ""}`)
     .join(",");
 }

@@ -1,6 +1,7 @@
 /**
- * The local cluster: a private PostgreSQL and Redis per bank, a Redis for the coordinator's log,
- * the coordinator and one participant per bank, all on free loopback ports, described in
+ * The local cluster: a private PostgreSQL and Redis per participant (banks, and an inventory by
+ * default from the command line), a Redis for the coordinator's log, the coordinator and the
+ * participants, all on free loopback ports, described in
  * `<dir>/cluster.json`. Starting on an existing folder reuses its data, ports and secrets, and
  * starts only what is not running: that is how a restart after a crash is done.
  */
@@ -13,16 +14,16 @@ import {
   readClusterFile,
   readProcessList,
   writeClusterFile,
-  type BankEntry,
   type ClusterFile,
   type ClusterSecrets,
+  type ParticipantEntry,
   type ProcessEntry,
 } from "./cluster-file.js";
 import { describeCluster, planCluster } from "./cluster-plan.js";
-import { clusterSecrets, passwordOf } from "./cluster-secrets.js";
+import { clusterSecrets, passwordOf, type ParticipantName } from "./cluster-secrets.js";
 import {
-  bankDatabaseName,
-  ensureBankDatabase,
+  ensureParticipantDatabase,
+  participantDatabaseName,
   initPostgres,
   postgresReady,
   postgresUser,
@@ -44,6 +45,11 @@ const START_TIMEOUT_MS = 60_000;
 export interface StartOptions {
   dir: string;
   banks: number;
+  /**
+   * Inventory participants besides the banks: `inventory` for one, `inventory-a`, ... for more.
+   * Undefined keeps what a cluster already in `dir` has (none for a new one).
+   */
+  inventory?: number;
   /** Extra environment for the coordinator and participants (tests shorten timeouts with it). */
   env?: Record<string, string>;
 }
@@ -52,6 +58,39 @@ export function bankNames(count: number): string[] {
   if (!Number.isInteger(count) || count < 1 || count > 26)
     throw new Error(`--banks must be an integer from 1 to 26, got ${count}`);
   return Array.from({ length: count }, (_, i) => `bank-${String.fromCharCode(97 + i)}`);
+}
+
+export function inventoryNames(count: number): string[] {
+  if (!Number.isInteger(count) || count < 0 || count > 26)
+    throw new Error(`--inventory must be an integer from 0 to 26, got ${count}`);
+  if (count === 1) return ["inventory"];
+  return Array.from({ length: count }, (_, i) => `inventory-${String.fromCharCode(97 + i)}`);
+}
+
+/**
+ * The participants of a start, banks first: those of the cluster already in the folder when the
+ * counts are the same (their names are kept), else named afresh.
+ */
+export function participantNames(
+  options: Pick<StartOptions, "banks" | "inventory">,
+  previous: Pick<ClusterFile, "participants"> | undefined,
+): ParticipantName[] {
+  const before = (application: string) =>
+    (previous?.participants ?? [])
+      .filter((p) => p.application === application)
+      .map((p): ParticipantName => ({ name: p.name, application: p.application }));
+  const oldBanks = before("bank");
+  const oldInventory = before("inventory");
+  const banks =
+    previous && options.banks === oldBanks.length
+      ? oldBanks
+      : bankNames(options.banks).map((name): ParticipantName => ({ name, application: "bank" }));
+  const count = options.inventory ?? oldInventory.length;
+  const inventory =
+    previous && count === oldInventory.length
+      ? oldInventory
+      : inventoryNames(count).map((name): ParticipantName => ({ name, application: "inventory" }));
+  return [...banks, ...inventory];
 }
 
 /**
@@ -119,15 +158,12 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
       .filter((p) => isOurProcess(p.pid, p.marker))
       .map((p) => [p.name, p]),
   );
-  const names =
-    previous && options.banks === previous.banks.length
-      ? previous.banks.map((b) => b.name)
-      : bankNames(options.banks);
-  const secrets = clusterSecrets(names, previous?.secrets);
+  const participants = participantNames(options, previous);
+  const secrets = clusterSecrets(participants, previous?.secrets);
   const input = {
     dir,
     user,
-    names,
+    participants,
     secrets,
     env: options.env,
     portFor: portPicker(previous, running),
@@ -143,10 +179,10 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     if (s.role === "postgres")
       initPostgres(s.args[1] as string, passwordOf(secrets, s.name, "admin"), user);
   await Promise.all(stores.map((s) => ensureRunning(s, running.get(s.name), file, record)));
-  // Each bank's role and database, on the servers this call started (a fresh one, or one back
-  // after a crash); a server that was running already has them.
-  createBankDatabases(
-    plan.banks.filter((bank) => !running.has(`postgres-${bank.name}`)),
+  // Each participant's role and database, on the servers this call started (a fresh one, or one
+  // back after a crash); a server that was running already has them.
+  createParticipantDatabases(
+    plan.participants.filter((p) => !running.has(`postgres-${p.name}`)),
     secrets,
   );
   await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), file, record)));
@@ -190,15 +226,18 @@ function processRecorder(
   };
 }
 
-function createBankDatabases(banks: readonly BankEntry[], secrets: ClusterSecrets): void {
-  for (const b of banks) {
-    const database = bankDatabaseName(b.name);
-    ensureBankDatabase({
-      port: b.postgresPort,
-      adminPassword: passwordOf(secrets, `postgres-${b.name}`, "admin"),
+function createParticipantDatabases(
+  participants: readonly ParticipantEntry[],
+  secrets: ClusterSecrets,
+): void {
+  for (const p of participants) {
+    const database = participantDatabaseName(p.name);
+    ensureParticipantDatabase({
+      port: p.postgresPort,
+      adminPassword: passwordOf(secrets, `postgres-${p.name}`, "admin"),
       database,
       role: database,
-      rolePassword: passwordOf(secrets, `postgres-${b.name}`, "bank"),
+      rolePassword: passwordOf(secrets, `postgres-${p.name}`, p.application),
     });
   }
 }

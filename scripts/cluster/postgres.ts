@@ -1,4 +1,4 @@
-/** A private PostgreSQL server per bank: initdb into the state folder, prepared transactions on. */
+/** A private PostgreSQL server per participant: initdb into the state folder, prepared transactions on. */
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
@@ -16,7 +16,10 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { runOrFail, type ProcessSpec } from "./processes.js";
 
-/** The SQL that creates a bank's database and role; docker-compose runs the same file. */
+/**
+ * The SQL that creates a participant's database and role (any application's: it only creates the
+ * role and an empty database it owns); docker-compose runs the same file.
+ */
 export const BANK_DATABASE_SQL = join(
   dirname(fileURLToPath(import.meta.url)),
   "..",
@@ -179,17 +182,20 @@ export function databaseUrl(
   return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
 
-/** The database, and the role a bank's participant connects as, for a bank name: `concord_bank_a`. */
-export function bankDatabaseName(bank: string): string {
-  return `concord_${bank.replace(/-/g, "_")}`;
+/**
+ * The database, and the role a participant connects as, for its name: `concord_bank_a`,
+ * `concord_inventory`.
+ */
+export function participantDatabaseName(participant: string): string {
+  return `concord_${participant.replace(/-/g, "_")}`;
 }
 
 /**
- * Creates (or brings up to date) a bank's database and its own role, not a superuser, by running
+ * Creates (or brings up to date) a participant's database and its own role, not a superuser, by running
  * the same SQL file docker-compose runs (scripts/postgres/init-bank-database.sql), through psql
  * with the names and the password in the environment.
  */
-export function ensureBankDatabase(p: {
+export function ensureParticipantDatabase(p: {
   port: number;
   adminPassword: string;
   database: string;

@@ -25,12 +25,16 @@ import {
   redisUserOf,
   serviceAclRules,
 } from "../../shared/redis-acl.js";
-import { bankNames } from "../../scripts/cluster/cluster.js";
-import { bankDatabaseName } from "../../scripts/cluster/postgres.js";
+import { bankNames, inventoryNames } from "../../scripts/cluster/cluster.js";
+import { APPLICATIONS } from "../../scripts/cluster/cluster-plan.js";
+import { participantDatabaseName } from "../../scripts/cluster/postgres.js";
 
 const ROOT = process.cwd();
-// The containers describe the same topology as the local cluster's default.
+// The containers describe the same topology as the local cluster's default: three banks and an
+// inventory, each participant set up the same way whatever its application.
 const BANKS = bankNames(3);
+const INVENTORY = inventoryNames(1);
+const PARTICIPANTS = [...BANKS, ...INVENTORY];
 const COORDINATOR = "coordinator";
 const COORDINATOR_REDIS = "redis-coordinator";
 const postgresOf = (bank: string) => `postgres-${bank}`;
@@ -59,6 +63,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_SECRET_BANK_A",
     "CONCORD_SECRET_BANK_B",
     "CONCORD_SECRET_BANK_C",
+    "CONCORD_SECRET_INVENTORY",
   ],
   "postgres-bank-a": ["CONCORD_POSTGRES_BANK_A_PASSWORD", "CONCORD_POSTGRES_BANK_A_ADMIN_PASSWORD"],
   "redis-bank-a": ["CONCORD_REDIS_BANK_A_PASSWORD", "CONCORD_REDIS_BANK_A_ADMIN_PASSWORD"],
@@ -69,6 +74,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_SECRET_BANK_A",
     "CONCORD_PEER_SECRET_BANK_A_BANK_B",
     "CONCORD_PEER_SECRET_BANK_A_BANK_C",
+    "CONCORD_PEER_SECRET_BANK_A_INVENTORY",
   ],
   "postgres-bank-b": ["CONCORD_POSTGRES_BANK_B_PASSWORD", "CONCORD_POSTGRES_BANK_B_ADMIN_PASSWORD"],
   "redis-bank-b": ["CONCORD_REDIS_BANK_B_PASSWORD", "CONCORD_REDIS_BANK_B_ADMIN_PASSWORD"],
@@ -79,6 +85,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_SECRET_BANK_B",
     "CONCORD_PEER_SECRET_BANK_A_BANK_B",
     "CONCORD_PEER_SECRET_BANK_B_BANK_C",
+    "CONCORD_PEER_SECRET_BANK_B_INVENTORY",
   ],
   "postgres-bank-c": ["CONCORD_POSTGRES_BANK_C_PASSWORD", "CONCORD_POSTGRES_BANK_C_ADMIN_PASSWORD"],
   "redis-bank-c": ["CONCORD_REDIS_BANK_C_PASSWORD", "CONCORD_REDIS_BANK_C_ADMIN_PASSWORD"],
@@ -89,6 +96,21 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_SECRET_BANK_C",
     "CONCORD_PEER_SECRET_BANK_A_BANK_C",
     "CONCORD_PEER_SECRET_BANK_B_BANK_C",
+    "CONCORD_PEER_SECRET_BANK_C_INVENTORY",
+  ],
+  "postgres-inventory": [
+    "CONCORD_POSTGRES_INVENTORY_PASSWORD",
+    "CONCORD_POSTGRES_INVENTORY_ADMIN_PASSWORD",
+  ],
+  "redis-inventory": ["CONCORD_REDIS_INVENTORY_PASSWORD", "CONCORD_REDIS_INVENTORY_ADMIN_PASSWORD"],
+  inventory: [
+    "CONCORD_POSTGRES_INVENTORY_PASSWORD",
+    "CONCORD_REDIS_INVENTORY_PASSWORD",
+    "CONCORD_INVENTORY_ADMIN_SECRET",
+    "CONCORD_SECRET_INVENTORY",
+    "CONCORD_PEER_SECRET_BANK_A_INVENTORY",
+    "CONCORD_PEER_SECRET_BANK_B_INVENTORY",
+    "CONCORD_PEER_SECRET_BANK_C_INVENTORY",
   ],
 };
 
@@ -96,7 +118,11 @@ const SECRETS_OF: Record<string, readonly string[]> = {
 type LogOwner = Parameters<typeof logNamespace>[0];
 const REDIS_OWNERS: ReadonlyArray<{ redis: string; client: string; owner: LogOwner }> = [
   { redis: COORDINATOR_REDIS, client: COORDINATOR, owner: "coordinator" },
-  ...BANKS.map((bank) => ({ redis: redisOf(bank), client: bank, owner: { participant: bank } })),
+  ...PARTICIPANTS.map((bank) => ({
+    redis: redisOf(bank),
+    client: bank,
+    owner: { participant: bank },
+  })),
 ];
 
 const stringList = z.union([z.string(), z.array(z.string())]);
@@ -256,11 +282,11 @@ const servicesWithImage = (prefix: string) =>
 const effectivePort = (url: URL) => Number(url.port || (url.protocol === "https:" ? 443 : 80));
 
 describe("docker-compose.yml", () => {
-  it("declares the coordinator, its Redis, and per bank a participant, its PostgreSQL and its Redis", () => {
+  it("declares the coordinator, its Redis, and per participant (three banks, an inventory) the participant, its PostgreSQL and its Redis", () => {
     const expected = [
       COORDINATOR,
       COORDINATOR_REDIS,
-      ...BANKS.flatMap((bank) => [bank, postgresOf(bank), redisOf(bank)]),
+      ...PARTICIPANTS.flatMap((bank) => [bank, postgresOf(bank), redisOf(bank)]),
     ];
     expect(Object.keys(compose.services)).to.include.members(expected);
   });
@@ -269,24 +295,34 @@ describe("docker-compose.yml", () => {
     expectEnvironmentMatches(COORDINATOR, coordinatorEnvSchema);
   });
 
-  for (const bank of BANKS) {
+  for (const bank of PARTICIPANTS) {
     it(`sets on participant ${bank} only variables its schema defines, and every variable it requires`, () => {
       expectEnvironmentMatches(bank, participantEnvSchema);
     });
   }
 
+  it("runs each participant's own application, as the local cluster does", () => {
+    for (const [names, application] of [
+      [BANKS, "bank"],
+      [INVENTORY, "inventory"],
+    ] as const) {
+      const main = `dist/${APPLICATIONS[application].main.join("/")}`;
+      for (const name of names) expect(commandOf(service(name)), name).to.include(main);
+    }
+  });
+
   it("names each participant after its service, so the coordinator's names and the gids agree", () => {
-    for (const bank of BANKS)
+    for (const bank of PARTICIPANTS)
       expect(variable(bank, "CONCORD_PARTICIPANT_NAME"), bank).to.equal(bank);
   });
 
   it("binds the coordinator and every participant to 0.0.0.0, or no other container could reach them", () => {
-    for (const name of [COORDINATOR, ...BANKS])
+    for (const name of [COORDINATOR, ...PARTICIPANTS])
       expect(variable(name, "CONCORD_HOST"), name).to.equal("0.0.0.0");
   });
 
   it("gives CONCORD_PARTICIPANTS a value the coordinator accepts, naming exactly the participant services", () => {
-    expect([...participantRegistry().keys()]).to.have.members([...BANKS]);
+    expect([...participantRegistry().keys()]).to.have.members([...PARTICIPANTS]);
   });
 
   it("points each entry of CONCORD_PARTICIPANTS at that participant's host name and CONCORD_PORT", () => {
@@ -301,7 +337,7 @@ describe("docker-compose.yml", () => {
 
   it("points every participant at the coordinator's service and port", () => {
     const coordinatorPort = coordinatorEnvSchema.parse(environmentOf(COORDINATOR)).CONCORD_PORT;
-    for (const bank of BANKS) {
+    for (const bank of PARTICIPANTS) {
       const url = new URL(variable(bank, "CONCORD_COORDINATOR_URL"));
       expect([url.hostname, effectivePort(url)], bank).to.deep.equal([
         COORDINATOR,
@@ -311,10 +347,12 @@ describe("docker-compose.yml", () => {
   });
 
   it("gives each participant every other participant as a peer, at its service and port", () => {
-    for (const bank of BANKS) {
+    for (const bank of PARTICIPANTS) {
       const peers =
         participantEnvSchema.parse(environmentOf(bank)).CONCORD_PEERS ?? new Map<string, string>();
-      expect([...peers.keys()].sort(), bank).to.deep.equal(BANKS.filter((b) => b !== bank).sort());
+      expect([...peers.keys()].sort(), bank).to.deep.equal(
+        PARTICIPANTS.filter((b) => b !== bank).sort(),
+      );
       for (const [peer, raw] of peers) {
         const url = new URL(raw);
         expect([url.hostname, effectivePort(url)], `${bank} -> ${peer}`).to.deep.equal([
@@ -326,14 +364,14 @@ describe("docker-compose.yml", () => {
   });
 
   it("connects each participant to its own PostgreSQL service", () => {
-    for (const bank of BANKS)
+    for (const bank of PARTICIPANTS)
       expect(new URL(variable(bank, "CONCORD_DATABASE_URL")).hostname, bank).to.equal(
         postgresOf(bank),
       );
   });
 
   it("uses in each CONCORD_DATABASE_URL the role, password and database its PostgreSQL's init SQL creates", () => {
-    for (const bank of BANKS) {
+    for (const bank of PARTICIPANTS) {
       const url = new URL(variable(bank, "CONCORD_DATABASE_URL"));
       const pg = postgresOf(bank);
       const actual = [url.username, decodeURIComponent(url.password), url.pathname.slice(1)];
@@ -347,13 +385,13 @@ describe("docker-compose.yml", () => {
   });
 
   it("connects each participant to PostgreSQL as its own role, to its own database, never as the superuser", () => {
-    for (const bank of BANKS) {
+    for (const bank of PARTICIPANTS) {
       const url = new URL(variable(bank, "CONCORD_DATABASE_URL"));
       const pg = postgresOf(bank);
       // Named as the local cluster names them.
       expect([url.username, url.pathname.slice(1)], bank).to.deep.equal([
-        bankDatabaseName(bank),
-        bankDatabaseName(bank),
+        participantDatabaseName(bank),
+        participantDatabaseName(bank),
       ]);
       expect(url.username, bank).to.not.equal(POSTGRES_SUPERUSER);
       expect(decodeURIComponent(url.password), `${bank}: the superuser's password`).to.not.equal(
@@ -362,8 +400,8 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("initialises every bank's PostgreSQL with the superuser postgres, whose password no participant holds", () => {
-    for (const bank of BANKS) {
+  it("initialises every participant's PostgreSQL with the superuser postgres, whose password no participant holds", () => {
+    for (const bank of PARTICIPANTS) {
       const pg = postgresOf(bank);
       expect([variable(pg, "POSTGRES_USER"), variable(pg, "POSTGRES_DB")], pg).to.deep.equal([
         POSTGRES_SUPERUSER,
@@ -385,7 +423,7 @@ describe("docker-compose.yml", () => {
     for (const input of ["CONCORD_DB_NAME", "CONCORD_DB_USER", "CONCORD_DB_PASSWORD"]) {
       expect(sql, BANK_DATABASE_SQL).to.match(new RegExp(`\\\\getenv \\w+ ${input}\\b`));
     }
-    for (const bank of BANKS) {
+    for (const bank of PARTICIPANTS) {
       const pg = postgresOf(bank);
       const mounts = (service(pg).volumes ?? [])
         .filter((v): v is string => typeof v === "string")
@@ -395,8 +433,8 @@ describe("docker-compose.yml", () => {
       const [source, target, mode] = init[0] ?? [];
       expect(resolve(ROOT, source ?? ""), pg).to.equal(resolve(ROOT, BANK_DATABASE_SQL));
       expect([target?.endsWith(".sql"), mode], pg).to.deep.equal([true, "ro"]);
-      expect(variable(pg, "CONCORD_DB_NAME"), pg).to.equal(bankDatabaseName(bank));
-      expect(variable(pg, "CONCORD_DB_USER"), pg).to.equal(bankDatabaseName(bank));
+      expect(variable(pg, "CONCORD_DB_NAME"), pg).to.equal(participantDatabaseName(bank));
+      expect(variable(pg, "CONCORD_DB_USER"), pg).to.equal(participantDatabaseName(bank));
       // The init SQL refuses a shorter password, which would leave the volume without the role.
       expect(variable(pg, "CONCORD_DB_PASSWORD").length, pg).to.be.at.least(32);
     }
@@ -412,8 +450,8 @@ describe("docker-compose.yml", () => {
   });
 
   it("gives each participant its own journal Redis: not the coordinator's, and shared with no peer", () => {
-    const hosts = BANKS.map((bank) => new URL(variable(bank, "CONCORD_REDIS_URL")).hostname);
-    expect(hosts).to.deep.equal(BANKS.map(redisOf));
+    const hosts = PARTICIPANTS.map((bank) => new URL(variable(bank, "CONCORD_REDIS_URL")).hostname);
+    expect(hosts).to.deep.equal(PARTICIPANTS.map(redisOf));
     expect(new URL(variable(COORDINATOR, "CONCORD_REDIS_URL")).hostname).to.equal(
       COORDINATOR_REDIS,
     );
@@ -472,7 +510,7 @@ describe("docker-compose.yml", () => {
 
   it("starts every PostgreSQL with max_prepared_transactions > 0, as PREPARE TRANSACTION needs", () => {
     const postgres = servicesWithImage("postgres");
-    expect(postgres).to.include.members(BANKS.map(postgresOf));
+    expect(postgres).to.include.members(PARTICIPANTS.map(postgresOf));
     for (const name of postgres)
       expect(
         Number(settingIn(commandOf(service(name)), "max_prepared_transactions")),
@@ -482,7 +520,7 @@ describe("docker-compose.yml", () => {
 
   it("starts every Redis with appendonly yes and appendfsync always, as the durable log requires", () => {
     const redis = servicesWithImage("redis");
-    expect(redis).to.include.members([COORDINATOR_REDIS, ...BANKS.map(redisOf)]);
+    expect(redis).to.include.members([COORDINATOR_REDIS, ...PARTICIPANTS.map(redisOf)]);
     for (const name of redis) {
       const command = commandOf(service(name));
       expect(
@@ -519,7 +557,9 @@ describe("docker-compose.yml", () => {
   });
 
   it("gives the coordinator and every participant its own admin secret", () => {
-    const secrets = [COORDINATOR, ...BANKS].map((name) => variable(name, "CONCORD_ADMIN_SECRET"));
+    const secrets = [COORDINATOR, ...PARTICIPANTS].map((name) =>
+      variable(name, "CONCORD_ADMIN_SECRET"),
+    );
     expect(new Set(secrets).size).to.equal(secrets.length);
   });
 
@@ -533,16 +573,15 @@ describe("docker-compose.yml", () => {
 
   it("gives each participant and the coordinator the same secret for that participant, and each participant a different one", () => {
     const coordinator = coordinatorEnvSchema.parse(environmentOf(COORDINATOR));
-    for (const bank of BANKS) {
-      expect(coordinator.CONCORD_PARTICIPANT_SECRETS.get(bank), bank).to.equal(
-        variable(bank, "CONCORD_PARTICIPANT_SECRET"),
-      );
+    const secrets = coordinator.CONCORD_PARTICIPANT_SECRETS ?? new Map<string, string>();
+    for (const bank of PARTICIPANTS) {
+      expect(secrets.get(bank), bank).to.equal(variable(bank, "CONCORD_PARTICIPANT_SECRET"));
     }
-    expect(new Set(coordinator.CONCORD_PARTICIPANT_SECRETS.values()).size).to.equal(BANKS.length);
+    expect(new Set(secrets.values()).size).to.equal(PARTICIPANTS.length);
   });
 
   it("gives each participant CONCORD_PEER_SECRETS for exactly its CONCORD_PEERS (checkPeerSecrets), and no CONCORD_PEER_SECRET", () => {
-    for (const bank of BANKS) {
+    for (const bank of PARTICIPANTS) {
       const env = environmentOf(bank);
       expect(env, bank).to.not.have.property("CONCORD_PEER_SECRET");
       const config = participantEnvSchema.parse(env);
@@ -555,8 +594,8 @@ describe("docker-compose.yml", () => {
 
   it("gives both participants of a pair the same peer secret, and every pair its own", () => {
     const pairs = new Map<string, string>();
-    for (const [i, a] of BANKS.entries()) {
-      for (const b of BANKS.slice(i + 1)) {
+    for (const [i, a] of PARTICIPANTS.entries()) {
+      for (const b of PARTICIPANTS.slice(i + 1)) {
         const secret = peerSecretsOf(a).get(b);
         expect(secret, `${a} -> ${b}`).to.be.a("string");
         expect(peerSecretsOf(b).get(a), `${b} -> ${a}`).to.equal(secret);
@@ -564,7 +603,9 @@ describe("docker-compose.yml", () => {
       }
     }
     expect(new Set(pairs.values()).size, JSON.stringify([...pairs.keys()])).to.equal(pairs.size);
-    const participantSecrets = BANKS.map((bank) => variable(bank, "CONCORD_PARTICIPANT_SECRET"));
+    const participantSecrets = PARTICIPANTS.map((bank) =>
+      variable(bank, "CONCORD_PARTICIPANT_SECRET"),
+    );
     for (const secret of pairs.values())
       expect(participantSecrets, "a peer secret is also a coordinator secret").to.not.include(
         secret,
@@ -604,7 +645,7 @@ describe("docker-compose.yml", () => {
 
   it("starts each participant after its own PostgreSQL and Redis, and the coordinator after its Redis", () => {
     const needs = (name: string) => dependenciesOf(service(name)).map(([dependency]) => dependency);
-    for (const bank of BANKS)
+    for (const bank of PARTICIPANTS)
       expect(needs(bank), bank).to.include.members([postgresOf(bank), redisOf(bank)]);
     expect(needs(COORDINATOR)).to.include(COORDINATOR_REDIS);
   });
@@ -612,7 +653,7 @@ describe("docker-compose.yml", () => {
   it("publishes only the coordinator's and the participants' ports, and only on 127.0.0.1", () => {
     for (const [name, s] of Object.entries(compose.services)) {
       const ports = s.ports ?? [];
-      if (name !== COORDINATOR && !BANKS.includes(name)) {
+      if (name !== COORDINATOR && !PARTICIPANTS.includes(name)) {
         expect(ports, `${name} publishes ports`).to.deep.equal([]);
         continue;
       }
@@ -632,7 +673,7 @@ describe("docker-compose.yml", () => {
       dockerfileArgs.filter((arg) => arg.startsWith("dist/")),
       "Dockerfile CMD",
     ).to.not.have.lengthOf(0);
-    for (const entry of [COORDINATOR, ...BANKS])
+    for (const entry of [COORDINATOR, ...PARTICIPANTS])
       expect(commandOf(service(entry)), entry).to.not.have.lengthOf(0);
     for (const file of entrypoints)
       expect(existsSync(resolve(ROOT, sourceOf(file))), `${file} <- ${sourceOf(file)}`).to.equal(
@@ -660,7 +701,7 @@ function participantRegistry(): Map<string, string> {
     throw new Error(
       `the coordinator's environment does not parse: ${JSON.stringify(parsed.error.issues)}`,
     );
-  return parsed.data.CONCORD_PARTICIPANTS;
+  return parsed.data.CONCORD_PARTICIPANTS ?? new Map<string, string>();
 }
 
 /** The arguments of a `CMD [...]` or `ENTRYPOINT [...]` line in exec form; nothing for other lines. */
