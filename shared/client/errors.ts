@@ -32,7 +32,8 @@ export class CoordinatorRequestError extends ConcordClientError {
 
   constructor(
     readonly status: number,
-    error: WireErrorBody,
+    /** The wire error as received: `{code, message, field?, participant?, limit?}`. */
+    readonly error: WireErrorBody,
     /**
      * The transaction's answer when the refusal came with one: a participant's client fault
      * aborts a transaction that was begun (its txid, `outcome: "aborted"`).
