@@ -13,6 +13,7 @@ import { newTxid } from "../../shared/ids.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import { http } from "../support/bank-client.js";
 import {
+  COORDINATOR_READS_DESCRIPTORS,
   preparedAt,
   rollBackLeftovers,
   scratchDir,
@@ -255,6 +256,27 @@ describe("the README's own participant, copied and run as written", function () 
     });
     expect(await pointsOf(a, member)).to.equal("20");
     expect(await pointsOf(b, member)).to.equal("35");
+  });
+
+  it("is checked by the coordinator against its published schema, and its clientFaults reach the client", async function () {
+    // Only a coordinator that reads descriptors knows the example's operations and rules.
+    if (!COORDINATOR_READS_DESCRIPTORS) this.skip();
+    this.timeout(60_000);
+    const { pointsA: a, coordinator: c } = started();
+    const post = (operations: unknown[]) =>
+      http.post<TransactionAnswer & { error?: { code: string; field?: string } }>(
+        `${c.url}/v1/transactions`,
+        { participants: [{ name: "points-a", operations }] },
+        { headers: { authorization: `Bearer ${c.apiKey}` } },
+      );
+    const malformed = await post([{ op: "spend", member: "dave", points: -1 }]);
+    expect(malformed.status, JSON.stringify(malformed.data)).to.equal(400);
+    expect(malformed.data.error?.field).to.equal("body.participants.0.operations.0.points");
+    const unknown = await post([{ op: "spend", member: `nobody-${process.pid}`, points: 1 }]);
+    expect(unknown.status, JSON.stringify(unknown.data)).to.equal(422);
+    expect(unknown.data.outcome).to.equal("aborted");
+    expect(unknown.data.error?.code).to.equal("unknown-member");
+    expect(await pointsOf(a, `nobody-${process.pid}`)).to.equal(undefined);
   });
 
   it("serves its invariants to its operators", async function () {

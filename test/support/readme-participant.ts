@@ -210,6 +210,13 @@ export async function rollBackLeftovers(participant: RunningReadmeParticipant): 
   }
 }
 
+/**
+ * Whether this coordinator checks requests against the descriptors participants publish (it then
+ * has no CONCORD_OPERATIONS setting), rather than against the bank's operations or nothing.
+ */
+export const COORDINATOR_READS_DESCRIPTORS =
+  !coordinatorEnvSchema.shape.CONCORD_OPERATIONS.safeParse("any").success;
+
 export interface OwnCoordinator {
   url: string;
   apiKey: string;
@@ -261,9 +268,7 @@ export async function startOwnCoordinator(p: {
       CONCORD_LOG_LEVEL: "warn",
       // A coordinator that still checks every request against the bank's operations is told to
       // leave that to the participants; one that reads their descriptors has no such setting.
-      ...(coordinatorEnvSchema.shape.CONCORD_OPERATIONS.safeParse("any").success
-        ? { CONCORD_OPERATIONS: "any" }
-        : {}),
+      ...(COORDINATOR_READS_DESCRIPTORS ? {} : { CONCORD_OPERATIONS: "any" }),
     },
     port: p.port,
     log: join(p.dir, "coordinator.log"),
