@@ -10,6 +10,8 @@ const USAGE = `usage: npm run chaos -- --seed S --duration SECONDS [options]
   --duration SECONDS  how long the workload runs under faults (10 to 3600)
   --faults LIST       comma-separated fault kinds (default all): ${FAULT_KINDS.join(", ")}
   --banks N           banks (default 3)
+  --inventory N       inventory participants besides the banks (default 1; 0 for banks only):
+                      the checker holds them to their own invariants too
   --concurrency C     transfers in flight (default 8)
   --dir D             state folder, wiped first (default .concord/chaos)
   --keep-running      leave the cluster running afterwards
@@ -22,6 +24,7 @@ runCli("chaos", USAGE, async () => {
     duration: "number",
     faults: "string",
     banks: "number",
+    inventory: "number",
     concurrency: "number",
     dir: "string",
     "keep-running": "boolean",
@@ -44,6 +47,9 @@ runCli("chaos", USAGE, async () => {
   const banks = Number(flags.banks ?? 3);
   if (!Number.isInteger(banks) || banks < 2 || banks > 8)
     throw new UsageError("--banks must be an integer from 2 to 8");
+  const inventory = Number(flags.inventory ?? 1);
+  if (!Number.isInteger(inventory) || inventory < 0 || inventory > 4)
+    throw new UsageError("--inventory must be an integer from 0 to 4");
   const concurrency = Number(flags.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     throw new UsageError("--concurrency must be an integer from 1 to 64");
@@ -53,6 +59,7 @@ runCli("chaos", USAGE, async () => {
     durationSeconds: duration,
     faultKinds: kinds as FaultKind[],
     banks,
+    inventory,
     concurrency,
     dir,
     keepRunning: Boolean(flags["keep-running"]),

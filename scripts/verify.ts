@@ -1,4 +1,7 @@
-/** `npm run verify -- [--dir D] [--client-record F] [--json|--markdown]`: checks invariants I1–I6 of a cluster. */
+/**
+ * `npm run verify -- [--dir D] [--client-record F] [--json|--markdown]`: checks invariants I1–I7 of
+ * a cluster, and every participant's application's own invariant checks.
+ */
 import { parseArgs, runCli, UsageError } from "./cli-args.js";
 import { formatMarkdown, formatText } from "./checker/report-format.js";
 import { NoClusterError, verifyCluster } from "./checker/verify.js";
@@ -6,9 +9,13 @@ import { DEFAULT_CLUSTER_DIR } from "./cluster/cluster.js";
 
 const USAGE = `usage: npm run verify -- [options]
 
-Reads every bank's PostgreSQL and the coordinator's log and checks the invariants of
-docs/design.md §5: atomicity, conservation, no overdraft, durability, agreement, liveness.
-Run it when the cluster is at rest: banks are read one snapshot each.
+Reads every participant's PostgreSQL and the coordinator's log and checks the invariants of
+docs/design.md §5: atomicity, conservation, no overdraft, durability, agreement, liveness (on
+the outcome rows and prepared transactions every participant has, whatever its application).
+Then asks every participant for its application's own checks (GET /v1/invariants: a bank's
+balances and ledger, an inventory's stock...), one entry each in the report, and checks I7:
+each conserved quantity (money) summed over all participants, present equals entered.
+Run it when the cluster is at rest: participants are read one snapshot each.
 
 options:
   --dir D             cluster state folder (default ${DEFAULT_CLUSTER_DIR})

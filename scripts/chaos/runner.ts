@@ -27,6 +27,8 @@ export interface ChaosOptions {
   durationSeconds: number;
   faultKinds: FaultKind[];
   banks: number;
+  /** Inventory participants besides the banks (default none): their own invariants are checked too. */
+  inventory?: number;
   concurrency: number;
   dir: string;
   keepRunning: boolean;
@@ -46,8 +48,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const dir = resolve(o.dir);
   await clearRunDir(dir);
 
-  o.log(`starting a ${o.banks}-bank cluster in ${dir}`);
-  const cluster = await startCluster({ dir, banks: o.banks, env: CHAOS_ENV });
+  const inventory = o.inventory ?? 0;
+  o.log(`starting a cluster of ${o.banks} banks and ${inventory} inventory in ${dir}`);
+  const cluster = await startCluster({ dir, banks: o.banks, inventory, env: CHAOS_ENV });
   const proxies = await putProxiesInFront(cluster);
   const accounts = await openAccounts(cluster);
   const expectedTotal = OPENING_BALANCE * BigInt(accounts.length);
@@ -168,13 +171,13 @@ function writeRunFiles(dir: string, report: ChaosReport, record: readonly Client
 async function putProxiesInFront(cluster: ClusterFile): Promise<Map<string, FaultProxy>> {
   const proxies = new Map<string, FaultProxy>();
   const routes: string[] = [];
-  for (const bank of cluster.banks) {
+  for (const participant of cluster.participants) {
     const proxy = new FaultProxy({
       targetHost: "127.0.0.1",
-      targetPort: Number(new URL(bank.participantUrl).port),
+      targetPort: Number(new URL(participant.participantUrl).port),
     });
-    routes.push(`${bank.name}=http://127.0.0.1:${await proxy.start()}`);
-    proxies.set(bank.name, proxy);
+    routes.push(`${participant.name}=http://127.0.0.1:${await proxy.start()}`);
+    proxies.set(participant.name, proxy);
   }
   setProcessEnv(cluster.dir, "coordinator", { CONCORD_PARTICIPANTS: routes.join(",") });
   const coordinator = cluster.processes.find((p) => p.name === "coordinator");
@@ -217,7 +220,10 @@ async function heal(dir: string, banks: number, proxies: Map<string, FaultProxy>
   await disarmAllFailpoints(await startCluster({ dir, banks, env: CHAOS_ENV }));
 }
 
-/** Polls the checker until nothing is left in flight (I6), bounded; returns the last report. */
+/**
+ * Polls the checker until nothing is left in flight (I6), bounded; returns the last report, which
+ * holds every participant's application checks and I7 besides I1–I6 (gatherFacts asks for them).
+ */
 async function waitForRecovery(
   cluster: ClusterFile,
   record: ClientEntry[],

@@ -1,8 +1,11 @@
 /**
- * The facts the checker reasons about, as plain data: what each bank's PostgreSQL holds, what the
- * coordinator's log holds, and what clients were told. Gathering them is I/O (gather.ts); judging
+ * The facts the checker reasons about, as plain data: what each participant's PostgreSQL holds
+ * (the framework's outcome rows and prepared transactions for every participant; accounts and
+ * ledger for banks), what each application's own invariant checks say, what the coordinator's log
+ * holds, and what clients were told. Gathering them is I/O (gather.ts); judging
  * them is pure (invariants.ts). This file also indexes them once, so each check is a loop.
  */
+import type { InvariantCheck } from "../../participant/framework/application.js";
 import type { TxRecord } from "../../shared/durable-log.js";
 
 export type OutcomeState = "committed" | "aborted";
@@ -26,14 +29,27 @@ export interface LedgerFact {
   kind: "transfer" | "open";
 }
 
-export interface BankFacts {
+/** What every participant has, whatever its application: the framework's own tables. */
+export interface ParticipantFacts {
   name: string;
-  accounts: AccountFact[];
-  ledger: LedgerFact[];
-  /** concord_txn: 'committed' exists iff the bank committed the txid; 'aborted' is a tombstone. */
+  /** concord_txn: 'committed' exists iff the participant committed the txid; 'aborted' is a tombstone. */
   outcomes: Map<string, OutcomeState>;
   /** gids still in pg_prepared_xacts. */
   prepared: string[];
+}
+
+export interface BankFacts extends ParticipantFacts {
+  accounts: AccountFact[];
+  ledger: LedgerFact[];
+}
+
+/** What one participant's application said of its own invariants (GET /v1/invariants). */
+export interface ApplicationFacts {
+  participant: string;
+  application: string;
+  checks: InvariantCheck[];
+  /** Why the participant could not be asked, when it could not. */
+  error?: string;
 }
 
 /** The part of a log record the invariants need; a full TxRecord fits. */
@@ -45,7 +61,12 @@ export interface ClientEntry {
 }
 
 export interface CheckInput {
+  /** Every participant's protocol facts; without it, the banks' (a cluster of banks only). */
+  participants?: ParticipantFacts[];
+  /** The participants that are banks, with their accounts and ledger. */
   banks: BankFacts[];
+  /** Each participant's application checks; without it, none were asked for. */
+  applications?: ApplicationFacts[];
   /** Log records by txid, for every txid seen anywhere; a txid missing here has no record. */
   records: Map<string, LogFacts>;
   activeCounts: { undecided: number; unacked: number };
@@ -63,16 +84,24 @@ export function parseGid(gid: string): { participant: string; txid: string } | u
   return m?.[1] && m[2] ? { participant: m[1], txid: m[2] } : undefined;
 }
 
+/** Every participant of the input: all of them when given, else the banks. */
+export function participantsOf(
+  input: Pick<CheckInput, "participants" | "banks">,
+): ParticipantFacts[] {
+  return input.participants ?? input.banks;
+}
+
 /** Every txid the facts mention: the ones whose log records the checker must fetch. */
 export function txidsToLookUp(
-  banks: readonly BankFacts[],
+  participants: readonly (ParticipantFacts | BankFacts)[],
   clientRecord: readonly ClientEntry[] = [],
 ): string[] {
   const txids = new Set<string>();
-  for (const bank of banks) {
-    for (const txid of bank.outcomes.keys()) txids.add(txid);
-    for (const entry of bank.ledger) if (entry.txid !== null) txids.add(entry.txid);
-    for (const gid of bank.prepared) {
+  for (const participant of participants) {
+    for (const txid of participant.outcomes.keys()) txids.add(txid);
+    if ("ledger" in participant)
+      for (const entry of participant.ledger) if (entry.txid !== null) txids.add(entry.txid);
+    for (const gid of participant.prepared) {
       const parsed = parseGid(gid);
       if (parsed) txids.add(parsed.txid);
     }
@@ -83,6 +112,7 @@ export function txidsToLookUp(
 
 /** The facts indexed by txid, built once and shared by every check. */
 export interface FactIndex {
+  participants: Map<string, ParticipantFacts>;
   banks: Map<string, BankFacts>;
   committedAt: Map<string, string[]>;
   abortedAt: Map<string, string[]>;
@@ -94,16 +124,20 @@ export interface FactIndex {
 
 export function indexFacts(input: CheckInput): FactIndex {
   const index: FactIndex = {
+    participants: new Map(),
     banks: new Map(),
     committedAt: new Map(),
     abortedAt: new Map(),
     ledgerTxids: new Map(),
     client: new Map(),
   };
+  for (const participant of participantsOf(input)) {
+    index.participants.set(participant.name, participant);
+    for (const [txid, state] of participant.outcomes)
+      push(state === "committed" ? index.committedAt : index.abortedAt, txid, participant.name);
+  }
   for (const bank of input.banks) {
     index.banks.set(bank.name, bank);
-    for (const [txid, state] of bank.outcomes)
-      push(state === "committed" ? index.committedAt : index.abortedAt, txid, bank.name);
     const txids = new Set<string>();
     for (const entry of bank.ledger)
       if (entry.kind === "transfer" && entry.txid !== null) txids.add(entry.txid);

@@ -1,19 +1,29 @@
 /**
- * Reads the checker's facts from a running cluster: each bank's PostgreSQL, then the
- * coordinator's log in Redis. Only reads; nothing here changes the cluster.
+ * Reads the checker's facts from a running cluster: each participant's PostgreSQL, then the
+ * coordinator's log in Redis, then each participant's own invariant checks (GET /v1/invariants,
+ * with its admin secret). Only reads; nothing here changes the cluster.
  */
+import axios from "axios";
 import { Redis } from "ioredis";
 import pg from "pg";
+import type { InvariantCheck } from "../../participant/framework/application.js";
 import { DurableLog } from "../../shared/durable-log.js";
-import type { BankEntry, ClusterFile } from "../cluster/cluster-file.js";
+import {
+  adminSecretOf,
+  isBank,
+  type ClusterFile,
+  type ParticipantEntry,
+} from "../cluster/cluster-file.js";
 import {
   txidsToLookUp,
+  type ApplicationFacts,
   type BankFacts,
   type CheckInput,
   type ClientEntry,
   type LedgerFact,
   type LogFacts,
   type OutcomeState,
+  type ParticipantFacts,
 } from "./facts.js";
 
 /** getMany pipelines one HGETALL per txid: batches keep each pipeline's reply bounded. */
@@ -21,35 +31,47 @@ const LOG_BATCH = 500;
 /** The checker loads whole tables into memory; past this it refuses instead of running out. */
 const MAX_ROWS_PER_TABLE = 5_000_000;
 const ACTIVE_EXAMPLES = 5;
+/** An application's checks read its whole database: give them time. */
+const INVARIANTS_TIMEOUT_MS = 60_000;
 
 export async function gatherFacts(
   cluster: ClusterFile,
   clientRecord?: ClientEntry[],
 ): Promise<CheckInput> {
-  // Banks before the log: a decision is logged before any bank commits, so every commit seen at
-  // a bank already has its decision in the log when the log is read afterwards.
-  const banks = await Promise.all(cluster.banks.map(gatherBank));
-  const log = await gatherLog(cluster.coordinator.redisUrl, txidsToLookUp(banks, clientRecord));
-  return { banks, ...log, ...(clientRecord ? { clientRecord } : {}) };
+  // Participants before the log: a decision is logged before any participant commits, so every
+  // commit seen at a participant already has its decision in the log when the log is read after.
+  const participants = await Promise.all(cluster.participants.map(gatherParticipant));
+  const banks = participants.filter((p): p is BankFacts => "ledger" in p);
+  const log = await gatherLog(
+    cluster.coordinator.redisUrl,
+    txidsToLookUp(participants, clientRecord),
+  );
+  const applications = await Promise.all(
+    cluster.participants.map((p) => askInvariants(cluster, p)),
+  );
+  return { participants, banks, applications, ...log, ...(clientRecord ? { clientRecord } : {}) };
 }
 
-async function gatherBank(bank: BankEntry): Promise<BankFacts> {
+async function gatherParticipant(
+  participant: ParticipantEntry,
+): Promise<ParticipantFacts | BankFacts> {
   const client = new pg.Client({
-    connectionString: bank.databaseUrl,
+    connectionString: participant.databaseUrl,
     connectionTimeoutMillis: 5000,
     statement_timeout: 60_000,
   });
   try {
     await client.connect();
-    // One snapshot per bank, so balances, ledger and outcome rows agree with each other even if
-    // a transaction commits while the checker reads.
+    // One snapshot per participant, so balances, ledger and outcome rows agree with each other
+    // even if a transaction commits while the checker reads.
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const facts = await readBank(client, bank.name);
+    const facts = await readProtocol(client, participant.name);
+    const result = isBank(participant) ? { ...facts, ...(await readBank(client)) } : facts;
     await client.query("COMMIT");
-    return facts;
+    return result;
   } catch (err) {
     throw new Error(
-      `reading bank ${bank.name} at ${where(bank.databaseUrl)}: ${(err as Error).message}`,
+      `reading ${participant.application} ${participant.name} at ${where(participant.databaseUrl)}: ${(err as Error).message}`,
       { cause: err },
     );
   } finally {
@@ -57,7 +79,8 @@ async function gatherBank(bank: BankEntry): Promise<BankFacts> {
   }
 }
 
-async function readBank(client: pg.Client, name: string): Promise<BankFacts> {
+/** A bank's own tables: accounts and the ledger. */
+async function readBank(client: pg.Client): Promise<Pick<BankFacts, "accounts" | "ledger">> {
   const accounts = await rows<{ id: string; balance: string }>(
     client,
     "SELECT id, balance::text AS balance FROM accounts ORDER BY id",
@@ -66,6 +89,14 @@ async function readBank(client: pg.Client, name: string): Promise<BankFacts> {
     client,
     "SELECT txid::text AS txid, account, delta::text AS delta, kind FROM ledger ORDER BY id",
   );
+  return {
+    accounts: accounts.map((a) => ({ id: a.id, balance: BigInt(a.balance) })),
+    ledger: ledger.map(toLedgerFact),
+  };
+}
+
+/** The framework's tables, which every participant has: outcome rows and prepared transactions. */
+async function readProtocol(client: pg.Client, name: string): Promise<ParticipantFacts> {
   const outcomes = await rows<{ txid: string; state: OutcomeState }>(
     client,
     "SELECT txid::text AS txid, state FROM concord_txn",
@@ -77,11 +108,35 @@ async function readBank(client: pg.Client, name: string): Promise<BankFacts> {
   );
   return {
     name,
-    accounts: accounts.map((a) => ({ id: a.id, balance: BigInt(a.balance) })),
-    ledger: ledger.map(toLedgerFact),
     outcomes: new Map(outcomes.map((o) => [o.txid, o.state])),
     prepared: prepared.map((p) => p.gid),
   };
+}
+
+/**
+ * The participant's application's own checks, as the participant's operator asks for them. A
+ * participant that cannot be asked is a fact too: the report says so instead of failing whole.
+ */
+async function askInvariants(
+  cluster: ClusterFile,
+  participant: ParticipantEntry,
+): Promise<ApplicationFacts> {
+  const facts = { participant: participant.name, application: participant.application };
+  try {
+    const res = await axios.get<{ checks?: InvariantCheck[] }>(
+      `${participant.participantUrl}/v1/invariants`,
+      {
+        headers: { authorization: `Bearer ${adminSecretOf(cluster, participant.name)}` },
+        timeout: INVARIANTS_TIMEOUT_MS,
+        validateStatus: () => true,
+      },
+    );
+    if (res.status !== 200 || !Array.isArray(res.data.checks))
+      return { ...facts, checks: [], error: `GET /v1/invariants answered ${res.status}` };
+    return { ...facts, checks: res.data.checks };
+  } catch (err) {
+    return { ...facts, checks: [], error: (err as Error).message };
+  }
 }
 
 async function rows<T extends pg.QueryResultRow>(client: pg.Client, sql: string): Promise<T[]> {

@@ -1,10 +1,16 @@
 /**
- * The invariants of docs/design.md §5 (I1–I6), judged over gathered facts. Pure: no I/O, no clock, so
+ * The invariants of docs/design.md §5 (I1–I6), judged over gathered facts, and each application's
+ * own invariants as its participants reported them (one entry per check, `<participant>/<check>`)
+ * with I7, the conserved quantities summed over every participant. Pure: no I/O, no clock, so
  * every violation can be reproduced in a unit test from a handful of rows.
  *
- * The facts of different banks are separate snapshots: a transfer in flight can show its debit
- * without its credit. The checker is meant for a cluster at rest; I6 tells whether it was.
+ * The protocol invariants (I1, I4 to I6) rest on the framework's tables that every participant
+ * has (outcome rows, prepared transactions), so they hold any application to them; I2 and I3, and
+ * the ledger parts of I1 and I4, are the banks'. The facts of different participants are separate
+ * snapshots: a transfer in flight can show its debit without its credit. The checker is meant for
+ * a cluster at rest; I6 tells whether it was.
  */
+import type { InvariantCheck } from "../../participant/framework/application.js";
 import {
   clientTxids,
   CLIENT_OUTCOMES,
@@ -12,12 +18,15 @@ import {
   expectedAppliers,
   indexFacts,
   parseGid,
+  participantsOf,
+  type ApplicationFacts,
   type BankFacts,
   type CheckInput,
   type FactIndex,
 } from "./facts.js";
 
-export type InvariantId = "I1" | "I2" | "I3" | "I4" | "I5" | "I6";
+/** I1–I7, or `<participant>/<check>` for a check of a participant's application. */
+export type InvariantId = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | `${string}/${string}`;
 
 export interface InvariantResult {
   id: InvariantId;
@@ -26,12 +35,16 @@ export interface InvariantResult {
   /** How many items were checked, and what they were (`subject`). */
   checked: number;
   subject: string;
+  /** What an application's check says it checked (its entries only). */
+  detail?: string;
   /** The first MAX_VIOLATIONS violations; `omitted` counts the rest. */
   violations: string[];
   omitted: number;
 }
 
 export interface Summary {
+  /** Every participant, whatever its application. */
+  participants: number;
   banks: number;
   accounts: number;
   ledgerEntries: number;
@@ -82,20 +95,35 @@ const CHECKS: { id: InvariantId; name: string; run: Check }[] = [
 
 export function checkInvariants(input: CheckInput): Report {
   const index = indexFacts(input);
-  const invariants = CHECKS.map(({ id, name, run }): InvariantResult => {
-    const out = new Violations();
-    const { checked, subject } = run(input, index, out);
-    return {
-      id,
-      name,
-      ok: out.list.length === 0,
-      checked,
-      subject,
-      violations: out.list,
-      omitted: out.omitted,
-    };
-  });
+  const invariants = CHECKS.map(({ id, name, run }) =>
+    judge(id, name, (out) => run(input, index, out)),
+  );
+  if (input.applications) {
+    const applications = input.applications;
+    invariants.push(
+      judge("I7", "conserved totals", (out) => checkConservedTotals(applications, out)),
+      ...applications.flatMap(applicationResults),
+    );
+  }
   return { ok: invariants.every((i) => i.ok), invariants, summary: summarize(input, index) };
+}
+
+function judge(
+  id: InvariantId,
+  name: string,
+  run: (out: Violations) => { checked: number; subject: string },
+): InvariantResult {
+  const out = new Violations();
+  const { checked, subject } = run(out);
+  return {
+    id,
+    name,
+    ok: out.list.length === 0,
+    checked,
+    subject,
+    violations: out.list,
+    omitted: out.omitted,
+  };
 }
 
 // ---- I1 atomicity: every participant applied a txid, or none did -------------------------
@@ -129,14 +157,14 @@ function requireCommitted(
   why: string,
   out: Violations,
 ): boolean {
-  const bank = index.banks.get(participant);
-  if (!bank) {
+  const facts = index.participants.get(participant);
+  if (!facts) {
     out.add(
-      `${txid}: ${why}; its participant ${participant} is not a bank of this cluster, so it cannot be checked`,
+      `${txid}: ${why}; its participant ${participant} is not a participant of this cluster, so it cannot be checked`,
     );
     return false;
   }
-  const state = bank.outcomes.get(txid);
+  const state = facts.outcomes.get(txid);
   if (state === "committed") return true;
   out.add(`${txid}: ${why}, but not committed at ${participant} (outcome row: ${state ?? "none"})`);
   return false;
@@ -237,8 +265,14 @@ function checkDurability(input: CheckInput, index: FactIndex, out: Violations) {
     if (!record) continue;
     for (const p of expectedAppliers(record)) {
       const applied = requireCommitted(index, txid, p, "the client was told committed", out);
-      // A YES vote means the bank wrote something; for the bank that is always a ledger entry.
-      if (applied && record.votes[p] === "yes" && !index.ledgerTxids.get(p)?.has(txid))
+      // A YES vote means the bank wrote something; for a bank that is always a ledger entry
+      // (other applications check their own data against their outcome rows).
+      if (
+        applied &&
+        record.votes[p] === "yes" &&
+        index.banks.has(p) &&
+        !index.ledgerTxids.get(p)?.has(txid)
+      )
         out.add(`${txid}: committed at ${p}, but ${p}'s ledger has no entry for it`);
     }
   }
@@ -277,15 +311,16 @@ function checkAgreement(input: CheckInput, index: FactIndex, out: Violations) {
 // ---- I6 liveness: nothing left prepared or undecided ----------------------------------------
 
 function checkLiveness(input: CheckInput, _index: FactIndex, out: Violations) {
-  for (const bank of input.banks) {
-    for (const gid of bank.prepared) {
+  const participants = participantsOf(input);
+  for (const participant of participants) {
+    for (const gid of participant.prepared) {
       const txid = parseGid(gid)?.txid;
       const decision =
         txid === undefined
           ? "not a Concord gid"
           : `the log's decision is ${describeDecision(input.records.get(txid))}`;
       out.add(
-        `${bank.name}: prepared transaction ${gid} is still in pg_prepared_xacts; ${decision}`,
+        `${participant.name}: prepared transaction ${gid} is still in pg_prepared_xacts; ${decision}`,
       );
     }
   }
@@ -298,11 +333,83 @@ function checkLiveness(input: CheckInput, _index: FactIndex, out: Violations) {
     out.add(
       `the log has ${unacked} decided transaction(s) not yet acknowledged by every participant${examples(input.activeTxids?.unacked)}`,
     );
-  return { checked: input.banks.length, subject: "banks and the log" };
+  return { checked: participants.length, subject: "participants and the log" };
 }
 
 function examples(txids: string[] | undefined): string {
   return txids && txids.length > 0 ? `, such as ${txids.slice(0, 5).join(", ")}` : "";
+}
+
+// ---- I7 conserved totals, and each application's own checks ----------------------------------
+
+/**
+ * A conserved quantity (money) moves between participants, never made: summed over every
+ * participant that reports it, what is present equals what entered from outside transactions.
+ */
+function checkConservedTotals(applications: readonly ApplicationFacts[], out: Violations) {
+  const sums = new Map<string, { present: bigint; entered: bigint; from: string[] }>();
+  for (const app of applications) {
+    for (const check of app.checks) {
+      for (const [quantity, t] of Object.entries(check.totals ?? {})) {
+        const present = decimal(t.present);
+        const entered = decimal(t.entered);
+        if (present === undefined || entered === undefined) {
+          out.add(
+            `${app.participant}: ${quantity} totals are not decimal integers (present ${JSON.stringify(t.present)}, entered ${JSON.stringify(t.entered)})`,
+          );
+          continue;
+        }
+        const sum = sums.get(quantity) ?? { present: 0n, entered: 0n, from: [] };
+        sum.present += present;
+        sum.entered += entered;
+        sum.from.push(app.participant);
+        sums.set(quantity, sum);
+      }
+    }
+  }
+  for (const [quantity, { present, entered, from }] of sums) {
+    if (present !== entered)
+      out.add(
+        `${quantity}: ${present} present over ${from.join(", ")}, but ${entered} entered (${signed(present - entered)})`,
+      );
+  }
+  return { checked: sums.size, subject: "conserved quantities" };
+}
+
+function decimal(text: string): bigint | undefined {
+  return /^-?[0-9]{1,40}$/.test(text) ? BigInt(text) : undefined;
+}
+
+/** One invariant per check the participant's application reported (or one saying it could not be asked). */
+function applicationResults(app: ApplicationFacts): InvariantResult[] {
+  if (app.error !== undefined)
+    return [
+      judge(`${app.participant}/invariants`, `its checks (${app.application})`, (out) => {
+        out.add(`${app.participant}: could not get its invariant checks: ${app.error ?? ""}`);
+        return { checked: 0, subject: "checks" };
+      }),
+    ];
+  return app.checks.map((check: InvariantCheck) => ({
+    ...judge(
+      `${app.participant}/${slug(check.name)}`,
+      `${check.name} (${app.application})`,
+      (out) => {
+        if (!check.holds) out.add(`${app.participant}: ${check.name}: ${check.detail}`);
+        return { checked: 1, subject: "check" };
+      },
+    ),
+    // Said once: a check that fails says it in its violation.
+    ...(check.holds ? { detail: check.detail } : {}),
+  }));
+}
+
+function slug(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "check"
+  );
 }
 
 // ---- summary ------------------------------------------------------------------------------------
@@ -310,7 +417,9 @@ function examples(txids: string[] | undefined): string {
 function summarize(input: CheckInput, index: FactIndex): Summary {
   const accounts = input.banks.flatMap((b) => b.accounts);
   const ledger = input.banks.flatMap((b) => b.ledger);
+  const participants = participantsOf(input);
   return {
+    participants: participants.length,
     banks: input.banks.length,
     accounts: accounts.length,
     ledgerEntries: ledger.length,
@@ -319,7 +428,7 @@ function summarize(input: CheckInput, index: FactIndex): Summary {
     logRecords: input.records.size,
     totalBalance: String(sum(accounts.map((a) => a.balance))),
     totalOpened: String(sum(ledger.filter((e) => e.kind === "open").map((e) => e.delta))),
-    prepared: input.banks.reduce((n, b) => n + b.prepared.length, 0),
+    prepared: participants.reduce((n, p) => n + p.prepared.length, 0),
     undecided: input.activeCounts.undecided,
     unacked: input.activeCounts.unacked,
     clientRecord: input.clientRecord ? countClientOutcomes(input) : undefined,

@@ -5,7 +5,7 @@ import { MAX_VIOLATIONS, type InvariantResult, type Report } from "./invariants.
 const TEXT_VIOLATIONS = 5;
 
 const IN_FLIGHT_HINT =
-  "work is still in flight (I6): banks are read one snapshot each, so I1–I5 may show transactions half-way; rerun when the cluster is at rest";
+  "work is still in flight (I6): participants are read one snapshot each, so the other invariants may show transactions half-way; rerun when the cluster is at rest";
 
 export function formatText(report: Report, title = "verify"): string {
   const failed = report.invariants.filter((i) => !i.ok);
@@ -36,7 +36,7 @@ export function formatMarkdown(report: Report, title = "Concord invariants"): st
   ];
   for (const inv of report.invariants) {
     lines.push(
-      `| ${inv.ok ? "✅" : "❌"} | ${inv.id} ${inv.name} | ${inv.checked} ${inv.subject} | ${inv.violations.length + inv.omitted} |`,
+      `| ${inv.ok ? "✅" : "❌"} | ${inv.id} ${inv.name} | ${escapeMarkdown(inv.detail ?? `${inv.checked} ${inv.subject}`)} | ${inv.violations.length + inv.omitted} |`,
     );
   }
   for (const inv of report.invariants.filter((i) => !i.ok)) {
@@ -55,14 +55,14 @@ export function formatMarkdown(report: Report, title = "Concord invariants"): st
 
 function countsOf(inv: InvariantResult): string {
   const total = inv.violations.length + inv.omitted;
-  const checked = `${inv.checked} ${inv.subject} checked`;
+  const checked = inv.detail ?? `${inv.checked} ${inv.subject} checked`;
   return total === 0 ? checked : `${total} violation${total === 1 ? "" : "s"}; ${checked}`;
 }
 
 function summaryLines(report: Report): string[] {
   const s = report.summary;
   const lines = [
-    `banks ${s.banks}, accounts ${s.accounts}, ledger entries ${s.ledgerEntries}`,
+    `participants ${s.participants} (banks ${s.banks}), accounts ${s.accounts}, ledger entries ${s.ledgerEntries}`,
     `txids committed ${s.committedTxids}, aborted ${s.abortedTxids}; log records found ${s.logRecords}`,
     `total balance ${s.totalBalance}, opened with ${s.totalOpened} (minor units)`,
     `prepared left ${s.prepared}; log undecided ${s.undecided}, unacknowledged ${s.unacked}`,

@@ -65,4 +65,40 @@ describe("checker report formats", () => {
     expect(md).to.contain("### I3 no overdraft");
     expect(md).to.contain("- bank-a: account alice has a negative balance -5");
   });
+
+  const withApplications = checkInvariants({
+    banks: [],
+    participants: [{ name: "inventory", outcomes: new Map(), prepared: [] }],
+    applications: [
+      {
+        participant: "inventory",
+        application: "inventory",
+        checks: [
+          { name: "no negative stock", holds: true, detail: "3 items" },
+          { name: "stock accounted for", holds: false, detail: "item widget: stock 10" },
+        ],
+      },
+    ],
+    records: new Map(),
+    activeCounts: { undecided: 0, unacked: 0 },
+  });
+
+  it("text: each application check on its own line, named by participant, what it checked when it holds", () => {
+    const text = formatText(withApplications, "verify /tmp/c");
+    expect(text).to.match(/^verify \/tmp\/c: FAILED inventory\/stock-accounted-for\n/);
+    expect(text).to.contain(
+      "PASS inventory/no-negative-stock no negative stock (inventory) (3 items)",
+    );
+    expect(text).to.contain("FAIL inventory/stock-accounted-for stock accounted for (inventory)");
+    expect(text).to.contain("- inventory: stock accounted for: item widget: stock 10");
+    expect(text).to.contain("participants 1 (banks 0)");
+  });
+
+  it("markdown: application checks are rows of the table too", () => {
+    const md = formatMarkdown(withApplications);
+    expect(md).to.contain(
+      "| ✅ | inventory/no-negative-stock no negative stock (inventory) | 3 items | 0 |",
+    );
+    expect(md).to.contain("### inventory/stock-accounted-for stock accounted for (inventory)");
+  });
 });

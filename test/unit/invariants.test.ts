@@ -6,9 +6,11 @@
 import { expect } from "chai";
 import {
   txidsToLookUp,
+  type ApplicationFacts,
   type BankFacts,
   type CheckInput,
   type LogFacts,
+  type ParticipantFacts,
 } from "../../scripts/checker/facts.js";
 import {
   checkInvariants,
@@ -20,6 +22,7 @@ import {
 const T1 = "0190a6d2-6b1e-7c3a-9f00-000000000001"; // alice@bank-a -> bob@bank-b, committed
 const T2 = "0190a6d2-6b1e-7c3a-9f00-000000000002"; // bank-a voted no: aborted at both
 const T3 = "0190a6d2-6b1e-7c3a-9f00-000000000003"; // alice -> carol inside bank-a, bank-b only read
+const T4 = "0190a6d2-6b1e-7c3a-9f00-000000000004"; // bank-a held read + inventory reserve, committed
 const TX = "0190a6d2-6b1e-7c3a-9f00-0000000000ff"; // the transaction each test breaks
 
 function record(
@@ -104,6 +107,61 @@ function apply(
   acct.balance += delta;
   b.ledger.push({ txid, account, delta, kind: "transfer" });
 }
+
+/**
+ * The consistent cluster with an inventory besides the banks: T4 committed at bank-a (a held
+ * read, so no ledger entry) and at the inventory; every participant's application checks hold,
+ * and the banks' money totals balance.
+ */
+function withInventory(): CheckInput & {
+  participants: ParticipantFacts[];
+  applications: ApplicationFacts[];
+} {
+  const input = consistent();
+  bank(input, "bank-a").outcomes.set(T4, "committed");
+  const inventory: ParticipantFacts = {
+    name: "inventory",
+    outcomes: new Map([[T4, "committed"]]),
+    prepared: [],
+  };
+  input.records.set(
+    T4,
+    record(["bank-a", "inventory"], "commit", { "bank-a": "yes", inventory: "yes" }),
+  );
+  const holds = (name: string, totals?: ApplicationFacts["checks"][number]["totals"]) => ({
+    name,
+    holds: true,
+    detail: "fine",
+    ...(totals ? { totals } : {}),
+  });
+  return {
+    ...input,
+    participants: [...input.banks, inventory],
+    applications: [
+      {
+        participant: "bank-a",
+        application: "bank",
+        checks: [holds("money totals", { money: { present: "900", entered: "1000" } })],
+      },
+      {
+        participant: "bank-b",
+        application: "bank",
+        checks: [holds("money totals", { money: { present: "600", entered: "500" } })],
+      },
+      {
+        participant: "inventory",
+        application: "inventory",
+        checks: [holds("stock accounted for"), holds("no negative stock")],
+      },
+    ],
+  };
+}
+
+const participant = (input: { participants: ParticipantFacts[] }, name: string) => {
+  const found = input.participants.find((p) => p.name === name);
+  if (!found) throw new Error(`no participant ${name} in the facts`);
+  return found;
+};
 
 const failing = (report: Report): InvariantId[] =>
   report.invariants.filter((i) => !i.ok).map((i) => i.id);
@@ -292,5 +350,110 @@ describe("checker invariants", () => {
       { txid: "0190a6d2-6b1e-7c3a-9f00-0000000000aa", outcome: "unknown" },
     ]);
     expect(txids).to.have.members([T1, T2, T3, TX, "0190a6d2-6b1e-7c3a-9f00-0000000000aa"]);
+  });
+
+  it("holds a participant that is not a bank to the protocol invariants on its outcome rows, and runs its application's checks", () => {
+    const report = checkInvariants(withInventory());
+    expect(failing(report)).to.deep.equal([]);
+    expect(report.invariants.map((i) => i.id)).to.deep.equal([
+      "I1",
+      "I2",
+      "I3",
+      "I4",
+      "I5",
+      "I6",
+      "I7",
+      "bank-a/money-totals",
+      "bank-b/money-totals",
+      "inventory/stock-accounted-for",
+      "inventory/no-negative-stock",
+    ]);
+    expect(report.summary).to.include({ participants: 3, banks: 2, committedTxids: 3 });
+  });
+
+  it("I1: a txid committed at a bank and tombstoned at the inventory breaks atomicity, naming the inventory", () => {
+    const input = withInventory();
+    participant(input, "inventory").outcomes.set(T4, "aborted");
+    const report = checkInvariants(input);
+    // The tombstone also disagrees with the log's commit.
+    expect(failing(report)).to.deep.equal(["I1", "I5"]);
+    expect(violationsOf(report, "I1"))
+      .to.contain(T4)
+      .and.to.contain("aborted (tombstone) at inventory");
+  });
+
+  it("I4: a txid the client heard committed that the inventory never committed breaks durability", () => {
+    const input = withInventory();
+    participant(input, "inventory").outcomes.delete(T4);
+    input.clientRecord = [...(input.clientRecord ?? []), { txid: T4, outcome: "committed" }];
+    const report = checkInvariants(input);
+    expect(failing(report)).to.include("I4");
+    expect(violationsOf(report, "I4"))
+      .to.contain("not committed at inventory")
+      .and.not.to.contain("not a participant");
+  });
+
+  it("I6: a prepared transaction left at the inventory breaks liveness", () => {
+    const input = withInventory();
+    const gid = `concord:inventory:${TX}`;
+    participant(input, "inventory").prepared.push(gid);
+    input.records.set(TX, record(["bank-a", "inventory"], "abort"));
+    const report = checkInvariants(input);
+    expect(failing(report)).to.deep.equal(["I6"]);
+    expect(violationsOf(report, "I6")).to.contain(`inventory: prepared transaction ${gid}`);
+  });
+
+  it("names a participant that the facts do not have, rather than calling it not a bank", () => {
+    const input = withInventory();
+    input.records.set(
+      T4,
+      record(["bank-a", "elsewhere"], "commit", { "bank-a": "yes", elsewhere: "yes" }),
+    );
+    expect(violationsOf(checkInvariants(input), "I1")).to.contain(
+      "elsewhere is not a participant of this cluster",
+    );
+  });
+
+  it("an application check that does not hold fails the report in its own entry, with its detail", () => {
+    const input = withInventory();
+    const inventory = input.applications.find((a) => a.participant === "inventory");
+    const check = inventory?.checks[0];
+    if (!check) throw new Error("no inventory check");
+    Object.assign(check, { holds: false, detail: "item widget: stock 10 + sold 2 = 12, but 5" });
+    const report = checkInvariants(input);
+    expect(report.ok).to.equal(false);
+    expect(failing(report)).to.deep.equal(["inventory/stock-accounted-for"]);
+    expect(violationsOf(report, "inventory/stock-accounted-for")).to.contain("item widget");
+  });
+
+  it("a participant whose checks cannot be had fails an entry that says so", () => {
+    const input = withInventory();
+    input.applications.push({
+      participant: "bank-c",
+      application: "bank",
+      checks: [],
+      error: "connect ECONNREFUSED",
+    });
+    const report = checkInvariants(input);
+    expect(failing(report)).to.deep.equal(["bank-c/invariants"]);
+    expect(violationsOf(report, "bank-c/invariants")).to.contain("ECONNREFUSED");
+  });
+
+  it("I7: money summed over every participant that reports it must be what entered, not each bank's alone", () => {
+    const input = withInventory();
+    const bankB = input.applications.find((a) => a.participant === "bank-b")?.checks[0];
+    if (!bankB) throw new Error("no bank-b check");
+    bankB.totals = { money: { present: "601", entered: "500" } };
+    const report = checkInvariants(input);
+    expect(failing(report)).to.deep.equal(["I7"]);
+    expect(violationsOf(report, "I7")).to.contain(
+      "money: 1501 present over bank-a, bank-b, but 1500 entered (+1)",
+    );
+  });
+
+  it("looks up the log records of the txids every participant mentions, not only the banks", () => {
+    const input = withInventory();
+    participant(input, "inventory").prepared.push(`concord:inventory:${TX}`);
+    expect(txidsToLookUp(input.participants)).to.have.members([T1, T2, T3, T4, TX]);
   });
 });
