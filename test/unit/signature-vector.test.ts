@@ -8,6 +8,9 @@ import {
   signRequest,
   verifyRequest,
 } from "../../shared/request-signing.js";
+import { PARTICIPANT_ROUTES } from "../../participant/framework/routes.js";
+import { voteSchema } from "../../shared/messages.js";
+import type { RouteSpec } from "../../shared/routes.js";
 
 /**
  * docs/wire-protocol.md gives test vectors for implementers in other languages. They are read
@@ -214,4 +217,21 @@ describe("the signature test vectors of docs/wire-protocol.md", () => {
       });
     });
   }
+});
+
+describe("docs/wire-protocol.md against the participant's code", () => {
+  const doc = readFileSync(DOC_URL, "utf8");
+
+  it("names every route the participant framework mounts", () => {
+    const routes = Object.values(PARTICIPANT_ROUTES as Record<string, RouteSpec>)
+      // The invariants are the operators' business, not the protocol's.
+      .filter((r) => r.path !== "/v1/invariants")
+      .map((r) => `${r.method} ${r.path}`);
+    expect(routes.filter((r) => !doc.includes(`\`${r}\``))).to.deep.equal([]);
+    expect(doc).to.include("`GET /v1/descriptor`");
+  });
+
+  it("explains every vote", () => {
+    expect(voteSchema.options.filter((v) => !doc.includes(`| \`${v}\` |`))).to.deep.equal([]);
+  });
 });
