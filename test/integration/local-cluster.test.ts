@@ -24,34 +24,45 @@ describe("the local cluster", function () {
       "bank-b",
       "bank-c",
       "coordinator",
+      "inventory",
       "postgres-bank-a",
       "postgres-bank-b",
       "postgres-bank-c",
+      "postgres-inventory",
       "redis-bank-a",
       "redis-bank-b",
       "redis-bank-c",
       "redis-coordinator",
+      "redis-inventory",
     ]);
+    expect(cluster.participants.map((p) => [p.name, p.application])).to.deep.equal([
+      ["bank-a", "bank"],
+      ["bank-b", "bank"],
+      ["bank-c", "bank"],
+      ["inventory", "inventory"],
+    ]);
+    expect(cluster.banks.map((b) => b.name)).to.deep.equal(["bank-a", "bank-b", "bank-c"]);
     for (const p of cluster.processes) {
       expect(p.pid, p.name).to.be.a("number");
       expect(p.port, p.name).to.be.greaterThan(0);
       expect(p.log, p.name).to.match(/\.log$/);
       expect(isOurProcess(p.pid, p.marker), `${p.name} running`).to.equal(true);
     }
-    // Each bank connects as its own role, to its own database; the superuser URL is the operators'.
-    for (const b of cluster.banks) {
+    // Each participant connects as its own role, to its own database; the superuser URL is the
+    // operators'.
+    for (const b of cluster.participants) {
       const db = `concord_${b.name.replace("-", "_")}`;
       expect(new URL(b.databaseUrl).username).to.equal(db);
       expect(new URL(b.databaseUrl).pathname).to.equal(`/${db}`);
       expect(new URL(b.adminDatabaseUrl).username).to.equal("postgres");
     }
-    for (const s of ["coordinator", ...cluster.banks.map((b) => b.name)])
+    for (const s of ["coordinator", ...cluster.participants.map((b) => b.name)])
       expect(adminSecretOf(cluster, s)).to.have.length.greaterThan(20);
   });
 
-  it("runs each bank on its own PostgreSQL server with prepared transactions enabled, and each Redis with AOF fsync always", async function () {
-    const ports = new Set(cluster.banks.map((b) => b.postgresPort));
-    expect(ports.size).to.equal(cluster.banks.length);
+  it("runs each participant on its own PostgreSQL server with prepared transactions enabled, and each Redis with AOF fsync always", async function () {
+    const ports = new Set(cluster.participants.map((b) => b.postgresPort));
+    expect(ports.size).to.equal(cluster.participants.length);
     for (const b of cluster.banks) {
       const max = await withBankDb(cluster, b.name, async (db) => {
         const { rows } = await db.query<{ max_prepared_transactions: string }>(
@@ -64,7 +75,7 @@ describe("the local cluster", function () {
     const redisPorts = new Set(
       cluster.processes.filter((p) => p.role === "redis").map((p) => p.port),
     );
-    expect(redisPorts.size).to.equal(cluster.banks.length + 1);
+    expect(redisPorts.size).to.equal(cluster.participants.length + 1);
   });
 
   it("re-running start on the same folder restarts only what was killed, and reuses its data", async function () {

@@ -1,6 +1,7 @@
 /**
  * One real cluster for the integration suites: private PostgreSQL servers, Redis servers, the
- * coordinator and the participants, started from nothing in a fresh state folder.
+ * coordinator and the participants (banks bank-a..c and an inventory, `inventory`), started from
+ * nothing in a fresh state folder.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,7 +35,9 @@ export const TEST_ENV: Record<string, string> = {
 export function sharedCluster(): Promise<ClusterFile> {
   if (!shared) {
     sharedDir = mkdtempSync(join(tmpdir(), "concord-test-"));
-    shared = startCluster({ dir: sharedDir, banks: 3, env: TEST_ENV }).then(registerCluster);
+    shared = startCluster({ dir: sharedDir, banks: 3, inventory: 1, env: TEST_ENV }).then(
+      registerCluster,
+    );
   }
   return shared;
 }
