@@ -18,7 +18,6 @@ import {
   ValidationError,
 } from "../shared/errors.js";
 import { parseWith } from "../shared/http-server.js";
-import type { BusinessRule } from "../shared/wire-errors.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import {
@@ -35,22 +34,9 @@ import { runSeries, type SeriesInput, type SeriesResult } from "./series.js";
 import type { ParticipantClient } from "./participant-client.js";
 import { decisionFor, seriesResultOf } from "./log-questions.js";
 import { withRedis } from "./redis-errors.js";
+import type { OperationCatalog } from "./operation-catalog.js";
+import { lockKeysOf, transactionRefusal } from "../shared/operation-rules.js";
 import { COORDINATOR_ROUTES as R } from "./routes.js";
-
-/**
- * What the coordinator knows of the participants' operations before it logs anything: a schema
- * that checks each participant's list completely, and rules over the whole transaction (the bank:
- * debits equal credits; reads only for operators). Undefined leaves both to the participants.
- */
-export interface OperationsPolicy {
-  schema: z.ZodTypeAny;
-  /** The keys one participant's operations lock (as the participant names them in a conflict). */
-  lockKeys?: (operations: unknown[]) => string[];
-  refusal(
-    participants: { name: string; operations: unknown[] }[],
-    caller: Caller,
-  ): { rule: BusinessRule | "needs-operator"; message: string; field: string } | undefined;
-}
 
 export interface ApiDeps {
   engine: Engine;
@@ -60,7 +46,8 @@ export interface ApiDeps {
   auth: Authenticator;
   limits: ClientLimits;
   hotKeys: HotKeys;
-  operations: OperationsPolicy | undefined;
+  /** Each participant's published operations schema and rules (operation-catalog.ts). */
+  catalog: OperationCatalog;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   /** Attempts a request gets when it does not say (`retry.maxAttempts`). */
@@ -108,7 +95,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
       keyHeader === undefined
         ? undefined
         : parseWith(idempotencyKeySchema, keyHeader, "header.Idempotency-Key");
-    const timeoutMs = checkRequest(deps, body, caller);
+    const timeoutMs = await checkRequest(deps, body, caller);
 
     // Held until the client has its answer: the transaction's locks are then released or being
     // released by phase 2.
@@ -159,11 +146,11 @@ export function mountApi(app: Express, deps: ApiDeps): void {
  * operations against its schema; the rules over the whole transaction; the deadline's bound.
  * Returns the transaction's timeout.
  */
-function checkRequest(
+async function checkRequest(
   deps: ApiDeps,
   body: z.infer<typeof transactionRequestSchema>,
   caller: Caller,
-): number {
+): Promise<number> {
   const seen = new Set<string>();
   body.participants.forEach((p, i) => {
     if (!deps.participants.has(p.name)) {
@@ -178,12 +165,16 @@ function checkRequest(
         `body.participants.${i}.name`,
       );
     seen.add(p.name);
-    // The same schema the participant applies: a malformed operation is refused here, before
-    // the begin record, so the log holds nothing for it.
-    if (deps.operations)
-      parseWith(deps.operations.schema, p.operations, `body.participants.${i}.operations`);
   });
-  const refusal = deps.operations?.refusal(body.participants, caller);
+  // The schema each participant publishes: a malformed operation is refused here, before the
+  // begin record, so the log holds nothing for it.
+  for (const [i, p] of body.participants.entries())
+    await deps.catalog.check(p.name, p.operations, `body.participants.${i}.operations`);
+  const refusal = transactionRefusal(
+    body.participants,
+    (name) => deps.catalog.rules(name),
+    caller.kind === "admin",
+  );
   if (refusal) {
     if (refusal.rule === "needs-operator") throw new ForbiddenError(refusal.message);
     throw new UnprocessableError(refusal.message, refusal.rule, refusal.field);
@@ -255,18 +246,16 @@ async function runTransaction(
   }
   let result: SeriesResult;
   try {
-    const lockKeys = deps.operations?.lockKeys;
     result = await runSeries(
       { engine: deps.engine, log: deps.log, logger: deps.logger, hotKeys: deps.hotKeys },
       {
         participants: body.participants,
-        ...(lockKeys
-          ? {
-              keys: body.participants.flatMap((p) =>
-                lockKeys(p.operations).map((key) => ({ participant: p.name, key })),
-              ),
-            }
-          : {}),
+        keys: body.participants.flatMap((p) => {
+          const rules = deps.catalog.rules(p.name);
+          return rules
+            ? lockKeysOf(rules, p.operations).map(({ key }) => ({ participant: p.name, key }))
+            : [];
+        }),
         timeoutMs,
         maxAttempts: body.retry?.maxAttempts ?? deps.defaultMaxAttempts,
         ...(client ? { client } : {}),

@@ -26,6 +26,11 @@ export interface EngineOptions {
   recoveryHandoffMs: number;
   /** Longest a client waits for phase-2 acknowledgements once the decision is durable. */
   replyWaitMs: number;
+  /**
+   * The HTTP status a participant's NO-vote reason means when the request itself was wrong
+   * (e.g. an unknown account: 422), as the participant's descriptor says; undefined otherwise.
+   */
+  clientFaultStatus?: (participant: string, reason: string) => number | undefined;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -56,12 +61,6 @@ export interface TransactionInput {
   /** Prepare the participants one after the other, in name order (a retry after a conflict). */
   ordered?: boolean;
 }
-
-/** Reasons a participant gives with a NO vote that mean the request itself was wrong. */
-const CLIENT_FAULT_REASONS: Record<string, number> = {
-  "unknown-account": 422,
-  "invalid-operation": 400,
-};
 
 export class Engine {
   /** Transactions this process is driving right now; recovery leaves them alone. */
@@ -241,7 +240,8 @@ class EngineRun {
       ...(detail ? { detail } : {}),
       ...(results ? { results } : {}),
     });
-    const status = reason ? CLIENT_FAULT_REASONS[reason] : undefined;
+    // Which NO-vote reasons are the client's fault is each participant's to say (its descriptor).
+    const status = reason ? this.engine.options.clientFaultStatus?.(name, reason) : undefined;
     if (refused && reason && status) this.noteClientFault(name, status, reason, detail);
   }
 

@@ -13,15 +13,14 @@ import {
   warnOnLargeStreamNodes,
 } from "../shared/redis-durability.js";
 import { Authenticator } from "../shared/auth.js";
-import { BANK_RULES, bankOperationsSchema } from "../participant/bank/bank-operations.js";
-import { lockKeysOf, transactionRefusal } from "../shared/operation-rules.js";
 import { HotKeys } from "./hot-keys.js";
-import type { OperationsPolicy } from "./api.js";
 import { ClientLimits } from "./client-limits.js";
 import { mountApi } from "./api.js";
 import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
 import { Recovery } from "./recovery.js";
+import { OperationCatalog } from "./operation-catalog.js";
+import { ParticipantDirectory } from "../shared/participant-directory.js";
 
 type CoordinatorConfig = ReturnType<typeof loadConfig<typeof coordinatorEnvSchema>>;
 
@@ -40,24 +39,51 @@ async function openLog(config: CoordinatorConfig, logger: Logger): Promise<Durab
   });
 }
 
+/**
+ * The participants: who they are (from the environment, or a file reloaded when it changes),
+ * how to reach them, and the operations schema each publishes.
+ */
+function openParticipants(config: CoordinatorConfig, logger: Logger) {
+  const directory =
+    config.CONCORD_PARTICIPANTS_FILE === undefined
+      ? ParticipantDirectory.fromMaps(
+          config.CONCORD_PARTICIPANTS,
+          config.CONCORD_PARTICIPANT_SECRETS,
+        )
+      : ParticipantDirectory.watching(config.CONCORD_PARTICIPANTS_FILE, "participants", logger);
+  const participants = new ParticipantClient(
+    createHttpClient(),
+    directory,
+    config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS,
+  );
+  const catalog = new OperationCatalog(
+    (name) => participants.describe(name),
+    () => participants.names(),
+    logger,
+  );
+  // Every answer names the participant's descriptor: a new one (an upgrade) is fetched at once.
+  participants.onOperationsHash = (name, hash) => {
+    catalog.noteHash(name, hash);
+  };
+  return { directory, participants, catalog };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(coordinatorEnvSchema);
   checkParticipantSecrets(config);
   const logger = createLogger("coordinator", config.CONCORD_LOG_LEVEL);
   const log = await openLog(config, logger);
   const redis = log.redis;
-  const participants = new ParticipantClient(
-    createHttpClient(),
-    config.CONCORD_PARTICIPANTS,
-    config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS,
-    config.CONCORD_PARTICIPANT_SECRETS,
-  );
+  const { directory, participants, catalog } = openParticipants(config, logger);
   const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => {
     logger.warn({ failpoint: name, spec }, "failpoint fired");
   });
   failpoints.configure(config.CONCORD_FAILPOINTS);
   const io = { log, participants, logger, failpoints };
-  const engine = new Engine(io, DEFAULT_ENGINE_OPTIONS);
+  const engine = new Engine(io, {
+    ...DEFAULT_ENGINE_OPTIONS,
+    clientFaultStatus: (name, reason) => catalog.clientFaultStatus(name, reason),
+  });
   const recovery = new Recovery(io, (txid) => engine.active.has(txid));
 
   const app = createApp();
@@ -65,7 +91,7 @@ async function main(): Promise<void> {
     audience: "coordinator",
     apiKeys: config.CONCORD_API_KEYS,
     adminSecret: config.CONCORD_ADMIN_SECRET,
-    participantSecrets: config.CONCORD_PARTICIPANT_SECRETS,
+    participantSecrets: directory.secrets,
   });
   const limits = new ClientLimits({
     maxInFlight: config.CONCORD_CLIENT_MAX_IN_FLIGHT,
@@ -83,7 +109,7 @@ async function main(): Promise<void> {
     auth,
     limits,
     hotKeys: new HotKeys(),
-    operations: config.CONCORD_OPERATIONS === "bank" ? BANK_POLICY : undefined,
+    catalog,
     defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS,
     maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
@@ -94,17 +120,20 @@ async function main(): Promise<void> {
     requestTimeoutMs: config.CONCORD_REQUEST_TIMEOUT_MS,
   });
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);
+  catalog.start(config.CONCORD_DESCRIPTOR_REFRESH_MS);
   logger.info(
     {
       host: config.CONCORD_HOST,
       port: config.CONCORD_PORT,
-      participants: [...config.CONCORD_PARTICIPANTS.keys()],
+      participants: participants.names(),
     },
     "coordinator listening",
   );
 
   stopOnSignals(logger, () => {
     recovery.stop();
+    catalog.stop();
+    directory.stop();
     server.close();
     redis.disconnect();
   });
@@ -124,13 +153,5 @@ function stopOnSignals(logger: Logger, stop: () => void): void {
     shutdown("SIGINT");
   });
 }
-
-/** The bank's operations, checked whole before anything is logged (shared/bank-operations.ts). */
-const BANK_POLICY: OperationsPolicy = {
-  schema: bankOperationsSchema,
-  lockKeys: (operations) => lockKeysOf(BANK_RULES, operations).map((k) => k.key),
-  refusal: (participants, caller) =>
-    transactionRefusal(participants, () => BANK_RULES, caller.kind === "admin"),
-};
 
 runMain("coordinator", main);

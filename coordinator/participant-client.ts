@@ -1,4 +1,5 @@
 import { signerFor, type Signer } from "../shared/auth.js";
+import type { ParticipantDirectory } from "../shared/participant-directory.js";
 import { TransportError, type HttpClient, type HttpReply } from "../shared/http-client.js";
 import {
   batchReplyLineSchema,
@@ -38,29 +39,43 @@ const ENVELOPE_BYTES = 96;
 export class ParticipantClient {
   private readonly queues = new Map<string, Pending[]>();
   private flushScheduled = false;
-  /** Every request to a participant is signed with the secret it shares with us, for it alone. */
-  private readonly signers: ReadonlyMap<string, Signer>;
+  /** Signers by participant, made again when its secret changes (a reloaded participants file). */
+  private readonly signers = new Map<string, { secret: string; signer: Signer }>();
+  /** Told the descriptor hash each answer names (operation-catalog.ts noteHash). */
+  onOperationsHash: ((name: string, hash: string | undefined) => void) | undefined;
 
   constructor(
     private readonly http: HttpClient,
-    private readonly registry: ReadonlyMap<string, string>,
+    private readonly directory: ParticipantDirectory,
     private readonly requestTimeoutMs: number,
-    secrets: ReadonlyMap<string, string>,
-  ) {
-    this.signers = new Map(
-      [...registry.keys()].map((name) => [
-        name,
-        signerFor({ secret: secrets.get(name) ?? "", keyId: "coordinator", audience: name }),
-      ]),
-    );
-  }
+  ) {}
 
+  /** Whether clients may name this participant in a new transaction. */
   has(name: string): boolean {
-    return this.registry.has(name);
+    return this.directory.current().has(name);
   }
 
   names(): string[] {
-    return [...this.registry.keys()];
+    return [...this.directory.current().keys()];
+  }
+
+  /** Every request to a participant is signed with the secret it shares with us, for it alone. */
+  private signer(name: string): Signer {
+    const secret = this.directory.find(name)?.secret ?? "";
+    const known = this.signers.get(name);
+    if (known?.secret === secret) return known.signer;
+    const signer = signerFor({ secret, keyId: "coordinator", audience: name });
+    this.signers.set(name, { secret, signer });
+    return signer;
+  }
+
+  /** The participant's descriptor: its operations' schema and rules. */
+  describe(name: string): Promise<HttpReply> {
+    return this.http.get(
+      `${this.base(name)}/v1/descriptor`,
+      this.requestTimeoutMs,
+      this.signer(name),
+    );
   }
 
   prepare(
@@ -99,8 +114,9 @@ export class ParticipantClient {
     return this.send(name, txid, decision, {}, this.requestTimeoutMs);
   }
 
+  /** A participant removed from the directory is still reached for the transactions it is in. */
   private base(name: string): string {
-    const base = this.registry.get(name);
+    const base = this.directory.find(name)?.url;
     if (base === undefined) throw new Error(`participant ${name} is not registered`);
     return base;
   }
@@ -144,9 +160,12 @@ export class ParticipantClient {
           `${base}/v1/2pc/${only.txid}/${only.action}`,
           only.json,
           only.timeoutMs,
-          this.signers.get(name),
+          this.signer(name),
         )
-        .then(only.resolve, only.reject);
+        .then((reply) => {
+          this.onOperationsHash?.(name, reply.operationsHash);
+          only.resolve(reply);
+        }, only.reject);
       return;
     }
     const url = `${base}/v1/2pc/batch`;
@@ -165,7 +184,8 @@ export class ParticipantClient {
     try {
       // Assembled from the bodies' JSON text: txid and action are from fixed alphabets.
       const json = `{"messages":[${batch.map((m) => `{"txid":"${m.txid}","action":"${m.action}","body":${m.json}}`).join(",")}]}`;
-      const res = await this.http.postLines(url, json, timeoutMs, this.signers.get(name), onLine);
+      const res = await this.http.postLines(url, json, timeoutMs, this.signer(name), onLine);
+      this.onOperationsHash?.(name, res.operationsHash);
       // The batch as a whole was refused (unavailable, too large): every message hears that
       // answer, as if it had been sent alone and refused. A 200 that left a message unanswered
       // is a broken reply.

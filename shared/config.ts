@@ -14,11 +14,14 @@ const port = z.coerce.number().int().min(0).max(65535);
 const ms = (min: number, max: number, dflt: number) =>
   z.coerce.number().int().min(min).max(max).default(dflt);
 const redisUrl = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL");
-const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
+export const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL");
 
 /** The coordinator signs with this key id, so no participant may carry the name (auth.ts). */
 const RESERVED_NAME = "coordinator";
-const participantName = (name: string) => isParticipantName(name) && name !== RESERVED_NAME;
+export const participantName = (name: string): boolean =>
+  isParticipantName(name) && name !== RESERVED_NAME;
 
 /** `name=url,name=url`: the coordinator's registry of participants. Clients never send URLs. */
 const participantMap = z
@@ -53,7 +56,7 @@ const participantMap = z
   });
 
 /** A shared secret: long enough that guessing is hopeless. Its value is never echoed in errors. */
-const secret = z
+export const secret = z
   .string()
   .min(32, "must be at least 32 characters (generate one: openssl rand -hex 32)");
 
@@ -157,7 +160,16 @@ export const coordinatorEnvSchema = z.object({
   CONCORD_HOST: z.string().default("127.0.0.1"),
   CONCORD_PORT: port.default(7000),
   CONCORD_REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
-  CONCORD_PARTICIPANTS: participantMap,
+  /** `name=url,...`; or CONCORD_PARTICIPANTS_FILE, which is reloaded when it changes. */
+  CONCORD_PARTICIPANTS: participantMap.optional(),
+  /**
+   * A JSON file `{"participants": {"<name>": {"url", "secret"}}}` read instead of
+   * CONCORD_PARTICIPANTS and CONCORD_PARTICIPANT_SECRETS, and read again when it changes:
+   * participants are added and removed without a restart (shared/participant-directory.ts).
+   */
+  CONCORD_PARTICIPANTS_FILE: z.string().min(1).optional(),
+  /** How often each participant's published operations schema is fetched again. */
+  CONCORD_DESCRIPTOR_REFRESH_MS: ms(1000, 3_600_000, 30_000),
   CONCORD_ACCEPT_NONDURABLE_REDIS: bool,
   CONCORD_DEFAULT_TIMEOUT_MS: ms(100, 600_000, 5000),
   CONCORD_MAX_TIMEOUT_MS: ms(100, 600_000, 60_000),
@@ -177,15 +189,17 @@ export const coordinatorEnvSchema = z.object({
   CONCORD_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info"),
-  /**
-   * Which operation schema the coordinator checks before logging: `bank` (the reference
-   * application's debit/credit/read) or `any` (only the envelope; the participants check).
-   */
-  CONCORD_OPERATIONS: z.enum(["bank", "any"]).default("bank"),
+  /** Replaced by the schemas the participants publish: the coordinator knows no application. */
+  CONCORD_OPERATIONS: z
+    .undefined({
+      invalid_type_error:
+        "is no longer read: the coordinator checks each participant's operations with the JSON Schema that participant publishes (GET /v1/descriptor); remove it",
+    })
+    .optional(),
   /** Bearer keys a client must present to the transaction API. */
   CONCORD_API_KEYS: apiKeys,
   /** The HMAC secret shared with each participant, `name=secret,...`: one for every participant. */
-  CONCORD_PARTICIPANT_SECRETS: secretMap,
+  CONCORD_PARTICIPANT_SECRETS: secretMap.optional(),
   /** Attempts a request gets when it does not set `retry.maxAttempts` (transient aborts are retried). */
   CONCORD_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(0).max(100).default(20),
   /** Per API key (per coordinator process): transactions running at once. */
@@ -205,42 +219,54 @@ export type CoordinatorConfig = z.infer<typeof coordinatorEnvSchema>;
 
 /** Each peer needs its pair's secret; a secret for a participant that is not a peer is a typo. */
 export function checkPeerSecrets(c: ParticipantConfig): void {
-  const peers = c.CONCORD_PEERS ?? new Map<string, string>();
-  const secrets = c.CONCORD_PEER_SECRETS ?? new Map<string, string>();
   const problems: string[] = [];
-  const missing = [...peers.keys()].filter((name) => !secrets.has(name));
-  const unknown = [...secrets.keys()].filter((name) => !peers.has(name));
-  if (missing.length > 0)
-    problems.push(
-      `CONCORD_PEER_SECRETS: no secret for ${missing.join(", ")} (listed in CONCORD_PEERS)`,
-    );
-  if (unknown.length > 0)
-    problems.push(
-      `CONCORD_PEER_SECRETS: a secret for ${unknown.join(", ")}, which CONCORD_PEERS does not list`,
-    );
-  if (peers.has(c.CONCORD_PARTICIPANT_NAME))
+  if (c.CONCORD_PEERS_FILE !== undefined) {
+    if (c.CONCORD_PEERS !== undefined || c.CONCORD_PEER_SECRETS !== undefined)
+      problems.push(
+        "CONCORD_PEERS_FILE: give the peers either in this file or in CONCORD_PEERS and CONCORD_PEER_SECRETS, not both",
+      );
+  } else problems.push(...pairProblems(c.CONCORD_PEERS, c.CONCORD_PEER_SECRETS, "PEER"));
+  if (c.CONCORD_PEERS?.has(c.CONCORD_PARTICIPANT_NAME))
     problems.push(`CONCORD_PEERS: lists this participant itself (${c.CONCORD_PARTICIPANT_NAME})`);
   if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join("\n  ")}`);
 }
 
-/** Every registered participant needs its secret; a secret for an unknown name is a typo. */
-export function checkParticipantSecrets(c: CoordinatorConfig): void {
-  const missing = [...c.CONCORD_PARTICIPANTS.keys()].filter(
-    (name) => !c.CONCORD_PARTICIPANT_SECRETS.has(name),
-  );
-  const unknown = [...c.CONCORD_PARTICIPANT_SECRETS.keys()].filter(
-    (name) => !c.CONCORD_PARTICIPANTS.has(name),
-  );
-  const problems = [
-    ...(missing.length > 0 ? [`no secret for ${missing.join(", ")}`] : []),
+/** A name list and its secrets agree: each name has one, and no secret is for an unknown name. */
+function pairProblems(
+  urls: ReadonlyMap<string, string> | undefined,
+  secrets: ReadonlyMap<string, string> | undefined,
+  kind: "PEER" | "PARTICIPANT",
+): string[] {
+  const names = kind === "PEER" ? "CONCORD_PEERS" : "CONCORD_PARTICIPANTS";
+  const secretsName = `CONCORD_${kind}_SECRETS`;
+  const missing = [...(urls?.keys() ?? [])].filter((name) => !secrets?.has(name));
+  const unknown = [...(secrets?.keys() ?? [])].filter((name) => !urls?.has(name));
+  return [
+    ...(missing.length > 0
+      ? [`${secretsName}: no secret for ${missing.join(", ")} (listed in ${names})`]
+      : []),
     ...(unknown.length > 0
-      ? [`a secret for ${unknown.join(", ")}, which CONCORD_PARTICIPANTS does not list`]
+      ? [`${secretsName}: a secret for ${unknown.join(", ")}, which ${names} does not list`]
       : []),
   ];
-  if (problems.length > 0)
-    throw new Error(
-      `invalid configuration:\n  CONCORD_PARTICIPANT_SECRETS: ${problems.join("; ")}`,
+}
+
+/**
+ * The participants come from CONCORD_PARTICIPANTS with CONCORD_PARTICIPANT_SECRETS, or from
+ * CONCORD_PARTICIPANTS_FILE: one of the two, and every registered participant needs its secret.
+ */
+export function checkParticipantSecrets(c: CoordinatorConfig): void {
+  const problems: string[] = [];
+  if (c.CONCORD_PARTICIPANTS_FILE !== undefined) {
+    if (c.CONCORD_PARTICIPANTS !== undefined || c.CONCORD_PARTICIPANT_SECRETS !== undefined)
+      problems.push(
+        "CONCORD_PARTICIPANTS_FILE: give the participants either in this file or in CONCORD_PARTICIPANTS and CONCORD_PARTICIPANT_SECRETS, not both",
+      );
+  } else
+    problems.push(
+      ...pairProblems(c.CONCORD_PARTICIPANTS, c.CONCORD_PARTICIPANT_SECRETS, "PARTICIPANT"),
     );
+  if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join("\n  ")}`);
 }
 
 export const participantEnvSchema = z.object({
@@ -254,6 +280,11 @@ export const participantEnvSchema = z.object({
   CONCORD_COORDINATOR_URL: httpUrl.optional(),
   /** The other participants, `name=url,...`: whom to ask while the coordinator is unreachable. */
   CONCORD_PEERS: participantMap.optional(),
+  /**
+   * A JSON file `{"peers": {"<name>": {"url", "secret"}}}` read instead of CONCORD_PEERS and
+   * CONCORD_PEER_SECRETS, and read again when it changes (a participant added or removed).
+   */
+  CONCORD_PEERS_FILE: z.string().min(1).optional(),
   CONCORD_RECOVERY_INTERVAL_MS: ms(50, 600_000, 2000),
   /** Prepared transactions younger than this are left to the coordinator's phase 2. */
   CONCORD_RECOVERY_MIN_AGE_MS: ms(0, 600_000, 3000),
@@ -303,12 +334,34 @@ export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
 /** Parses the environment or explains, variable by variable, what to fix. */
 export function loadConfig<S extends z.ZodTypeAny>(
   schema: S,
-  env: NodeJS.ProcessEnv = process.env,
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): z.infer<S> {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+  // Told together with the schema's issues, so one start names everything there is to fix.
+  const missing =
+    (schema as z.ZodTypeAny) === coordinatorEnvSchema ? missingParticipantsSource(env) : [];
+  if (!parsed.success || missing.length > 0) {
+    const issues = parsed.success ? [] : parsed.error.issues;
+    const lines = [
+      ...issues.map((i) => `  ${i.path.join(".")}: ${i.message}`),
+      ...missing.map((m) => `  ${m}`),
+    ];
     throw new Error(`invalid configuration:\n${lines.join("\n")}`);
   }
   return parsed.data as z.infer<S>;
+}
+
+/** The coordinator needs its participants from the environment's pair of lists or from a file. */
+function missingParticipantsSource(env: Readonly<Record<string, string | undefined>>): string[] {
+  if (env.CONCORD_PARTICIPANTS_FILE !== undefined) return [];
+  return [
+    ...(env.CONCORD_PARTICIPANTS === undefined
+      ? ["CONCORD_PARTICIPANTS: required (name=url,...), or a file in CONCORD_PARTICIPANTS_FILE"]
+      : []),
+    ...(env.CONCORD_PARTICIPANT_SECRETS === undefined
+      ? [
+          "CONCORD_PARTICIPANT_SECRETS: required (name=secret,..., one per participant), or a file in CONCORD_PARTICIPANTS_FILE",
+        ]
+      : []),
+  ];
 }

@@ -2,6 +2,7 @@ import { Agent, request } from "undici";
 import type { Signer } from "./auth.js";
 import { StringDecoder } from "node:string_decoder";
 import { parseJsonSafely } from "./safe-json.js";
+import { DESCRIPTOR_HASH_HEADER } from "./participant-descriptor.js";
 
 /**
  * One HTTP client per process, with keep-alive: a new TCP connection per 2PC message would
@@ -15,6 +16,8 @@ import { parseJsonSafely } from "./safe-json.js";
 export interface HttpReply<T = unknown> {
   status: number;
   data: T;
+  /** The participant's descriptor hash, when the answer names it (participant-descriptor.ts). */
+  operationsHash?: string;
 }
 
 export interface HttpClient {
@@ -114,7 +117,12 @@ export function createHttpClient(
     } catch (err) {
       throw new TransportError(url, err);
     }
-    return { status: reply.statusCode, data: parseBody(text, reply.headers["content-type"]) as T };
+    const hash = reply.headers[DESCRIPTOR_HASH_HEADER];
+    return {
+      status: reply.statusCode,
+      data: parseBody(text, reply.headers["content-type"]) as T,
+      ...(typeof hash === "string" ? { operationsHash: hash } : {}),
+    };
   };
 
   return {

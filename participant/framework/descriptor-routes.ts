@@ -12,24 +12,9 @@ import {
   DESCRIPTOR_HASH_HEADER,
   type ParticipantDescriptor,
 } from "../../shared/participant-descriptor.js";
-import { mountRoute, type RouteSpec } from "../../shared/routes.js";
+import { mountRoute } from "../../shared/routes.js";
+import { PARTICIPANT_ROUTES } from "./routes.js";
 import type { Application } from "./application.js";
-
-export const DESCRIPTOR_ROUTES = {
-  descriptor: {
-    method: "GET",
-    path: "/v1/descriptor",
-    callers: ["coordinator", "admin"],
-    summary:
-      "the application's operations as JSON Schema, with their rules (lock keys, conserved quantities)",
-  },
-  invariants: {
-    method: "GET",
-    path: "/v1/invariants",
-    callers: ["admin"],
-    summary: "the application's invariant checks over its database (run them at rest)",
-  },
-} as const satisfies Record<string, RouteSpec>;
 
 /** The application's descriptor: computed once, since an application does not change while it runs. */
 export function descriptorOf<Ops>(
@@ -62,10 +47,10 @@ export function mountDescriptorRoutes<Ops>(
     res.setHeader(DESCRIPTOR_HASH_HEADER, descriptor.hash);
     next();
   });
-  mountRoute(app, auth, DESCRIPTOR_ROUTES.descriptor, (_req, res) => {
+  mountRoute(app, auth, PARTICIPANT_ROUTES.descriptor, (_req, res) => {
     res.json(descriptor);
   });
-  mountRoute(app, auth, DESCRIPTOR_ROUTES.invariants, async (_req, res) => {
+  mountRoute(app, auth, PARTICIPANT_ROUTES.invariants, async (_req, res) => {
     const checks = (await ctx.application.invariants?.(ctx.pool)) ?? [];
     res.json({
       participant: ctx.name,

@@ -50,4 +50,17 @@ export const PARTICIPANT_ROUTES = {
     callers: ["coordinator", "peer", "admin"],
     summary: "what this participant knows of a txid: prepared, outcome, journal",
   },
+  descriptor: {
+    method: "GET",
+    path: "/v1/descriptor",
+    callers: ["coordinator", "admin"],
+    summary:
+      "the application's operations as JSON Schema with their rules (lock keys, conserved quantities, operator-only kinds)",
+  },
+  invariants: {
+    method: "GET",
+    path: "/v1/invariants",
+    callers: ["admin"],
+    summary: "the application's invariant checks over its database (meant for a cluster at rest)",
+  },
 } as const satisfies Record<string, RouteSpec>;

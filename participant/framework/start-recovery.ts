@@ -6,6 +6,7 @@ import type { Logger } from "../../shared/logger.js";
 import { COORDINATOR_KEY_ID, signerFor } from "../../shared/auth.js";
 import { createHttpClient } from "../../shared/http-client.js";
 import type { Participant } from "./participant.js";
+import type { ParticipantDirectory } from "../../shared/participant-directory.js";
 import { ParticipantRecovery } from "./recovery.js";
 
 /** Resolves the transactions left in doubt, asking the coordinator and then the peers. */
@@ -16,10 +17,12 @@ export function startRecovery<Ops>(
     journal: DurableLog;
     logger: Logger;
     failpoints: Failpoints;
+    peers: ParticipantDirectory;
   },
 ): ParticipantRecovery<Ops> {
   const name = config.CONCORD_PARTICIPANT_NAME;
-  const peerSecrets = config.CONCORD_PEER_SECRETS ?? new Map<string, string>();
+  // Live views: a peer added to or removed from the peers file is seen at the next ask.
+  const peerSecrets = parts.peers.secrets;
   const recovery = new ParticipantRecovery(
     parts.participant,
     parts.journal,
@@ -28,7 +31,7 @@ export function startRecovery<Ops>(
     parts.failpoints,
     {
       coordinatorUrl: config.CONCORD_COORDINATOR_URL,
-      peers: config.CONCORD_PEERS ?? new Map(),
+      peers: parts.peers.urls,
       signForCoordinator: signerFor({
         secret: config.CONCORD_PARTICIPANT_SECRET,
         keyId: name,

@@ -38,6 +38,7 @@ import {
 } from "./pg-store.js";
 import { mountDescriptorRoutes } from "./descriptor-routes.js";
 import { startRecovery } from "./start-recovery.js";
+import { ParticipantDirectory } from "../../shared/participant-directory.js";
 
 export interface StartParticipantOptions<Ops> {
   application: Application<Ops>;
@@ -149,6 +150,7 @@ async function serveHttp<Ops>(
     application: Application<Ops>;
     failpoints: Failpoints;
     logger: Logger;
+    peers: ParticipantDirectory;
   },
   recoveryPasses: () => number,
 ): Promise<Server> {
@@ -160,7 +162,7 @@ async function serveHttp<Ops>(
   const auth = new Authenticator({
     audience: name,
     coordinatorSecret: config.CONCORD_PARTICIPANT_SECRET,
-    peerSecrets: config.CONCORD_PEER_SECRETS ?? new Map<string, string>(),
+    peerSecrets: parts.peers.secrets,
     adminSecret: config.CONCORD_ADMIN_SECRET,
   });
   const { pool, decisionPool, journal } = stores;
@@ -222,19 +224,19 @@ export async function startParticipant<Ops>(
   }
   const failpoints = configureFailpoints(config, logger);
   const participant = createParticipant(config, stores, application, logger, failpoints);
-  const parts = { stores, participant, application, failpoints, logger };
+  const peers =
+    config.CONCORD_PEERS_FILE === undefined
+      ? ParticipantDirectory.fromMaps(config.CONCORD_PEERS, config.CONCORD_PEER_SECRETS)
+      : ParticipantDirectory.watching(config.CONCORD_PEERS_FILE, "peers", logger);
+  const parts = { stores, participant, application, failpoints, logger, peers };
   const server = await serveHttp(config, parts, () => recovery.passes);
   // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
-  const recovery = startRecovery(config, {
-    participant,
-    journal: stores.journal,
-    logger,
-    failpoints,
-  });
+  const recovery = startRecovery(config, { ...parts, journal: stores.journal });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       recovery.stop();
+      peers.stop();
       await new Promise<void>((resolve) =>
         server.close(() => {
           resolve();

@@ -1,3 +1,18 @@
+import {
+  describeParticipant,
+  type ParticipantDescriptor,
+} from "../../shared/participant-descriptor.js";
+
+/**
+ * The descriptor of a participant that executes nothing: any list of up to 64 operations, no
+ * rules. The coordinator checks requests against it like any participant's.
+ */
+export const NOOP_DESCRIPTOR: ParticipantDescriptor = describeParticipant({
+  participant: "noop",
+  application: "noop",
+  operationsSchema: { type: "array", minItems: 1, maxItems: 64 },
+});
+
 /**
  * What a participant that executes nothing answers to one 2PC message: YES to every PREPARE, an
  * acknowledgement to every decision. The benchmark's no-op participants and the tests' fake

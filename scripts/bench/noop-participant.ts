@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ReplayGuard, SIGNATURE_HEADER, verifyRequest } from "../../shared/request-signing.js";
 import { parseArgs, runCli, UsageError } from "../cli-args.js";
-import { noopAnswer } from "./noop-answer.js";
+import { NOOP_DESCRIPTOR, noopAnswer } from "./noop-answer.js";
 
 const USAGE = "usage: noop-participant --name <participant name> --port <port>";
 const MAX_BODY_BYTES = 1 << 20;
@@ -25,6 +25,10 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
   if (req.method === "GET" && req.url === "/healthz") {
     reply(res, 200, { status: "ok", role: "participant" });
+    return;
+  }
+  if (req.method === "GET" && req.url === "/v1/descriptor") {
+    reply(res, 200, NOOP_DESCRIPTOR);
     return;
   }
   if (req.method === "POST" && req.url === "/v1/2pc/batch") {

@@ -260,8 +260,10 @@ describe("the coordinator's own limits (real coordinator and Redis, fake partici
     if (!bankA) throw new Error("fake participants not started");
     // Every POST to bank-a (PREPARE, then ABORT retries, single or batched) gets a 400 MiB stream.
     const floods: Promise<FloodResult>[] = [];
-    bankA.handler = (_req, res) => {
-      floods.push(flood(res, FLOOD_BYTES, FLOOD_CHUNK));
+    // (Its descriptor is answered politely: the request must get as far as the PREPARE.)
+    bankA.handler = (req, res, body) => {
+      if (req.method === "GET") politeHandler(req, res, body);
+      else floods.push(flood(res, FLOOD_BYTES, FLOOD_CHUNK));
     };
     const { pid, url } = await startCoordinator();
     const before = peakResidentBytes(pid);

@@ -78,6 +78,8 @@ describe("route authorization: every route, credential and spelling", function (
       "POST /v1/2pc/batch": ["coordinator"],
       "POST /v1/2pc/:txid/inquiry": ["peer"],
       "GET /v1/2pc/:txid": ["admin", "coordinator", "peer"],
+      "GET /v1/descriptor": ["admin", "coordinator"],
+      "GET /v1/invariants": ["admin"],
     });
     expect(callers(BANK_ROUTES)).to.deep.equal({
       "GET /v1/accounts": ["admin"],
@@ -128,6 +130,8 @@ describe("route authorization: every route, credential and spelling", function (
           batch: { body: {}, handlerStatuses: [400] },
           inquiry: { params: txid, body: {}, handlerStatuses: [200] },
           status: { params: txid, handlerStatuses: [200] },
+          descriptor: { handlerStatuses: [200] },
+          invariants: { handlerStatuses: [200] },
         }),
         ...probesFor(BANK_ROUTES, {
           listAccounts: { handlerStatuses: [200] },

@@ -5,7 +5,7 @@
  * test is the coordinator's handling of what comes back.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { noopAnswer } from "../../scripts/bench/noop-answer.js";
+import { NOOP_DESCRIPTOR, noopAnswer } from "../../scripts/bench/noop-answer.js";
 
 /** Decides what one request gets; `body` is the request body as text (small: the coordinator's own). */
 export type FakeHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -60,6 +60,10 @@ export const politeHandler: FakeHandler = (req, res, body) => {
   };
   if (req.method === "GET" && path === "/healthz") {
     send(200, { ok: true });
+    return;
+  }
+  if (req.method === "GET" && path === "/v1/descriptor") {
+    send(200, NOOP_DESCRIPTOR);
     return;
   }
   if (req.method === "POST" && path === "/v1/2pc/batch") {
