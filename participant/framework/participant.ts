@@ -18,12 +18,31 @@ import {
 import { gidFor } from "../../shared/ids.js";
 import type { Failpoints } from "../../shared/failpoints.js";
 import type { Logger } from "../../shared/logger.js";
-import type { DecisionAck, OnePhaseResponse, PrepareResponse } from "../../shared/messages.js";
+import type {
+  DecisionAck,
+  OnePhaseResponse,
+  PrepareResponse,
+  Vote,
+} from "../../shared/messages.js";
 import { VoteNoError, type Application, type LockKey } from "./application.js";
 import { KeyedMutex } from "./keyed-mutex.js";
-import { parseWith } from "../../shared/http-server.js";
+import { isConnectionFailure, parseWith } from "../../shared/http-server.js";
 import { lockKeysOf } from "../../shared/operation-rules.js";
-import { PG, pgCode, pgTable, voteNoReasonFor } from "./pg-errors.js";
+import {
+  decide,
+  ParticipantInvariantError,
+  type Action,
+  type Answer,
+  type DecisionWrite,
+  type Facts,
+  type JournalFacts,
+  type JournalFailure,
+  type LocalRun,
+  type Message,
+  type Refusal,
+  type VoteWrite,
+} from "./participant-core.js";
+import { OUTCOME_TABLE, PG, pgCode, pgTable, voteNoReasonFor } from "./pg-errors.js";
 import { refusalFromSql } from "./pg-store.js";
 
 export interface ParticipantOptions {
@@ -43,8 +62,6 @@ export interface ParticipantOptions {
 const escapeLiteral = (value: string): string => pg.escapeLiteral(value);
 
 /** The refusal a repeated PREPARE meets when this txid is prepared here already. */
-/** The table of each transaction's outcome here (pg-store.ts): a txid's row is written once. */
-const OUTCOME_TABLE = "concord_txn";
 const ALREADY_PREPARED = "already-prepared";
 
 type Outcome = { prepared: boolean; state: "committed" | "aborted" | undefined };
@@ -97,42 +114,230 @@ export class Participant<Ops> {
     // Awaited only when armed: otherwise messages of one batch reach the mutex in the order sent.
     if (this.failpoints.isArmed("participant.before-prepare"))
       await this.failpoints.hit("participant.before-prepare");
-    // No journal read first: PostgreSQL answers whether this txid was seen. The outcome row's
-    // insert fails on a tombstone or a committed row, and times out on a row we hold prepared
-    // (a repeated PREPARE); `refuse` turns each into the vote already given.
+    // No journal read first: PostgreSQL answers whether this txid was seen (participant-core.ts).
+    // Nothing written and no lock to keep: a read-only outcome releases everything.
+    const end = `PREPARE TRANSACTION '${this.gid(txid)}'`;
     return this.mutex.run(txid, async () => {
-      const vote = await this.executeAndPrepare(txid, ops, deadlineAt, participants, ordered);
+      const runLocal = () => this.runLocal(txid, ops, deadlineAt, end, "ROLLBACK", ordered);
+      const done = await this.drive({ txid, message: "prepare", runLocal, participants });
+      const vote = prepareResponse(txid, done);
       if (vote.vote === "yes") await this.failpoints.hit("participant.after-prepare");
       return vote;
     });
   }
 
-  private async executeAndPrepare(
+  /** One participant only: execute and commit locally, no prepare round. */
+  async onePhase(
+    txid: string,
+    rawOperations: unknown[],
+    timeoutMs: number | undefined,
+  ): Promise<OnePhaseResponse> {
+    const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
+    const ops = parseWith(this.app.operations, rawOperations, "body.operations");
+    return this.mutex.run(txid, async () => {
+      // One participant only: its waits are all here, taken in key order, so it can never close
+      // a cycle and may wait like an ordered transaction.
+      const runLocal = () => this.runLocal(txid, ops, deadlineAt, "COMMIT", "COMMIT", true);
+      return onePhaseResponse(txid, await this.drive({ txid, message: "one-phase", runLocal }));
+    });
+  }
+
+  async commit(txid: string): Promise<DecisionAck> {
+    return this.mutex.run(txid, async () =>
+      decisionAck(txid, await this.drive({ txid, message: "commit" })),
+    );
+  }
+
+  async abort(txid: string): Promise<DecisionAck> {
+    // An ABORT that overtakes its PREPARE waits for it (the per-txid mutex). A PREPARE waiting its
+    // turn on a row would hold that place in the queue, and a pool connection, until its
+    // deadline: it is cancelled instead, and ends as a NO vote. Only while the backend still
+    // runs this txid (its application_name says so): a connection given to another transaction
+    // meanwhile is left alone.
+    await this.cancelRunning(txid);
+    return this.mutex.run(txid, async () =>
+      decisionAck(txid, await this.drive({ txid, message: "abort" })),
+    );
+  }
+
+  /** A peer asks what we know while the coordinator is unreachable (cooperative termination). */
+  async peerInquiry(txid: string): Promise<"commit" | "abort" | "unknown"> {
+    return this.mutex.run(txid, async () => {
+      const { answer } = await this.drive({ txid, message: "peer-inquiry" });
+      if (answer.kind !== "inquiry") throw unexpected(txid, answer);
+      return answer.decision;
+    });
+  }
+
+  /**
+   * Gathers facts, asks the core (participant-core.ts) what to do and does it, until the core
+   * answers or refuses. Everything decided is decided there; this only performs.
+   */
+  private async drive(d: Drive): Promise<Done> {
+    let facts: Facts = {};
+    const scratch: Scratch = {};
+    for (let steps = 0; steps < 16; steps++) {
+      const step = decide(d.message, facts);
+      for (const action of step.actions)
+        facts = { ...facts, ...(await this.perform(d, action, facts, scratch)) };
+      if (!step.end) continue;
+      if ("refusal" in step.end) throw refusalError(d.txid, step.end.refusal, scratch.error);
+      this.logAnswer(d, step.end.answer);
+      return { answer: step.end.answer, results: scratch.results };
+    }
+    throw new ParticipantInvariantError(`${d.message} of ${d.txid} did not end`);
+  }
+
+  /** One action of the core's; a fact-gathering one returns what it found. */
+  private async perform(
+    d: Drive,
+    action: Action,
+    facts: Facts,
+    scratch: Scratch,
+  ): Promise<Partial<Facts>> {
+    const { txid } = d;
+    switch (action.type) {
+      case "run-local": {
+        if (!d.runLocal) throw new ParticipantInvariantError(`${d.message} runs no local work`);
+        const { run, results, error } = await d.runLocal();
+        Object.assign(scratch, { results, error });
+        return { run };
+      }
+      case "read-postgres": {
+        const { prepared, state } = await this.outcome(txid);
+        return { pg: { prepared, outcome: state ?? "none" } };
+      }
+      case "read-journal":
+        return { journal: await this.readJournal(txid, scratch) };
+      case "journal-vote":
+        return { voteWrite: await this.writeVote(d, action.vote, action.reason, scratch) };
+      case "journal-decision":
+        return { decisionWrite: await this.writeDecision(txid, action, scratch) };
+      case "commit-prepared": {
+        // The core's guard checked this already; COMMIT PREPARED is checked once more here.
+        const w = facts.decisionWrite;
+        if (w?.kind !== "stored" || w.decision !== "commit")
+          throw new ParticipantInvariantError(
+            `COMMIT PREPARED of ${txid} without COMMIT journaled`,
+          );
+        return { commitPrepared: await this.commitPrepared(txid) };
+      }
+      case "rollback-prepared":
+        await this.rollbackPrepared(txid);
+        return {};
+      case "write-tombstone":
+        await this.writeTombstone(txid);
+        return {};
+      case "journal-end":
+        if (action.background) this.endInBackground(txid);
+        else await this.journal.end(txid, [this.name]);
+        return {};
+    }
+  }
+
+  /** The local transaction of a PREPARE or a one-phase request, as the core's fact. */
+  private async runLocal(
     txid: string,
     ops: Ops,
     deadlineAt: number,
-    participants: readonly string[],
+    end: string,
+    readOnlyEnd: string,
     ordered: boolean,
-  ): Promise<PrepareResponse> {
-    // Nothing written and no lock to keep: a read-only outcome releases everything and leaves phase 2.
-    const run = await this.inTransaction(
-      txid,
-      ops,
-      deadlineAt,
-      `PREPARE TRANSACTION '${this.gid(txid)}'`,
-      "ROLLBACK",
-      ordered,
-    );
+  ): Promise<LocalRunResult> {
     // The connection is back in the pool before any follow-up query: holding it while asking
     // for another could exhaust the pool under load.
-    if (!run.ok) return this.refuse(txid, run.error, participants);
-    const { readOnly, results } = run.value;
-    if (readOnly) {
-      await this.journal.recordVote(txid, this.name, "read-only", { participants });
-      this.logger.debug({ txid, vote: "read-only" }, "vote");
-      return { vote: "read-only", ...(results ? { results } : {}) };
+    const run = await this.inTransaction(txid, ops, deadlineAt, end, readOnlyEnd, ordered);
+    if (run.ok)
+      return {
+        run: { kind: "executed", readOnly: run.value.readOnly },
+        results: run.value.results,
+      };
+    return { run: localRunOf(run.error), error: run.error };
+  }
+
+  private async readJournal(txid: string, scratch: Scratch): Promise<JournalFacts> {
+    try {
+      const record = await this.journal.get(txid);
+      return {
+        kind: "read",
+        vote: record?.votes[this.name] ?? "none",
+        decision: record?.decision ?? "none",
+      };
+    } catch (err) {
+      return journalFailure(err, scratch);
     }
-    return this.journalYes(txid, results, participants);
+  }
+
+  private async writeVote(
+    d: Drive,
+    vote: Vote,
+    reason: string | undefined,
+    scratch: Scratch,
+  ): Promise<VoteWrite> {
+    try {
+      const stored = await this.journal.recordVote(d.txid, this.name, vote, {
+        ...(reason !== undefined ? { reason } : {}),
+        participants: d.participants ?? [],
+      });
+      switch (stored.code) {
+        case VoteCode.Recorded:
+          return { kind: "recorded", vote };
+        case VoteCode.AlreadyVoted:
+          return {
+            kind: "already-voted",
+            vote: stored.vote ?? vote,
+            decision: stored.decision ?? "none",
+          };
+        case VoteCode.Decided:
+          return { kind: "decided", decision: stored.decision ?? "abort" };
+      }
+    } catch (err) {
+      return journalFailure(err, scratch);
+    }
+  }
+
+  private async writeDecision(
+    txid: string,
+    action: Extract<Action, { type: "journal-decision" }>,
+    scratch: Scratch,
+  ): Promise<DecisionWrite> {
+    try {
+      const stored = await this.journal.decideOnce(txid, action.decision, {
+        by: "participant",
+        reason: action.reason,
+        missingRecord: action.missing === "create" ? "create" : { votedYes: this.name },
+      });
+      return { kind: "stored", decision: stored.decision };
+    } catch (err) {
+      if (err instanceof NotVotedError) return { kind: "not-voted" };
+      return journalFailure(err, scratch);
+    }
+  }
+
+  /** COMMIT PREPARED; `not-prepared` when nothing is prepared under our gid. */
+  private async commitPrepared(txid: string): Promise<"done" | "not-prepared"> {
+    await this.failpoints.hit("participant.before-commit-prepared");
+    try {
+      await this.decisionPool.query(`COMMIT PREPARED '${this.gid(txid)}'`);
+    } catch (err) {
+      if (pgCode(err) !== PG.undefinedObject) throw err;
+      return "not-prepared";
+    }
+    this.logger.debug({ txid, state: "committed" }, "commit prepared");
+    await this.failpoints.hit("participant.after-commit-prepared");
+    // No end record: a journaled COMMIT expires on its own (see shared/lua/decide-voted-3.lua).
+    return "done";
+  }
+
+  private logAnswer(d: Drive, answer: Answer): void {
+    const { txid } = d;
+    if (answer.kind === "vote" && answer.vote === "no")
+      this.logger.info({ txid, vote: "no", reason: answer.reason, detail: answer.detail }, "vote");
+    else if (answer.kind === "one-phase" && answer.outcome === "aborted")
+      this.logger.info({ txid, outcome: "aborted", reason: answer.reason }, "one-phase abort");
+    else if (answer.kind === "inquiry" && d.message === "peer-inquiry")
+      this.logger.debug({ txid, answer: answer.decision }, "peer inquiry");
+    else this.logger.debug({ txid, message: d.message, answer }, "answered");
   }
 
   /**
@@ -203,116 +408,6 @@ export class Participant<Ops> {
     }
   }
 
-  /** The YES vote is journaled before it is sent; without the journal entry there is no YES. */
-  private async journalYes(
-    txid: string,
-    results: unknown[] | undefined,
-    participants: readonly string[],
-  ): Promise<PrepareResponse> {
-    let stored;
-    try {
-      stored = await this.journal.recordVote(txid, this.name, "yes", { participants });
-    } catch (err) {
-      // The write may have landed with its reply lost: a tombstone makes sure the YES it may
-      // hold can never be acted on (PostgreSQL is the truth about what is prepared).
-      await this.rollbackPrepared(txid);
-      await this.writeTombstone(txid);
-      throw new UnavailableError(
-        `journal unreachable; transaction ${txid} was rolled back: ${(err as Error).message}`,
-      );
-    }
-    if (stored.code === VoteCode.Decided && stored.decision === "abort") {
-      // An ABORT journaled before a crash kept it from writing its tombstone: finish its work.
-      await this.rollbackPrepared(txid);
-      await this.writeTombstone(txid);
-      return { vote: "no", reason: "already-aborted" };
-    }
-    this.logger.debug({ txid, vote: "yes" }, "prepared");
-    return { vote: "yes", ...(results ? { results } : {}) };
-  }
-
-  /** Turns a failed prepare into a NO vote, made permanent by a tombstone, or rethrows a bug. */
-  private async refuse(
-    txid: string,
-    err: unknown,
-    participants: readonly string[],
-  ): Promise<PrepareResponse> {
-    if (pgCode(err) === PG.uniqueViolation && pgTable(err) === OUTCOME_TABLE) {
-      // Seen before: committed means our YES was given and acted on; a tombstone means NO.
-      const { state } = await this.outcome(txid);
-      return state === "committed" ? { vote: "yes" } : { vote: "no", reason: "already-aborted" };
-    }
-    // A repeated PREPARE of a transaction prepared here: the YES already given stands.
-    if (err instanceof VoteNoError && err.reason === ALREADY_PREPARED)
-      return this.journalYes(txid, undefined, participants);
-    let reason: string;
-    let detail: Record<string, unknown> | undefined;
-    if (err instanceof VoteNoError) {
-      reason = err.reason;
-      detail = err.detail;
-    } else {
-      const known = voteNoReasonFor(err);
-      if (known === undefined) throw err;
-      reason = known;
-      // Waiting on our own outcome row means this txid is already prepared (a repeated PREPARE
-      // whose journal entry was lost): that is a YES, and a tombstone would wait on it forever.
-      if ((await this.outcome(txid)).prepared)
-        return this.journalYes(txid, undefined, participants);
-    }
-    await this.writeTombstone(txid);
-    await this.journal.recordVote(txid, this.name, "no", { reason, participants });
-    this.logger.info({ txid, vote: "no", reason, detail }, "vote");
-    return { vote: "no", reason, ...(detail ? { detail } : {}) };
-  }
-
-  async commit(txid: string): Promise<DecisionAck> {
-    const gid = this.gid(txid);
-    return this.mutex.run(txid, async () => {
-      // The journal takes the COMMIT only where it holds our YES vote, which is written only
-      // after PREPARE TRANSACTION succeeded: a stray COMMIT cannot put a decision there, and the
-      // common case costs no query to PostgreSQL before COMMIT PREPARED.
-      let stored;
-      try {
-        stored = await this.journal.decideOnce(txid, "commit", {
-          by: "participant",
-          reason: "COMMIT received",
-          missingRecord: { votedYes: this.name },
-        });
-      } catch (err) {
-        if (!(err instanceof NotVotedError)) throw err;
-        return this.commitWithoutVote(txid);
-      }
-      if (stored.decision !== "commit")
-        throw new AlreadyAbortedError(txid, "has ABORT journaled; refusing COMMIT");
-      await this.failpoints.hit("participant.before-commit-prepared");
-      try {
-        await this.decisionPool.query(`COMMIT PREPARED '${gid}'`);
-      } catch (err) {
-        if (pgCode(err) !== PG.undefinedObject) throw err;
-        // Nothing prepared under this gid: a repeated COMMIT, or a broken invariant.
-        const { state } = await this.outcome(txid);
-        if (state !== "committed")
-          throw new NotPreparedError(
-            txid,
-            `has COMMIT journaled but is not prepared here (outcome: ${state ?? "none"})`,
-          );
-        return { txid, state: "committed" };
-      }
-      this.logger.debug({ txid, state: "committed" }, "commit prepared");
-      await this.failpoints.hit("participant.after-commit-prepared");
-      // No end record: a journaled COMMIT expires on its own (see shared/lua/decide-voted-3.lua).
-      return { txid, state: "committed" };
-    });
-  }
-
-  /** A COMMIT with no YES of ours journaled: only an earlier commit (one-phase) makes it right. */
-  private async commitWithoutVote(txid: string): Promise<DecisionAck> {
-    const { prepared, state } = await this.outcome(txid);
-    if (!prepared && state === "committed") return { txid, state: "committed" };
-    if (state === "aborted") throw new AlreadyAbortedError(txid);
-    throw new NotPreparedError(txid);
-  }
-
   /**
    * The end record only lets the journal entry expire; the answer need not wait for it. If it
    * is lost, recovery's `endFinishedJournalRecords` writes it.
@@ -323,101 +418,6 @@ export class Participant<Ops> {
         { txid, err: String(err) },
         "journal end not written; recovery will write it",
       );
-    });
-  }
-
-  async abort(txid: string): Promise<DecisionAck> {
-    // An ABORT that overtakes its PREPARE waits for it (the per-txid mutex). A PREPARE waiting its
-    // turn on a row would hold that place in the queue, and a pool connection, until its
-    // deadline: it is cancelled instead, and ends as a NO vote. Only while the backend still
-    // runs this txid (its application_name says so): a connection given to another transaction
-    // meanwhile is left alone.
-    await this.cancelRunning(txid);
-    return this.mutex.run(txid, async () => {
-      const before = await this.outcome(txid);
-      if (before.state === "committed" && !before.prepared) {
-        // Committed (in one phase, or a COMMIT came first): ABORT can no longer hold.
-        throw new AlreadyCommittedError(txid);
-      }
-      const stored = await this.journal.decideOnce(txid, "abort", {
-        by: "participant",
-        reason: "ABORT received",
-        missingRecord: "create",
-      });
-      if (stored.decision !== "abort")
-        throw new AlreadyCommittedError(txid, "has COMMIT journaled; refusing ABORT");
-      if (before.prepared) await this.rollbackPrepared(txid);
-      // The tombstone makes a PREPARE that arrives after this ABORT fail on the unique key.
-      await this.writeTombstone(txid);
-      this.logger.debug({ txid, state: "aborted" }, "aborted");
-      this.endInBackground(txid);
-      return { txid, state: "aborted" };
-    });
-  }
-
-  /** One participant only: execute and commit locally, no prepare round. */
-  async onePhase(
-    txid: string,
-    rawOperations: unknown[],
-    timeoutMs: number | undefined,
-  ): Promise<OnePhaseResponse> {
-    const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
-    const ops = parseWith(this.app.operations, rawOperations, "body.operations");
-    return this.mutex.run(txid, async () => {
-      // An ABORT journaled before its tombstone was written (a crash between the two) still fences.
-      if ((await this.journal.get(txid))?.decision === "abort")
-        return { outcome: "aborted", reason: "already-aborted" };
-      // One participant only: its waits are all here, taken in key order, so it can never close
-      // a cycle and may wait like an ordered transaction.
-      const run = await this.inTransaction(txid, ops, deadlineAt, "COMMIT", "COMMIT", true);
-      if (!run.ok) return this.refuseOnePhase(txid, run.error);
-      this.logger.debug({ txid, outcome: "committed" }, "one-phase commit");
-      return { outcome: "committed", ...(run.value.results ? { results: run.value.results } : {}) };
-    });
-  }
-
-  private async refuseOnePhase(txid: string, err: unknown): Promise<OnePhaseResponse> {
-    if (pgCode(err) === PG.uniqueViolation && pgTable(err) === OUTCOME_TABLE) {
-      const { state } = await this.outcome(txid);
-      return state === "committed"
-        ? { outcome: "committed" }
-        : { outcome: "aborted", reason: "already-aborted" };
-    }
-    const reason = err instanceof VoteNoError ? err.reason : voteNoReasonFor(err);
-    if (reason === undefined) throw err;
-    // Prepared here by a two-phase PREPARE of the same txid: only its decision may end it.
-    if (reason === ALREADY_PREPARED) throw new AlreadyPreparedError(txid);
-    await this.writeTombstone(txid);
-    const detail = err instanceof VoteNoError ? err.detail : undefined;
-    this.logger.info({ txid, outcome: "aborted", reason }, "one-phase abort");
-    return { outcome: "aborted", reason, ...(detail ? { detail } : {}) };
-  }
-
-  /**
-   * A peer asks what we know while the coordinator is unreachable (cooperative termination).
-   * We answer a decision only when we know it. If we have not voted, we never will: a tombstone
-   * makes a later PREPARE vote NO, so answering ABORT is safe. If we voted YES and have no
-   * decision, we are in doubt like the asker, and say so.
-   */
-  async peerInquiry(txid: string): Promise<"commit" | "abort" | "unknown"> {
-    return this.mutex.run(txid, async () => {
-      const [outcome, record] = await Promise.all([this.outcome(txid), this.journal.get(txid)]);
-      if (outcome.state === "committed" && !outcome.prepared) return "commit";
-      if (outcome.state === "aborted") return "abort";
-      if (record?.decision) return record.decision;
-      if (outcome.prepared || record?.votes[this.name] !== undefined) return "unknown";
-      await this.journal.decideOnce(txid, "abort", {
-        by: "participant",
-        reason: "a peer asked before this participant voted",
-        missingRecord: "create",
-      });
-      await this.writeTombstone(txid);
-      await this.journal.end(txid, [this.name]);
-      this.logger.info(
-        { txid, answer: "abort" },
-        "peer inquiry before any vote: tombstone written",
-      );
-      return "abort";
     });
   }
 
@@ -592,4 +592,111 @@ function lockStatements(
   return [
     `SELECT concord_lock_keys(${array(sorted.map(([k]) => escapeLiteral(k)))}::text[], ${array(sorted.map(([, x]) => String(x)))}::boolean[], ${escapeLiteral(txid)}, ${ordered}, ${Math.max(1, Math.floor(remainingMs))}, ${Math.max(1, Math.floor(maxWaiters))})`,
   ];
+}
+
+/** One message as the shell drives it through the core. */
+interface Drive {
+  txid: string;
+  message: Message;
+  /** The local transaction (PREPARE and one-phase only). */
+  runLocal?: () => Promise<LocalRunResult>;
+  /** Every participant of the transaction, journaled with our vote (PREPARE only). */
+  participants?: readonly string[];
+}
+
+/** What the shell keeps beside the facts: the operations' results and the last error met. */
+interface Scratch {
+  results?: unknown[] | undefined;
+  error?: unknown;
+}
+
+interface Done {
+  answer: Answer;
+  results: unknown[] | undefined;
+}
+
+/** How a failed local transaction counts for the core (see LocalRun). */
+function localRunOf(err: unknown): LocalRun {
+  // Seen before: the outcome row of this txid exists (a tombstone, or committed).
+  if (pgCode(err) === PG.uniqueViolation && pgTable(err) === OUTCOME_TABLE)
+    return { kind: "seen-before" };
+  if (err instanceof VoteNoError) {
+    if (err.reason === ALREADY_PREPARED) return { kind: "already-prepared" };
+    return { kind: "refused", reason: err.reason, ...(err.detail ? { detail: err.detail } : {}) };
+  }
+  const reason = voteNoReasonFor(err);
+  return reason === undefined ? { kind: "failed" } : { kind: "contention", reason };
+}
+
+/** A journal call that threw, as the core's fact; the error is kept to be rethrown or quoted. */
+function journalFailure(err: unknown, scratch: Scratch): JournalFailure {
+  scratch.error = err;
+  return { kind: "failed", unreachable: isStoreUnreachable(err) };
+}
+
+/**
+ * A store that is down under a request (Redis or PostgreSQL): ioredis gives up on a command with
+ * MaxRetriesPerRequestError, or finds its stream closed.
+ */
+export function isStoreUnreachable(err: unknown): boolean {
+  if (isConnectionFailure(err)) return true;
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === "MaxRetriesPerRequestError" ||
+    /max retries per request|Stream isn't writeable/i.test(err.message)
+  );
+}
+
+function refusalError(txid: string, refusal: Refusal, error: unknown): unknown {
+  switch (refusal.kind) {
+    case "already-aborted":
+      return new AlreadyAbortedError(txid, refusal.why);
+    case "already-committed":
+      return new AlreadyCommittedError(txid, refusal.why);
+    case "not-prepared":
+      return new NotPreparedError(txid, refusal.why);
+    case "already-prepared":
+      return new AlreadyPreparedError(txid);
+    case "unavailable": {
+      const cause = error instanceof Error ? error.message : String(error);
+      return new UnavailableError(`${refusal.message} (transaction ${txid}; ${cause})`);
+    }
+    case "rethrow":
+      return error ?? new ParticipantInvariantError(`transaction ${txid}: no error to rethrow`);
+  }
+}
+
+const unexpected = (txid: string, answer: Answer) =>
+  new ParticipantInvariantError(`transaction ${txid}: unexpected answer ${JSON.stringify(answer)}`);
+
+function prepareResponse(txid: string, { answer, results }: Done): PrepareResponse {
+  if (answer.kind !== "vote") throw unexpected(txid, answer);
+  return {
+    vote: answer.vote,
+    ...(answer.reason !== undefined ? { reason: answer.reason } : {}),
+    ...(answer.detail ? { detail: answer.detail } : {}),
+    ...(answer.results && results ? { results } : {}),
+  };
+}
+
+function onePhaseResponse(txid: string, { answer, results }: Done): OnePhaseResponse {
+  if (answer.kind !== "one-phase") throw unexpected(txid, answer);
+  return {
+    outcome: answer.outcome,
+    ...(answer.reason !== undefined ? { reason: answer.reason } : {}),
+    ...(answer.detail ? { detail: answer.detail } : {}),
+    ...(answer.results && results ? { results } : {}),
+  };
+}
+
+function decisionAck(txid: string, { answer }: Done): DecisionAck {
+  if (answer.kind !== "ack") throw unexpected(txid, answer);
+  return { txid, state: answer.state };
+}
+
+/** The local transaction's end as a fact, with what the shell keeps of it. */
+interface LocalRunResult {
+  run: LocalRun;
+  results?: unknown[] | undefined;
+  error?: unknown;
 }

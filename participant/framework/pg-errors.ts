@@ -2,6 +2,8 @@
 export const PG = {
   uniqueViolation: "23505",
   checkViolation: "23514",
+  foreignKeyViolation: "23503",
+  notNullViolation: "23502",
   lockNotAvailable: "55P03",
   queryCanceled: "57014",
   deadlockDetected: "40P01",
@@ -13,15 +15,25 @@ export const PG = {
   outOfMemory: "53200",
 } as const;
 
+/** The table of each transaction's outcome here (pg-store.ts): a txid's row is written once. */
+export const OUTCOME_TABLE = "concord_txn";
+
 export function pgCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" ? code : undefined;
+  return pgField(err, "code");
 }
 
 /** The table a constraint violation is about (PostgreSQL sends it with the error). */
 export function pgTable(err: unknown): string | undefined {
-  const table = (err as { table?: unknown } | undefined)?.table;
-  return typeof table === "string" ? table : undefined;
+  return pgField(err, "table");
+}
+
+/** A field PostgreSQL sent with an error (node-postgres puts each on the error object). */
+export function pgField(
+  err: unknown,
+  field: "code" | "table" | "column" | "constraint" | "schema",
+): string | undefined {
+  const value = (err as Partial<Record<string, unknown>> | undefined)?.[field];
+  return typeof value === "string" ? value : undefined;
 }
 
 /** Failures that are a normal NO vote (contention, timeouts), not a bug. */
