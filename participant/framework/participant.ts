@@ -25,6 +25,7 @@ import type {
   Vote,
 } from "../../shared/messages.js";
 import { VoteNoError, type Application, type LockKey } from "./application.js";
+import { constraintRefusal } from "./constraint-votes.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { isConnectionFailure, parseWith } from "../../shared/http-server.js";
 import { lockKeysOf } from "../../shared/operation-rules.js";
@@ -398,9 +399,11 @@ export class Participant<Ops> {
       const refusal = refusalFromSql(error);
       return {
         ok: false,
+        // The application's own refusal first (a bank names its balance CHECK), then any other
+        // constraint its statements broke: a NO vote naming it, never a 500.
         error: refusal
           ? new VoteNoError(refusal.reason, refusal.detail)
-          : (this.app.refusalFor?.(error, ops) ?? error),
+          : (this.app.refusalFor?.(error, ops) ?? constraintRefusal(error) ?? error),
       };
     } finally {
       if (this.running.get(txid) === pid) this.running.delete(txid);
