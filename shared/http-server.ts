@@ -103,6 +103,18 @@ export function errorReply(
 ): { status: number; body: unknown } {
   const known = toConcordError(err);
   if (known) return { status: known.httpStatus, body: known.toBody() };
+  // ioredis gives up on a command while Redis is down (maxRetriesPerRequest) or finds its
+  // stream closed: the store is unreachable, as for a refused connection, and not a bug.
+  if (
+    err instanceof Error &&
+    (err.name === "MaxRetriesPerRequestError" ||
+      /max retries per request|Stream isn't writeable/i.test(err.message))
+  ) {
+    const down = new UnavailableError(
+      `a store is unreachable; nothing was done that is not recorded: ${err.message}`,
+    );
+    return { status: down.httpStatus, body: down.toBody() };
+  }
   // Tell the client nothing about internals.
   logger.error({ err, ...context }, "unhandled error");
   return {
