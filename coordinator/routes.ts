@@ -13,7 +13,7 @@ export const COORDINATOR_ROUTES = {
     path: "/v1/transactions",
     callers: ["client", "admin"],
     summary:
-      "runs a transaction; debits must equal credits; `read` operations need the admin secret",
+      "runs a transaction; each participant's operations are checked with the schema and rules it publishes (conserved quantities balance; operator-only kinds need the admin secret)",
   },
   list: {
     method: "GET",
