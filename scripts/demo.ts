@@ -4,26 +4,39 @@
  * runs a few hundred concurrent transfers (some deliberately overdrawing), shows the balances
  * again, and checks the invariants. Exits non-zero if any check fails.
  */
-import axios from "axios";
 import pg from "pg";
+import {
+  CoordinatorRequestError,
+  CoordinatorUnavailableError,
+  type CoordinatorClient,
+  type RunResult,
+} from "../shared/client/index.js";
 import { parseArgs, runCli, UsageError } from "./cli-args.js";
 import { waitUntilSettled } from "./cluster/admin-client.js";
-import { apiKeyHeader } from "./cluster/cluster-auth.js";
-import { DEFAULT_CLUSTER_DIR, runningCluster, startCluster } from "./cluster/cluster.js";
-import { adminSecretOf, type ClusterFile } from "./cluster/cluster-file.js";
+import type { ClusterFile } from "./cluster/cluster-file.js";
+import {
+  clientOf,
+  clusterFor,
+  DEFAULT_CLUSTER_DIR,
+  listBalances,
+  openOrReuse,
+  out,
+  printChecks,
+} from "./demo-cluster.js";
 import { money, progressBar, table } from "./demo-format.js";
-import type { TransactionAnswer } from "./transaction-answer.js";
+import { runOrderScenario } from "./demo-order.js";
 
-const USAGE = `usage: npm run demo [-- --transfers N] [--concurrency C] [--dir D]
+const USAGE = `usage: npm run demo [-- --scenario transfer|order] [--transfers N] [--concurrency C] [--dir D]
 
-  --transfers N     transfers to run (default 300)
-  --concurrency C   transfers in flight at once (default 16)
+  --scenario S      transfer (default): concurrent transfers between banks;
+                    order: orders that each debit a customer at one bank, credit the shop at
+                    another and reserve stock at the inventory, in one transaction
+  --transfers N     transfers to run (default 300; transfer scenario)
+  --concurrency C   transfers in flight at once (default 16; transfer scenario)
   --dir D           cluster state folder (default ${DEFAULT_CLUSTER_DIR})`;
 
-const http = axios.create({ validateStatus: () => true, timeout: 30_000 });
 const HOLDERS = ["alice", "bob", "carol", "dave", "erin"];
 const OPENING_BALANCE = 100_000n; // 1,000.00
-const out = (line = "") => process.stdout.write(`${line}\n`);
 
 interface Account {
   bank: string;
@@ -35,15 +48,19 @@ interface Outcome {
   outcome: string;
   reason: string;
   /** Every attempt the coordinator made (a transient conflict is run again), first to last. */
-  attempts: { txid: string; outcome: string; reason?: string }[];
+  attempts: { txid: string; outcome: string; reason?: string | undefined }[];
 }
 
 runCli("demo", USAGE, async () => {
   const { flags } = parseArgs(process.argv.slice(2), {
+    scenario: "string",
     transfers: "number",
     concurrency: "number",
     dir: "string",
   });
+  const scenario = String(flags.scenario ?? "transfer");
+  if (scenario !== "transfer" && scenario !== "order")
+    throw new UsageError(`--scenario must be transfer or order, got ${scenario}`);
   const transfers = Number(flags.transfers ?? 300);
   const concurrency = Number(flags.concurrency ?? 16);
   if (!Number.isInteger(transfers) || transfers < 1 || transfers > 100_000)
@@ -53,6 +70,27 @@ runCli("demo", USAGE, async () => {
   const dir = String(flags.dir ?? DEFAULT_CLUSTER_DIR);
 
   const cluster = await clusterFor(dir);
+  const client = clientOf(cluster);
+  try {
+    const ok =
+      scenario === "order"
+        ? await runOrderScenario(cluster, client)
+        : await transferScenario(cluster, client, transfers, concurrency);
+    out(
+      `\nThe cluster is still running (${cluster.coordinator.url}); stop it with: npm run cluster -- stop${dir === DEFAULT_CLUSTER_DIR ? "" : ` --dir ${dir}`}`,
+    );
+    return ok ? 0 : 1;
+  } finally {
+    await client.close();
+  }
+});
+
+async function transferScenario(
+  cluster: ClusterFile,
+  client: CoordinatorClient,
+  transfers: number,
+  concurrency: number,
+): Promise<boolean> {
   const accounts = await openAccounts(cluster);
   const before = await balances(cluster, accounts);
   out("\nBalances before:");
@@ -61,7 +99,7 @@ runCli("demo", USAGE, async () => {
   out(
     `\nRunning ${transfers} transfers between banks, ${concurrency} at a time (about 1 in 10 overdraws on purpose):`,
   );
-  const results = await runTransfers(cluster, accounts, transfers, concurrency);
+  const results = await runTransfers(client, accounts, transfers, concurrency);
   // The checks look at the banks at rest; if phase 2 is still running after the bound, the
   // checks below say what is left.
   await waitUntilSettled(cluster);
@@ -71,44 +109,19 @@ runCli("demo", USAGE, async () => {
   printOutcomes(results);
 
   const ok = await runChecks(cluster, before, after, results);
-  await showHistory(cluster, results);
-  out(
-    `\nThe cluster is still running (${cluster.coordinator.url}); stop it with: npm run cluster -- stop`,
-  );
-  return ok ? 0 : 1;
-});
-
-async function clusterFor(dir: string): Promise<ClusterFile> {
-  const running = await runningCluster(dir);
-  if (running) {
-    out(`Using the cluster running in ${dir} (coordinator ${running.coordinator.url}).`);
-    return running;
-  }
-  out(
-    `Starting a local cluster in ${dir}: 3 banks, each with its own PostgreSQL and Redis, plus the coordinator...`,
-  );
-  const started = await startCluster({ dir, banks: 3 });
-  out(
-    `Cluster up: coordinator ${started.coordinator.url}, banks ${started.banks.map((b) => `${b.name} ${b.participantUrl}`).join(", ")}.`,
-  );
-  return started;
+  await showHistory(cluster, client, results);
+  return ok;
 }
 
 /** Opens each holder's account at each bank; accounts from an earlier run are reused. */
 async function openAccounts(cluster: ClusterFile): Promise<Account[]> {
   const accounts: Account[] = [];
   for (const bank of cluster.banks) {
-    for (const holder of HOLDERS) {
-      const id = holder;
-      const res = await http.post(
-        `${bank.participantUrl}/v1/accounts`,
-        { id, balance: OPENING_BALANCE.toString() },
-        { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` } },
-      );
-      if (res.status !== 201 && res.status !== 409)
-        throw new Error(
-          `opening ${bank.name}/${id} failed: ${res.status} ${JSON.stringify(res.data)}`,
-        );
+    for (const id of HOLDERS) {
+      await openOrReuse(cluster, bank.name, "/v1/accounts", {
+        id,
+        balance: OPENING_BALANCE.toString(),
+      });
       accounts.push({ bank: bank.name, id });
     }
   }
@@ -120,14 +133,7 @@ const key = (a: Account) => `${a.bank}/${a.id}`;
 async function balances(cluster: ClusterFile, accounts: Account[]): Promise<Map<string, bigint>> {
   const result = new Map<string, bigint>();
   for (const bank of cluster.banks) {
-    const res = await http.get<{ accounts: { id: string; balance: string }[] }>(
-      `${bank.participantUrl}/v1/accounts?limit=10000`,
-      {
-        headers: { authorization: `Bearer ${adminSecretOf(cluster, bank.name)}` },
-      },
-    );
-    if (res.status !== 200) throw new Error(`reading ${bank.name}: ${res.status}`);
-    for (const a of res.data.accounts) {
+    for (const a of await listBalances(cluster, bank.name)) {
       if (accounts.some((x) => x.bank === bank.name && x.id === a.id))
         result.set(`${bank.name}/${a.id}`, BigInt(a.balance));
     }
@@ -154,7 +160,7 @@ function printBalances(
 }
 
 async function runTransfers(
-  cluster: ClusterFile,
+  client: CoordinatorClient,
   accounts: Account[],
   count: number,
   concurrency: number,
@@ -173,37 +179,44 @@ async function runTransfers(
       // One in ten asks for more than any account holds: it must abort at the debiting bank
       // and leave the credit at the other bank undone.
       const amount = Math.random() < 0.1 ? 10_000_000 : 100 + Math.floor(Math.random() * 30_000);
-      const res = await http.post<TransactionAnswer>(
-        `${cluster.coordinator.url}/v1/transactions`,
+      const participants = [
         {
-          participants: [
-            {
-              name: from.bank,
-              operations: [{ op: "debit", account: from.id, amount: String(amount) }],
-            },
-            {
-              name: to.bank,
-              operations: [{ op: "credit", account: to.id, amount: String(amount) }],
-            },
-          ],
+          name: from.bank,
+          operations: [{ op: "debit", account: from.id, amount: String(amount) }],
         },
-        { headers: apiKeyHeader(cluster) },
-      );
-      const reason =
-        res.data?.participants?.find((p) => p.reason)?.reason ??
-        res.data?.error?.code ??
-        (res.status === 200 ? "" : `HTTP ${res.status}`);
-      results.push({
-        txid: res.data?.txid ?? "",
-        outcome: res.data?.outcome ?? "error",
-        reason,
-        attempts: (res.data?.attempts as Outcome["attempts"] | undefined) ?? [],
-      });
+        { name: to.bank, operations: [{ op: "credit", account: to.id, amount: String(amount) }] },
+      ];
+      results.push(await client.run({ participants }).then(outcomeOf, outcomeOfError));
       progress(results.length, tally());
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return results;
+}
+
+function outcomeOf(r: RunResult): Outcome {
+  return {
+    txid: r.txid,
+    outcome: r.outcome,
+    reason:
+      r.participants.find((p) => p.reason)?.reason ??
+      (r.outcome === "committed" ? "" : (r.reason ?? "")),
+    attempts: r.attempts,
+  };
+}
+
+/** A refusal (the transfer may have begun: its answer says), or no answer at all. */
+function outcomeOfError(err: unknown): Outcome {
+  if (err instanceof CoordinatorRequestError)
+    return {
+      txid: err.answer?.txid ?? "",
+      outcome: err.answer?.outcome ?? "error",
+      reason: err.code,
+      attempts: err.answer?.attempts ?? [],
+    };
+  if (err instanceof CoordinatorUnavailableError)
+    return { txid: "", outcome: "error", reason: `no answer (${err.message})`, attempts: [] };
+  throw err;
 }
 
 function pick<T>(items: T[]): T {
@@ -280,11 +293,7 @@ async function runChecks(
       results.every((r) => r.outcome === "committed" || r.outcome === "aborted"),
     ],
   ];
-  out("\nChecks:");
-  for (const [label, ok] of checks) out(`  ${ok ? "PASS" : "FAIL"}  ${label}`);
-  const ok = checks.every(([, passed]) => passed);
-  out(ok ? "\nAll checks passed." : "\nSOME CHECKS FAILED.");
-  return ok;
+  return printChecks(checks);
 }
 
 async function bankFacts(
@@ -317,22 +326,18 @@ async function bankFacts(
   }
 }
 
-async function showHistory(cluster: ClusterFile, results: Outcome[]): Promise<void> {
+async function showHistory(
+  cluster: ClusterFile,
+  client: CoordinatorClient,
+  results: Outcome[],
+): Promise<void> {
   const sample = results.find((r) => r.outcome === "committed") ?? results[0];
-  if (!sample) return;
-  const res = await http.get(`${cluster.coordinator.url}/v1/transactions/${sample.txid}`, {
-    headers: apiKeyHeader(cluster),
-  });
-  if (res.status !== 200) return;
-  const tx = res.data as {
-    txid: string;
-    state: string;
-    participants: { name: string; vote: string | null; acknowledgedAt: string | null }[];
-    events: { type: string; at: string; data: unknown }[];
-  };
+  if (!sample?.txid) return;
+  const tx = await client.get(sample.txid).catch(() => undefined);
+  if (!tx) return;
   out(`\nOne transfer's history, from GET ${cluster.coordinator.url}/v1/transactions/${tx.txid}:`);
   out(
     `  state ${tx.state}; ${tx.participants.map((p) => `${p.name} voted ${p.vote ?? "-"}${p.acknowledgedAt ? `, acknowledged ${p.acknowledgedAt}` : ""}`).join("; ")}`,
   );
-  for (const e of tx.events) out(`  ${e.at}  ${e.type.padEnd(9)} ${JSON.stringify(e.data)}`);
+  for (const e of tx.events) out(`  ${e.at ?? "?"}  ${e.type.padEnd(9)} ${JSON.stringify(e.data)}`);
 }
