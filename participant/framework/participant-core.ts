@@ -121,7 +121,9 @@ export type Refusal =
   /** A store failed; the message says what was (not) done. */
   | { kind: "unavailable"; message: string }
   /** The error of the local run or of the failed journal call, thrown as it is (a bug). */
-  | { kind: "rethrow" };
+  | { kind: "rethrow" }
+  /** Facts that cannot be seen together: an internal error, once the actions undid what they can. */
+  | { kind: "invariant"; message: string };
 
 export interface Step {
   actions: Action[];
@@ -247,6 +249,16 @@ function journalYes(f: Facts): Step {
     case "recorded":
       return answer(vote("yes", { results }));
     case "already-voted":
+      // ABORT is journaled (write-once), whatever was prepared since: finish its work, vote NO.
+      if (w.decision === "abort")
+        return answer(vote("no", { reason: ALREADY_ABORTED }), ...rollbackAndRefuse);
+      // Executed afresh although COMMIT is journaled: its outcome row should have stopped it.
+      // This new work must never be committed by that COMMIT.
+      if (w.decision === "commit" && f.run?.kind === "executed")
+        return refuse(
+          { kind: "invariant", message: "executed afresh a transaction whose COMMIT is journaled" },
+          { type: "rollback-prepared" },
+        );
       if (w.vote === "yes") return answer(vote("yes", { results }));
       // Voted read-only before (nothing written then): that vote stands, this work is undone.
       if (w.vote === "read-only") return answer(vote("read-only"), { type: "rollback-prepared" });

@@ -666,6 +666,8 @@ function refusalError(txid: string, refusal: Refusal, error: unknown): unknown {
     }
     case "rethrow":
       return error ?? new ParticipantInvariantError(`transaction ${txid}: no error to rethrow`);
+    case "invariant":
+      return new ParticipantInvariantError(`transaction ${txid}: ${refusal.message}`);
   }
 }
 

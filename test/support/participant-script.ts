@@ -219,6 +219,8 @@ function describeRefusal(r: Refusal): string {
     case "rethrow":
     case "already-prepared":
       return `refuse ${r.kind}`;
+    case "invariant":
+      return `refuse invariant ${quote(r.message)}`;
     default:
       return `refuse ${r.kind}${r.why !== undefined ? ` why=${quote(r.why)}` : ""}`;
   }
