@@ -3,8 +3,13 @@
  * periodic consistent total reads (2PC read transactions holding FOR SHARE locks until the
  * decision). It records what it was told about every transfer, for the checker's I4.
  */
-import axios, { type AxiosResponse } from "axios";
-import type { TransactionAnswer } from "../transaction-answer.js";
+import {
+  CoordinatorClient,
+  CoordinatorRequestError,
+  CoordinatorResponseError,
+  CoordinatorUnavailableError,
+  type RunResult,
+} from "../../shared/client/index.js";
 import { sleep } from "../../shared/clock.js";
 import type { ClientEntry } from "../checker/facts.js";
 import { pickFrom } from "./prng.js";
@@ -31,16 +36,40 @@ export interface WorkloadResult {
   record: ClientEntry[];
 }
 
-const http = axios.create({ validateStatus: () => true, timeout: 15_000 });
+/**
+ * The run's clients send each request once (no retries of their own, 15 s to answer), so what
+ * the record holds is what one request was told; the transfer loop paces itself after a failure.
+ */
+const clientOptions = { retries: 0, timeoutMs: 15_000, deadlineMs: 15_000 };
+
+/** What one request was told: a result, a refusal (with the transaction it aborted, if any), or nothing. */
+type Told =
+  | { kind: "result"; result: RunResult }
+  | { kind: "refused"; error: CoordinatorRequestError }
+  | { kind: "none"; why: string };
+
+function toldOf(work: Promise<RunResult>): Promise<Told> {
+  return work.then(
+    (result): Told => ({ kind: "result", result }),
+    (err: unknown): Told => {
+      if (err instanceof CoordinatorRequestError) return { kind: "refused", error: err };
+      if (err instanceof CoordinatorUnavailableError)
+        return { kind: "none", why: err.lastStatus === undefined ? "no answer" : "unavailable" };
+      if (err instanceof CoordinatorResponseError)
+        return { kind: "none", why: `HTTP ${err.status}` };
+      throw err;
+    },
+  );
+}
+
 /** A consistent read cut by a fault (a killed or paused process) is asked again, up to this many times. */
 const READ_TRIES = 3;
 
 export class Workload {
-  private auth(as: "client" | "operator" = "client") {
-    return {
-      headers: { authorization: `Bearer ${as === "client" ? this.apiKey : this.operatorSecret}` },
-    };
-  }
+  /** Transfers, with the client's API key. */
+  private readonly client: CoordinatorClient;
+  /** Consistent reads of every balance: an operator's act (the coordinator's admin secret). */
+  private readonly operator: CoordinatorClient;
 
   private running = false;
 
@@ -56,16 +85,23 @@ export class Workload {
   };
 
   constructor(
-    private readonly coordinatorUrl: string,
+    coordinatorUrl: string,
     /** The client API key (Authorization: Bearer): transfers. */
-    private readonly apiKey: string,
+    apiKey: string,
     /** The coordinator's admin secret: reading balances is an operator's act. */
-    private readonly operatorSecret: string,
+    operatorSecret: string,
     private readonly accounts: readonly Account[],
     private readonly expectedTotal: bigint,
     private readonly random: () => number,
     private readonly concurrency: number,
-  ) {}
+  ) {
+    this.client = new CoordinatorClient({ url: coordinatorUrl, apiKey, ...clientOptions });
+    this.operator = new CoordinatorClient({
+      url: coordinatorUrl,
+      apiKey: operatorSecret,
+      ...clientOptions,
+    });
+  }
 
   start(): void {
     this.running = true;
@@ -77,6 +113,7 @@ export class Workload {
   async stop(): Promise<WorkloadResult> {
     this.running = false;
     await Promise.all(this.loops);
+    await Promise.all([this.client.close(), this.operator.close()]);
     return this.result;
   }
 
@@ -87,46 +124,42 @@ export class Workload {
       while (to.bank === from.bank) to = pickFrom(this.random, this.accounts);
       // A few overdraw on purpose: aborts must be as clean as commits.
       const amount = this.random() < 0.05 ? 1_000_000_000 : 1 + Math.floor(this.random() * 200);
-      const res = await http
-        .post(
-          `${this.coordinatorUrl}/v1/transactions`,
-          {
-            participants: [
-              {
-                name: from.bank,
-                operations: [{ op: "debit", account: from.id, amount: String(amount) }],
-              },
-              {
-                name: to.bank,
-                operations: [{ op: "credit", account: to.id, amount: String(amount) }],
-              },
-            ],
-            timeoutMs: 3000,
-          },
-          this.auth(),
-        )
-        .catch(() => undefined);
-      this.note(res?.status, res?.data as { txid?: string; outcome?: string } | undefined);
+      const told = await toldOf(
+        this.client.run({
+          participants: [
+            {
+              name: from.bank,
+              operations: [{ op: "debit", account: from.id, amount: String(amount) }],
+            },
+            {
+              name: to.bank,
+              operations: [{ op: "credit", account: to.id, amount: String(amount) }],
+            },
+          ],
+          timeoutMs: 3000,
+        }),
+      );
+      this.note(told);
       // While the coordinator is down every request fails at once; do not spin.
-      if (!res || res.status >= 500) await sleep(50);
+      const failed =
+        told.kind === "none" ||
+        (told.kind === "refused" && told.error.status >= 500) ||
+        (told.kind === "result" && told.result.outcome === "unknown");
+      if (failed) await sleep(50);
     }
   }
 
-  private note(
-    status: number | undefined,
-    data: { txid?: string; outcome?: string } | undefined,
-  ): void {
-    const outcome = data?.outcome;
-    const kind: ClientEntry["outcome"] =
-      outcome === "committed" || outcome === "aborted"
-        ? outcome
-        : outcome === "unknown"
-          ? "unknown"
-          : "error";
-    // A 4xx with outcome "aborted" is a refusal the participant explained; still an abort.
+  private note(told: Told): void {
+    // A refusal with outcome "aborted" is one the participant explained; still an abort.
+    const answer =
+      told.kind === "result"
+        ? told.result
+        : told.kind === "refused"
+          ? told.error.answer
+          : undefined;
+    const kind: ClientEntry["outcome"] = answer?.outcome ?? "error";
     this.result.transfers[kind] += 1;
-    if (data?.txid && status !== undefined)
-      this.result.record.push({ txid: data.txid, outcome: kind });
+    if (answer) this.result.record.push({ txid: answer.txid, outcome: kind });
   }
 
   private async readLoop(): Promise<void> {
@@ -144,35 +177,43 @@ export class Workload {
         })),
         timeoutMs: 3000,
       };
-      let res: AxiosResponse<TransactionAnswer> | undefined;
+      let committed: RunResult | undefined;
       for (let tryNo = 1; tryNo <= READ_TRIES && this.isRunning(); tryNo++) {
-        res = await http
-          .post<TransactionAnswer>(
-            `${this.coordinatorUrl}/v1/transactions`,
-            body,
-            this.auth("operator"),
-          )
-          .catch(() => undefined);
-        if (res?.status === 200 && res.data?.outcome === "committed") {
+        const told = await toldOf(this.operator.run(body));
+        if (told.kind === "result" && told.result.outcome === "committed") {
           if (tryNo === 1) this.result.reads.firstTry += 1;
+          committed = told.result;
           break;
         }
-        const why = res
-          ? (res.data?.reason ?? res.data?.error?.code ?? `HTTP ${res.status}`).slice(0, 80)
-          : "no answer";
+        const why = whyNot(told).slice(0, 80);
         this.result.reads.failures[why] = (this.result.reads.failures[why] ?? 0) + 1;
         await sleep(200);
       }
-      if (res?.status !== 200 || res.data?.outcome !== "committed") continue;
+      if (!committed) continue;
       this.result.reads.committed += 1;
-      const total = (res.data.participants ?? []).reduce(
-        (sum, p) => sum + (p.results ?? []).reduce((s, r) => s + BigInt(r.balance), 0n),
+      const total = committed.participants.reduce(
+        (sum, p) => sum + (p.results ?? []).reduce<bigint>((s, r) => s + balanceOf(r), 0n),
         0n,
       );
       if (total !== this.expectedTotal)
         this.result.reads.violations.push(
-          `read ${res.data.txid ?? "?"} saw a total of ${total}, expected ${this.expectedTotal}`,
+          `read ${committed.txid} saw a total of ${total}, expected ${this.expectedTotal}`,
         );
     }
   }
+}
+
+/** Why a request did not commit: the abort's reason, the refusal's code, or no answer. */
+function whyNot(told: Told): string {
+  if (told.kind === "refused") return told.error.code;
+  if (told.kind === "none") return told.why;
+  const r = told.result;
+  return (r.outcome === "committed" ? undefined : r.reason) ?? r.outcome;
+}
+
+/** The balance a bank's read returned (`{balance: "123"}`). */
+function balanceOf(result: unknown): bigint {
+  const balance = (result as { balance?: unknown } | undefined)?.balance;
+  if (typeof balance !== "string") throw new Error(`a read returned ${JSON.stringify(result)}`);
+  return BigInt(balance);
 }
