@@ -13,6 +13,7 @@ import { newTxid } from "../../shared/ids.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 import { http } from "../support/bank-client.js";
 import {
+  checkConstraintsOf,
   COORDINATOR_READS_DESCRIPTORS,
   preparedAt,
   rollBackLeftovers,
@@ -197,6 +198,8 @@ describe("the README's own participant, copied and run as written", function () 
       detail: { member },
     });
     expect(await preparedAt(a)).to.deep.equal([]);
+    // The name the README gives the CHECK (the reason a NO vote would carry without refusalFor).
+    expect(await checkConstraintsOf(a, "members")).to.deep.equal(["members_points_check"]);
     const aborted = await signed(a, "POST", `/v1/2pc/${txid}/abort`, {});
     expect(aborted.status, JSON.stringify(aborted.data)).to.equal(200);
     expect(aborted.data).to.deep.equal({ txid, state: "aborted" });

@@ -197,6 +197,24 @@ export async function preparedAt(participant: RunningReadmeParticipant): Promise
   }
 }
 
+/** The names of a table's CHECK constraints in the participant's database. */
+export async function checkConstraintsOf(
+  participant: RunningReadmeParticipant,
+  table: string,
+): Promise<string[]> {
+  const db = new pg.Client({ connectionString: participant.adminDatabaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ name: string }>(
+      "SELECT conname AS name FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'c' ORDER BY conname",
+      [table],
+    );
+    return rows.map((r) => r.name);
+  } finally {
+    await db.end();
+  }
+}
+
 /** Rolls back what a failed test left prepared, so no other suite on the server sees it. */
 export async function rollBackLeftovers(participant: RunningReadmeParticipant): Promise<void> {
   const gids = await preparedAt(participant);
