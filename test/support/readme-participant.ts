@@ -6,7 +6,7 @@
  * coordinator of its own that lists it.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +22,6 @@ import {
 } from "../../scripts/cluster/processes.js";
 import { redisReady, redisSpec, redisUrl } from "../../scripts/cluster/redis.js";
 import type { BankEntry } from "../../scripts/cluster/cluster-file.js";
-import { coordinatorEnvSchema } from "../../shared/config.js";
 import {
   ADMIN_ACL_RULES,
   ADMIN_REDIS_USER,
@@ -228,27 +227,40 @@ export async function rollBackLeftovers(participant: RunningReadmeParticipant): 
   }
 }
 
-/**
- * Whether this coordinator checks requests against the descriptors participants publish (it then
- * has no CONCORD_OPERATIONS setting), rather than against the bank's operations or nothing.
- */
-export const COORDINATOR_READS_DESCRIPTORS =
-  !coordinatorEnvSchema.shape.CONCORD_OPERATIONS.safeParse("any").success;
-
 export interface OwnCoordinator {
   url: string;
   apiKey: string;
+  /** Rewrites the coordinator's participants file with exactly these participants. */
+  register: (participants: readonly RegisteredParticipant[]) => void;
   stop: () => Promise<void>;
 }
 
+export interface RegisteredParticipant {
+  name: string;
+  url: string;
+  secret: string;
+}
+
+/** The coordinator's participants file (CONCORD_PARTICIPANTS_FILE), replaced whole by a rename. */
+function writeParticipantsFile(path: string, participants: readonly RegisteredParticipant[]): void {
+  const entries = Object.fromEntries(
+    participants.map((x) => [x.name, { url: x.url, secret: x.secret }]),
+  );
+  writeFileSync(`${path}.tmp`, `${JSON.stringify({ participants: entries }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+  renameSync(`${path}.tmp`, path);
+}
+
 /**
- * A coordinator of its own, with its own durable Redis, whose CONCORD_PARTICIPANTS lists the
- * given participants (the shared cluster's coordinator cannot learn of them without a restart).
+ * A coordinator of its own, with its own durable Redis, whose participants file
+ * (CONCORD_PARTICIPANTS_FILE) lists the given participants; `register` rewrites it, and the
+ * coordinator reads it again without a restart.
  */
 export async function startOwnCoordinator(p: {
   dir: string;
   port: number;
-  participants: readonly { name: string; url: string; secret: string }[];
+  participants: readonly RegisteredParticipant[];
 }): Promise<OwnCoordinator> {
   const redisPort = await freePort();
   const adminPassword = hex(32);
@@ -272,6 +284,8 @@ export async function startOwnCoordinator(p: {
     await stopProcess(redisPid, redis.marker, redis.stopSignal);
   };
   const apiKey = hex(32);
+  const participantsFile = join(p.dir, "participants.json");
+  writeParticipantsFile(participantsFile, p.participants);
   const spec: ProcessSpec = {
     name: "coordinator-readme",
     role: "coordinator",
@@ -280,13 +294,9 @@ export async function startOwnCoordinator(p: {
     env: {
       CONCORD_PORT: String(p.port),
       CONCORD_REDIS_URL: redisUrl(redisPort, "coordinator", coordinatorPassword),
-      CONCORD_PARTICIPANTS: p.participants.map((x) => `${x.name}=${x.url}`).join(","),
-      CONCORD_PARTICIPANT_SECRETS: p.participants.map((x) => `${x.name}=${x.secret}`).join(","),
+      CONCORD_PARTICIPANTS_FILE: participantsFile,
       CONCORD_API_KEYS: `client-1=${apiKey}`,
       CONCORD_LOG_LEVEL: "warn",
-      // A coordinator that still checks every request against the bank's operations is told to
-      // leave that to the participants; one that reads their descriptors has no such setting.
-      ...(COORDINATOR_READS_DESCRIPTORS ? {} : { CONCORD_OPERATIONS: "any" }),
     },
     port: p.port,
     log: join(p.dir, "coordinator.log"),
@@ -317,7 +327,14 @@ export async function startOwnCoordinator(p: {
     await stop();
     throw err;
   }
-  return { url, apiKey, stop };
+  return {
+    url,
+    apiKey,
+    register: (participants) => {
+      writeParticipantsFile(participantsFile, participants);
+    },
+    stop,
+  };
 }
 
 /** A temporary folder for logs and the coordinator's Redis; removed by the returned function. */
