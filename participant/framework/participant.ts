@@ -3,6 +3,10 @@
  * transaction and ends it with PREPARE TRANSACTION; COMMIT and ABORT finish it. PostgreSQL is the
  * truth about what is prepared or committed; the journal (Redis) records each vote and decision
  * before the participant acts on it. Every message is idempotent by txid.
+ *
+ * This is the shell: it gathers facts (PostgreSQL, the journal, how the local transaction
+ * ended), asks participant-core.ts what to do, and performs the actions it is given. Every
+ * decision — which vote, when to roll back or write a tombstone, what to refuse — is the core's.
  */
 import pg from "pg";
 import { monotonicMs } from "../../shared/clock.js";
