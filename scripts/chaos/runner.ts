@@ -11,8 +11,9 @@ import { checkInvariants, type Report } from "../checker/invariants.js";
 import { gatherFacts } from "../checker/gather.js";
 import type { ClientEntry } from "../checker/facts.js";
 import { disarmAllFailpoints } from "../cluster/admin-client.js";
-import { restartProcess, setProcessEnv, startCluster, stopCluster } from "../cluster/cluster.js";
+import { restartProcess, startCluster, stopCluster } from "../cluster/cluster.js";
 import { adminSecretOf, readClusterFile, type ClusterFile } from "../cluster/cluster-file.js";
+import { routeCoordinatorThrough } from "../cluster/directory-files.js";
 import { removeOutsideData } from "../cluster/postgres.js";
 import { isOurProcess, stopProcess } from "../cluster/processes.js";
 import { FaultExecutor } from "./fault-executor.js";
@@ -101,6 +102,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     checker,
   };
   writeRunFiles(dir, report, traffic.record);
+  // A cluster kept running reaches its participants directly again once the proxies are gone.
+  routeCoordinatorThrough(dir, undefined);
   await Promise.all([...proxies.values()].map((p) => p.stop()));
   if (!o.keepRunning) await stopCluster(dir);
   return report;
@@ -167,19 +170,24 @@ function writeRunFiles(dir: string, report: ChaosReport, record: readonly Client
   );
 }
 
-/** The coordinator reaches each participant through a proxy the runner controls. */
+/**
+ * The coordinator reaches each participant through a proxy the runner controls: the proxies'
+ * URLs go into its participants file (recorded in cluster.json, so every restart of the run keeps
+ * them), and it is restarted so it reads them before the first transaction. Peers still reach
+ * each other directly.
+ */
 async function putProxiesInFront(cluster: ClusterFile): Promise<Map<string, FaultProxy>> {
   const proxies = new Map<string, FaultProxy>();
-  const routes: string[] = [];
+  const routes: Record<string, string> = {};
   for (const participant of cluster.participants) {
     const proxy = new FaultProxy({
       targetHost: "127.0.0.1",
       targetPort: Number(new URL(participant.participantUrl).port),
     });
-    routes.push(`${participant.name}=http://127.0.0.1:${await proxy.start()}`);
+    routes[participant.name] = `http://127.0.0.1:${await proxy.start()}`;
     proxies.set(participant.name, proxy);
   }
-  setProcessEnv(cluster.dir, "coordinator", { CONCORD_PARTICIPANTS: routes.join(",") });
+  routeCoordinatorThrough(cluster.dir, routes);
   const coordinator = cluster.processes.find((p) => p.name === "coordinator");
   if (coordinator) await stopProcess(coordinator.pid, coordinator.marker, "SIGTERM");
   await restartProcess(cluster.dir, "coordinator");

@@ -51,6 +51,13 @@ export interface ClusterFile {
   /** Generated at first start and reused after: the stores keep the passwords they were given. */
   secrets: ClusterSecrets;
   processes: ProcessEntry[];
+  /**
+   * The URL the coordinator reaches a participant by when it is not the participant's own (the
+   * chaos runner's fault proxies), by name; written into the coordinator's participants file.
+   */
+  coordinatorRoutes?: Record<string, string>;
+  /** The extra environment the cluster was started with; `add` gives it to a new participant. */
+  extraEnv?: Record<string, string>;
 }
 
 export interface ClusterSecrets {
@@ -127,6 +134,18 @@ export function readProcessList(dir: string): { processes: ProcessEntry[] } | un
   if (!existsSync(path)) return undefined;
   const file = JSON.parse(readFileSync(path, "utf8")) as { processes?: ProcessEntry[] };
   return { processes: file.processes ?? [] };
+}
+
+/** Reads the latest `cluster.json`, changes it and writes it back. */
+export function updateClusterFile(
+  dir: string,
+  change: (file: ClusterFile) => ClusterFile,
+): ClusterFile {
+  const file = readClusterFile(dir);
+  if (!file) throw new Error(`no cluster in ${dir}`);
+  const next = change(file);
+  writeClusterFile(dir, next);
+  return next;
 }
 
 /** Written to a temporary file and renamed, so a reader never sees half a file. */

@@ -21,7 +21,8 @@ import {
   type ClusterSecrets,
   type ParticipantEntry,
 } from "./cluster-file.js";
-import { passwordOf, peerSecretsFor, type ParticipantName } from "./cluster-secrets.js";
+import { passwordOf, type ParticipantName } from "./cluster-secrets.js";
+import { participantsFilePath, peersFilePath } from "./directory-files.js";
 import {
   participantDatabaseName,
   databaseUrl,
@@ -81,18 +82,36 @@ export async function planCluster(input: PlanInput): Promise<ClusterPlan> {
     specs.push(...planned.specs);
   }
   specs.push(
-    coordinatorSpec(
-      input,
-      { port: coordinatorPort, url: coordinatorUrl, coordinatorRedisPort },
-      participants,
-    ),
+    coordinatorSpec(input, { port: coordinatorPort, url: coordinatorUrl, coordinatorRedisPort }),
   );
-  introducePeers(input, specs, participants);
-  // Participants and the coordinator share a marker prefix; make each unique by its name.
+  uniqueMarkers(specs, dir);
+  return { specs, participants, coordinatorUrl, coordinatorRedisPort };
+}
+
+/** Participants and the coordinator share a marker prefix; make each unique by its name. */
+function uniqueMarkers(specs: ProcessSpec[], dir: string): void {
   for (const s of specs)
     if (s.role === "coordinator" || s.role === "participant")
       s.marker = `--concord-name=${s.name} --concord-dir=${dir}`;
-  return { specs, participants, coordinatorUrl, coordinatorRedisPort };
+}
+
+/**
+ * One participant added to a running cluster (`npm run cluster -- add`): its entry, and its
+ * PostgreSQL, journal Redis and process, in start order.
+ */
+export async function planAddedParticipant(
+  input: PlanInput,
+  participant: ParticipantName,
+  coordinatorUrl: string,
+): Promise<{ entry: ParticipantEntry; specs: ProcessSpec[] }> {
+  const planned = await planParticipant(
+    input,
+    participant,
+    postgresDataRoot(input.dir, input.user),
+    coordinatorUrl,
+  );
+  uniqueMarkers(planned.specs, input.dir);
+  return planned;
 }
 
 /** The cluster's description for `cluster.json`, before any process of this start is recorded. */
@@ -230,6 +249,8 @@ function participantSpec(
       CONCORD_COORDINATOR_URL: coordinatorUrl,
       CONCORD_ADMIN_SECRET: secrets.adminSecrets[name] as string,
       CONCORD_PARTICIPANT_SECRET: secrets.participantSecrets[name] as string,
+      // Its peers, each with the secret of that pair alone: read again when the file changes.
+      CONCORD_PEERS_FILE: peersFilePath(dir, name),
       ...input.env,
     },
     port,
@@ -243,7 +264,6 @@ function participantSpec(
 function coordinatorSpec(
   input: PlanInput,
   at: { port: number; url: string; coordinatorRedisPort: number },
-  participants: readonly ParticipantEntry[],
 ): ProcessSpec {
   const { dir, secrets } = input;
   return {
@@ -263,10 +283,8 @@ function coordinatorSpec(
         redisUserOf("coordinator"),
         pwOf(input)("redis-coordinator", "coordinator"),
       ),
-      CONCORD_PARTICIPANTS: participants.map((p) => `${p.name}=${p.participantUrl}`).join(","),
-      CONCORD_PARTICIPANT_SECRETS: participants
-        .map((p) => `${p.name}=${secrets.participantSecrets[p.name]}`)
-        .join(","),
+      // Its participants and their secrets: read again when the file changes.
+      CONCORD_PARTICIPANTS_FILE: participantsFilePath(dir),
       CONCORD_API_KEYS: Object.entries(secrets.apiKeys)
         .map(([id, key]) => `${id}=${key}`)
         .join(","),
@@ -279,28 +297,4 @@ function coordinatorSpec(
     marker: `--concord-dir=${dir}`,
     stopSignal: "SIGTERM",
   };
-}
-
-/**
- * Each participant knows its peers, to ask them while the coordinator is unreachable, each with
- * the secret of that pair alone.
- */
-function introducePeers(
-  input: PlanInput,
-  specs: ProcessSpec[],
-  participants: readonly ParticipantEntry[],
-): void {
-  const names = participants.map((p) => p.name);
-  for (const s of specs) {
-    if (s.role !== "participant") continue;
-    s.env.CONCORD_PEERS = participants
-      .filter((p) => p.name !== s.name)
-      .map((p) => `${p.name}=${p.participantUrl}`)
-      .join(",");
-    s.env.CONCORD_PEER_SECRETS = peerSecretsFor(input.secrets, s.name, names);
-    if (s.env.CONCORD_PEERS === "") {
-      delete s.env.CONCORD_PEERS;
-      delete s.env.CONCORD_PEER_SECRETS;
-    }
-  }
 }

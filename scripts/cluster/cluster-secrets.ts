@@ -65,15 +65,3 @@ export function passwordOf(secrets: ClusterSecrets, store: string, user: string)
   if (pw === undefined) throw new Error(`no password for ${user} of ${store}`);
   return pw;
 }
-
-/** `peer=secret,...` for one participant: the secret of each of its pairs (CONCORD_PEER_SECRETS). */
-export function peerSecretsFor(
-  secrets: ClusterSecrets,
-  participant: string,
-  participants: readonly string[],
-): string {
-  return participants
-    .filter((p) => p !== participant)
-    .map((peer) => `${peer}=${secrets.peerSecrets[peerPairKey(participant, peer)] ?? ""}`)
-    .join(",");
-}

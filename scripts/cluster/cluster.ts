@@ -20,6 +20,7 @@ import {
   type ProcessEntry,
 } from "./cluster-file.js";
 import { describeCluster, planCluster } from "./cluster-plan.js";
+import { writeDirectoryFiles } from "./directory-files.js";
 import { clusterSecrets, passwordOf, type ParticipantName } from "./cluster-secrets.js";
 import {
   ensureParticipantDatabase,
@@ -44,7 +45,8 @@ const START_TIMEOUT_MS = 60_000;
 
 export interface StartOptions {
   dir: string;
-  banks: number;
+  /** Banks, named bank-a, bank-b, ...; undefined keeps what a cluster already in `dir` has (3 for a new one). */
+  banks?: number;
   /**
    * Inventory participants besides the banks: `inventory` for one, `inventory-a`, ... for more.
    * Undefined keeps what a cluster already in `dir` has (none for a new one).
@@ -81,10 +83,11 @@ export function participantNames(
       .map((p): ParticipantName => ({ name: p.name, application: p.application }));
   const oldBanks = before("bank");
   const oldInventory = before("inventory");
+  const bankCount = options.banks ?? (previous ? oldBanks.length : 3);
   const banks =
-    previous && options.banks === oldBanks.length
+    previous && bankCount === oldBanks.length
       ? oldBanks
-      : bankNames(options.banks).map((name): ParticipantName => ({ name, application: "bank" }));
+      : bankNames(bankCount).map((name): ParticipantName => ({ name, application: "bank" }));
   const count = options.inventory ?? oldInventory.length;
   const inventory =
     previous && count === oldInventory.length
@@ -165,12 +168,14 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     user,
     participants,
     secrets,
-    env: options.env,
+    env: options.env ?? previous?.extraEnv,
     portFor: portPicker(previous, running),
   };
   const plan = await planCluster(input);
-  const file = describeCluster(input, plan);
+  const file = withKeptSettings(describeCluster(input, plan), previous, input.env);
   const record = processRecorder(file, plan.specs, running);
+  // Who the others are, before any service starts: a running one reads its file again.
+  writeDirectoryFiles(file);
 
   // Stores first, in parallel; then the services that need them.
   const stores = plan.specs.filter((s) => s.role === "postgres" || s.role === "redis");
@@ -187,6 +192,21 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
   );
   await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), file, record)));
   return readClusterFile(dir) as ClusterFile;
+}
+
+/** The routes (the chaos runner's proxies) of the participants still there, and the extra env. */
+function withKeptSettings(
+  file: ClusterFile,
+  previous: ClusterFile | undefined,
+  env: Record<string, string> | undefined,
+): ClusterFile {
+  const names = new Set(file.participants.map((p) => p.name));
+  const routes = Object.entries(previous?.coordinatorRoutes ?? {}).filter(([n]) => names.has(n));
+  return {
+    ...file,
+    ...(routes.length > 0 ? { coordinatorRoutes: Object.fromEntries(routes) } : {}),
+    ...(env ? { extraEnv: env } : {}),
+  };
 }
 
 /**
@@ -226,7 +246,7 @@ function processRecorder(
   };
 }
 
-function createParticipantDatabases(
+export function createParticipantDatabases(
   participants: readonly ParticipantEntry[],
   secrets: ClusterSecrets,
 ): void {
