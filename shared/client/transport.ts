@@ -24,7 +24,11 @@ export interface Outgoing {
   body?: string;
 }
 
-/** One request, one answer (any status), or a throw when none came within `timeoutMs`. */
+/**
+ * One request, one answer (any status), or a throw when none came within `timeoutMs`. The bound
+ * is undici's own (headers, then body; a connection's is the dispatcher's, 10 s by default): an
+ * AbortSignal per request cost a busy client more than the request itself.
+ */
 export async function exchangeOnce(
   dispatcher: Dispatcher,
   out: Outgoing,
@@ -37,7 +41,6 @@ export async function exchangeOnce(
     ...(out.body !== undefined ? { body: out.body } : {}),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
-    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await reply.body.text();
   let body: unknown = text;
