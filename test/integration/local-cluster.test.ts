@@ -1,8 +1,13 @@
 import { expect } from "chai";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startCluster } from "../../scripts/cluster/cluster.js";
-import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
+import {
+  adminSecretOf,
+  peerPairKey,
+  type ClusterFile,
+} from "../../scripts/cluster/cluster-file.js";
+import { participantsFilePath, peersFilePath } from "../../scripts/cluster/directory-files.js";
 import { isOurProcess } from "../../scripts/cluster/processes.js";
 import { account, http, openAccount, uniqueAccount, withBankDb } from "../support/bank-client.js";
 import { sharedCluster, TEST_ENV } from "../support/cluster-fixture.js";
@@ -58,6 +63,42 @@ describe("the local cluster", function () {
     }
     for (const s of ["coordinator", ...cluster.participants.map((b) => b.name)])
       expect(adminSecretOf(cluster, s)).to.have.length.greaterThan(20);
+  });
+
+  it("gives the coordinator its participants and each participant its peers in files (mode 0600), with the secrets of cluster.json", function () {
+    type Entries = Record<string, { url: string; secret: string }>;
+    const read = (path: string, key: string) => {
+      expect(statSync(path).mode & 0o777, path).to.equal(0o600);
+      return (JSON.parse(readFileSync(path, "utf8")) as Record<string, Entries>)[key] ?? {};
+    };
+    const coordinator = cluster.processes.find((p) => p.name === "coordinator");
+    expect(coordinator?.env.CONCORD_PARTICIPANTS_FILE).to.equal(participantsFilePath(cluster.dir));
+    expect(coordinator?.env).to.not.have.property("CONCORD_PARTICIPANTS");
+    expect(read(participantsFilePath(cluster.dir), "participants")).to.deep.equal(
+      Object.fromEntries(
+        cluster.participants.map((p) => [
+          p.name,
+          { url: p.participantUrl, secret: cluster.secrets.participantSecrets[p.name] },
+        ]),
+      ),
+    );
+    for (const p of cluster.participants) {
+      const spec = cluster.processes.find((x) => x.name === p.name);
+      expect(spec?.env.CONCORD_PEERS_FILE, p.name).to.equal(peersFilePath(cluster.dir, p.name));
+      expect(spec?.env, p.name).to.not.have.property("CONCORD_PEERS");
+      const others = cluster.participants.filter((q) => q.name !== p.name);
+      expect(read(peersFilePath(cluster.dir, p.name), "peers"), p.name).to.deep.equal(
+        Object.fromEntries(
+          others.map((q) => [
+            q.name,
+            {
+              url: q.participantUrl,
+              secret: cluster.secrets.peerSecrets[peerPairKey(p.name, q.name)],
+            },
+          ]),
+        ),
+      );
+    }
   });
 
   it("runs each participant on its own PostgreSQL server with prepared transactions enabled, and each Redis with AOF fsync always", async function () {
