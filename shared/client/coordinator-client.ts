@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Agent, type Dispatcher } from "undici";
+import type { z } from "zod";
 import { monotonicMs } from "../clock.js";
 import type { BackoffPolicy } from "../backoff.js";
 import {
@@ -91,8 +92,7 @@ export class CoordinatorClient {
 
   /** One transaction and its events (404 for an unknown one, or another client's). */
   async get(txid: string): Promise<TransactionDetail> {
-    const answer = await this.read(`/v1/transactions/${encodeURIComponent(txid)}`);
-    return transactionDetailSchema.parse(answer);
+    return this.read(`/v1/transactions/${encodeURIComponent(txid)}`, transactionDetailSchema);
   }
 
   /** The most recent transactions, newest first: a client's own, every one for an operator. */
@@ -101,8 +101,8 @@ export class CoordinatorClient {
     if (req.state !== undefined) query.set("state", req.state);
     if (req.limit !== undefined) query.set("limit", String(req.limit));
     const q = query.toString();
-    const answer = await this.read(`/v1/transactions${q === "" ? "" : `?${q}`}`);
-    return transactionListSchema.parse(answer).transactions;
+    const path = `/v1/transactions${q === "" ? "" : `?${q}`}`;
+    return (await this.read(path, transactionListSchema)).transactions;
   }
 
   /** Closes the connections (when the client made its own dispatcher). */
@@ -110,7 +110,7 @@ export class CoordinatorClient {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  private async read(path: string): Promise<unknown> {
+  private async read<T>(path: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T> {
     const out: Outgoing = {
       method: "GET",
       url: `${this.base}${path}`,
@@ -120,7 +120,7 @@ export class CoordinatorClient {
       ...this.plan(undefined, undefined),
       attemptTimeoutMs: this.options.timeoutMs ?? DEFAULTS.timeoutMs,
     });
-    return okBodyOf(answer);
+    return okBodyOf(answer, schema);
   }
 
   private plan(deadlineMs: number | undefined, retries: number | undefined) {

@@ -2,6 +2,7 @@
  * From the coordinator's answer to what the client returns or throws: a run's result (committed,
  * aborted with why, or unknown), the body of a read, or the typed error of a refusal.
  */
+import type { z } from "zod";
 import {
   runAnswerSchema,
   wireErrorBodySchema,
@@ -81,10 +82,12 @@ export function runResultOf(answer: Exchange, idempotencyKey: string): RunResult
   throw refusalOf(answer, idempotencyKey, withTx.success ? withTx.data : undefined);
 }
 
-/** A read's body when it is a 200; throws the refusal otherwise. */
-export function okBodyOf(answer: Exchange): unknown {
-  if (answer.status === 200) return answer.body;
-  throw refusalOf(answer, undefined, undefined);
+/** A read's body, checked by `schema`, when it is a 200; throws the refusal otherwise. */
+export function okBodyOf<T>(answer: Exchange, schema: z.ZodType<T, z.ZodTypeDef, unknown>): T {
+  if (answer.status !== 200) throw refusalOf(answer, undefined, undefined);
+  const parsed = schema.safeParse(answer.body);
+  if (!parsed.success) throw unreadable(answer, parsed.error.message);
+  return parsed.data;
 }
 
 function refusalOf(
