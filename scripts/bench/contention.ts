@@ -10,6 +10,12 @@
  * Each cell records, per transfer the client sent, the final outcome, the final reason, the
  * number of attempts the coordinator made (the answer's `attempts`, or 1) and the latency.
  */
+import {
+  CoordinatorRequestError,
+  CoordinatorUnavailableError,
+  type ParticipantOperations,
+  type RunResult,
+} from "../../shared/client/index.js";
 import { monotonicMs } from "../../shared/clock.js";
 import type { KeepAliveJson } from "./http-json.js";
 import { summarize, type LatencySummaryMs } from "./stats.js";
@@ -64,17 +70,15 @@ interface Outcome {
   latencyMs: number;
 }
 
-/** The body of one transfer of 1 unit from (bankFrom, from) to (bankTo, to). */
-function transferBody(
+/** The participants of one transfer of 1 unit from (bankFrom, from) to (bankTo, to). */
+function transferOf(
   from: { bank: string; account: string },
   to: { bank: string; account: string },
-): unknown {
-  return {
-    participants: [
-      { name: from.bank, operations: [{ op: "debit", account: from.account, amount: "1" }] },
-      { name: to.bank, operations: [{ op: "credit", account: to.account, amount: "1" }] },
-    ],
-  };
+): ParticipantOperations[] {
+  return [
+    { name: from.bank, operations: [{ op: "debit", account: from.account, amount: "1" }] },
+    { name: to.bank, operations: [{ op: "credit", account: to.account, amount: "1" }] },
+  ];
 }
 
 /** The pair of accounts one transfer of a load uses. */
@@ -93,16 +97,27 @@ function pick(
   };
 }
 
-function reasonOf(body: unknown, status: number): string {
-  const b = body as
-    | {
-        participants?: { reason?: string; vote?: string }[];
-        error?: { code?: string };
-        outcome?: string;
-      }
-    | undefined;
-  const voted = b?.participants?.find((p) => p.reason !== undefined)?.reason;
-  return voted ?? b?.error?.code ?? (status === 200 ? (b?.outcome ?? "unknown") : `HTTP ${status}`);
+/** What one transfer the client sent ended as: its final outcome, reason and attempts. */
+function outcomeOf(r: RunResult): Omit<Outcome, "latencyMs"> {
+  const voted = r.participants.find((p) => p.reason !== undefined)?.reason;
+  return {
+    committed: r.outcome === "committed",
+    reason: voted ?? (r.outcome === "unknown" ? "outcome-unknown" : r.outcome),
+    attempts: Math.max(1, r.attempts.length),
+  };
+}
+
+function outcomeOfError(err: unknown): Omit<Outcome, "latencyMs"> {
+  if (err instanceof CoordinatorRequestError)
+    return {
+      committed: false,
+      reason: err.answer?.participants.find((p) => p.reason !== undefined)?.reason ?? err.code,
+      attempts: Math.max(1, err.answer?.attempts.length ?? 1),
+    };
+  if (err instanceof CoordinatorUnavailableError && err.lastStatus !== undefined)
+    return { committed: false, reason: "unavailable", attempts: 1 };
+  const message = err instanceof Error ? err.message : String(err);
+  return { committed: false, reason: `no answer: ${message.slice(0, 60)}`, attempts: 1 };
 }
 
 export async function runContentionCell(p: {
@@ -115,7 +130,7 @@ export async function runContentionCell(p: {
   durationMs: number;
   maxTransfers: number;
 }): Promise<ContentionResult> {
-  const headers = { authorization: `Bearer ${p.apiKey}` };
+  const client = p.http.coordinator(p.coordinatorUrl, p.apiKey);
   const zipf = zipfSampler(ZIPF_ACCOUNTS);
   const outcomes: Outcome[] = [];
   const t0 = monotonicMs();
@@ -126,27 +141,10 @@ export async function runContentionCell(p: {
       started++;
       const { from, to } = pick(p.load, p.banks, zipf);
       const s = monotonicMs();
-      try {
-        const res = await p.http.post(
-          `${p.coordinatorUrl}/v1/transactions`,
-          transferBody(from, to),
-          headers,
-        );
-        const body = res.body as { outcome?: string; attempts?: unknown[] } | undefined;
-        outcomes.push({
-          committed: res.status === 200 && body?.outcome === "committed",
-          reason: reasonOf(res.body, res.status),
-          attempts: Array.isArray(body?.attempts) ? body.attempts.length : 1,
-          latencyMs: monotonicMs() - s,
-        });
-      } catch (err) {
-        outcomes.push({
-          committed: false,
-          reason: `no answer: ${(err as Error).message.slice(0, 60)}`,
-          attempts: 1,
-          latencyMs: monotonicMs() - s,
-        });
-      }
+      const ended = await client
+        .run({ participants: transferOf(from, to) })
+        .then(outcomeOf, outcomeOfError);
+      outcomes.push({ ...ended, latencyMs: monotonicMs() - s });
     }
   };
   await Promise.all(Array.from({ length: p.concurrency }, () => worker()));

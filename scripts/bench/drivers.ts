@@ -130,25 +130,24 @@ export function floorTransfer(
   };
 }
 
-/** (c) and (d): the whole system, through the coordinator's HTTP API. */
+/** (c) and (d): the whole system, through the coordinator's API, as a client (concord/client). */
 export function httpTransfer(
   http: KeepAliveJson,
   coordinatorUrl: string,
   banks: readonly string[],
   apiKey: string,
 ): Transfer {
-  const headers = { authorization: `Bearer ${apiKey}` };
+  const client = http.coordinator(coordinatorUrl, apiKey);
   const plan = legs(banks);
   return async (worker) => {
-    const res = await http.post(
-      `${coordinatorUrl}/v1/transactions`,
-      transferBody(plan, worker),
-      headers,
-    );
-    const outcome = (res.body as { outcome?: unknown } | undefined)?.outcome;
-    if (res.status !== 200 || outcome !== "committed")
+    const participants = plan.map((leg) => ({
+      name: leg.bank,
+      operations: [operationOf(leg, worker)],
+    }));
+    const r = await client.run({ participants });
+    if (r.outcome !== "committed")
       throw new Error(
-        `coordinator answered ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`,
+        `coordinator answered ${r.outcome} ${JSON.stringify(r.outcome === "aborted" ? (r.refusedBy ?? r.reason) : r.reason).slice(0, 300)}`,
       );
   };
 }

@@ -1,14 +1,45 @@
-/** A minimal JSON-over-HTTP client on a keep-alive agent: the benchmark should measure the server, not the client. */
+/**
+ * The benchmark's HTTP: a minimal JSON client on a keep-alive agent (admin calls, the recovery
+ * measurement's raw requests), and the coordinator clients (concord/client) that the
+ * transactions are run through, sharing one undici pool of the same size. The benchmark should
+ * measure the server, not the client.
+ */
 import { Agent, request } from "node:http";
+import { Agent as UndiciAgent } from "undici";
+import { CoordinatorClient } from "../../shared/client/index.js";
 
 export class KeepAliveJson {
   private readonly agent: Agent;
+  private readonly pool: UndiciAgent;
+  private readonly clients = new Map<string, CoordinatorClient>();
 
   constructor(
     maxSockets: number,
     private readonly timeoutMs = 30_000,
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+    this.pool = new UndiciAgent({ connections: maxSockets, keepAliveTimeout: 30_000 });
+  }
+
+  /**
+   * The client of the coordinator at `url` with `apiKey`. It sends each request once: a failure
+   * is the cell's error to count, not something to hide behind a retry.
+   */
+  coordinator(url: string, apiKey: string): CoordinatorClient {
+    const key = `${url} ${apiKey}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new CoordinatorClient({
+        url,
+        apiKey,
+        dispatcher: this.pool,
+        retries: 0,
+        timeoutMs: this.timeoutMs,
+        deadlineMs: this.timeoutMs,
+      });
+      this.clients.set(key, client);
+    }
+    return client;
   }
 
   post(
@@ -55,5 +86,6 @@ export class KeepAliveJson {
 
   close(): void {
     this.agent.destroy();
+    void this.pool.destroy().catch(() => undefined);
   }
 }
