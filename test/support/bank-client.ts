@@ -9,6 +9,12 @@ import {
   type ClusterFile,
 } from "../../scripts/cluster/cluster-file.js";
 import { signerFor, type Signer } from "../../shared/auth.js";
+import {
+  CoordinatorClient,
+  CoordinatorRequestError,
+  CoordinatorUnavailableError,
+  type ParticipantOperations,
+} from "../../shared/client/index.js";
 import { present, type AccountAnswer, type RunAnswer, type TransactionList } from "./answers.js";
 
 /** The clusters the tests started, by state folder: their secrets authenticate `http`'s requests. */
@@ -113,6 +119,11 @@ export interface TransferSpec {
 }
 
 export function transferBody(t: TransferSpec): unknown {
+  return transferRequest(t);
+}
+
+/** The participants of a transfer, as the client library takes them. */
+export function transferRequest(t: TransferSpec): { participants: ParticipantOperations[] } {
   return {
     participants: [
       {
@@ -136,14 +147,91 @@ export function transferBody(t: TransferSpec): unknown {
   };
 }
 
-export function transfer(
+/**
+ * The coordinator client each test talks through, by cluster and credential. It sends once
+ * (no retries of its own), so a test sees exactly what the coordinator answered.
+ */
+const clients = new Map<string, CoordinatorClient>();
+
+export function clientFor(
+  cluster: ClusterFile,
+  apiKey = cluster.secrets.apiKey,
+): CoordinatorClient {
+  const key = `${cluster.dir}\n${apiKey}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = new CoordinatorClient({
+      url: cluster.coordinator.url,
+      apiKey,
+      retries: 0,
+      timeoutMs: 30_000,
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** What a test reads of the coordinator's answer to a run: its status, body and headers. */
+export interface RunReply {
+  status: number;
+  data: RunAnswer;
+  headers: Record<string, string | undefined>;
+}
+
+/**
+ * Runs a transfer through the client library (concord/client) and gives the answer back as the
+ * coordinator sent it: a result is a 200 (a 503 when unknown), a refusal its status and body.
+ * `headers` may carry the credential (`authorization: Bearer <key>`) and an `idempotency-key`
+ * (the client makes one otherwise).
+ */
+export async function transfer(
   cluster: ClusterFile,
   t: TransferSpec,
   headers: Record<string, string> = {},
-): Promise<AxiosResponse<RunAnswer>> {
-  return http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, transferBody(t), {
-    headers,
-  });
+): Promise<RunReply> {
+  const bearer = headers.authorization?.replace(/^Bearer /, "");
+  const key = headers["idempotency-key"];
+  try {
+    const r = await clientFor(cluster, bearer).run({
+      ...transferRequest(t),
+      ...(key !== undefined ? { idempotencyKey: key } : {}),
+    });
+    const reason = r.outcome === "committed" ? undefined : r.reason;
+    const answer = {
+      txid: r.txid,
+      outcome: r.outcome,
+      ...(reason !== undefined ? { reason } : {}),
+      participants: r.participants,
+      attempts: r.attempts,
+    };
+    const unknown = r.outcome === "unknown";
+    return {
+      status: unknown ? 503 : 200,
+      data: (unknown
+        ? { ...answer, error: { code: "outcome-unknown", message: r.reason } }
+        : answer) as RunAnswer,
+      headers: r.replayed ? { "idempotent-replayed": "true" } : {},
+    };
+  } catch (err) {
+    return replyOfRefusal(err);
+  }
+}
+
+/** A refusal as the coordinator sent it; no answer at all throws, as axios did. */
+function replyOfRefusal(err: unknown): RunReply {
+  if (err instanceof CoordinatorRequestError)
+    return {
+      status: err.status,
+      data: { ...err.answer, error: err.error } as RunAnswer,
+      headers: { "retry-after": err.retryAfterSeconds?.toString() },
+    };
+  if (err instanceof CoordinatorUnavailableError && err.lastStatus !== undefined)
+    return {
+      status: err.lastStatus,
+      data: { error: { code: "unavailable", message: err.message } },
+      headers: {},
+    };
+  throw err;
 }
 
 /** Opens a database connection to one bank's PostgreSQL, runs `work`, closes it. */
