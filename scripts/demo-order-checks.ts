@@ -7,8 +7,7 @@
 import type { ClusterFile } from "./cluster/cluster-file.js";
 import { countRows, printChecks, withDatabase } from "./demo-cluster.js";
 import { money } from "./demo-format.js";
-import type { Snapshot } from "./demo-order.js";
-import type { OrderResult, World } from "./demo-order-run.js";
+import type { OrderResult, Snapshot, World } from "./demo-order-run.js";
 
 interface Run {
   before: Snapshot;

@@ -14,6 +14,17 @@ import { waitUntilSettled } from "./cluster/admin-client.js";
 import type { ClusterFile } from "./cluster/cluster-file.js";
 import { readBalance, readItem } from "./demo-cluster.js";
 
+/** The shop's account id, at every bank. */
+export const SHOP = "shop";
+
+/** Balances by `bank/account`, and each item's stock and sold, as the participants tell them. */
+export interface Snapshot {
+  balances: Map<string, bigint>;
+  items: Map<string, { stock: number; sold: number }>;
+}
+
+export const accountKey = (bank: string, id: string) => `${bank}/${id}`;
+
 /** What the scenario runs on: banks, the inventory's name, customers and the catalogue. */
 export interface World {
   banks: string[];
@@ -62,7 +73,7 @@ export function orderParticipants(world: World, o: Order): ParticipantOperations
       name: o.customer.bank,
       operations: [{ op: "debit", account: o.customer.id, amount }],
     },
-    { name: o.shopBank, operations: [{ op: "credit", account: "shop", amount }] },
+    { name: o.shopBank, operations: [{ op: "credit", account: SHOP, amount }] },
     {
       name: world.inventory,
       operations: [{ op: "reserve", item: o.item, quantity: o.quantity }],
@@ -109,7 +120,7 @@ async function touched(cluster: ClusterFile, world: World, o: Order): Promise<To
   const item = await readItem(cluster, world.inventory, o.item);
   return {
     customer: await readBalance(cluster, o.customer.bank, o.customer.id),
-    shop: await readBalance(cluster, o.shopBank, "shop"),
+    shop: await readBalance(cluster, o.shopBank, SHOP),
     ...item,
   };
 }

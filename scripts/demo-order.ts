@@ -11,7 +11,15 @@ import type { ClusterFile } from "./cluster/cluster-file.js";
 import { openOrReuse, out, readBalance, readItem } from "./demo-cluster.js";
 import { money, table } from "./demo-format.js";
 import { orderChecks } from "./demo-order-checks.js";
-import { placeOrder, type Order, type OrderResult, type World } from "./demo-order-run.js";
+import {
+  accountKey,
+  placeOrder,
+  SHOP,
+  type Order,
+  type OrderResult,
+  type Snapshot,
+  type World,
+} from "./demo-order-run.js";
 
 /** Customers, each banking at one bank (by index into the cluster's banks). */
 const CUSTOMERS = [
@@ -19,7 +27,6 @@ const CUSTOMERS = [
   { id: "bob", bank: 1 },
   { id: "carol", bank: 2 },
 ];
-export const SHOP = "shop";
 const OPENING_BALANCE = 100_000n; // 1,000.00
 /** The catalogue: price in minor units, and the stock an item is created with. */
 const ITEMS = [
@@ -88,14 +95,6 @@ async function openShop(cluster: ClusterFile, inventory: string): Promise<World>
     await openOrReuse(cluster, inventory, "/v1/items", { id: item.id, stock: item.stock });
   return { banks, inventory, customers, items: ITEMS.map((i) => ({ id: i.id, price: i.price })) };
 }
-
-/** Balances by `bank/account`, and each item's stock and sold, as the participants tell them. */
-export interface Snapshot {
-  balances: Map<string, bigint>;
-  items: Map<string, { stock: number; sold: number }>;
-}
-
-export const accountKey = (bank: string, id: string) => `${bank}/${id}`;
 
 export async function readWorld(cluster: ClusterFile, world: World): Promise<Snapshot> {
   const balances = new Map<string, bigint>();
