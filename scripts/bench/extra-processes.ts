@@ -73,6 +73,15 @@ export function coordinatorControl(
 ): CoordinatorControl {
   const main = cluster.processes.find((p) => p.role === "coordinator");
   if (!main) throw new Error("the cluster has no coordinator entry in cluster.json");
+  // The cluster's coordinator reads its participants from a file; this one is given the no-op
+  // participants in its environment instead, with the secrets the cluster made for those names.
+  const mainEnv = { ...main.env };
+  delete mainEnv.CONCORD_PARTICIPANTS_FILE;
+  const secrets = routes
+    .split(",")
+    .map((r) => r.slice(0, r.indexOf("=")))
+    .map((name) => `${name}=${cluster.secrets.participantSecrets[name] ?? ""}`)
+    .join(",");
   let port: number | undefined;
   return {
     start: async (env) => {
@@ -87,9 +96,10 @@ export function coordinatorControl(
           `--concord-dir=${dir}`,
         ],
         env: {
-          ...main.env,
+          ...mainEnv,
           CONCORD_PORT: String(port),
           CONCORD_PARTICIPANTS: routes,
+          CONCORD_PARTICIPANT_SECRETS: secrets,
           CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS),
           ...env,
         },

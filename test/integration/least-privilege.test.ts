@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -33,11 +33,12 @@ interface Stolen {
 function stolenFrom(cluster: ClusterFile, bank: string): Stolen {
   const env = cluster.processes.find((p) => p.name === bank)?.env;
   if (!env) throw new Error(`no process ${bank}`);
+  // The cluster gives each participant its peers (and their pair secrets) in a file.
+  const file = JSON.parse(readFileSync(env.CONCORD_PEERS_FILE ?? "", "utf8")) as {
+    peers: Record<string, { url: string; secret: string }>;
+  };
   const peers = new Map(
-    (env.CONCORD_PEER_SECRETS ?? "")
-      .split(",")
-      .filter(Boolean)
-      .map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as [string, string]),
+    Object.entries(file.peers).map(([name, e]): [string, string] => [name, e.secret]),
   );
   return {
     databaseUrl: env.CONCORD_DATABASE_URL ?? "",
