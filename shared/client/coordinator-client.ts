@@ -29,7 +29,11 @@ export interface CoordinatorClientOptions {
   url: string;
   /** A client API key, or the coordinator's admin secret for an operator (`Authorization: Bearer`). */
   apiKey: string;
-  /** The bound of one HTTP attempt, in ms (default 30,000). A run's is at least its timeoutMs + 6 s. */
+  /**
+   * The bound of one HTTP attempt, in ms. Default 30,000, and for a run at least its timeoutMs +
+   * 6 s (a resent run waits for the first one's decision). An attempt cut short is resent with
+   * the same key, so a shorter bound costs requests, never a second run.
+   */
   timeoutMs?: number;
   /** Attempts after the first when no answer came or it was 503 (default 4). */
   retries?: number;
@@ -78,10 +82,9 @@ export class CoordinatorClient {
       },
       body: JSON.stringify(bodyOf(req)),
     };
-    const attemptTimeoutMs = Math.max(
-      this.options.timeoutMs ?? DEFAULTS.timeoutMs,
-      (req.timeoutMs ?? 0) + REPLAY_MARGIN_MS,
-    );
+    const attemptTimeoutMs =
+      this.options.timeoutMs ??
+      Math.max(DEFAULTS.timeoutMs, (req.timeoutMs ?? 0) + REPLAY_MARGIN_MS);
     const answer = await exchangeWithRetries(this.dispatcher, out, {
       ...this.plan(req.deadlineMs, req.retries),
       attemptTimeoutMs,

@@ -157,6 +157,25 @@ describe("coordinator client (against a local HTTP server)", function () {
     expect(second.body).to.equal(first.body);
   });
 
+  it("runs again with the same key after an attempt that got no answer in time", async function () {
+    const quick = new CoordinatorClient({
+      url,
+      apiKey: "key-1",
+      retries: 2,
+      timeoutMs: 200,
+      backoff: { baseMs: 5, capMs: 20 },
+    });
+    script = (n, _req, res) => {
+      if (n > 0) json(res, 200, committed, { "idempotent-replayed": "true" });
+    };
+    const r = await quick.run({ participants: PARTS, timeoutMs: 5000 });
+    await quick.close();
+    expect([r.outcome, r.replayed]).to.deep.equal(["committed", true]);
+    expect(seen).to.have.length(2);
+    const [first, second] = seen as [Seen, Seen];
+    expect(second.headers["idempotency-key"]).to.equal(first.headers["idempotency-key"]);
+  });
+
   it("does not retry a 400: it throws a typed error with the code and field", async function () {
     script = (_n, _req, res) => {
       json(res, 400, {
