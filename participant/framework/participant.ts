@@ -31,6 +31,7 @@ import type {
 import { VoteNoError, type Application, type LockKey } from "./application.js";
 import { constraintRefusal } from "./constraint-votes.js";
 import { KeyedMutex } from "./keyed-mutex.js";
+import type { ParticipantEvent, ParticipantObserver } from "./participant-events.js";
 import { isConnectionFailure, parseWith } from "../../shared/http-server.js";
 import { lockKeysOf } from "../../shared/operation-rules.js";
 import {
@@ -61,6 +62,8 @@ export interface ParticipantOptions {
   preparedLimit: number;
   /** PREPAREs that may wait for a lock at once: fewer than the PREPARE pool holds (see concord_lock_keys). */
   maxWaiters: number;
+  /** Told of every message handled (participant-events.ts): metrics, audit. */
+  observe?: ParticipantObserver | undefined;
 }
 
 /** PostgreSQL's literal quoting (standard_conforming_strings on, as by default). */
@@ -181,16 +184,38 @@ export class Participant<Ops> {
   private async drive(d: Drive): Promise<Done> {
     let facts: Facts = {};
     const scratch: Scratch = {};
+    const startedAt = monotonicMs();
     for (let steps = 0; steps < 16; steps++) {
       const step = decide(d.message, facts);
       for (const action of step.actions)
         facts = { ...facts, ...(await this.perform(d, action, facts, scratch)) };
       if (!step.end) continue;
-      if ("refusal" in step.end) throw refusalError(d.txid, step.end.refusal, scratch.error);
+      if ("refusal" in step.end) {
+        this.tell(d, startedAt, { kind: "refused", refusal: step.end.refusal.kind });
+        throw refusalError(d.txid, step.end.refusal, scratch.error);
+      }
       this.logAnswer(d, step.end.answer);
+      this.tell(d, startedAt, eventResult(step.end.answer));
       return { answer: step.end.answer, results: scratch.results };
     }
     throw new ParticipantInvariantError(`${d.message} of ${d.txid} did not end`);
+  }
+
+  /** Tells the observer, if any; what it does cannot change the protocol's course. */
+  private tell(d: Drive, startedAt: number, result: ParticipantEvent["result"]): void {
+    const observe = this.options.observe;
+    if (!observe) return;
+    try {
+      observe({
+        participant: this.name,
+        txid: d.txid,
+        message: d.message,
+        durationMs: monotonicMs() - startedAt,
+        result,
+      });
+    } catch (err) {
+      this.logger.warn({ txid: d.txid, err: String(err) }, "participant observer failed");
+    }
   }
 
   /** One action of the core's; a fact-gathering one returns what it found. */
@@ -602,6 +627,28 @@ function lockStatements(
 }
 
 /** One message as the shell drives it through the core. */
+/** An answer as the observer hears it (participant-events.ts): no operation results. */
+function eventResult(answer: Answer): ParticipantEvent["result"] {
+  switch (answer.kind) {
+    case "vote":
+      return {
+        kind: "vote",
+        vote: answer.vote,
+        ...(answer.reason ? { reason: answer.reason } : {}),
+      };
+    case "one-phase":
+      return {
+        kind: "one-phase",
+        outcome: answer.outcome,
+        ...(answer.reason ? { reason: answer.reason } : {}),
+      };
+    case "ack":
+      return { kind: "ack", state: answer.state };
+    case "inquiry":
+      return { kind: "inquiry", decision: answer.decision };
+  }
+}
+
 interface Drive {
   txid: string;
   message: Message;

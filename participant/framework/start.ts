@@ -37,6 +37,7 @@ import {
   migrate,
 } from "./pg-store.js";
 import { mountDescriptorRoutes } from "./descriptor-routes.js";
+import type { ParticipantObserver } from "./participant-events.js";
 import { startRecovery } from "./start-recovery.js";
 import { ParticipantDirectory } from "../../shared/participant-directory.js";
 
@@ -52,6 +53,11 @@ export interface StartParticipantOptions<Ops> {
   env?: Readonly<Record<string, string | undefined>>;
   /** Stop on SIGTERM and SIGINT (default true); without it, call `stop()` yourself. */
   handleSignals?: boolean;
+  /**
+   * Told of every 2PC message handled, after its answer: vote or acknowledgement, reason,
+   * duration (participant-events.ts). The hook for metrics and audit; it cannot change an answer.
+   */
+  onEvent?: ParticipantObserver;
 }
 
 export interface RunningParticipant {
@@ -122,6 +128,7 @@ function createParticipant<Ops>(
   application: Application<Ops>,
   logger: Logger,
   failpoints: Failpoints,
+  observe: ParticipantObserver | undefined,
 ): Participant<Ops> {
   return new Participant(
     {
@@ -131,6 +138,7 @@ function createParticipant<Ops>(
       preparedLimit: Math.max(1, stores.maxPrepared - config.CONCORD_PREPARED_RESERVE),
       // A few connections of the pool stay for PREPAREs that do not wait (see concord_lock_keys).
       maxWaiters: Math.max(1, config.CONCORD_PG_POOL_SIZE - 4),
+      observe,
     },
     stores.pool,
     stores.decisionPool,
@@ -223,7 +231,14 @@ export async function startParticipant<Ops>(
     throw err;
   }
   const failpoints = configureFailpoints(config, logger);
-  const participant = createParticipant(config, stores, application, logger, failpoints);
+  const participant = createParticipant(
+    config,
+    stores,
+    application,
+    logger,
+    failpoints,
+    options.onEvent,
+  );
   const peers =
     config.CONCORD_PEERS_FILE === undefined
       ? ParticipantDirectory.fromMaps(config.CONCORD_PEERS, config.CONCORD_PEER_SECRETS)

@@ -12,6 +12,7 @@ import { z } from "zod";
 import type { AxiosResponse } from "axios";
 import { VoteNoError, type Application } from "../../participant/framework/application.js";
 import { startParticipant, type RunningParticipant } from "../../participant/framework/start.js";
+import type { ParticipantEvent } from "../../participant/framework/participant-events.js";
 import type { BankEntry } from "../../scripts/cluster/cluster-file.js";
 import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
@@ -98,6 +99,7 @@ describe("constraint violations are NO votes that name the constraint (real Post
   const database = `concord_cv_${process.pid}`;
   let participant: RunningParticipant | undefined;
   let adminUrl = "";
+  const events: ParticipantEvent[] = [];
 
   const send = async (path: string, body: unknown): Promise<AxiosResponse<Answer>> => {
     const running = participant;
@@ -154,6 +156,7 @@ describe("constraint violations are NO votes that name the constraint (real Post
     participant = await startParticipant({
       application,
       handleSignals: false,
+      onEvent: (e) => events.push(e),
       env: {},
       config: {
         CONCORD_PARTICIPANT_NAME: name,
@@ -269,5 +272,20 @@ describe("constraint violations are NO votes that name the constraint (real Post
     const res = await prepare(txid, [{ op: "ok", id: `y-${txid}` }]);
     expect(res.data).to.deep.equal({ vote: "yes" });
     expect((await abort(txid)).data).to.deep.include({ state: "aborted" });
+  });
+
+  it("the observer (startParticipant's onEvent) hears every answer, votes and reasons included", async function () {
+    const txid = newTxid();
+    await prepare(txid, [{ op: "check", id: `e-${txid}` }]);
+    const yes = newTxid();
+    await prepare(yes, [{ op: "ok", id: `e-${yes}` }]);
+    await abort(yes);
+    const mine = events.filter((e) => e.txid === txid || e.txid === yes);
+    expect(mine.map((e) => [e.message, e.result])).to.deep.equal([
+      ["prepare", { kind: "vote", vote: "no", reason: "constraint:cv_items_qty_positive" }],
+      ["prepare", { kind: "vote", vote: "yes" }],
+      ["abort", { kind: "ack", state: "aborted" }],
+    ]);
+    expect(mine.every((e) => e.participant === name && e.durationMs >= 0)).to.equal(true);
   });
 });
