@@ -115,6 +115,14 @@ export class AccountExistsError extends ConflictError {
   }
 }
 
+/** An item with this id exists (an inventory's item creation). */
+export class ItemExistsError extends ConflictError {
+  readonly code = "item-exists";
+  constructor(readonly item: string) {
+    super(`item ${item} already exists`);
+  }
+}
+
 /** Thrown when a request is authenticated wrongly or not at all. */
 export class UnauthorizedError extends ConcordError {
   readonly code = "unauthorized";

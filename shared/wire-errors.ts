@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   "already-prepared": "one-phase for a transaction prepared here under two-phase commit",
   // A participant's application.
   "account-exists": "an account with this id exists",
+  "item-exists": "an item with this id exists",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

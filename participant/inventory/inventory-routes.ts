@@ -3,7 +3,7 @@ import type { Express } from "express";
 import type { Pool } from "pg";
 import { z } from "zod";
 import type { Authenticator } from "../../shared/auth.js";
-import { NotFoundError } from "../../shared/errors.js";
+import { ItemExistsError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { queryInt } from "../../shared/messages.js";
@@ -85,13 +85,7 @@ export function mountInventoryRoutes(
 
   mountRoute(app, auth, INVENTORY_ROUTES.createItem, async (req, res) => {
     const body = parseWith(createItemSchema, req.body, "body");
-    if (!(await insertStockedItem(pool, body.id, body.stock))) {
-      // No shared error code names an item yet (shared/wire-errors.ts): the body says it plainly.
-      res.status(409).json({
-        error: { code: "item-exists", message: `item ${body.id} already exists` },
-      });
-      return;
-    }
+    await insertStockedItem(pool, body.id, body.stock);
     ctx.logger.info({ item: body.id, stock: body.stock }, "item created");
     res.status(201).json({ id: body.id, stock: body.stock, sold: 0, version: 0 });
   });
@@ -99,19 +93,18 @@ export function mountInventoryRoutes(
 
 /**
  * The item and its `item_stocked` row in one PostgreSQL transaction, so that stock never exists
- * without the row that explains it. False when the id is taken.
+ * without the row that explains it. An id already taken is ItemExistsError.
  */
-async function insertStockedItem(pool: Pool, id: string, stock: number): Promise<boolean> {
+async function insertStockedItem(pool: Pool, id: string, stock: number): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
     await client.query("INSERT INTO items (id, stock, sold) VALUES ($1, $2, 0)", [id, stock]);
     await client.query("INSERT INTO item_stocked (item, amount) VALUES ($1, $2)", [id, stock]);
     await client.query("COMMIT");
-    return true;
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
-    if (pgCode(err) === PG.uniqueViolation) return false;
+    if (pgCode(err) === PG.uniqueViolation) throw new ItemExistsError(id);
     throw err;
   } finally {
     client.release();

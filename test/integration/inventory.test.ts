@@ -220,6 +220,10 @@ describe("the inventory application, in transactions with the banks", function (
       { headers: { authorization: `Bearer ${adminSecretOf(cluster, "inventory")}` } },
     );
     expect(again.status).to.equal(409);
+    // The shared code and body every service sends (shared/wire-errors.ts), as a bank's account-exists.
+    expect(again.data).to.deep.equal({
+      error: { code: "item-exists", message: `item ${widget} already exists` },
+    });
     const list = await http.get<{ items: Item[]; totals: { stock: number; sold: number } }>(
       `${inventoryUrl(cluster)}/v1/items?limit=10000`,
     );
