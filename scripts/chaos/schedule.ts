@@ -31,8 +31,27 @@ export type Fault =
   /** Put the proxy in front of a participant into a mode for `forMs`. */
   | { kind: "network"; atMs: number; target: string; mode: ProxyMode; forMs: number };
 
+/** A participant of the cluster with its application, as cluster.json `participants[]` lists it. */
+export interface TopologyParticipant {
+  readonly name: string;
+  readonly application: string;
+}
+
+/**
+ * What faults can target. `participants` is every participant of the cluster, whatever its
+ * application (banks, inventories, ...): each one's process, PostgreSQL and Redis can be killed,
+ * its process paused, its failpoints fired and the network in front of it cut. `banks` is the
+ * older form, bank names only, taken when `participants` is absent.
+ */
 export interface Topology {
-  banks: string[];
+  participants?: readonly TopologyParticipant[];
+  banks?: readonly string[];
+}
+
+/** The participants' names in the topology's order (a topology of banks alone keeps its schedules). */
+export function participantsOf(topology: Topology): string[] {
+  if (topology.participants) return topology.participants.map((p) => p.name);
+  return [...(topology.banks ?? [])];
 }
 
 export function drawSchedule(p: {
@@ -42,22 +61,23 @@ export function drawSchedule(p: {
   topology: Topology;
 }): Fault[] {
   const random = seededRandom(p.seed);
-  const { banks } = p.topology;
+  const participants = participantsOf(p.topology);
+  if (participants.length === 0) throw new Error("a fault schedule needs at least one participant");
   const killable = [
     "coordinator",
     "redis-coordinator",
-    ...banks,
-    ...banks.map((b) => `postgres-${b}`),
-    ...banks.map((b) => `redis-${b}`),
+    ...participants,
+    ...participants.map((name) => `postgres-${name}`),
+    ...participants.map((name) => `redis-${name}`),
   ];
-  const pausable = ["coordinator", ...banks];
+  const pausable = ["coordinator", ...participants];
   const faults: Fault[] = [];
   // Leave the first seconds for the workload to get going and the last ones quiet, so every
   // fault has healed before the run stops.
   let atMs = 2000 + between(random, 0, 1000);
   while (atMs < p.durationMs - 3000) {
     const kind = pickFrom(random, p.kinds);
-    faults.push(draw(kind, atMs, random, { killable, pausable, banks }));
+    faults.push(draw(kind, atMs, random, { killable, pausable, participants }));
     atMs += between(random, 2500, 5000);
   }
   return faults;
@@ -67,7 +87,7 @@ function draw(
   kind: FaultKind,
   atMs: number,
   random: () => number,
-  t: { killable: string[]; pausable: string[]; banks: string[] },
+  t: { killable: string[]; pausable: string[]; participants: string[] },
 ): Fault {
   switch (kind) {
     case "kill":
@@ -86,7 +106,7 @@ function draw(
       };
     case "failpoint": {
       const coordinator = random() < 0.5;
-      const target = coordinator ? "coordinator" : pickFrom(random, t.banks);
+      const target = coordinator ? "coordinator" : pickFrom(random, t.participants);
       const failpoint = pickFrom(
         random,
         coordinator ? COORDINATOR_FAILPOINTS : PARTICIPANT_FAILPOINTS,
@@ -99,7 +119,7 @@ function draw(
       return { kind, atMs, target, failpoint, spec, downMs: between(random, 200, 1500) };
     }
     case "network": {
-      const target = pickFrom(random, t.banks);
+      const target = pickFrom(random, t.participants);
       const which = pickFrom(random, ["drop-reply", "delay", "reset", "refuse"] as const);
       const mode: ProxyMode =
         which === "drop-reply"
