@@ -71,14 +71,15 @@ export class CoordinatorClient {
 
   /** Runs one transaction: committed, aborted (with why) or unknown; throws on a refusal. */
   async run(req: RunRequest): Promise<RunResult> {
-    const idempotencyKey = req.idempotencyKey ?? randomUUID();
+    const keyed = req.idempotent !== false;
+    const idempotencyKey = keyed ? (req.idempotencyKey ?? randomUUID()) : undefined;
     const out: Outgoing = {
       method: "POST",
       url: `${this.base}/v1/transactions`,
       headers: {
         ...this.authHeaders(),
         "content-type": "application/json",
-        "idempotency-key": idempotencyKey,
+        ...(idempotencyKey !== undefined ? { "idempotency-key": idempotencyKey } : {}),
       },
       body: JSON.stringify(bodyOf(req)),
     };
@@ -86,9 +87,9 @@ export class CoordinatorClient {
       this.options.timeoutMs ??
       Math.max(DEFAULTS.timeoutMs, (req.timeoutMs ?? 0) + REPLAY_MARGIN_MS);
     const answer = await exchangeWithRetries(this.dispatcher, out, {
-      ...this.plan(req.deadlineMs, req.retries),
+      ...this.plan(req.deadlineMs, keyed ? req.retries : 0),
       attemptTimeoutMs,
-      idempotencyKey,
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
     });
     return runResultOf(answer, idempotencyKey);
   }

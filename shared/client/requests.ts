@@ -16,6 +16,12 @@ export interface RunRequest {
   maxAttempts?: number;
   /** Sent as Idempotency-Key; a fresh UUID v4 when absent. */
   idempotencyKey?: string;
+  /**
+   * false: no Idempotency-Key is sent, and the run is sent once, never again (a resend without
+   * a key could run it twice). It saves the coordinator the key's durable write in its log: for
+   * measurements, and callers that would not resend anyway. Default true.
+   */
+  idempotent?: boolean;
   /** Overrides the client's `deadlineMs` for this call. */
   deadlineMs?: number;
   /** Overrides the client's `retries` for this call. */

@@ -24,8 +24,11 @@ interface ResultBase {
   participants: ParticipantPart[];
   /** Every attempt the coordinator made, first to last. */
   attempts: Attempt[];
-  /** The Idempotency-Key the run was sent with: sending it again gets this same answer. */
-  idempotencyKey: string;
+  /**
+   * The Idempotency-Key the run was sent with: sending it again gets this same answer
+   * (undefined when the run was sent with `idempotent: false`).
+   */
+  idempotencyKey: string | undefined;
   /** True when the coordinator answered an earlier run of the same key (Idempotent-Replayed). */
   replayed: boolean;
 }
@@ -50,7 +53,11 @@ export interface UnknownResult extends ResultBase {
 
 export type RunResult = CommittedResult | AbortedResult | UnknownResult;
 
-function resultOf(answer: RunAnswer, idempotencyKey: string, replayed: boolean): RunResult {
+function resultOf(
+  answer: RunAnswer,
+  idempotencyKey: string | undefined,
+  replayed: boolean,
+): RunResult {
   const base = {
     txid: answer.txid,
     participants: answer.participants,
@@ -70,7 +77,7 @@ function resultOf(answer: RunAnswer, idempotencyKey: string, replayed: boolean):
 }
 
 /** A run's answer: 200 is a result, and so is a 503 `outcome-unknown`; anything else throws. */
-export function runResultOf(answer: Exchange, idempotencyKey: string): RunResult {
+export function runResultOf(answer: Exchange, idempotencyKey: string | undefined): RunResult {
   const replayed = answer.headers["idempotent-replayed"] === "true";
   if (answer.status === 200 || answer.status === 503) {
     const parsed = runAnswerSchema.safeParse(answer.body);

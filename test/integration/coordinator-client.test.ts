@@ -7,6 +7,7 @@ import { expect } from "chai";
 import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { CoordinatorClient, CoordinatorRequestError } from "../../shared/client/index.js";
 import { account, ledgerOf, openAccount, uniqueAccount } from "../support/bank-client.js";
+import { present } from "../support/answers.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
 
 describe("coordinator client against a real cluster", function () {
@@ -51,7 +52,7 @@ describe("coordinator client against a real cluster", function () {
     const again = await client.run({
       participants: transfer("250"),
       timeoutMs: 5000,
-      idempotencyKey: first.idempotencyKey,
+      idempotencyKey: present(first.idempotencyKey, "the run's key"),
     });
     expect(again.replayed).to.equal(true);
     expect([again.outcome, again.txid]).to.deep.equal([first.outcome, first.txid]);
@@ -81,7 +82,10 @@ describe("coordinator client against a real cluster", function () {
 
     const first = await client.run({ participants: transfer("1") });
     const reused = await client
-      .run({ participants: transfer("2"), idempotencyKey: first.idempotencyKey })
+      .run({
+        participants: transfer("2"),
+        idempotencyKey: present(first.idempotencyKey, "the run's key"),
+      })
       .catch((e: unknown) => e);
     expect(reused).to.be.instanceOf(CoordinatorRequestError);
     if (!(reused instanceof CoordinatorRequestError)) return;

@@ -176,6 +176,19 @@ describe("coordinator client (against a local HTTP server)", function () {
     expect(second.headers["idempotency-key"]).to.equal(first.headers["idempotency-key"]);
   });
 
+  it("idempotent: false sends no key and never resends, even after a 503", async function () {
+    script = (_n, _req, res) => {
+      json(res, 503, { error: { code: "unavailable", message: "down" } });
+    };
+    const e = await rejected(
+      client.run({ participants: PARTS, idempotent: false }),
+      CoordinatorUnavailableError,
+    );
+    expect([e.lastStatus, e.idempotencyKey]).to.deep.equal([503, undefined]);
+    expect(seen).to.have.length(1);
+    expect(seen[0]?.headers).not.to.have.property("idempotency-key");
+  });
+
   it("does not retry a 400: it throws a typed error with the code and field", async function () {
     script = (_n, _req, res) => {
       json(res, 400, {
