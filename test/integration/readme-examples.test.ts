@@ -35,4 +35,30 @@ describe("the README's examples, run as written", function () {
     expect(direct).to.deep.include({ id: "frank-try", balance: "2500" });
     expect((await account(cluster, "bank-a", "erin-try")).balance).to.equal(7500n);
   });
+
+  it("the inventory walk-through: create an item (409 again), an order over two banks and the inventory, one out of stock, the item", async function () {
+    this.timeout(60_000);
+    const run = runReadmeExample("inventory", clusterFilePath(cluster.dir));
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [created, again, openA, openB, order, outOfStock, lamp] = lines;
+    expect(created).to.deep.equal({ id: "lamp-try", stock: 5, sold: 0, version: 0 });
+    expect(again).to.deep.equal({
+      error: { code: "item-exists", message: "item lamp-try already exists" },
+    });
+    expect(openA).to.deep.include({ id: "gina-try", balance: "10000" });
+    expect(openB).to.deep.include({ id: "shop-try", balance: "0" });
+    expect(order).to.deep.include({ outcome: "committed" });
+    expect(outOfStock).to.deep.include({ outcome: "aborted" });
+    const refusal = (outOfStock?.participants as { name: string; reason?: string }[]).find(
+      (p) => p.name === "inventory",
+    );
+    expect(refusal?.reason).to.equal("out-of-stock");
+    expect(lamp).to.deep.equal({ id: "lamp-try", stock: 3, sold: 2, version: 1 });
+    expect((await account(cluster, "bank-a", "gina-try")).balance).to.equal(7000n);
+    expect((await account(cluster, "bank-b", "shop-try")).balance).to.equal(3000n);
+  });
 });
