@@ -9,6 +9,7 @@ import type { CallerKind } from "../shared/auth.js";
 import type { RouteSpec } from "../shared/routes.js";
 import { COORDINATOR_ROUTES } from "../coordinator/routes.js";
 import { BANK_ROUTES } from "../participant/bank/bank-routes.js";
+import { INVENTORY_ROUTES } from "../participant/inventory/inventory-routes.js";
 import { PARTICIPANT_ROUTES } from "../participant/framework/routes.js";
 import { parseArgs, runCli, UsageError } from "./cli-args.js";
 
@@ -30,6 +31,14 @@ const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
     service: "bank participant",
     routes: [
       ...Object.values(BANK_ROUTES),
+      ...Object.values(ADMIN_ROUTES),
+      ...Object.values(ADMIN_RECOVERY_ROUTES),
+    ],
+  },
+  {
+    service: "inventory participant",
+    routes: [
+      ...Object.values(INVENTORY_ROUTES),
       ...Object.values(ADMIN_ROUTES),
       ...Object.values(ADMIN_RECOVERY_ROUTES),
     ],

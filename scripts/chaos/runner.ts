@@ -123,7 +123,7 @@ function drawLoggedSchedule(o: ChaosOptions, cluster: ClusterFile): Fault[] {
     seed: o.seed,
     durationMs: o.durationSeconds * 1000,
     kinds: o.faultKinds,
-    topology: { banks: cluster.banks.map((b) => b.name) },
+    topology: { participants: cluster.participants },
   });
   o.log(`fault schedule of seed ${o.seed}: ${schedule.length} faults`);
   for (const f of schedule)
