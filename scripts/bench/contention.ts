@@ -142,7 +142,7 @@ export async function runContentionCell(p: {
       const { from, to } = pick(p.load, p.banks, zipf);
       const s = monotonicMs();
       const ended = await client
-        .run({ participants: transferOf(from, to) })
+        .run({ participants: transferOf(from, to), idempotent: false })
         .then(outcomeOf, outcomeOfError);
       outcomes.push({ ...ended, latencyMs: monotonicMs() - s });
     }

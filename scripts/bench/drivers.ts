@@ -144,7 +144,8 @@ export function httpTransfer(
       name: leg.bank,
       operations: [operationOf(leg, worker)],
     }));
-    const r = await client.run({ participants });
+    // No Idempotency-Key: the bench measures the protocol's own writes, as it always has.
+    const r = await client.run({ participants, idempotent: false });
     if (r.outcome !== "committed")
       throw new Error(
         `coordinator answered ${r.outcome} ${JSON.stringify(r.outcome === "aborted" ? (r.refusedBy ?? r.reason) : r.reason).slice(0, 300)}`,

@@ -23,7 +23,9 @@ export class KeepAliveJson {
 
   /**
    * The client of the coordinator at `url` with `apiKey`. It sends each request once: a failure
-   * is the cell's error to count, not something to hide behind a retry.
+   * is the cell's error to count, not something to hide behind a retry. (The transactions are
+   * run with `idempotent: false`: an Idempotency-Key is one more durable write in the decision
+   * log per transaction, which the published numbers never included.)
    */
   coordinator(url: string, apiKey: string): CoordinatorClient {
     const key = `${url} ${apiKey}`;
