@@ -61,4 +61,28 @@ describe("the README's examples, run as written", function () {
     expect((await account(cluster, "bank-a", "gina-try")).balance).to.equal(7000n);
     expect((await account(cluster, "bank-b", "shop-try")).balance).to.equal(3000n);
   });
+
+  it("the client library walk-through: a committed run, its record, a refusal with its reason, a 400 naming the field", async function () {
+    this.timeout(60_000);
+    const run = runReadmeExample("client", clusterFilePath(cluster.dir));
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [openA, openB, results, refusal] = lines;
+    expect(openA).to.deep.include({ id: "hana-try", balance: "1000" });
+    expect(openB).to.deep.include({ id: "ivan-try", balance: "0" });
+    expect(results).to.deep.equal({
+      done: "committed",
+      state: "committed",
+      refused: { participant: "bank-a", reason: "insufficient-funds" },
+    });
+    expect(refusal).to.deep.equal({
+      status: 400,
+      code: "invalid-request",
+      field: "body.participants.0.operations.0.amount",
+    });
+    expect((await account(cluster, "bank-b", "ivan-try")).balance).to.equal(400n);
+  });
 });

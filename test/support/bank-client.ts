@@ -240,8 +240,9 @@ export async function withBankDb<T>(
   bank: string,
   work: (db: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const entry = cluster.banks.find((b) => b.name === bank);
-  if (!entry) throw new Error(`no bank ${bank}`);
+  // Any participant's database, banks first (the inventory's too: the name is all it takes).
+  const entry = cluster.participants.find((p) => p.name === bank);
+  if (!entry) throw new Error(`no participant ${bank}`);
   const db = new pg.Client({ connectionString: entry.databaseUrl });
   await db.connect();
   try {
@@ -251,11 +252,11 @@ export async function withBankDb<T>(
   }
 }
 
-/** Prepared transactions left at any bank: after every test this must be zero. */
+/** Prepared transactions left at any participant: after every test this must be zero. */
 export async function preparedLeft(cluster: ClusterFile): Promise<number> {
   let total = 0;
-  for (const bank of cluster.banks) {
-    total += await withBankDb(cluster, bank.name, (db) =>
+  for (const participant of cluster.participants) {
+    total += await withBankDb(cluster, participant.name, (db) =>
       countOf(db, "SELECT count(*) AS n FROM pg_prepared_xacts"),
     );
   }
