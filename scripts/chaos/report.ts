@@ -2,7 +2,7 @@
 import { formatMarkdown } from "../checker/report-format.js";
 import type { Report } from "../checker/invariants.js";
 import type { FaultKind } from "./schedule.js";
-import type { WorkloadResult } from "./workload.js";
+import type { OutcomeCounts, WorkloadResult } from "./workload.js";
 
 export interface ChaosReport {
   ok: boolean;
@@ -12,11 +12,21 @@ export interface ChaosReport {
   faults: { atMs: number; startedAtMs: number; description: string; result: string }[];
   faultsInjected: Record<string, number>;
   transfers: WorkloadResult["transfers"];
+  /** Orders (a payment between two banks and a reserve at an inventory); absent without one. */
+  orders?: WorkloadResult["orders"];
+  /** The items orders reserve and their opening stock (describeShop); absent without orders. */
+  shop?: string;
   consistentReads: WorkloadResult["reads"];
   recoverySeconds: number | null;
   /** Processes that died without the schedule killing them: always a bug. */
   unexpectedExits: string[];
   checker: Report;
+}
+
+/** `12 committed, 3 aborted (1 out of stock), 0 unknown, 2 without an answer`. */
+export function outcomesLine(c: OutcomeCounts & { outOfStock?: number }): string {
+  const outOfStock = c.outOfStock === undefined ? "" : ` (${String(c.outOfStock)} out of stock)`;
+  return `${String(c.committed)} committed, ${String(c.aborted)} aborted${outOfStock}, ${String(c.unknown)} unknown, ${String(c.error)} without an answer`;
 }
 
 export function chaosMarkdown(r: ChaosReport): string {
@@ -29,7 +39,14 @@ export function chaosMarkdown(r: ChaosReport): string {
         .join(", ") || "none"
     }.`,
     "",
-    `Transfers: ${r.transfers.committed} committed, ${r.transfers.aborted} aborted, ${r.transfers.unknown} unknown, ${r.transfers.error} without an answer.`,
+    `Transfers: ${outcomesLine(r.transfers)}.`,
+    r.orders
+      ? `Orders (one request in four: a payment between two banks and a reserve at an inventory; items ${r.shop ?? "?"}): ${outcomesLine(r.orders)}. Aborted orders by reason: ${
+          Object.entries(r.orders.abortReasons)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(", ") || "none"
+        }.`
+      : "Orders: none (no inventory in the cluster).",
     `Consistent reads: ${r.consistentReads.committed} of ${r.consistentReads.attempted} committed (${r.consistentReads.firstTry} at the first try, a read cut by a fault is asked again up to 3 times); ${r.consistentReads.violations.length} saw a wrong total. Failed tries: ${
       Object.entries(r.consistentReads.failures)
         .map(([k, v]) => `${k} ${v}`)
@@ -71,7 +88,8 @@ export function chaosSummary(r: ChaosReport): string {
         .map(([k, n]) => `${k} ${n}`)
         .join(", ") || "none"
     } (${r.faults.length} in all)`,
-    `  transfers: ${r.transfers.committed} committed, ${r.transfers.aborted} aborted, ${r.transfers.unknown} unknown, ${r.transfers.error} without an answer`,
+    `  transfers: ${outcomesLine(r.transfers)}`,
+    ...(r.orders ? [`  orders: ${outcomesLine(r.orders)}`] : []),
     `  consistent reads: ${r.consistentReads.committed}/${r.consistentReads.attempted} committed (${r.consistentReads.firstTry} at the first try), ${r.consistentReads.violations.length} wrong totals`,
     `  recovery after healing: ${r.recoverySeconds === null ? "did not recover" : `${r.recoverySeconds.toFixed(1)} s`}`,
     ...invariants.map((l) => `  ${l}`),

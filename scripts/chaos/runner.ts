@@ -19,7 +19,8 @@ import { isOurProcess, stopProcess } from "../cluster/processes.js";
 import { FaultExecutor } from "./fault-executor.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { seededRandom } from "./prng.js";
-import { chaosMarkdown, type ChaosReport } from "./report.js";
+import { describeShop, stockShop } from "./orders.js";
+import { chaosMarkdown, outcomesLine, type ChaosReport } from "./report.js";
 import { describeFault, drawSchedule, type Fault, type FaultKind } from "./schedule.js";
 import { Workload, type Account } from "./workload.js";
 
@@ -54,6 +55,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const cluster = await startCluster({ dir, banks: o.banks, inventory, env: CHAOS_ENV });
   const proxies = await putProxiesInFront(cluster);
   const accounts = await openAccounts(cluster);
+  const shop = await stockShop(cluster);
   const expectedTotal = OPENING_BALANCE * BigInt(accounts.length);
   const schedule = drawLoggedSchedule(o, cluster);
 
@@ -65,6 +67,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     expectedTotal,
     seededRandom(o.seed ^ 0x5eed),
     o.concurrency,
+    shop,
   );
   const executor = new FaultExecutor(dir, proxies);
   const started = monotonicMs();
@@ -75,9 +78,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   for (const name of await restartUnexpectedlyDead(dir))
     unexpectedExits.push(`${name} (found dead at the end)`);
   const traffic = await workload.stop();
-  o.log(
-    `workload stopped: ${traffic.transfers.committed} committed, ${traffic.transfers.aborted} aborted, ${traffic.transfers.unknown} unknown, ${traffic.transfers.error} without an answer`,
-  );
+  o.log(`workload stopped: transfers ${outcomesLine(traffic.transfers)}`);
+  if (traffic.orders) o.log(`  orders ${outcomesLine(traffic.orders)}`);
 
   o.log("healing: every process running, no failpoint armed, the network whole");
   await heal(dir, o.banks, proxies);
@@ -96,6 +98,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     faults,
     faultsInjected: countBy(schedule.map((f) => f.kind)),
     transfers: traffic.transfers,
+    ...(shop ? { orders: traffic.orders, shop: describeShop(shop) } : {}),
     consistentReads: traffic.reads,
     recoverySeconds,
     unexpectedExits,

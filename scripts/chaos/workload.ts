@@ -1,17 +1,21 @@
 /**
- * The chaos run's client: concurrent transfers between accounts at different banks, plus
- * periodic consistent total reads (2PC read transactions holding FOR SHARE locks until the
- * decision). It records what it was told about every transfer, for the checker's I4.
+ * The chaos run's client: concurrent transfers between accounts at different banks, orders when
+ * the cluster has an inventory (one request in four: a payment between two banks and a reserve
+ * at the inventory, scripts/chaos/orders.ts), plus periodic consistent total reads (2PC read
+ * transactions holding FOR SHARE locks until the decision). It records what it was told about
+ * every transfer and order, for the checker's I4.
  */
 import {
   CoordinatorClient,
   CoordinatorRequestError,
   CoordinatorResponseError,
   CoordinatorUnavailableError,
+  type RunRequest,
   type RunResult,
 } from "../../shared/client/index.js";
 import { sleep } from "../../shared/clock.js";
 import type { ClientEntry } from "../checker/facts.js";
+import { drawOrder, type Shop } from "./orders.js";
 import { pickFrom } from "./prng.js";
 
 export interface Account {
@@ -19,8 +23,20 @@ export interface Account {
   id: string;
 }
 
+/** What the clients were told, by outcome; `error`: no answer (the checker's "error"). */
+export type OutcomeCounts = Record<ClientEntry["outcome"], number>;
+
+/** A client record entry, with what the request was (the checker reads txid and outcome). */
+export type WorkloadEntry = ClientEntry & { kind: "transfer" | "order" };
+
 export interface WorkloadResult {
-  transfers: { committed: number; aborted: number; unknown: number; error: number };
+  transfers: OutcomeCounts;
+  /**
+   * Orders, when the cluster has an inventory (else undefined); outOfStock: of the aborted,
+   * those an inventory refused with `out-of-stock`; abortReasons: the aborted by reason.
+   */
+  orders:
+    (OutcomeCounts & { outOfStock: number; abortReasons: Record<string, number> }) | undefined;
   /**
    * attempted: reads asked for; committed: reads that committed, within at most
    * READ_TRIES tries (a read changes nothing, so a client asks again when one was cut by a
@@ -33,7 +49,7 @@ export interface WorkloadResult {
     violations: string[];
     failures: Record<string, number>;
   };
-  record: ClientEntry[];
+  record: WorkloadEntry[];
 }
 
 /**
@@ -65,6 +81,9 @@ function toldOf(work: Promise<RunResult>): Promise<Told> {
 /** A consistent read cut by a fault (a killed or paused process) is asked again, up to this many times. */
 const READ_TRIES = 3;
 
+/** With an inventory, the share of the workload's requests that are orders. */
+const ORDER_SHARE = 0.25;
+
 export class Workload {
   /** Transfers, with the client's API key. */
   private readonly client: CoordinatorClient;
@@ -80,6 +99,7 @@ export class Workload {
   private readonly loops: Promise<void>[] = [];
   private readonly result: WorkloadResult = {
     transfers: { committed: 0, aborted: 0, unknown: 0, error: 0 },
+    orders: undefined,
     reads: { attempted: 0, committed: 0, firstTry: 0, violations: [], failures: {} },
     record: [],
   };
@@ -94,7 +114,18 @@ export class Workload {
     private readonly expectedTotal: bigint,
     private readonly random: () => number,
     private readonly concurrency: number,
+    /** The inventories and their items: orders are sent only when given. */
+    private readonly shop?: Shop,
   ) {
+    if (shop)
+      this.result.orders = {
+        committed: 0,
+        aborted: 0,
+        unknown: 0,
+        error: 0,
+        outOfStock: 0,
+        abortReasons: {},
+      };
     this.client = new CoordinatorClient({ url: coordinatorUrl, apiKey, ...clientOptions });
     this.operator = new CoordinatorClient({
       url: coordinatorUrl,
@@ -117,29 +148,14 @@ export class Workload {
     return this.result;
   }
 
+  /** Transfers, and orders among them when there is a shop; one request in flight at a time. */
   private async transferLoop(): Promise<void> {
     while (this.running) {
-      const from = pickFrom(this.random, this.accounts);
-      let to = pickFrom(this.random, this.accounts);
-      while (to.bank === from.bank) to = pickFrom(this.random, this.accounts);
-      // A few overdraw on purpose: aborts must be as clean as commits.
-      const amount = this.random() < 0.05 ? 1_000_000_000 : 1 + Math.floor(this.random() * 200);
-      const told = await toldOf(
-        this.client.run({
-          participants: [
-            {
-              name: from.bank,
-              operations: [{ op: "debit", account: from.id, amount: String(amount) }],
-            },
-            {
-              name: to.bank,
-              operations: [{ op: "credit", account: to.id, amount: String(amount) }],
-            },
-          ],
-          timeoutMs: 3000,
-        }),
-      );
-      this.note(told);
+      // Without a shop no draw is spent here, so a seed's transfers are what they were before.
+      const shop = this.shop && this.random() < ORDER_SHARE ? this.shop : undefined;
+      const request = shop ? drawOrder(this.random, this.accounts, shop) : this.drawTransfer();
+      const told = await toldOf(this.client.run(request));
+      this.note(told, shop ? "order" : "transfer");
       // While the coordinator is down every request fails at once; do not spin.
       const failed =
         told.kind === "none" ||
@@ -149,7 +165,28 @@ export class Workload {
     }
   }
 
-  private note(told: Told): void {
+  private drawTransfer(): RunRequest {
+    const from = pickFrom(this.random, this.accounts);
+    let to = pickFrom(this.random, this.accounts);
+    while (to.bank === from.bank) to = pickFrom(this.random, this.accounts);
+    // A few overdraw on purpose: aborts must be as clean as commits.
+    const amount = this.random() < 0.05 ? 1_000_000_000 : 1 + Math.floor(this.random() * 200);
+    return {
+      participants: [
+        {
+          name: from.bank,
+          operations: [{ op: "debit", account: from.id, amount: String(amount) }],
+        },
+        {
+          name: to.bank,
+          operations: [{ op: "credit", account: to.id, amount: String(amount) }],
+        },
+      ],
+      timeoutMs: 3000,
+    };
+  }
+
+  private note(told: Told, kind: WorkloadEntry["kind"]): void {
     // A refusal with outcome "aborted" is one the participant explained; still an abort.
     const answer =
       told.kind === "result"
@@ -157,9 +194,16 @@ export class Workload {
         : told.kind === "refused"
           ? told.error.answer
           : undefined;
-    const kind: ClientEntry["outcome"] = answer?.outcome ?? "error";
-    this.result.transfers[kind] += 1;
-    if (answer) this.result.record.push({ txid: answer.txid, outcome: kind });
+    const outcome: ClientEntry["outcome"] = answer?.outcome ?? "error";
+    const counts = kind === "order" ? this.result.orders : this.result.transfers;
+    if (counts) counts[outcome] += 1;
+    const orders = kind === "order" && outcome === "aborted" ? this.result.orders : undefined;
+    if (orders) {
+      if (told.kind === "result" && isOutOfStock(told)) orders.outOfStock += 1;
+      const why = shortened(whyNot(told));
+      orders.abortReasons[why] = (orders.abortReasons[why] ?? 0) + 1;
+    }
+    if (answer) this.result.record.push({ txid: answer.txid, outcome, kind });
   }
 
   private async readLoop(): Promise<void> {
@@ -185,7 +229,7 @@ export class Workload {
           committed = told.result;
           break;
         }
-        const why = whyNot(told).slice(0, 80);
+        const why = shortened(whyNot(told));
         this.result.reads.failures[why] = (this.result.reads.failures[why] ?? 0) + 1;
         await sleep(200);
       }
@@ -201,6 +245,20 @@ export class Workload {
         );
     }
   }
+}
+
+/** A reason cut to 80 characters for a tally, marked where it was cut. */
+function shortened(why: string): string {
+  return why.length > 80 ? `${why.slice(0, 79)}…` : why;
+}
+
+/** An abort with an inventory's NO vote `out-of-stock` among its votes (a bank's may be too). */
+function isOutOfStock(told: Extract<Told, { kind: "result" }>): boolean {
+  const r = told.result;
+  return (
+    r.outcome === "aborted" &&
+    r.participants.some((p) => p.vote === "no" && p.reason === "out-of-stock")
+  );
 }
 
 /** Why a request did not commit: the abort's reason, the refusal's code, or no answer. */
