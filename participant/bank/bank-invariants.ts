@@ -3,35 +3,17 @@
  * balance is negative, every balance is its opening plus its transfers, and the bank's money
  * totals, which summed over every bank must balance (money moves between banks, never made).
  */
-import type { Pool, PoolClient } from "pg";
+import type { PoolClient } from "pg";
 import type { InvariantCheck } from "../framework/application.js";
+import { verdict } from "../framework/invariant-checks.js";
 
-/** Violations named per check; the rest are counted. */
-const MAX_NAMED = 10;
-
-export async function bankInvariants(pool: Pool): Promise<InvariantCheck[]> {
-  const client = await pool.connect();
-  try {
-    // One snapshot, so balances and the ledger agree with each other.
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const checks = [
-      await noNegativeBalance(client),
-      await ledgerExplainsBalances(client),
-      await moneyTotals(client),
-    ];
-    await client.query("COMMIT");
-    return checks;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
-function named(problems: string[]): string {
-  const more = problems.length > MAX_NAMED ? `; and ${problems.length - MAX_NAMED} more` : "";
-  return `${problems.slice(0, MAX_NAMED).join("; ")}${more}`;
+/** In the framework's one read-only snapshot, so balances and the ledger agree (invariant-checks.ts). */
+export async function bankInvariants(client: PoolClient): Promise<InvariantCheck[]> {
+  return [
+    await noNegativeBalance(client),
+    await ledgerExplainsBalances(client),
+    await moneyTotals(client),
+  ];
 }
 
 async function noNegativeBalance(client: PoolClient): Promise<InvariantCheck> {
@@ -39,14 +21,11 @@ async function noNegativeBalance(client: PoolClient): Promise<InvariantCheck> {
     "SELECT id, balance::text AS balance FROM accounts WHERE balance < 0 ORDER BY id",
   );
   const count = await client.query<{ n: string }>("SELECT count(*)::text AS n FROM accounts");
-  return {
-    name: "no negative balance",
-    holds: rows.length === 0,
-    detail:
-      rows.length === 0
-        ? `${count.rows[0]?.n ?? "0"} accounts`
-        : named(rows.map((r) => `account ${r.id}: balance ${r.balance}`)),
-  };
+  return verdict(
+    "no negative balance",
+    `${count.rows[0]?.n ?? "0"} accounts`,
+    rows.map((r) => `account ${r.id}: balance ${r.balance}`),
+  );
 }
 
 /** Each balance is its opening plus its transfers: the ledger per account sums to the balance. */
@@ -64,14 +43,11 @@ async function ledgerExplainsBalances(client: PoolClient): Promise<InvariantChec
     ...rows.map((r) => `account ${r.id}: balance ${r.balance}, but its ledger sums to ${r.ledger}`),
     ...orphans.rows.map((r) => `ledger entries name account ${r.account}, which does not exist`),
   ];
-  return {
-    name: "ledger explains balances",
-    holds: problems.length === 0,
-    detail:
-      problems.length === 0
-        ? "every balance equals its opening plus its transfers"
-        : named(problems),
-  };
+  return verdict(
+    "ledger explains balances",
+    "every balance equals its opening plus its transfers",
+    problems,
+  );
 }
 
 /** The bank's money: present (its balances) and entered (its openings), for the sum over banks. */

@@ -62,9 +62,10 @@ export interface Application<Ops> {
   /**
    * The application's own invariants, checked over its database at rest (npm run verify, the
    * chaos runner): e.g. money conserved for a bank, stock plus sold conserved for inventory.
-   * Served to the operator at GET /v1/invariants.
+   * Served to the operator at GET /v1/invariants. `db` is one read-only REPEATABLE READ
+   * snapshot, opened by the framework, so all checks of one call see the same state.
    */
-  invariants?(pool: Pool): Promise<InvariantCheck[]>;
+  invariants?(db: PoolClient): Promise<InvariantCheck[]>;
   /**
    * Routes of the application's own (reads, administration), each mounted with
    * shared/routes.ts mountRoute so that it declares who may call it.

@@ -15,6 +15,7 @@ import {
 import { mountRoute } from "../../shared/routes.js";
 import { PARTICIPANT_ROUTES } from "./routes.js";
 import type { Application } from "./application.js";
+import { runInvariants } from "./invariant-checks.js";
 
 /** The application's descriptor: computed once, since an application does not change while it runs. */
 export function descriptorOf<Ops>(
@@ -51,7 +52,7 @@ export function mountDescriptorRoutes<Ops>(
     res.json(descriptor);
   });
   mountRoute(app, auth, PARTICIPANT_ROUTES.invariants, async (_req, res) => {
-    const checks = (await ctx.application.invariants?.(ctx.pool)) ?? [];
+    const checks = await runInvariants(ctx.pool, ctx.application);
     res.json({
       participant: ctx.name,
       application: ctx.application.name,

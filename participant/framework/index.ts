@@ -8,6 +8,7 @@
 export { startParticipant } from "./start.js";
 export type { RunningParticipant, StartParticipantOptions } from "./start.js";
 export { VoteNoError } from "./application.js";
+export { verdict } from "./invariant-checks.js";
 export type { Application, InvariantCheck, LockKey, StatementPlan } from "./application.js";
 export type { Migration } from "./pg-store.js";
 export type { ParticipantEvent, ParticipantObserver } from "./participant-events.js";

@@ -3,39 +3,17 @@
  * stock plus sold of every item equals what was stocked for it, and its movements explain the
  * split; no stock is negative; and the movements agree with the framework's outcome rows.
  */
-import type { Pool, PoolClient } from "pg";
+import type { PoolClient } from "pg";
 import type { InvariantCheck } from "../framework/application.js";
+import { verdict } from "../framework/invariant-checks.js";
 
-/** Violations named per check; the rest are counted. */
-const MAX_NAMED = 10;
-
-export async function inventoryInvariants(pool: Pool): Promise<InvariantCheck[]> {
-  const client = await pool.connect();
-  try {
-    // One snapshot, so items, movements and outcome rows agree with each other.
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const checks = [
-      await stockAccountedFor(client),
-      await noNegativeStock(client),
-      await movementsMatchOutcomes(client),
-    ];
-    await client.query("COMMIT");
-    return checks;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
-function verdict(name: string, checked: string, problems: string[]): InvariantCheck {
-  const more = problems.length > MAX_NAMED ? `; and ${problems.length - MAX_NAMED} more` : "";
-  return {
-    name,
-    holds: problems.length === 0,
-    detail: problems.length === 0 ? checked : `${problems.slice(0, MAX_NAMED).join("; ")}${more}`,
-  };
+/** In the framework's one read-only snapshot, so items, movements and outcome rows agree. */
+export async function inventoryInvariants(client: PoolClient): Promise<InvariantCheck[]> {
+  return [
+    await stockAccountedFor(client),
+    await noNegativeStock(client),
+    await movementsMatchOutcomes(client),
+  ];
 }
 
 async function stockAccountedFor(client: PoolClient): Promise<InvariantCheck> {
