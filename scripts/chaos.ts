@@ -12,7 +12,7 @@ const USAGE = `usage: npm run chaos -- --seed S --duration SECONDS [options]
   --banks N           banks (default 3)
   --inventory N       inventory participants besides the banks (default 1; 0 for banks only):
                       the checker holds them to their own invariants too
-  --concurrency C     transfers in flight (default 8)
+  --concurrency C     requests in flight: transfers, and orders when there is an inventory (default 8)
   --dir D             state folder, wiped first (default .concord/chaos)
   --keep-running      leave the cluster running afterwards
 

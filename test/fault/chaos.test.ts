@@ -30,6 +30,9 @@ describe("chaos (processes killed, paused, failpoints fired and the network brok
         durationSeconds: 60,
         faultKinds: [...FAULT_KINDS],
         banks: 3,
+        // Orders (two banks and the inventory in one transaction) run beside the transfers, and
+        // the inventory's processes and stores are among the fault targets.
+        inventory: 1,
         concurrency: 8,
         dir,
         keepRunning: false,
@@ -38,6 +41,10 @@ describe("chaos (processes killed, paused, failpoints fired and the network brok
       expect(report.ok, chaosSummary(report)).to.equal(true);
       expect(report.faults.length).to.be.greaterThan(5);
       expect(report.transfers.committed).to.be.greaterThan(0);
+      expect(report.orders?.committed ?? 0, "orders committed").to.be.greaterThan(0);
+      expect(report.checker.invariants.map((i) => i.name)).to.include.members([
+        "stock accounted for (inventory)",
+      ]);
       expect(report.checker.summary.prepared).to.equal(0);
       expect(report.recoverySeconds).to.not.equal(null);
       // Under write load a read wins by age (wait-die); what stops one is a fault (a bank paused,
