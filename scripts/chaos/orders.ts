@@ -8,7 +8,7 @@ import axios from "axios";
 import type { RunRequest } from "../../shared/client/index.js";
 import { adminSecretOf, type ClusterFile } from "../cluster/cluster-file.js";
 import { between, pickFrom } from "./prng.js";
-import type { Account } from "./workload.js";
+import type { Account } from "./account.js";
 
 export interface StockedItem {
   id: string;

@@ -15,13 +15,11 @@ import {
 } from "../../shared/client/index.js";
 import { sleep } from "../../shared/clock.js";
 import type { ClientEntry } from "../checker/facts.js";
+import type { Account } from "./account.js";
 import { drawOrder, type Shop } from "./orders.js";
 import { pickFrom } from "./prng.js";
 
-export interface Account {
-  bank: string;
-  id: string;
-}
+export type { Account } from "./account.js";
 
 /** What the clients were told, by outcome; `error`: no answer (the checker's "error"). */
 export type OutcomeCounts = Record<ClientEntry["outcome"], number>;
