@@ -37,6 +37,7 @@ import {
   migrate,
 } from "./pg-store.js";
 import { mountDescriptorRoutes } from "./descriptor-routes.js";
+import { schemaLosses } from "./schema-losses.js";
 import type { ParticipantObserver } from "./participant-events.js";
 import { startRecovery } from "./start-recovery.js";
 import { ParticipantDirectory } from "../../shared/participant-directory.js";
@@ -230,6 +231,12 @@ export async function startParticipant<Ops>(
     await closeStores(stores);
     throw err;
   }
+  const losses = schemaLosses(application.operations);
+  if (losses.length > 0)
+    logger.warn(
+      { application: application.name, at: losses },
+      "the operations schema refines or transforms where JSON Schema cannot say it: the coordinator lets such operations through and this participant refuses them only after the transaction is logged; say it with patterns and bounds instead",
+    );
   const failpoints = configureFailpoints(config, logger);
   const participant = createParticipant(
     config,

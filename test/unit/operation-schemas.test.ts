@@ -6,6 +6,9 @@ import { compileOperationsSchema, describeFailure } from "../../coordinator/sche
 import { bankApplication } from "../../participant/bank/bank-application.js";
 import { BANK_RULES } from "../../participant/bank/bank-operations.js";
 import { descriptorOf } from "../../participant/framework/descriptor-routes.js";
+import { schemaLosses } from "../../participant/framework/schema-losses.js";
+import { inventoryApplication } from "../../participant/inventory/inventory-application.js";
+import { z } from "zod";
 import { lockKeysOf, transactionRefusal } from "../../shared/operation-rules.js";
 import { ParticipantDirectory, readDirectoryFile } from "../../shared/participant-directory.js";
 
@@ -160,5 +163,28 @@ describe("participant directory files", function () {
     expect(directory.secrets.has("bank-b")).to.equal(false);
     expect(directory.find("bank-b")?.url).to.equal("http://b");
     expect(directory.urls.get("bank-a")).to.equal("http://a2");
+  });
+});
+
+describe("what a zod schema says that its JSON Schema cannot", function () {
+  it("finds refinements and transforms, with their paths, and nothing in the reference applications", function () {
+    const op = z.discriminatedUnion("op", [
+      z.object({ op: z.literal("a"), n: z.number().refine((v) => v % 2 === 0) }).strict(),
+      z.object({
+        op: z.literal("b"),
+        s: z
+          .string()
+          .transform((v) => v.trim())
+          .optional(),
+      }),
+    ]);
+    expect(schemaLosses(z.array(op))).to.deep.equal(["[].n", "[].s"]);
+    expect(schemaLosses(z.array(op).refine((l) => l.length < 3))).to.deep.equal([
+      "(the list)",
+      "[].n",
+      "[].s",
+    ]);
+    expect(schemaLosses(bankApplication.operations)).to.deep.equal([]);
+    expect(schemaLosses(inventoryApplication.operations)).to.deep.equal([]);
   });
 });
