@@ -1,5 +1,10 @@
 /** Coordinator process: configuration, the durable-log check, recovery, then the HTTP API. */
-import { checkParticipantSecrets, loadConfig, coordinatorEnvSchema } from "../shared/config.js";
+import {
+  checkParticipantSecrets,
+  coordinatorEnvSchema,
+  loadConfig,
+  missingParticipantsSource,
+} from "../shared/config.js";
 import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { DurableLog } from "../shared/durable-log.js";
 import { COORDINATOR_FAILPOINTS, Failpoints } from "../shared/failpoints.js";
@@ -69,7 +74,7 @@ function openParticipants(config: CoordinatorConfig, logger: Logger) {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(coordinatorEnvSchema);
+  const config = loadConfig(coordinatorEnvSchema, process.env, missingParticipantsSource);
   checkParticipantSecrets(config);
   const logger = createLogger("coordinator", config.CONCORD_LOG_LEVEL);
   const log = await openLog(config, logger);

@@ -27,6 +27,12 @@ interface Entry {
 export class OperationCatalog {
   private readonly entries = new Map<string, Entry>();
   private readonly fetching = new Map<string, Promise<void>>();
+  /**
+   * The hash of a descriptor refused (a schema outside the accepted subset), by participant:
+   * answers naming it do not fetch it again, or every 2PC answer would. The periodic refresh
+   * still asks.
+   */
+  private readonly refused = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -64,7 +70,7 @@ export class OperationCatalog {
   /** A participant's answer named its descriptor: fetch it again if that is a new one. */
   noteHash(name: string, hash: string | undefined): void {
     const known = this.entries.get(name)?.descriptor.hash;
-    if (hash === undefined || hash === known) return;
+    if (hash === undefined || hash === known || hash === this.refused.get(name)) return;
     void this.refresh(name).catch(() => undefined);
   }
 
@@ -113,12 +119,14 @@ export class OperationCatalog {
     try {
       validate = compileOperationsSchema(descriptor.operationsSchema);
     } catch (err) {
+      this.refused.set(name, descriptor.hash);
       this.logger.error(
         { participant: name, err: (err as Error).message },
         "participant's operations schema refused; keeping the one before",
       );
       throw err;
     }
+    this.refused.delete(name);
     this.entries.set(name, { descriptor, validate });
     this.logger.info(
       { participant: name, application: descriptor.application, hash: descriptor.hash },

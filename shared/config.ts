@@ -335,16 +335,17 @@ export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
 export function loadConfig<S extends z.ZodTypeAny>(
   schema: S,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  /** Problems the schema cannot see (a choice between variables), told with its own issues. */
+  moreProblems: (env: Readonly<Record<string, string | undefined>>) => string[] = () => [],
 ): z.infer<S> {
   const parsed = schema.safeParse(env);
   // Told together with the schema's issues, so one start names everything there is to fix.
-  const missing =
-    (schema as z.ZodTypeAny) === coordinatorEnvSchema ? missingParticipantsSource(env) : [];
-  if (!parsed.success || missing.length > 0) {
+  const more = moreProblems(env);
+  if (!parsed.success || more.length > 0) {
     const issues = parsed.success ? [] : parsed.error.issues;
     const lines = [
       ...issues.map((i) => `  ${i.path.join(".")}: ${i.message}`),
-      ...missing.map((m) => `  ${m}`),
+      ...more.map((m) => `  ${m}`),
     ];
     throw new Error(`invalid configuration:\n${lines.join("\n")}`);
   }
@@ -352,7 +353,9 @@ export function loadConfig<S extends z.ZodTypeAny>(
 }
 
 /** The coordinator needs its participants from the environment's pair of lists or from a file. */
-function missingParticipantsSource(env: Readonly<Record<string, string | undefined>>): string[] {
+export function missingParticipantsSource(
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
   if (env.CONCORD_PARTICIPANTS_FILE !== undefined) return [];
   return [
     ...(env.CONCORD_PARTICIPANTS === undefined

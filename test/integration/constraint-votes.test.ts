@@ -18,6 +18,7 @@ import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
 import { raw } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
+import { createScratchDatabase, type ScratchDatabase } from "../support/scratch-database.js";
 
 const kinds = [
   "ok",
@@ -99,6 +100,7 @@ describe("constraint violations are NO votes that name the constraint (real Post
   const database = `concord_cv_${process.pid}`;
   let participant: RunningParticipant | undefined;
   let adminUrl = "";
+  let scratch: ScratchDatabase | undefined;
   const events: ParticipantEvent[] = [];
 
   const send = async (path: string, body: unknown): Promise<AxiosResponse<Answer>> => {
@@ -143,16 +145,8 @@ describe("constraint violations are NO votes that name the constraint (real Post
     this.timeout(180_000);
     const cluster = await sharedCluster();
     const server = cluster.banks[0] as BankEntry;
-    const admin = new pg.Client({ connectionString: server.adminDatabaseUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${database}`);
-    } finally {
-      await admin.end();
-    }
-    const url = new URL(server.adminDatabaseUrl);
-    url.pathname = `/${database}`;
-    adminUrl = url.toString();
+    scratch = await createScratchDatabase(server.adminDatabaseUrl, database);
+    adminUrl = scratch.adminUrl;
     participant = await startParticipant({
       application,
       handleSignals: false,
@@ -179,16 +173,7 @@ describe("constraint violations are NO votes that name the constraint (real Post
   after(async function () {
     this.timeout(60_000);
     await participant?.stop();
-    if (!adminUrl) return;
-    const server = new URL(adminUrl);
-    server.pathname = "/postgres";
-    const admin = new pg.Client({ connectionString: server.toString() });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await scratch?.drop();
   });
 
   const expected: Record<"check" | "unique" | "foreign-key" | "not-null", Answer> = {

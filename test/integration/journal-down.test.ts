@@ -28,6 +28,7 @@ import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
 import { raw } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
+import { createScratchDatabase, type ScratchDatabase } from "../support/scratch-database.js";
 
 const opsSchema = z.array(z.object({ id: z.string().max(40) }).strict()).min(1);
 type Ops = z.infer<typeof opsSchema>;
@@ -101,6 +102,7 @@ describe("the journal's Redis down: 503, and nothing was done (real PostgreSQL a
   const redis = new OwnRedis();
   let participant: RunningParticipant | undefined;
   let adminUrl = "";
+  let scratch: ScratchDatabase | undefined;
 
   const send = async (path: string, body: unknown): Promise<AxiosResponse<Answer>> => {
     const running = participant;
@@ -168,16 +170,8 @@ describe("the journal's Redis down: 503, and nothing was done (real PostgreSQL a
     this.timeout(180_000);
     const cluster = await sharedCluster();
     const server = cluster.banks[0] as BankEntry;
-    const admin = new pg.Client({ connectionString: server.adminDatabaseUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${database}`);
-    } finally {
-      await admin.end();
-    }
-    const url = new URL(server.adminDatabaseUrl);
-    url.pathname = `/${database}`;
-    adminUrl = url.toString();
+    scratch = await createScratchDatabase(server.adminDatabaseUrl, database);
+    adminUrl = scratch.adminUrl;
     await redis.start();
     participant = await startParticipant({
       application,
@@ -207,16 +201,7 @@ describe("the journal's Redis down: 503, and nothing was done (real PostgreSQL a
     this.timeout(60_000);
     await participant?.stop();
     await redis.remove();
-    if (!adminUrl) return;
-    const server = new URL(adminUrl);
-    server.pathname = "/postgres";
-    const admin = new pg.Client({ connectionString: server.toString() });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await scratch?.drop();
   });
 
   it("PREPARE: the YES cannot be journaled, so the transaction is rolled back and votes NO after", async function () {

@@ -9,7 +9,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { inventoryApplication } from "../../participant/inventory/inventory-application.js";
 import { startParticipant, type RunningParticipant } from "../../participant/framework/start.js";
 import { waitUntil } from "../../scripts/cluster/processes.js";
@@ -17,6 +16,7 @@ import { signerFor } from "../../shared/auth.js";
 import { newTxid } from "../../shared/ids.js";
 import { raw } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
+import { createScratchDatabase, type ScratchDatabase } from "../support/scratch-database.js";
 
 describe("peers from a file, reloaded while running", function () {
   this.timeout(120_000);
@@ -25,8 +25,7 @@ describe("peers from a file, reloaded while running", function () {
   const peerSecret = randomBytes(32).toString("hex");
   let dir = "";
   let file = "";
-  let adminUrl = "";
-  let serverAdminUrl = "";
+  let scratch: ScratchDatabase | undefined;
   let participant: RunningParticipant | undefined;
 
   const writePeers = (peers: Record<string, { url: string; secret: string }>) => {
@@ -52,17 +51,7 @@ describe("peers from a file, reloaded while running", function () {
     const cluster = await sharedCluster();
     const server = cluster.participants[0];
     if (!server) throw new Error("the cluster has no participant");
-    serverAdminUrl = server.adminDatabaseUrl;
-    const admin = new pg.Client({ connectionString: serverAdminUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${database}`);
-    } finally {
-      await admin.end();
-    }
-    const url = new URL(serverAdminUrl);
-    url.pathname = `/${database}`;
-    adminUrl = url.toString();
+    scratch = await createScratchDatabase(server.adminDatabaseUrl, database);
     dir = mkdtempSync(join(tmpdir(), "concord-peers-file-"));
     file = join(dir, "peers.json");
     writePeers({});
@@ -73,7 +62,7 @@ describe("peers from a file, reloaded while running", function () {
       config: {
         CONCORD_PARTICIPANT_NAME: name,
         CONCORD_PARTICIPANT_SECRET: randomBytes(32).toString("hex"),
-        CONCORD_DATABASE_URL: adminUrl,
+        CONCORD_DATABASE_URL: scratch.adminUrl,
         CONCORD_REDIS_URL: server.adminRedisUrl,
         CONCORD_PORT: "0",
         CONCORD_PG_POOL_SIZE: "6",
@@ -87,14 +76,7 @@ describe("peers from a file, reloaded while running", function () {
   after(async function () {
     await participant?.stop();
     rmSync(dir, { recursive: true, force: true });
-    if (!serverAdminUrl) return;
-    const admin = new pg.Client({ connectionString: serverAdminUrl });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await scratch?.drop();
   });
 
   it("a peer written into the file may ask; removed, it may not", async function () {

@@ -37,28 +37,6 @@ import {
   type VoteWrite,
 } from "../../participant/framework/participant-core.js";
 import type { Decision, Vote } from "../../shared/messages.js";
-import type { Block } from "./protocol-script.js";
-
-export { rewriteScript } from "./protocol-script.js";
-
-/** Splits a script into blocks like protocol-script.ts, keeping each output line's indentation. */
-export function parseScript(text: string): Block[] {
-  const lines = text.split("\n");
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] ?? "").trim();
-    if (line === "" || line.startsWith("#")) continue;
-    if (lines[i + 1]?.trim() !== "----")
-      throw new Error(`line ${i + 2}: expected ---- after "${line}"`);
-    const out: string[] = [];
-    let j = i + 2;
-    for (; j < lines.length && (lines[j] ?? "").trim() !== ""; j++)
-      out.push((lines[j] ?? "").trimEnd());
-    blocks.push({ command: line, expected: out.join("\n"), line: i + 1 });
-    i = j;
-  }
-  return blocks;
-}
 
 const MESSAGES: readonly Message[] = ["prepare", "one-phase", "commit", "abort", "peer-inquiry"];
 

@@ -6,6 +6,9 @@
  * them, to be reviewed like any other change.
  */
 import { AssertionError } from "node:assert";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect } from "chai";
 import {
   fromLog,
   initialState,
@@ -27,8 +30,11 @@ export interface Block {
   line: number;
 }
 
-/** Splits a script into its blocks: comments (#) and blank lines between blocks are kept aside. */
-export function parseScript(text: string): Block[] {
+/**
+ * Splits a script into its blocks: comments (#) and blank lines between blocks are kept aside.
+ * `keepIndent` keeps each output line's leading spaces (the participant scripts' path trees).
+ */
+export function parseScript(text: string, keepIndent = false): Block[] {
   const lines = text.split("\n");
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -39,7 +45,7 @@ export function parseScript(text: string): Block[] {
     const out: string[] = [];
     let j = i + 2;
     for (; j < lines.length && (lines[j] ?? "").trim() !== ""; j++)
-      out.push((lines[j] ?? "").trim());
+      out.push(keepIndent ? (lines[j] ?? "").trimEnd() : (lines[j] ?? "").trim());
     blocks.push({ command: line, expected: out.join("\n"), line: i + 1 });
     i = j;
   }
@@ -278,4 +284,42 @@ function deepFreeze<T>(value: T): T {
     for (const inner of Object.values(value)) deepFreeze(inner);
   }
   return value;
+}
+
+/**
+ * One test per script file in `dir`, named after the file: every block's output must be what
+ * `run` gives for the file's blocks, in order; with CONCORD_REWRITE_SCRIPTS=1 the file is
+ * rewritten with the actual output instead. A script fails at its first differing block,
+ * naming the file and line.
+ */
+export function itEachScript(
+  dir: string,
+  run: (blocks: Block[]) => string[],
+  keepIndent = false,
+): void {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".txt"))
+    .sort();
+  it("has scripts to run", () => {
+    expect(files.length).to.be.greaterThan(0);
+  });
+  for (const file of files) {
+    const title = file
+      .replace(/\.txt$/, "")
+      .replace(/^\d+-/, "")
+      .replaceAll("-", " ");
+    it(title, () => {
+      const path = join(dir, file);
+      const text = readFileSync(path, "utf8");
+      const blocks = parseScript(text, keepIndent);
+      const outputs = run(blocks);
+      if (process.env.CONCORD_REWRITE_SCRIPTS === "1") {
+        writeFileSync(path, rewriteScript(text, outputs));
+        return;
+      }
+      blocks.forEach((block, i) => {
+        expect(outputs[i], `${file}:${block.line}: ${block.command}`).to.equal(block.expected);
+      });
+    });
+  }
 }
