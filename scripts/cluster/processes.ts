@@ -149,6 +149,32 @@ export async function waitUntil(
   );
 }
 
+/**
+ * Spawns a Concord service and waits until `GET <url>/healthz` answers 200; if it never does (or
+ * exits), stops it and throws with its log's last lines. Returns the pid and how to stop it.
+ */
+export async function spawnHealthy(
+  spec: ProcessSpec,
+  url: string,
+  timeoutMs = 30_000,
+): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const pid = spawnDetached(spec);
+  const stop = async () => {
+    await stopProcess(pid, spec.marker, spec.stopSignal);
+  };
+  try {
+    await waitUntil(spec.name, async () => (await fetch(`${url}/healthz`)).status === 200, {
+      timeoutMs,
+      alive: () => isOurProcess(pid, spec.marker),
+      log: spec.log,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid, stop };
+}
+
 /** Runs a command to completion (as another user if asked) and fails with its output. */
 export function runOrFail(
   command: string,

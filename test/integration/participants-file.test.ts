@@ -14,8 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   freePort,
-  isOurProcess,
-  spawnDetached,
+  spawnHealthy,
   stopProcess,
   waitUntil,
   type ProcessSpec,
@@ -122,13 +121,8 @@ describe("participants from a file, reloaded while running; schemas published by
       marker: `--concord-name=coordinator-file --concord-dir=${dir}`,
       log: join(dir, "coordinator-file.log"),
     };
-    const pid = spawnDetached(spec);
+    const { pid } = await spawnHealthy(spec, `http://127.0.0.1:${port}`);
     coordinator = { pid, spec, url: `http://127.0.0.1:${port}` };
-    await waitUntil(
-      spec.name,
-      async () => (await raw.get(`http://127.0.0.1:${port}/healthz`)).status === 200,
-      { timeoutMs: 30_000, alive: () => isOurProcess(pid, spec.marker), log: spec.log },
-    );
   });
 
   after(async function () {

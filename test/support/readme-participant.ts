@@ -16,6 +16,7 @@ import {
   freePort,
   isOurProcess,
   spawnDetached,
+  spawnHealthy,
   stopProcess,
   waitUntil,
   type ProcessSpec,
@@ -155,21 +156,8 @@ export async function startReadmeParticipant(p: {
     marker: `--concord-name=${p.name}`,
     stopSignal: "SIGTERM",
   };
-  const pid = spawnDetached(spec);
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    await stopProcess(pid, spec.marker, "SIGTERM", 5000);
-  };
-  try {
-    await waitUntil(p.name, async () => (await http.get(`${url}/healthz`)).status === 200, {
-      timeoutMs: 30_000,
-      alive: () => isOurProcess(pid, spec.marker),
-      log: spec.log,
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  const { stop } = await spawnHealthy(spec, url);
   return {
     name: p.name,
     url,

@@ -1,12 +1,5 @@
 /** A second coordinator process on the fault cluster's Redis log, as after a botched failover. */
-import {
-  freePort,
-  spawnDetached,
-  stopProcess,
-  waitUntil,
-  type ProcessSpec,
-} from "../../scripts/cluster/processes.js";
-import { http } from "./bank-client.js";
+import { freePort, spawnHealthy, type ProcessSpec } from "../../scripts/cluster/processes.js";
 import type { FaultHarness } from "./fault-harness.js";
 
 export interface SecondCoordinator {
@@ -32,22 +25,6 @@ export async function startSecondCoordinator(h: FaultHarness): Promise<SecondCoo
     marker: `--concord-name=coordinator-2 --concord-dir=${h.dir}`,
     log: first.log.replace(/coordinator\.log$/, "coordinator-2.log"),
   };
-  const pid = spawnDetached(spec);
-  const stop = async () => {
-    await stopProcess(pid, spec.marker, "SIGTERM");
-  };
-  try {
-    await waitUntil(
-      "coordinator-2",
-      async () => (await http.get(`${url}/healthz`)).status === 200,
-      {
-        timeoutMs: 30_000,
-        log: spec.log,
-      },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  const { stop } = await spawnHealthy(spec, url);
   return { url, stop };
 }
