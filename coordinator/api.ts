@@ -65,7 +65,11 @@ const listQuerySchema = z
 
 /** What a client (by its API key id) may see: its own transactions. Operators see all. */
 function visibleTo(caller: Caller, record: TxRecord): boolean {
-  return caller.kind === "admin" || (caller.kind === "client" && record.client === caller.id);
+  return (
+    caller.kind === "admin" ||
+    caller.kind === "operator" ||
+    (caller.kind === "client" && record.client === caller.id)
+  );
 }
 
 const notFound = (txid: string) =>

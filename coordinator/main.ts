@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     audience: "coordinator",
     apiKeys: config.CONCORD_API_KEYS,
     adminSecret: config.CONCORD_ADMIN_SECRET,
+    operatorSecret: config.CONCORD_OPERATOR_SECRET,
     participantSecrets: directory.secrets,
   });
   const limits = new ClientLimits({

@@ -18,13 +18,13 @@ export const COORDINATOR_ROUTES = {
   list: {
     method: "GET",
     path: "/v1/transactions",
-    callers: ["client", "admin"],
-    summary: "lists transactions, newest first: a client sees its own, the admin all",
+    callers: ["client", "admin", "operator"],
+    summary: "lists transactions, newest first: a client sees its own, the admin and operator all",
   },
   get: {
     method: "GET",
     path: "/v1/transactions/:txid",
-    callers: ["client", "admin"],
+    callers: ["client", "admin", "operator"],
     summary: "one transaction and its events; 404 for another client's",
   },
   decision: {

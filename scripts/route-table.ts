@@ -49,6 +49,7 @@ const CALLER_NAMES: Record<CallerKind, string> = {
   public: "anyone",
   client: "client (API key)",
   admin: "admin (this service's admin secret)",
+  operator: "operator (this service's operator secret)",
   coordinator: "coordinator (signed)",
   participant: "a participant of the transaction (signed)",
   peer: "peer (signed, pair secret)",

@@ -9,7 +9,11 @@
  * The kinds:
  * - `public`: anyone (health checks).
  * - `client`: an API key (coordinator); its id scopes what the client may see.
- * - `admin`: this service's admin secret (operators: failpoints, accounts, all transactions).
+ * - `admin`: this service's admin secret (failpoints, accounts, all transactions).
+ * - `operator`: this service's operator secret (the console, the operator CLI, metrics and the
+ *   operator actions). Distinct from the admin secret and every API key (config.ts refuses a
+ *   service started with two of them equal), so the people who watch and steer need neither the
+ *   failpoints nor a client's key.
  * - `coordinator`: signed by the coordinator with the secret it shares with this participant.
  * - `participant`: signed by a participant with the secret it shares with the coordinator.
  * - `peer`: signed by another participant with the secret this pair of participants shares.
@@ -19,11 +23,15 @@ import type { Request } from "express";
 import { ForbiddenError, UnauthorizedError } from "./errors.js";
 import { ReplayGuard, SIGNATURE_HEADER, signRequest, verifyRequest } from "./request-signing.js";
 
-export type CallerKind = "public" | "client" | "admin" | "coordinator" | "participant" | "peer";
+export type CallerKind =
+  "public" | "client" | "admin" | "operator" | "coordinator" | "participant" | "peer";
 
 export interface Caller {
   kind: CallerKind;
-  /** The API key's id, the signing participant's name, "admin", "coordinator" or "anonymous". */
+  /**
+   * The API key's id, the signing participant's name, "admin", "operator", "coordinator" or
+   * "anonymous".
+   */
   id: string;
 }
 
@@ -43,6 +51,8 @@ export interface Credentials {
   apiKeys?: ReadonlyMap<string, string>;
   /** The operators' bearer secret of this service. */
   adminSecret?: string | undefined;
+  /** The operators' bearer secret of this service: console, CLI, metrics, operator actions. */
+  operatorSecret?: string | undefined;
   /** Participant: the secret it shares with the coordinator (key id "coordinator"). */
   coordinatorSecret?: string;
   /** Coordinator: each participant's secret, by participant name (its key id). */
@@ -67,10 +77,19 @@ function bearerOf(req: Request): string {
 const WHO: Record<CallerKind, string> = {
   public: "anyone",
   client: "clients (Authorization: Bearer <API key>)",
-  admin: "operators (Authorization: Bearer <this service's admin secret, CONCORD_ADMIN_SECRET>)",
+  admin:
+    "administrators (Authorization: Bearer <this service's admin secret, CONCORD_ADMIN_SECRET>)",
+  operator:
+    "operators (Authorization: Bearer <this service's operator secret, CONCORD_OPERATOR_SECRET>)",
   coordinator: "the coordinator (a Concord-Signature request signature)",
   participant: "participants (a Concord-Signature request signature)",
   peer: "peer participants (a Concord-Signature request signature)",
+};
+
+const BEARER_NAME: Partial<Record<CallerKind, string>> = {
+  client: "an API key",
+  admin: "the admin secret",
+  operator: "the operator secret",
 };
 
 export class Authenticator {
@@ -98,13 +117,16 @@ export class Authenticator {
     const admin = this.credentials.adminSecret;
     if (admin !== undefined && admin !== "" && sameSecret(token, admin))
       found ??= { kind: "admin", id: "admin" };
+    const operator = this.credentials.operatorSecret;
+    if (operator !== undefined && operator !== "" && sameSecret(token, operator))
+      found ??= { kind: "operator", id: "operator" };
     if (!found)
       throw new UnauthorizedError(
         `the bearer token is not valid here; this route is for ${allowed.map((k) => WHO[k]).join(" or ")}`,
       );
     if (!allowed.includes(found.kind))
       throw new ForbiddenError(
-        `${found.kind === "client" ? "an API key" : "the admin secret"} cannot call this route; it is for ${allowed.map((k) => WHO[k]).join(" or ")}`,
+        `${BEARER_NAME[found.kind] ?? found.kind} cannot call this route; it is for ${allowed.map((k) => WHO[k]).join(" or ")}`,
       );
     return found;
   }

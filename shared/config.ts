@@ -182,6 +182,8 @@ export const coordinatorEnvSchema = z.object({
     .default(7 * 86400),
   CONCORD_RECOVERY_INTERVAL_MS: ms(50, 600_000, 1000),
   CONCORD_ADMIN_SECRET: z.string().optional(),
+  /** The operators' secret: console, operator CLI, metrics, operator actions (operatorSecretProblems). */
+  CONCORD_OPERATOR_SECRET: secret.optional(),
   /** Failpoints armed at start-up (tests and chaos only): see shared/failpoints.ts. */
   CONCORD_FAILPOINTS: z.string().optional(),
   /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
@@ -300,6 +302,8 @@ export const participantEnvSchema = z.object({
     .max(365 * 86400)
     .default(7 * 86400),
   CONCORD_ADMIN_SECRET: z.string().optional(),
+  /** The operators' secret: console, operator CLI, metrics, operator actions (operatorSecretProblems). */
+  CONCORD_OPERATOR_SECRET: secret.optional(),
   /** Failpoints armed at start-up (tests and chaos only): see shared/failpoints.ts. */
   CONCORD_FAILPOINTS: z.string().optional(),
   /** Mounts the admin API (failpoints); needs CONCORD_ADMIN_SECRET. */
@@ -340,7 +344,7 @@ export function loadConfig<S extends z.ZodTypeAny>(
 ): z.infer<S> {
   const parsed = schema.safeParse(env);
   // Told together with the schema's issues, so one start names everything there is to fix.
-  const more = moreProblems(env);
+  const more = [...operatorSecretProblems(env), ...moreProblems(env)];
   if (!parsed.success || more.length > 0) {
     const issues = parsed.success ? [] : parsed.error.issues;
     const lines = [
@@ -350,6 +354,28 @@ export function loadConfig<S extends z.ZodTypeAny>(
     throw new Error(`invalid configuration:\n${lines.join("\n")}`);
   }
   return parsed.data as z.infer<S>;
+}
+
+/**
+ * The operator secret is a role of its own: equal to the admin secret or to a client's API key, it
+ * would give one holder both roles. Compared as written; the message never shows a secret.
+ */
+export function operatorSecretProblems(
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const operator = env.CONCORD_OPERATOR_SECRET;
+  if (operator === undefined || operator === "") return [];
+  const problems: string[] = [];
+  if (operator === env.CONCORD_ADMIN_SECRET)
+    problems.push(
+      "CONCORD_OPERATOR_SECRET: must differ from CONCORD_ADMIN_SECRET (the two are separate roles)",
+    );
+  const keys = (env.CONCORD_API_KEYS ?? "").split(",").map((item) => item.trim());
+  if (keys.some((item) => item === operator || item.slice(item.indexOf("=") + 1) === operator))
+    problems.push(
+      "CONCORD_OPERATOR_SECRET: must differ from every client API key in CONCORD_API_KEYS",
+    );
+  return problems;
 }
 
 /** The coordinator needs its participants from the environment's pair of lists or from a file. */

@@ -173,6 +173,7 @@ async function serveHttp<Ops>(
     coordinatorSecret: config.CONCORD_PARTICIPANT_SECRET,
     peerSecrets: parts.peers.secrets,
     adminSecret: config.CONCORD_ADMIN_SECRET,
+    operatorSecret: config.CONCORD_OPERATOR_SECRET,
   });
   const { pool, decisionPool, journal } = stores;
   mountDescriptorRoutes(app, auth, { name, application, pool, logger });

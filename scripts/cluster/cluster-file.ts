@@ -67,6 +67,11 @@ export interface ClusterSecrets {
   apiKey: string;
   /** Each service's admin secret, by service name ("coordinator", "bank-a", "inventory", ...). */
   adminSecrets: Record<string, string>;
+  /**
+   * Each service's operator secret (console, operator CLI, metrics), by service name. Absent in a
+   * cluster file written before operators had a role; filled in at the next start.
+   */
+  operatorSecrets: Record<string, string>;
   /** The HMAC secret each participant shares with the coordinator, by participant name. */
   participantSecrets: Record<string, string>;
   /** The HMAC secret each pair of participants shares, by "<name>/<name>" in name order. */
@@ -88,6 +93,16 @@ export function adminSecretOf(cluster: Pick<ClusterFile, "secrets">, service: st
   if (secret === undefined)
     throw new Error(
       `no admin secret for ${service}; known: ${Object.keys(cluster.secrets.adminSecrets).join(", ")}`,
+    );
+  return secret;
+}
+
+/** A service's operator secret; throws for a service the cluster does not have. */
+export function operatorSecretOf(cluster: Pick<ClusterFile, "secrets">, service: string): string {
+  const secret = (cluster.secrets.operatorSecrets as Record<string, string> | undefined)?.[service];
+  if (secret === undefined)
+    throw new Error(
+      `no operator secret for ${service}; start the cluster again (npm run cluster -- start) to make one`,
     );
   return secret;
 }

@@ -248,6 +248,7 @@ function participantSpec(
       CONCORD_REDIS_URL: participant.redisUrl,
       CONCORD_COORDINATOR_URL: coordinatorUrl,
       CONCORD_ADMIN_SECRET: secrets.adminSecrets[name] as string,
+      CONCORD_OPERATOR_SECRET: secrets.operatorSecrets[name] as string,
       CONCORD_PARTICIPANT_SECRET: secrets.participantSecrets[name] as string,
       // Its peers, each with the secret of that pair alone: read again when the file changes.
       CONCORD_PEERS_FILE: peersFilePath(dir, name),
@@ -289,6 +290,7 @@ function coordinatorSpec(
         .map(([id, key]) => `${id}=${key}`)
         .join(","),
       CONCORD_ADMIN_SECRET: secrets.adminSecrets.coordinator as string,
+      CONCORD_OPERATOR_SECRET: secrets.operatorSecrets.coordinator as string,
       ...input.env,
     },
     port: at.port,

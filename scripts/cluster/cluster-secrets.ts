@@ -53,6 +53,9 @@ export function clusterSecrets(
     adminSecrets: Object.fromEntries(
       ["coordinator", ...names].map((s) => [s, keep(old.adminSecrets, s)]),
     ),
+    operatorSecrets: Object.fromEntries(
+      ["coordinator", ...names].map((s) => [s, keep(old.operatorSecrets, s)]),
+    ),
     participantSecrets: Object.fromEntries(names.map((n) => [n, keep(old.participantSecrets, n)])),
     peerSecrets: Object.fromEntries(pairs.map((pair) => [pair, keep(old.peerSecrets, pair)])),
     passwords,

@@ -92,6 +92,7 @@ export function allSecrets(cluster: ClusterFile): string[] {
   return [
     ...Object.values(s.apiKeys),
     ...Object.values(s.adminSecrets),
+    ...Object.values(s.operatorSecrets),
     ...Object.values(s.participantSecrets),
     ...Object.values(s.peerSecrets),
     ...Object.values(s.passwords),

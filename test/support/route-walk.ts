@@ -89,6 +89,16 @@ export function standardCredentials(cluster: ClusterFile, target = "bank-a"): Cr
       only("coordinator", "admin"),
     ),
     bearer(
+      "coordinator operator secret",
+      secret(s.operatorSecrets, "coordinator", "operator secret"),
+      only("coordinator", "operator"),
+    ),
+    bearer(
+      "bank-a operator secret",
+      secret(s.operatorSecrets, "bank-a", "operator secret"),
+      only("bank-a", "operator"),
+    ),
+    bearer(
       "bank-a admin secret",
       secret(s.adminSecrets, "bank-a", "admin secret"),
       only("bank-a", "admin"),

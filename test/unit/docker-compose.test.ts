@@ -59,6 +59,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
   coordinator: [
     "CONCORD_API_KEY",
     "CONCORD_COORDINATOR_ADMIN_SECRET",
+    "CONCORD_COORDINATOR_OPERATOR_SECRET",
     "CONCORD_REDIS_COORDINATOR_PASSWORD",
     "CONCORD_SECRET_BANK_A",
     "CONCORD_SECRET_BANK_B",
@@ -71,6 +72,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_POSTGRES_BANK_A_PASSWORD",
     "CONCORD_REDIS_BANK_A_PASSWORD",
     "CONCORD_BANK_A_ADMIN_SECRET",
+    "CONCORD_BANK_A_OPERATOR_SECRET",
     "CONCORD_SECRET_BANK_A",
     "CONCORD_PEER_SECRET_BANK_A_BANK_B",
     "CONCORD_PEER_SECRET_BANK_A_BANK_C",
@@ -82,6 +84,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_POSTGRES_BANK_B_PASSWORD",
     "CONCORD_REDIS_BANK_B_PASSWORD",
     "CONCORD_BANK_B_ADMIN_SECRET",
+    "CONCORD_BANK_B_OPERATOR_SECRET",
     "CONCORD_SECRET_BANK_B",
     "CONCORD_PEER_SECRET_BANK_A_BANK_B",
     "CONCORD_PEER_SECRET_BANK_B_BANK_C",
@@ -93,6 +96,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_POSTGRES_BANK_C_PASSWORD",
     "CONCORD_REDIS_BANK_C_PASSWORD",
     "CONCORD_BANK_C_ADMIN_SECRET",
+    "CONCORD_BANK_C_OPERATOR_SECRET",
     "CONCORD_SECRET_BANK_C",
     "CONCORD_PEER_SECRET_BANK_A_BANK_C",
     "CONCORD_PEER_SECRET_BANK_B_BANK_C",
@@ -107,6 +111,7 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_POSTGRES_INVENTORY_PASSWORD",
     "CONCORD_REDIS_INVENTORY_PASSWORD",
     "CONCORD_INVENTORY_ADMIN_SECRET",
+    "CONCORD_INVENTORY_OPERATOR_SECRET",
     "CONCORD_SECRET_INVENTORY",
     "CONCORD_PEER_SECRET_BANK_A_INVENTORY",
     "CONCORD_PEER_SECRET_BANK_B_INVENTORY",
@@ -561,6 +566,16 @@ describe("docker-compose.yml", () => {
       variable(name, "CONCORD_ADMIN_SECRET"),
     );
     expect(new Set(secrets).size).to.equal(secrets.length);
+  });
+
+  it("gives the coordinator and every participant its own operator secret, apart from its admin secret", () => {
+    const secrets = [COORDINATOR, ...PARTICIPANTS].map((name) =>
+      variable(name, "CONCORD_OPERATOR_SECRET"),
+    );
+    const admins = [COORDINATOR, ...PARTICIPANTS].map((name) =>
+      variable(name, "CONCORD_ADMIN_SECRET"),
+    );
+    expect(new Set([...secrets, ...admins]).size).to.equal(secrets.length * 2);
   });
 
   it("gives the coordinator one client API key, id client, and a participant secret for exactly its participants", () => {
