@@ -9,6 +9,7 @@ import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { DurableLog } from "../shared/durable-log.js";
 import { COORDINATOR_FAILPOINTS, Failpoints } from "../shared/failpoints.js";
 import { runMain } from "../shared/process-main.js";
+import { drainAndClose, drainOnSignals } from "../shared/drain.js";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger, type Logger } from "../shared/logger.js";
@@ -136,28 +137,26 @@ async function main(): Promise<void> {
     "coordinator listening",
   );
 
-  stopOnSignals(logger, () => {
-    recovery.stop();
-    catalog.stop();
-    directory.stop();
-    server.close();
-    redis.disconnect();
-  });
-}
-
-/** SIGTERM or SIGINT: stop taking work, let go of the log, and exit shortly after. */
-function stopOnSignals(logger: Logger, stop: () => void): void {
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, "shutting down");
-    stop();
-    setTimeout(() => process.exit(0), 200).unref();
-  };
-  process.on("SIGTERM", () => {
-    shutdown("SIGTERM");
-  });
-  process.on("SIGINT", () => {
-    shutdown("SIGINT");
-  });
+  // ---- drain on SIGTERM/SIGINT (shared/drain.ts) ----
+  drainOnSignals(logger, () =>
+    drainAndClose({
+      app,
+      server,
+      logger,
+      timeoutMs: config.CONCORD_DRAIN_TIMEOUT_MS,
+      stopBackground: () => {
+        recovery.stop();
+        catalog.stop();
+        directory.stop();
+      },
+      // A client waits for its transaction's phase 2 too: the engine's runs end after it.
+      busy: () => [...engine.active],
+      leftTo:
+        "recovery (they are in the decision log: another coordinator on it, or the next start, finishes them)",
+      closeStores: () => redis.quit().then(() => undefined),
+    }),
+  );
+  // ---- end drain ----
 }
 
 runMain("coordinator", main);

@@ -219,6 +219,7 @@ describe("route authorization: every route, credential and spelling", function (
       baseUrl: cluster.coordinator.url,
       probes: probesFor(COORDINATOR_ROUTES, {
         health: { handlerStatuses: [200] },
+        ready: { handlerStatuses: [200] },
         // Refused by the body's schema before anything is logged.
         run: { body: {}, handlerStatuses: [400] },
         list: { handlerStatuses: [200] },
@@ -238,6 +239,7 @@ describe("route authorization: every route, credential and spelling", function (
       probes: [
         ...probesFor(PARTICIPANT_ROUTES, {
           health: { handlerStatuses: [200] },
+          ready: { handlerStatuses: [200] },
           // Empty bodies lack the operations: 400 before anything executes.
           prepare: { params: txid, body: {}, handlerStatuses: [400] },
           onePhase: { params: txid, body: {}, handlerStatuses: [400] },
@@ -271,6 +273,7 @@ describe("route authorization: every route, credential and spelling", function (
         // The framework's routes, answered as at bank-a: the same inputs, the same statuses.
         ...probesFor(PARTICIPANT_ROUTES, {
           health: { handlerStatuses: [200] },
+          ready: { handlerStatuses: [200] },
           prepare: { params: txid, body: {}, handlerStatuses: [400] },
           onePhase: { params: txid, body: {}, handlerStatuses: [400] },
           commit: { params: txid, body: {}, handlerStatuses: [409] },
