@@ -25,6 +25,9 @@ const ALWAYS_ANSWERED = new Set(["/healthz", "/readyz", "/metrics"]);
 /** How often the drain looks whether the work it waits for is done. */
 const POLL_MS = 25;
 
+/** After the listener closes, how long requests already on open connections may still be refused. */
+const CONNECTION_GRACE_MS = 500;
+
 /** The longest the stores may take to close after the drain: a stuck pool must not keep us up. */
 const CLOSE_STORES_MS = 5000;
 
@@ -95,6 +98,29 @@ export class Drain {
       const left = { requests: this.owed.size, busy: [...busy()] };
       if ((left.requests === 0 && left.busy.length === 0) || monotonicMs() >= until) return left;
       await sleep(Math.min(POLL_MS, Math.max(1, until - monotonicMs())));
+    }
+  }
+
+  /**
+   * Waits (at most `graceMs`) until the server holds no connection but those of answers still
+   * owed, closing idle ones.
+   */
+  async letConnectionsEnd(graceMs: number): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    const until = monotonicMs() + graceMs;
+    const count = () =>
+      new Promise<number>((resolve) => {
+        server.getConnections((err, n) => {
+          resolve(err ? 0 : n);
+        });
+      });
+    while (monotonicMs() < until) {
+      server.closeIdleConnections();
+      // Connections carrying an accepted request still running (the bound was reached) are not
+      // waited for: only those that may carry a request not yet refused.
+      if ((await count()) <= this.owed.size) return;
+      await sleep(POLL_MS);
     }
   }
 
@@ -177,7 +203,14 @@ export async function drainAndClose(plan: DrainPlan): Promise<void> {
     "draining: new requests get 503, accepted ones finish",
   );
   const left = await drain.settle(plan.timeoutMs, plan.busy);
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const closed = new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
+  // No new connections from here. A request already on its way down an open one still gets its
+  // 503 `draining` (which closes that connection) rather than a reset, for a short while.
+  await drain.letConnectionsEnd(CONNECTION_GRACE_MS);
   server.closeAllConnections();
   await closed;
   const durationMs = drain.elapsedMs();
@@ -190,7 +223,9 @@ export async function drainAndClose(plan: DrainPlan): Promise<void> {
     );
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => resolve("late"), CLOSE_STORES_MS).unref();
+    timer = setTimeout(() => {
+      resolve("late");
+    }, CLOSE_STORES_MS).unref();
   });
   const closing = plan.closeStores().then(() => "closed" as const);
   if ((await Promise.race([closing, late])) === "late")

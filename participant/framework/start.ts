@@ -54,7 +54,7 @@ export interface StartParticipantOptions<Ops> {
   config?: Readonly<Record<string, string | undefined>>;
   /** The environment read under `config` (default process.env; `{}` reads nothing from it). */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Stop on SIGTERM and SIGINT (default true); without it, call `stop()` yourself. */
+  /** Drain and exit 0 on SIGTERM and SIGINT (default true); without it, call `stop()` yourself. */
   handleSignals?: boolean;
   /**
    * Told of every 2PC message handled, after its answer: vote or acknowledgement, reason,
@@ -69,7 +69,10 @@ export interface RunningParticipant {
   url: string;
   server: Server;
   logger: Logger;
-  /** Stops recovery and the server, then closes the stores. */
+  /**
+   * Drains (shared/drain.ts): new requests get 503 `draining`, accepted ones finish within
+   * CONCORD_DRAIN_TIMEOUT_MS, recovery stops; then the server and the stores close.
+   */
   stop(): Promise<void>;
 }
 

@@ -145,6 +145,8 @@ describe("a series while draining (coordinator/series.ts)", function () {
       },
     } as unknown as Engine;
   }
+  // Neither test sends an Idempotency-Key nor reaches a second attempt: the log is never used.
+  const unusedLog = Object.create(null) as DurableLog;
   const input = {
     participants: [{ name: "bank-a", operations: [] }],
     timeoutMs: 60_000,
@@ -156,7 +158,7 @@ describe("a series while draining (coordinator/series.ts)", function () {
     const result = await runSeries(
       {
         engine: conflictEngine(calls),
-        log: {} as DurableLog,
+        log: unusedLog,
         logger: silent,
         draining: () => true,
       },
@@ -174,7 +176,7 @@ describe("a series while draining (coordinator/series.ts)", function () {
     const result = await runSeries(
       {
         engine: conflictEngine(calls),
-        log: {} as DurableLog,
+        log: unusedLog,
         logger: silent,
         // Not draining before the pause, draining after it.
         draining: () => ++asked > 1,
