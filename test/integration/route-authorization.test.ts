@@ -177,6 +177,7 @@ describe("route authorization: every route, credential and spelling", function (
       );
     expect(callers(COORDINATOR_ROUTES)).to.deep.equal({
       "GET /healthz": ["public"],
+      "GET /readyz": ["public"],
       "POST /v1/transactions": ["admin", "client"],
       "GET /v1/transactions": ["admin", "client"],
       "GET /v1/transactions/:txid": ["admin", "client"],
@@ -184,6 +185,7 @@ describe("route authorization: every route, credential and spelling", function (
     });
     expect(callers(PARTICIPANT_ROUTES)).to.deep.equal({
       "GET /healthz": ["public"],
+      "GET /readyz": ["public"],
       "POST /v1/2pc/:txid/prepare": ["coordinator"],
       "POST /v1/2pc/:txid/one-phase": ["coordinator"],
       "POST /v1/2pc/:txid/commit": ["coordinator"],
