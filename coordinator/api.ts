@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from "../shared/errors.js";
 import { parseWith } from "../shared/http-server.js";
+import { drainOf, readiness } from "../shared/drain.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import {
@@ -79,16 +80,21 @@ const notFound = (txid: string) =>
 
 export function mountApi(app: Express, deps: ApiDeps): void {
   mountRoute(app, deps.auth, R.health, async (_req, res) => {
-    try {
-      await deps.log.redis.ping();
+    if (await logAnswers(deps)) {
       res.json({ status: "ok", role: "coordinator" });
-    } catch {
+    } else {
       res.status(503).json({
         status: "unavailable",
         role: "coordinator",
         error: { code: "unavailable", message: "the decision log (Redis) is unreachable" },
       });
     }
+  });
+
+  // Ready: healthy and not stopping (shared/drain.ts). What a load balancer routes by.
+  mountRoute(app, deps.auth, R.ready, async (req, res) => {
+    const { status, body } = readiness(req.app, await logAnswers(deps), "coordinator");
+    res.status(status).json(body);
   });
 
   mountRoute(app, deps.auth, R.run, async (req, res, caller) => {
@@ -143,6 +149,15 @@ export function mountApi(app: Express, deps: ApiDeps): void {
     const decision = await withRedis(() => decisionFor(deps.engine, txid, caller.id));
     res.json({ txid, decision });
   });
+}
+
+async function logAnswers(deps: ApiDeps): Promise<boolean> {
+  try {
+    await deps.log.redis.ping();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -251,7 +266,13 @@ async function runTransaction(
   let result: SeriesResult;
   try {
     result = await runSeries(
-      { engine: deps.engine, log: deps.log, logger: deps.logger, hotKeys: deps.hotKeys },
+      {
+        engine: deps.engine,
+        log: deps.log,
+        logger: deps.logger,
+        hotKeys: deps.hotKeys,
+        draining: () => drainOf(res.app).draining,
+      },
       {
         participants: body.participants,
         keys: body.participants.flatMap((p) => {

@@ -9,6 +9,8 @@ import { mountAdminRoutes } from "../shared/admin-routes.js";
 import { DurableLog } from "../shared/durable-log.js";
 import { COORDINATOR_FAILPOINTS, Failpoints } from "../shared/failpoints.js";
 import { runMain } from "../shared/process-main.js";
+import { drainAndClose, drainOnSignals, type DrainPlan } from "../shared/drain.js";
+import type { Redis } from "ioredis";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
 import { createLogger, type Logger } from "../shared/logger.js";
@@ -136,28 +138,37 @@ async function main(): Promise<void> {
     "coordinator listening",
   );
 
-  stopOnSignals(logger, () => {
-    recovery.stop();
-    catalog.stop();
-    directory.stop();
-    server.close();
-    redis.disconnect();
-  });
+  // ---- drain on SIGTERM/SIGINT (shared/drain.ts) ----
+  const background = [recovery, catalog, directory];
+  drainOnSignals(logger, () =>
+    drainAndClose(drainPlan(config, { app, server, logger, engine, redis }, background)),
+  );
+  // ---- end drain ----
 }
 
-/** SIGTERM or SIGINT: stop taking work, let go of the log, and exit shortly after. */
-function stopOnSignals(logger: Logger, stop: () => void): void {
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, "shutting down");
-    stop();
-    setTimeout(() => process.exit(0), 200).unref();
+/**
+ * How the coordinator drains: besides the requests, it waits for the transactions its engine
+ * drives (a client waits for phase 2 too); at the bound they are in the decision log, for
+ * recovery. The log closes last.
+ */
+function drainPlan(
+  config: CoordinatorConfig,
+  parts: Pick<DrainPlan, "app" | "server" | "logger"> & { engine: Engine; redis: Redis },
+  background: { stop(): void }[],
+): DrainPlan {
+  return {
+    app: parts.app,
+    server: parts.server,
+    logger: parts.logger,
+    timeoutMs: config.CONCORD_DRAIN_TIMEOUT_MS,
+    stopBackground: () => {
+      for (const b of background) b.stop();
+    },
+    busy: () => [...parts.engine.active],
+    leftTo:
+      "recovery (they are in the decision log: another coordinator on it, or the next start, finishes them)",
+    closeStores: () => parts.redis.quit().then(() => undefined),
   };
-  process.on("SIGTERM", () => {
-    shutdown("SIGTERM");
-  });
-  process.on("SIGINT", () => {
-    shutdown("SIGINT");
-  });
 }
 
 runMain("coordinator", main);

@@ -8,6 +8,12 @@ export const COORDINATOR_ROUTES = {
     callers: ["public"],
     summary: "200 when the decision log answers",
   },
+  ready: {
+    method: "GET",
+    path: "/readyz",
+    callers: ["public"],
+    summary: "200 when healthy and taking requests; 503 while stopping (drain) or the log is down",
+  },
   run: {
     method: "POST",
     path: "/v1/transactions",

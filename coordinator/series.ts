@@ -93,14 +93,35 @@ export async function runSeries(deps: SeriesDeps, input: SeriesInput): Promise<S
       return finish(deps, input, attempts, result);
     }
     const cause = result.abortCause;
-    deps.logger.debug({ txid, series: first, attempt, cause, delayMs: next.delayMs }, "retrying");
     last = result;
     if (cause?.reason === "conflict") {
       ordered = true;
       if (cause.key) deps.hotKeys?.noteConflict(cause.participant, cause.key, monotonicMs());
     }
-    await sleep(next.delayMs);
+    // Stopping (drain): no new attempt, before the pause nor after it.
+    if (deps.draining?.() !== true) {
+      deps.logger.debug({ txid, series: first, attempt, cause, delayMs: next.delayMs }, "retrying");
+      await sleep(next.delayMs);
+    }
+    if (deps.draining?.() === true) {
+      deps.logger.info({ txid, series: first, attempts: attempt }, "not retried: draining");
+      return finish(deps, input, attempts, notRetried(result));
+    }
   }
+}
+
+/**
+ * The answer of a series the coordinator stops retrying because it is stopping: a new attempt
+ * could outlast the drain bound. The last attempt aborted for certain, and the reason says so.
+ */
+function notRetried(result: TransactionResult): TransactionResult {
+  const why = result.abortCause
+    ? `${result.abortCause.participant}: ${result.abortCause.reason}`
+    : (result.reason ?? "aborted");
+  return {
+    ...result,
+    reason: `${why}; not retried: the coordinator is stopping (drain). Send the request again with a new Idempotency-Key, to another instance or later`,
+  };
 }
 
 interface SeriesDeps {
@@ -109,6 +130,8 @@ interface SeriesDeps {
   logger: Logger;
   hotKeys?: HotKeys;
   random?: () => number;
+  /** True once the coordinator is stopping: a series then makes no new attempt (shared/drain.ts). */
+  draining?: () => boolean;
 }
 
 /**

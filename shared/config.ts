@@ -154,6 +154,8 @@ const serverLimits = {
   CONCORD_MAX_CONNECTIONS: z.coerce.number().int().min(16).max(100_000).default(1024),
   /** Longest time to receive a whole request (headers and body): slow senders are cut off. */
   CONCORD_REQUEST_TIMEOUT_MS: ms(500, 600_000, 10_000),
+  /** On SIGTERM: how long accepted requests may take to finish before the rest goes to recovery. */
+  CONCORD_DRAIN_TIMEOUT_MS: ms(0, 600_000, 10_000),
 };
 
 export const coordinatorEnvSchema = z.object({

@@ -189,6 +189,15 @@ export class UnavailableError extends ConcordError {
 }
 
 /**
+ * A request that arrived after the service began to stop (shared/drain.ts): refused before any
+ * handler ran, so nothing was done and the same request may be sent again anywhere.
+ */
+export class DrainingError extends ConcordError {
+  readonly code = "draining";
+  readonly httpStatus = 503;
+}
+
+/**
  * Thrown at start-up when a store is configured so that it could lose what we write to it.
  * Not an HTTP error: the process stops with this message.
  */

@@ -14,6 +14,7 @@ import type { RawBodyRequest } from "./auth.js";
 import type { Logger } from "./logger.js";
 import { LIMITS } from "./messages.js";
 import { assertNoForbiddenKeys } from "./safe-json.js";
+import { installDrain } from "./drain.js";
 
 /** An express app with the routing and JSON body rules every Concord service shares. */
 export function createApp(): Express {
@@ -26,6 +27,8 @@ export function createApp(): Express {
   // `use`, which creates the router with these settings.
   app.set("case sensitive routing", true);
   app.set("strict routing", true);
+  // First of all: once the service is stopping, new requests are refused before anything runs.
+  installDrain(app);
   app.use((req, _res, next) => {
     // A body that is not JSON is refused rather than parsed as nothing: the client must learn
     // that its request was not understood.

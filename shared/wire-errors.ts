@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   "unsupported-media-type": "the body is not UTF-8 JSON",
   "too-many-requests": "the client is over one of its limits",
   unavailable: "a store or a service cannot be reached now; nothing was done",
+  draining: "the service is stopping (drain): nothing was done; retry on another instance or later",
   internal: "a bug; see the service's log",
   // A business rule refused the request before anything was logged (422; the code names it).
   unbalanced: "a transaction's debits and credits differ",

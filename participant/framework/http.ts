@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { Authenticator } from "../../shared/auth.js";
 import type { DurableLog } from "../../shared/durable-log.js";
 import { mountRoute } from "../../shared/routes.js";
+import { readiness } from "../../shared/drain.js";
 import { PARTICIPANT_ROUTES as R } from "./routes.js";
 import { ValidationError } from "../../shared/errors.js";
 import { NDJSON } from "../../shared/http-client.js";
@@ -144,6 +145,13 @@ export function mountTwoPhaseRoutes<Ops>(
   mountRoute(app, auth, R.health, async (_req, res) => {
     const { ok, body } = await checkHealth(participant.name, deps);
     res.status(ok ? 200 : 503).json(body);
+  });
+
+  // Ready: healthy and not stopping (shared/drain.ts). What a load balancer routes by.
+  mountRoute(app, auth, R.ready, async (req, res) => {
+    const { ok } = await checkHealth(participant.name, deps);
+    const { status, body } = readiness(req.app, ok, "participant");
+    res.status(status).json(body);
   });
 
   // One route per message, and a batch route that carries several; both run the same handler.

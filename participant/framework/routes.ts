@@ -8,6 +8,12 @@ export const PARTICIPANT_ROUTES = {
     callers: ["public"],
     summary: "200 when PostgreSQL and the journal answer",
   },
+  ready: {
+    method: "GET",
+    path: "/readyz",
+    callers: ["public"],
+    summary: "200 when healthy and taking requests; 503 while stopping (drain) or a store is down",
+  },
   prepare: {
     method: "POST",
     path: "/v1/2pc/:txid/prepare",

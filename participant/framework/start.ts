@@ -7,6 +7,7 @@
  * forever), peers for cooperative termination, and shutdown.
  */
 import type { Server } from "node:http";
+import type { Express } from "express";
 import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
 import type pg from "pg";
@@ -18,6 +19,7 @@ import {
 } from "../../shared/config.js";
 import { DurableLog } from "../../shared/durable-log.js";
 import { createApp, finishApp, listen } from "../../shared/http-server.js";
+import { drainAndClose, drainOnSignals } from "../../shared/drain.js";
 import { createLogger, type Logger } from "../../shared/logger.js";
 import {
   connectRedis,
@@ -52,7 +54,7 @@ export interface StartParticipantOptions<Ops> {
   config?: Readonly<Record<string, string | undefined>>;
   /** The environment read under `config` (default process.env; `{}` reads nothing from it). */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Stop on SIGTERM and SIGINT (default true); without it, call `stop()` yourself. */
+  /** Drain and exit 0 on SIGTERM and SIGINT (default true); without it, call `stop()` yourself. */
   handleSignals?: boolean;
   /**
    * Told of every 2PC message handled, after its answer: vote or acknowledgement, reason,
@@ -67,7 +69,10 @@ export interface RunningParticipant {
   url: string;
   server: Server;
   logger: Logger;
-  /** Stops recovery and the server, then closes the stores. */
+  /**
+   * Drains (shared/drain.ts): new requests get 503 `draining`, accepted ones finish within
+   * CONCORD_DRAIN_TIMEOUT_MS, recovery stops; then the server and the stores close.
+   */
   stop(): Promise<void>;
 }
 
@@ -162,7 +167,7 @@ async function serveHttp<Ops>(
     peers: ParticipantDirectory;
   },
   recoveryPasses: () => number,
-): Promise<Server> {
+): Promise<{ server: Server; app: Express }> {
   const { stores, participant, application, failpoints, logger } = parts;
   const name = config.CONCORD_PARTICIPANT_NAME;
   const app = createApp();
@@ -190,22 +195,7 @@ async function serveHttp<Ops>(
     { host: config.CONCORD_HOST, port: config.CONCORD_PORT, application: application.name },
     "participant listening",
   );
-  return server;
-}
-
-/** On SIGTERM or SIGINT: stop, then exit. */
-function exitOnSignals(stop: () => Promise<void>, logger: Logger): void {
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, "shutting down");
-    void stop().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.once("SIGTERM", () => {
-    shutdown("SIGTERM");
-  });
-  process.once("SIGINT", () => {
-    shutdown("SIGINT");
-  });
+  return { server, app };
 }
 
 /**
@@ -252,22 +242,27 @@ export async function startParticipant<Ops>(
       ? ParticipantDirectory.fromMaps(config.CONCORD_PEERS, config.CONCORD_PEER_SECRETS)
       : ParticipantDirectory.watching(config.CONCORD_PEERS_FILE, "peers", logger);
   const parts = { stores, participant, application, failpoints, logger, peers };
-  const server = await serveHttp(config, parts, () => recovery.passes);
+  const { server, app } = await serveHttp(config, parts, () => recovery.passes);
   // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
   const recovery = startRecovery(config, { ...parts, journal: stores.journal });
+  // ---- drain (shared/drain.ts): stop() and SIGTERM/SIGINT ----
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
-      recovery.stop();
-      peers.stop();
-      await new Promise<void>((resolve) =>
-        server.close(() => {
-          resolve();
-        }),
-      );
-      await closeStores(stores);
-    })());
-  if (options.handleSignals ?? true) exitOnSignals(stop, logger);
+    (stopping ??= drainAndClose({
+      app,
+      server,
+      logger,
+      timeoutMs: config.CONCORD_DRAIN_TIMEOUT_MS,
+      stopBackground: () => {
+        recovery.stop();
+        peers.stop();
+      },
+      leftTo:
+        "recovery (a transaction prepared here stays prepared in PostgreSQL; this participant's recovery resolves it at its next start)",
+      closeStores: () => closeStores(stores),
+    }));
+  if (options.handleSignals ?? true) drainOnSignals(logger, stop);
+  // ---- end drain ----
   const address = server.address() as AddressInfo;
   return { name, url: `http://${config.CONCORD_HOST}:${address.port}`, server, logger, stop };
 }

@@ -177,6 +177,7 @@ describe("route authorization: every route, credential and spelling", function (
       );
     expect(callers(COORDINATOR_ROUTES)).to.deep.equal({
       "GET /healthz": ["public"],
+      "GET /readyz": ["public"],
       "POST /v1/transactions": ["admin", "client"],
       "GET /v1/transactions": ["admin", "client"],
       "GET /v1/transactions/:txid": ["admin", "client"],
@@ -184,6 +185,7 @@ describe("route authorization: every route, credential and spelling", function (
     });
     expect(callers(PARTICIPANT_ROUTES)).to.deep.equal({
       "GET /healthz": ["public"],
+      "GET /readyz": ["public"],
       "POST /v1/2pc/:txid/prepare": ["coordinator"],
       "POST /v1/2pc/:txid/one-phase": ["coordinator"],
       "POST /v1/2pc/:txid/commit": ["coordinator"],
@@ -219,6 +221,7 @@ describe("route authorization: every route, credential and spelling", function (
       baseUrl: cluster.coordinator.url,
       probes: probesFor(COORDINATOR_ROUTES, {
         health: { handlerStatuses: [200] },
+        ready: { handlerStatuses: [200] },
         // Refused by the body's schema before anything is logged.
         run: { body: {}, handlerStatuses: [400] },
         list: { handlerStatuses: [200] },
@@ -238,6 +241,7 @@ describe("route authorization: every route, credential and spelling", function (
       probes: [
         ...probesFor(PARTICIPANT_ROUTES, {
           health: { handlerStatuses: [200] },
+          ready: { handlerStatuses: [200] },
           // Empty bodies lack the operations: 400 before anything executes.
           prepare: { params: txid, body: {}, handlerStatuses: [400] },
           onePhase: { params: txid, body: {}, handlerStatuses: [400] },
@@ -271,6 +275,7 @@ describe("route authorization: every route, credential and spelling", function (
         // The framework's routes, answered as at bank-a: the same inputs, the same statuses.
         ...probesFor(PARTICIPANT_ROUTES, {
           health: { handlerStatuses: [200] },
+          ready: { handlerStatuses: [200] },
           prepare: { params: txid, body: {}, handlerStatuses: [400] },
           onePhase: { params: txid, body: {}, handlerStatuses: [400] },
           commit: { params: txid, body: {}, handlerStatuses: [409] },

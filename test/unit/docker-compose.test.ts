@@ -296,6 +296,19 @@ describe("docker-compose.yml", () => {
     expect(Object.keys(compose.services)).to.include.members(expected);
   });
 
+  it("gives every Concord service a stop_grace_period longer than its drain bound, so SIGKILL never cuts a drain", () => {
+    for (const name of [COORDINATOR, ...PARTICIPANTS]) {
+      const grace = (service(name) as { stop_grace_period?: unknown }).stop_grace_period;
+      const match = typeof grace === "string" ? /^(\d+)s$/.exec(grace) : null;
+      expect(match, `${name}: stop_grace_period in seconds, e.g. 15s`).to.not.equal(null);
+      const schema = name === COORDINATOR ? coordinatorEnvSchema : participantEnvSchema;
+      const drainMs = schema.shape.CONCORD_DRAIN_TIMEOUT_MS.parse(
+        environmentOf(name).CONCORD_DRAIN_TIMEOUT_MS,
+      );
+      expect(Number(match?.[1]) * 1000, name).to.be.greaterThan(drainMs);
+    }
+  });
+
   it("sets on the coordinator only variables its schema defines, and every variable it requires", () => {
     expectEnvironmentMatches(COORDINATOR, coordinatorEnvSchema);
   });
