@@ -11,6 +11,7 @@ import { COORDINATOR_FAILPOINTS, Failpoints } from "../shared/failpoints.js";
 import { runMain } from "../shared/process-main.js";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
+import { mountOpenApi } from "../shared/openapi.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import {
   connectRedis,
@@ -120,6 +121,8 @@ async function main(): Promise<void> {
     maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
   });
+  // OpenAPI: after every other route (it is built per request, so later ones are in it too).
+  mountOpenApi(app, auth, { title: "Concord coordinator" });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,
