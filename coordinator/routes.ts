@@ -27,7 +27,10 @@ export const COORDINATOR_ROUTES = {
     summary: "200 when the decision log answers",
     responses: {
       200: { description: "the decision log answers", schema: healthAnswerSchema },
-      503: { description: "the decision log (Redis) is unreachable", schema: unhealthyAnswerSchema },
+      503: {
+        description: "the decision log (Redis) is unreachable",
+        schema: unhealthyAnswerSchema,
+      },
     },
   },
   run: {
@@ -46,7 +49,10 @@ export const COORDINATOR_ROUTES = {
       400: refusal("a malformed request or operation (error.field names it); nothing was logged"),
       409: { description: "an Idempotency-Key reused with another body", schema: wireErrorSchema },
       422: refusal("a rule refused it (unbalanced, an unknown account): error.code names it"),
-      429: { description: "over one of this client's limits; see Retry-After", schema: wireErrorSchema },
+      429: {
+        description: "over one of this client's limits; see Retry-After",
+        schema: wireErrorSchema,
+      },
       503: refusal("outcome unknown (recovery finishes it), or the decision log is unreachable"),
     },
   },

@@ -33,7 +33,9 @@ export const ADMIN_ROUTES = {
     callers: ["admin"],
     summary: "the failpoints and how each is armed",
     onlyWhen,
-    responses: { 200: { description: "every failpoint of this service", schema: failpointListSchema } },
+    responses: {
+      200: { description: "every failpoint of this service", schema: failpointListSchema },
+    },
   },
   armFailpoint: {
     method: "PUT",

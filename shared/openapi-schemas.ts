@@ -27,7 +27,7 @@ export const ERROR_BODY_REF = { $ref: "#/components/schemas/ErrorBody" } as cons
  * becomes 50), an answer as produced.
  */
 export function jsonSchemaOf(schema: z.ZodTypeAny, io: "input" | "output"): JsonSchema {
-  const out = zodToJsonSchema(schema, {
+  const out = zodToJsonSchema(schema as z.ZodType, {
     target: "jsonSchema2019-09",
     $refStrategy: "none",
     // A strict object refuses unknown fields (additionalProperties: false); a plain one ignores
@@ -77,6 +77,7 @@ export function componentSchemas(operations: JsonSchema | undefined): Record<str
 }
 
 function withoutDialect(schema: JsonSchema): JsonSchema {
-  const { $schema: _dialect, ...rest } = schema;
+  const rest = { ...schema };
+  delete rest.$schema;
   return rest;
 }

@@ -79,7 +79,10 @@ export function buildOpenApi(app: Express, options: OpenApiOptions): OpenApiDocu
     // Relative: the document is served by the service it describes, at whatever address.
     servers: [{ url: "/" }],
     paths,
-    components: { schemas: componentSchemas(options.operations), securitySchemes: SECURITY_SCHEMES },
+    components: {
+      schemas: componentSchemas(options.operations),
+      securitySchemes: SECURITY_SCHEMES,
+    },
   };
 }
 
@@ -136,11 +139,12 @@ function undeclaredOperation(method: string, path: string): Operation {
 }
 
 function parametersOf(spec: RouteSpec): JsonSchema[] {
-  const query = Object.entries(spec.query?.shape ?? {}).map(([name, schema]) => ({
+  const shape = (spec.query?.shape ?? {}) as Record<string, z.ZodTypeAny>;
+  const query = Object.entries(shape).map(([name, schema]) => ({
     name,
     in: "query",
-    required: !(schema as z.ZodTypeAny).isOptional(),
-    schema: jsonSchemaOf(present(schema as z.ZodTypeAny), "input"),
+    required: !schema.isOptional(),
+    schema: jsonSchemaOf(present(schema), "input"),
   }));
   const headers = Object.entries(spec.headers ?? {}).map(([name, schema]) => ({
     name,
@@ -183,7 +187,11 @@ function responsesOf(spec: RouteSpec): Record<string, JsonSchema> {
     out[status] = {
       description: r.description,
       ...(r.schema
-        ? { content: { [r.contentType ?? "application/json"]: { schema: jsonSchemaOf(r.schema, "output") } } }
+        ? {
+            content: {
+              [r.contentType ?? "application/json"]: { schema: jsonSchemaOf(r.schema, "output") },
+            },
+          }
         : {}),
     };
   }
@@ -192,7 +200,9 @@ function responsesOf(spec: RouteSpec): Record<string, JsonSchema> {
     out["400"] ??= errorResponse("invalid-request: error.field names what does not match");
   if (!spec.callers.includes("public")) {
     out["401"] ??= errorResponse("unauthorized: no valid credential for this route");
-    out["403"] ??= errorResponse("forbidden: a valid credential of a kind this route does not take");
+    out["403"] ??= errorResponse(
+      "forbidden: a valid credential of a kind this route does not take",
+    );
   }
   out.default = errorResponse("any other error (shared/wire-errors.ts lists the codes)");
   return out;
@@ -213,7 +223,9 @@ function pathParams(path: string): string[] {
 
 function operationIdOf(method: string, path: string): string {
   const words = path.split(/[^A-Za-z0-9]+/).filter((w) => w !== "");
-  return [method.toLowerCase(), ...words.map((w) => w[0]?.toUpperCase() + w.slice(1))].join("");
+  return [method.toLowerCase(), ...words.map((w) => w.charAt(0).toUpperCase() + w.slice(1))].join(
+    "",
+  );
 }
 
 /** The routes express itself would route to: every `app.METHOD(path)`, however it was mounted. */

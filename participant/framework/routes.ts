@@ -135,7 +135,9 @@ export const PARTICIPANT_ROUTES = {
     callers: ["coordinator", "peer", "admin"],
     summary: "what this participant knows of a txid: prepared, outcome, journal",
     params,
-    responses: { 200: { description: "PostgreSQL's and the journal's view", schema: statusAnswerSchema } },
+    responses: {
+      200: { description: "PostgreSQL's and the journal's view", schema: statusAnswerSchema },
+    },
   },
   descriptor: {
     method: "GET",
@@ -150,6 +152,8 @@ export const PARTICIPANT_ROUTES = {
     path: "/v1/invariants",
     callers: ["admin"],
     summary: "the application's invariant checks over its database (meant for a cluster at rest)",
-    responses: { 200: { description: "each check and whether it holds", schema: invariantsAnswerSchema } },
+    responses: {
+      200: { description: "each check and whether it holds", schema: invariantsAnswerSchema },
+    },
   },
 } as const satisfies Record<string, RouteSpec>;

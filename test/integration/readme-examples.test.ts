@@ -26,7 +26,7 @@ describe("the README's examples, run as written", function () {
   }
 
   async function expectDocumented(calls: CurlCall[]): Promise<void> {
-    expect(calls, "no curl call recorded").to.not.be.empty;
+    expect(calls.length, "no curl call recorded").to.be.greaterThan(0);
     expect(await undocumentedCalls(calls)).to.deep.equal([]);
   }
 

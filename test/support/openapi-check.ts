@@ -110,8 +110,8 @@ export function responseSchemaOf(op: Json, status: number): Json | undefined {
 /** Everything wrong with a document; empty when nothing is. */
 export function documentProblems(doc: OpenApiDoc): string[] {
   const problems: string[] = [];
-  if (doc.openapi !== "3.1.0") problems.push(`openapi is ${String(doc.openapi)}, not 3.1.0`);
-  if (typeof doc.info.title !== "string" || !/^\d+\.\d+\.\d+/.test(String(doc.info.version)))
+  if (doc.openapi !== "3.1.0") problems.push(`openapi is ${doc.openapi}, not 3.1.0`);
+  if (typeof doc.info.title !== "string" || !/^\d+\.\d+\.\d+/.test(doc.info.version))
     problems.push("info needs a title and the package's version");
   const validator = new DocValidator(doc);
   for (const { method, template, op } of operationsOf(doc))

@@ -37,7 +37,14 @@ const ROUTES = {
     callers: ["coordinator", "admin"],
     summary: "one thing",
     params: { txid: txidSchema },
-    query: z.object({ limit: z.string().regex(/^[0-9]+$/).optional() }).strict(),
+    query: z
+      .object({
+        limit: z
+          .string()
+          .regex(/^[0-9]+$/)
+          .optional(),
+      })
+      .strict(),
     responses: { 200: { description: "the thing", schema: thingSchema } },
   },
   health: {
@@ -144,7 +151,13 @@ describe("OpenAPI documents (shared/openapi.ts)", () => {
     });
 
     it("hold recorded calls and their answers to it, naming each mismatch", async () => {
-      const call = (method: string, path: string, data: unknown, status: number, body: unknown) => ({
+      const call = (
+        method: string,
+        path: string,
+        data: unknown,
+        status: number,
+        body: unknown,
+      ) => ({
         method,
         url: `${url}${path}`,
         headers: [],
@@ -154,7 +167,9 @@ describe("OpenAPI documents (shared/openapi.ts)", () => {
       });
       const problems = await undocumentedCalls([
         call("POST", "/v1/things", { id: "a", size: 2 }, 201, { id: "a", size: 2 }),
-        call("POST", "/v1/things", { id: "taken", size: 2 }, 409, { error: { code: "x", message: "m" } }),
+        call("POST", "/v1/things", { id: "taken", size: 2 }, 409, {
+          error: { code: "x", message: "m" },
+        }),
         call("GET", "/healthz?limit=5", undefined, 200, { status: "ok" }),
         call("POST", "/v1/things", { id: "b", size: 0, extra: 1 }, 201, { id: "b", size: "0" }),
         call("DELETE", "/v1/things", undefined, 404, {}),
@@ -217,7 +232,8 @@ describe("the README's curl commands", () => {
       );
       if (!route) return [`${call.method} ${call.path}: no service mounts it`];
       if (call.data === undefined) return [];
-      if (!route.body) return [`${call.method} ${call.path}: sends a body the route names no schema for`];
+      if (!route.body)
+        return [`${call.method} ${call.path}: sends a body the route names no schema for`];
       const parsed = route.body.safeParse(JSON.parse(call.data));
       return parsed.success ? [] : [`${call.method} ${call.path}: ${parsed.error.message}`];
     });
