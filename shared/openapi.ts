@@ -45,8 +45,10 @@ export type OpenApiDocument = Record<string, unknown> & {
 };
 type Operation = Record<string, unknown>;
 
-/** Mounts `GET /openapi.json`. Mount it last (after the app's other routes) for tidiness; the
- *  document is built per request, so routes mounted later are in it anyway. */
+/**
+ * Mounts `GET /openapi.json`. Mount it after the app's other routes, for tidiness: the document
+ * is rebuilt whenever the app has more routes, so routes mounted later are in it anyway.
+ */
 export function mountOpenApi(app: Express, auth: Authenticator, options: OpenApiOptions): void {
   let cached: { key: string; doc: OpenApiDocument } | undefined;
   mountRoute(app, auth, OPENAPI_ROUTES.document, (_req, res) => {
