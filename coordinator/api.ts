@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Express, Response } from "express";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Authenticator, Caller } from "../shared/auth.js";
 import type { DurableLog, LogEvent, TxRecord } from "../shared/durable-log.js";
 import { TxExistsError } from "../shared/durable-log.js";
@@ -21,12 +21,7 @@ import { parseWith } from "../shared/http-server.js";
 import { drainOf, readiness } from "../shared/drain.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
-import {
-  idempotencyKeySchema,
-  queryInt,
-  transactionRequestSchema,
-  txidSchema,
-} from "../shared/messages.js";
+import type { transactionRequestSchema } from "../shared/messages.js";
 import { mountRoute } from "../shared/routes.js";
 import type { ClientLimits } from "./client-limits.js";
 import type { HotKeys } from "./hot-keys.js";
@@ -54,15 +49,6 @@ export interface ApiDeps {
   /** Attempts a request gets when it does not say (`retry.maxAttempts`). */
   defaultMaxAttempts: number;
 }
-
-const listQuerySchema = z
-  .object({
-    state: z
-      .enum(["preparing", "committing", "aborting", "committed", "aborted", "active", "finished"])
-      .optional(),
-    limit: queryInt(1, 500, 50),
-  })
-  .strict();
 
 /** What a client (by its API key id) may see: its own transactions. Operators see all. */
 function visibleTo(caller: Caller, record: TxRecord): boolean {
@@ -99,12 +85,12 @@ export function mountApi(app: Express, deps: ApiDeps): void {
 
   mountRoute(app, deps.auth, R.run, async (req, res, caller) => {
     deps.limits.admitRequest(caller);
-    const body = parseWith(transactionRequestSchema, req.body, "body");
+    const body = parseWith(R.run.body, req.body, "body");
     const keyHeader = req.header("idempotency-key");
     const idempotencyKey =
       keyHeader === undefined
         ? undefined
-        : parseWith(idempotencyKeySchema, keyHeader, "header.Idempotency-Key");
+        : parseWith(R.run.headers["Idempotency-Key"], keyHeader, "header.Idempotency-Key");
     const timeoutMs = await checkRequest(deps, body, caller);
 
     // Held until the client has its answer: the transaction's locks are then released or being
@@ -122,7 +108,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
 
   mountRoute(app, deps.auth, R.list, async (req, res, caller) => {
     deps.limits.admitRequest(caller);
-    const q = parseWith(listQuerySchema, req.query, "query");
+    const q = parseWith(R.list.query, req.query, "query");
     const records = await withRedis(() =>
       caller.kind === "client"
         ? listClientTransactions(deps.log, caller.id, q.state, q.limit)
@@ -133,7 +119,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
 
   mountRoute(app, deps.auth, R.get, async (req, res, caller) => {
     deps.limits.admitRequest(caller);
-    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
+    const txid = parseWith(R.get.params.txid, req.params.txid, "params.txid");
     const [record, events] = await withRedis(() =>
       Promise.all([deps.log.get(txid), deps.log.events(txid)]),
     );
@@ -145,7 +131,7 @@ export function mountApi(app: Express, deps: ApiDeps): void {
   // A participant in doubt asks here. An unknown txid is presumed aborted, and that answer is
   // written to the register first, so it can never later become a COMMIT.
   mountRoute(app, deps.auth, R.decision, async (req, res, caller) => {
-    const txid = parseWith(txidSchema, req.params.txid, "params.txid");
+    const txid = parseWith(R.decision.params.txid, req.params.txid, "params.txid");
     const decision = await withRedis(() => decisionFor(deps.engine, txid, caller.id));
     res.json({ txid, decision });
   });

@@ -13,6 +13,7 @@ import { drainAndClose, drainOnSignals, type DrainPlan } from "../shared/drain.j
 import type { Redis } from "ioredis";
 import { createHttpClient } from "../shared/http-client.js";
 import { createApp, finishApp, listen } from "../shared/http-server.js";
+import { mountOpenApi } from "../shared/openapi.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import {
   connectRedis,
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
     maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
   });
+  // OpenAPI: after every other route (it is built per request, so later ones are in it too).
+  mountOpenApi(app, auth, { title: "Concord coordinator" });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,

@@ -4,6 +4,7 @@
  * of this service: a failpoint can crash the process.
  */
 import type { Express } from "express";
+import { z } from "zod";
 import type { Authenticator } from "./auth.js";
 import { ValidationError } from "./errors.js";
 import { failpointSpecSchema, type Failpoints } from "./failpoints.js";
@@ -12,6 +13,19 @@ import { mountRoute, type RouteSpec } from "./routes.js";
 
 const onlyWhen = "CONCORD_ADMIN_ENDPOINTS=true";
 
+const armedSchema = z.object({ name: z.string(), spec: failpointSpecSchema });
+const failpointListSchema = z.object({
+  failpoints: z.array(
+    z.object({
+      name: z.string(),
+      spec: failpointSpecSchema.nullable(),
+      remaining: z.number().int().nullable(),
+      fired: z.number().int(),
+      finished: z.number().int(),
+    }),
+  ),
+});
+
 export const ADMIN_ROUTES = {
   listFailpoints: {
     method: "GET",
@@ -19,6 +33,9 @@ export const ADMIN_ROUTES = {
     callers: ["admin"],
     summary: "the failpoints and how each is armed",
     onlyWhen,
+    responses: {
+      200: { description: "every failpoint of this service", schema: failpointListSchema },
+    },
   },
   armFailpoint: {
     method: "PUT",
@@ -26,6 +43,8 @@ export const ADMIN_ROUTES = {
     callers: ["admin"],
     summary: "arms a failpoint",
     onlyWhen,
+    body: failpointSpecSchema,
+    responses: { 200: { description: "armed", schema: armedSchema } },
   },
   disarmFailpoint: {
     method: "DELETE",
@@ -33,6 +52,12 @@ export const ADMIN_ROUTES = {
     callers: ["admin"],
     summary: "disarms a failpoint",
     onlyWhen,
+    responses: {
+      200: {
+        description: "disarmed",
+        schema: z.object({ name: z.string(), spec: z.null() }),
+      },
+    },
   },
 } as const satisfies Record<string, RouteSpec>;
 
@@ -48,6 +73,9 @@ export const ADMIN_RECOVERY_ROUTES = {
     callers: ["admin"],
     summary: "how many recovery passes have finished since start-up",
     onlyWhen,
+    responses: {
+      200: { description: "passes so far", schema: z.object({ passes: z.number().int() }) },
+    },
   },
 } as const satisfies Record<string, RouteSpec>;
 
@@ -69,7 +97,7 @@ export function mountAdminRoutes(
   });
 
   mountRoute(app, auth, ADMIN_ROUTES.armFailpoint, (req, res) => {
-    const spec = parseWith(failpointSpecSchema, req.body, "body");
+    const spec = parseWith(ADMIN_ROUTES.armFailpoint.body, req.body, "body");
     try {
       failpoints.set(String(req.params.name), spec);
     } catch (err) {

@@ -11,13 +11,14 @@
  * that walks every route with every credential and many spellings.
  */
 import type { Express, NextFunction, Request, RequestHandler, Response } from "express";
+import type { z } from "zod";
 import type { Authenticator, Caller, CallerKind } from "./auth.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 export interface RouteSpec {
   readonly method: HttpMethod;
-  /** An express path: literal segments and `:params`, nothing else. */
+  /** An express path: literal segments (letters, digits, `-`, `.`) and `:params`, nothing else. */
   readonly path: string;
   /** Who may call it; `public` alone means anyone. */
   readonly callers: readonly CallerKind[];
@@ -25,6 +26,32 @@ export interface RouteSpec {
   readonly summary: string;
   /** When the route exists only under a setting, that setting. */
   readonly onlyWhen?: string;
+  /*
+   * The schemas below are the very objects the handler parses with (`parseWith`), so the OpenAPI
+   * document (openapi.ts) says what the service checks, not what someone remembered to write.
+   */
+  /** The JSON body; a route that takes one must name it (a test refuses a POST or PUT without). */
+  readonly body?: z.ZodTypeAny;
+  /** The query string: an object schema whose fields are the parameters. */
+  readonly query?: z.AnyZodObject;
+  /** The path's `:params`, by name (a param not listed is documented as a plain string). */
+  readonly params?: Readonly<Record<string, z.ZodTypeAny>>;
+  /** Optional request headers the handler checks when present, by name. */
+  readonly headers?: Readonly<Record<string, z.ZodTypeAny>>;
+  /**
+   * Answers by status: at least the success. Errors not listed are documented as the common
+   * error body (`{error: {code, message, field?}}`).
+   */
+  readonly responses?: Readonly<Record<number, ResponseSpec>>;
+}
+
+/** One documented answer. */
+export interface ResponseSpec {
+  readonly description: string;
+  /** Its body; none for an answer without one. */
+  readonly schema?: z.ZodTypeAny;
+  /** Default application/json. */
+  readonly contentType?: string;
 }
 
 /** A route handler: the caller has been authenticated and authorized for this route. */
@@ -32,6 +59,11 @@ export type RouteHandler = (req: Request, res: Response, caller: Caller) => Prom
 
 /** The routes mounted on each app so far: a route mounted twice would be shadowed unnoticed. */
 const mounted = new WeakMap<Express, RouteSpec[]>();
+
+/** The specs mounted on `app` so far, in mounting order (what the OpenAPI document lists). */
+export function mountedRoutes(app: Express): readonly RouteSpec[] {
+  return mounted.get(app) ?? [];
+}
 
 /**
  * Mounts `handler` at `spec` behind the caller check. Express 5 forwards a rejected promise to the
@@ -45,7 +77,8 @@ export function mountRoute(
 ): void {
   if (spec.callers.length === 0)
     throw new Error(`route ${spec.method} ${spec.path} names no caller`);
-  if (!/^(\/(:?[a-z0-9][a-z0-9-]*))+$/.test(spec.path) && spec.path !== "/")
+  // Literal segments may hold a dot after their first character (`/openapi.json`); parameters not.
+  if (!/^(\/(:[a-z0-9][a-z0-9-]*|[a-z0-9][a-z0-9.-]*))+$/.test(spec.path) && spec.path !== "/")
     throw new Error(`route path ${spec.path} is not plain`);
   const list = mounted.get(app) ?? [];
   if (list.some((r) => r.method === spec.method && r.path === spec.path))

@@ -8,6 +8,7 @@ import { AccountExistsError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { queryInt, txidSchema } from "../../shared/messages.js";
+import { wireErrorSchema } from "../../shared/wire-errors.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
 import { accountIdSchema, openAccountSchema } from "./bank-operations.js";
 
@@ -20,6 +21,28 @@ const ledgerQuerySchema = z
   })
   .strict();
 
+const accountAnswerSchema = z.object({
+  id: accountIdSchema,
+  balance: z.string().regex(/^-?[0-9]+$/),
+  version: z.number().int(),
+});
+const accountsAnswerSchema = z.object({
+  accounts: z.array(accountAnswerSchema),
+  total: z.string().regex(/^-?[0-9]+$/),
+  count: z.number().int(),
+});
+const ledgerAnswerSchema = z.object({
+  entries: z.array(
+    z.object({
+      txid: txidSchema.nullable(),
+      account: accountIdSchema,
+      delta: z.string().regex(/^-?[0-9]+$/),
+      kind: z.string(),
+      at: z.string().datetime(),
+    }),
+  ),
+});
+
 /**
  * Balances and the ledger are the bank's business, and opening an account with a balance creates
  * money: every route is for this bank's operators (its own admin secret) only.
@@ -30,24 +53,38 @@ export const BANK_ROUTES = {
     path: "/v1/accounts",
     callers: ["admin"],
     summary: "all accounts and the bank's total",
+    query: listQuerySchema,
+    responses: { 200: { description: "the accounts, by id", schema: accountsAnswerSchema } },
   },
   getAccount: {
     method: "GET",
     path: "/v1/accounts/:id",
     callers: ["admin"],
     summary: "one account's balance and version",
+    params: { id: accountIdSchema },
+    responses: {
+      200: { description: "the account", schema: accountAnswerSchema },
+      404: { description: "no such account", schema: wireErrorSchema },
+    },
   },
   openAccount: {
     method: "POST",
     path: "/v1/accounts",
     callers: ["admin"],
     summary: "opens and funds an account: how money enters",
+    body: openAccountSchema,
+    responses: {
+      201: { description: "opened, with its 'open' ledger entry", schema: accountAnswerSchema },
+      409: { description: "account-exists: the id is taken", schema: wireErrorSchema },
+    },
   },
   ledger: {
     method: "GET",
     path: "/v1/ledger",
     callers: ["admin"],
     summary: "ledger entries, newest first",
+    query: ledgerQuerySchema,
+    responses: { 200: { description: "newest first", schema: ledgerAnswerSchema } },
   },
 } as const satisfies Record<string, RouteSpec>;
 
@@ -58,7 +95,7 @@ export function mountBankRoutes(
   const { pool, auth } = ctx;
 
   mountRoute(app, auth, BANK_ROUTES.listAccounts, async (req, res) => {
-    const q = parseWith(listQuerySchema, req.query, "query");
+    const q = parseWith(BANK_ROUTES.listAccounts.query, req.query, "query");
     const { rows } = await pool.query<{ id: string; balance: string; version: string }>(
       "SELECT id, balance::text AS balance, version::text AS version FROM accounts ORDER BY id LIMIT $1",
       [q.limit],
@@ -74,7 +111,7 @@ export function mountBankRoutes(
   });
 
   mountRoute(app, auth, BANK_ROUTES.getAccount, async (req, res) => {
-    const id = parseWith(accountIdSchema, req.params.id, "params.id");
+    const id = parseWith(BANK_ROUTES.getAccount.params.id, req.params.id, "params.id");
     const { rows } = await pool.query<{ balance: string; version: string }>(
       "SELECT balance::text AS balance, version::text AS version FROM accounts WHERE id = $1",
       [id],
@@ -88,14 +125,14 @@ export function mountBankRoutes(
   // administrator's act, and leaves an 'open' ledger entry so that balances always equal the sum
   // of their ledger.
   mountRoute(app, auth, BANK_ROUTES.openAccount, async (req, res) => {
-    const body = parseWith(openAccountSchema, req.body, "body");
+    const body = parseWith(BANK_ROUTES.openAccount.body, req.body, "body");
     await insertFundedAccount(pool, body.id, body.balance);
     ctx.logger.info({ account: body.id, balance: body.balance }, "account opened");
     res.status(201).json({ id: body.id, balance: body.balance, version: 0 });
   });
 
   mountRoute(app, auth, BANK_ROUTES.ledger, async (req, res) => {
-    const q = parseWith(ledgerQuerySchema, req.query, "query");
+    const q = parseWith(BANK_ROUTES.ledger.query, req.query, "query");
     res.json({ entries: await readLedger(pool, q) });
   });
 }

@@ -13,6 +13,7 @@ import {
   type ParticipantDescriptor,
 } from "../../shared/participant-descriptor.js";
 import { mountRoute } from "../../shared/routes.js";
+import type { OpenApiOptions } from "../../shared/openapi.js";
 import { PARTICIPANT_ROUTES } from "./routes.js";
 import type { Application } from "./application.js";
 import { runInvariants } from "./invariant-checks.js";
@@ -35,6 +36,14 @@ export function descriptorOf<Ops>(
     operationsSchema: schema,
     rules: application.rules,
   });
+}
+
+/** What the participant's OpenAPI document says of it: its operations are its application's. */
+export function openApiOptions<Ops>(name: string, application: Application<Ops>): OpenApiOptions {
+  return {
+    title: `Concord participant ${name} (${application.name})`,
+    operations: descriptorOf(name, application).operationsSchema,
+  };
 }
 
 export function mountDescriptorRoutes<Ops>(

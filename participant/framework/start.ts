@@ -38,7 +38,8 @@ import {
   FRAMEWORK_MIGRATIONS,
   migrate,
 } from "./pg-store.js";
-import { mountDescriptorRoutes } from "./descriptor-routes.js";
+import { mountDescriptorRoutes, openApiOptions } from "./descriptor-routes.js";
+import { mountOpenApi } from "../../shared/openapi.js";
 import { schemaLosses } from "./schema-losses.js";
 import type { ParticipantObserver } from "./participant-events.js";
 import { startRecovery } from "./start-recovery.js";
@@ -186,6 +187,8 @@ async function serveHttp<Ops>(
   application.mountRoutes?.(app, { pool, logger, auth });
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, recoveryPasses);
+  // OpenAPI: after every other route (it is built per request, so later ones are in it too).
+  mountOpenApi(app, auth, openApiOptions(name, application));
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,

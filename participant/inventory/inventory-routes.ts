@@ -7,11 +7,24 @@ import { ItemExistsError, NotFoundError } from "../../shared/errors.js";
 import { parseWith } from "../../shared/http-server.js";
 import type { Logger } from "../../shared/logger.js";
 import { queryInt } from "../../shared/messages.js";
+import { wireErrorSchema } from "../../shared/wire-errors.js";
 import { mountRoute, type RouteSpec } from "../../shared/routes.js";
 import { PG, pgCode } from "../framework/pg-errors.js";
 import { createItemSchema, itemIdSchema } from "./inventory-operations.js";
 
 const listQuerySchema = z.object({ limit: queryInt(1, 10_000, 1000) }).strict();
+
+const itemAnswerSchema = z.object({
+  id: itemIdSchema,
+  stock: z.number().int(),
+  sold: z.number().int(),
+  version: z.number().int(),
+});
+const itemsAnswerSchema = z.object({
+  items: z.array(itemAnswerSchema),
+  totals: z.object({ stock: z.number().int(), sold: z.number().int() }),
+  count: z.number().int(),
+});
 
 /** Creating an item puts stock in from outside any transaction: every route is for operators. */
 export const INVENTORY_ROUTES = {
@@ -20,18 +33,30 @@ export const INVENTORY_ROUTES = {
     path: "/v1/items",
     callers: ["admin"],
     summary: "all items, with the inventory's totals",
+    query: listQuerySchema,
+    responses: { 200: { description: "the items, by id", schema: itemsAnswerSchema } },
   },
   getItem: {
     method: "GET",
     path: "/v1/items/:id",
     callers: ["admin"],
     summary: "one item's stock, sold and version",
+    params: { id: itemIdSchema },
+    responses: {
+      200: { description: "the item", schema: itemAnswerSchema },
+      404: { description: "no such item", schema: wireErrorSchema },
+    },
   },
   createItem: {
     method: "POST",
     path: "/v1/items",
     callers: ["admin"],
     summary: "creates an item with its stock: how stock enters",
+    body: createItemSchema,
+    responses: {
+      201: { description: "created", schema: itemAnswerSchema },
+      409: { description: "item-exists: the id is taken", schema: wireErrorSchema },
+    },
   },
 } as const satisfies Record<string, RouteSpec>;
 
@@ -56,7 +81,7 @@ export function mountInventoryRoutes(
   const { pool, auth } = ctx;
 
   mountRoute(app, auth, INVENTORY_ROUTES.listItems, async (req, res) => {
-    const q = parseWith(listQuerySchema, req.query, "query");
+    const q = parseWith(INVENTORY_ROUTES.listItems.query, req.query, "query");
     const { rows } = await pool.query<ItemRow>(
       "SELECT id, stock::text AS stock, sold::text AS sold, version::text AS version FROM items ORDER BY id LIMIT $1",
       [q.limit],
@@ -73,7 +98,7 @@ export function mountInventoryRoutes(
   });
 
   mountRoute(app, auth, INVENTORY_ROUTES.getItem, async (req, res) => {
-    const id = parseWith(itemIdSchema, req.params.id, "params.id");
+    const id = parseWith(INVENTORY_ROUTES.getItem.params.id, req.params.id, "params.id");
     const { rows } = await pool.query<ItemRow>(
       "SELECT id, stock::text AS stock, sold::text AS sold, version::text AS version FROM items WHERE id = $1",
       [id],
@@ -84,7 +109,7 @@ export function mountInventoryRoutes(
   });
 
   mountRoute(app, auth, INVENTORY_ROUTES.createItem, async (req, res) => {
-    const body = parseWith(createItemSchema, req.body, "body");
+    const body = parseWith(INVENTORY_ROUTES.createItem.body, req.body, "body");
     await insertStockedItem(pool, body.id, body.stock);
     ctx.logger.info({ item: body.id, stock: body.stock }, "item created");
     res.status(201).json({ id: body.id, stock: body.stock, sold: 0, version: 0 });

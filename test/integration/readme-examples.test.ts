@@ -2,11 +2,33 @@ import { expect } from "chai";
 import { clusterFilePath, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { account } from "../support/bank-client.js";
 import { sharedCluster } from "../support/cluster-fixture.js";
+import { recordCurl, type CurlCall } from "../support/curl-log.js";
 import { runReadmeExample } from "../support/readme-examples.js";
+import { undocumentedCalls } from "../support/readme-openapi.js";
 
-/** A new user copies the README's commands: they must work as written against a fresh cluster. */
+/**
+ * A new user copies the README's commands: they must work as written against a fresh cluster.
+ * Each curl call is recorded, and it and its answer must match the called service's OpenAPI
+ * document (/openapi.json).
+ */
 describe("the README's examples, run as written", function () {
   let cluster: ClusterFile;
+
+  /** Runs an example with its curl calls recorded. */
+  function runRecorded(name: string) {
+    const log = recordCurl();
+    try {
+      const run = runReadmeExample(name, clusterFilePath(cluster.dir), log.env);
+      return { run, calls: log.calls() };
+    } finally {
+      log.remove();
+    }
+  }
+
+  async function expectDocumented(calls: CurlCall[]): Promise<void> {
+    expect(calls.length, "no curl call recorded").to.be.greaterThan(0);
+    expect(await undocumentedCalls(calls)).to.deep.equal([]);
+  }
 
   before(async function () {
     this.timeout(120_000);
@@ -15,7 +37,7 @@ describe("the README's examples, run as written", function () {
 
   it("the API walk-through: open accounts, transfer, refused mint, own list, operator read, bank read", async function () {
     this.timeout(60_000);
-    const run = runReadmeExample("api", clusterFilePath(cluster.dir));
+    const { run, calls } = runRecorded("api");
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
     const lines = run.stdout
       .trim()
@@ -34,11 +56,12 @@ describe("the README's examples, run as written", function () {
     expect(balances).to.deep.equal(["7500", "2500"]);
     expect(direct).to.deep.include({ id: "frank-try", balance: "2500" });
     expect((await account(cluster, "bank-a", "erin-try")).balance).to.equal(7500n);
+    await expectDocumented(calls);
   });
 
   it("the inventory walk-through: create an item (409 again), an order over two banks and the inventory, one out of stock, the item", async function () {
     this.timeout(60_000);
-    const run = runReadmeExample("inventory", clusterFilePath(cluster.dir));
+    const { run, calls } = runRecorded("inventory");
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
     const lines = run.stdout
       .trim()
@@ -60,11 +83,12 @@ describe("the README's examples, run as written", function () {
     expect(lamp).to.deep.equal({ id: "lamp-try", stock: 3, sold: 2, version: 1 });
     expect((await account(cluster, "bank-a", "gina-try")).balance).to.equal(7000n);
     expect((await account(cluster, "bank-b", "shop-try")).balance).to.equal(3000n);
+    await expectDocumented(calls);
   });
 
   it("the client library walk-through: a committed run, its record, a refusal with its reason, a 400 naming the field", async function () {
     this.timeout(60_000);
-    const run = runReadmeExample("client", clusterFilePath(cluster.dir));
+    const { run, calls } = runRecorded("client");
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
     const lines = run.stdout
       .trim()
@@ -84,5 +108,6 @@ describe("the README's examples, run as written", function () {
       field: "body.participants.0.operations.0.amount",
     });
     expect((await account(cluster, "bank-b", "ivan-try")).balance).to.equal(400n);
+    await expectDocumented(calls);
   });
 });

@@ -5,6 +5,7 @@ import { PARTICIPANT_ROUTES } from "../../participant/framework/routes.js";
 import { BANK_ROUTES } from "../../participant/bank/bank-routes.js";
 import { INVENTORY_ROUTES } from "../../participant/inventory/inventory-routes.js";
 import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../../shared/admin-routes.js";
+import { OPENAPI_ROUTES } from "../../shared/openapi.js";
 import {
   adminSecretOf,
   participantOf,
@@ -213,6 +214,7 @@ describe("route authorization: every route, credential and spelling", function (
       "DELETE /v1/admin/failpoints/:name": ["admin"],
     });
     expect(callers(ADMIN_RECOVERY_ROUTES)).to.deep.equal({ "GET /v1/admin/recovery": ["admin"] });
+    expect(callers(OPENAPI_ROUTES)).to.deep.equal({ "GET /openapi.json": ["public"] });
   });
 
   it("the coordinator: only the exact path with a credential the route takes reaches a handler", async function () {

@@ -16,10 +16,14 @@ export function readmeExample(name: string): string {
   return readme.slice(start + marker.length, end + 1);
 }
 
-/** Runs an example with `set -euo pipefail`; returns its exit code and output. */
+/**
+ * Runs an example with `set -euo pipefail`; returns its exit code and output. `env` adds to the
+ * little environment it gets (curl-log.ts puts its recording curl first in PATH).
+ */
 export function runReadmeExample(
   name: string,
   clusterFile: string,
+  env: Record<string, string> = {},
 ): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync("bash", ["-euo", "pipefail", "-c", readmeExample(name)], {
     cwd: process.cwd(),
@@ -27,6 +31,7 @@ export function runReadmeExample(
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
       CLUSTER: clusterFile,
+      ...env,
     },
     encoding: "utf8",
     timeout: 60_000,
