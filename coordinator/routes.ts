@@ -1,4 +1,5 @@
 /** The coordinator's routes, who may call each, and their schemas (shared/routes.ts). */
+import { READINESS_RESPONSES } from "../shared/drain.js";
 import {
   decisionInquiryResponseSchema,
   idempotencyKeySchema,
@@ -38,6 +39,7 @@ export const COORDINATOR_ROUTES = {
     path: "/readyz",
     callers: ["public"],
     summary: "200 when healthy and taking requests; 503 while stopping (drain) or the log is down",
+    responses: READINESS_RESPONSES,
   },
   run: {
     method: "POST",

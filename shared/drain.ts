@@ -18,6 +18,7 @@ import type { Server } from "node:http";
 import { monotonicMs, sleep } from "./clock.js";
 import { DrainingError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { z } from "zod";
 
 /** Paths that keep answering while draining: they tell the world what the process is doing. */
 const ALWAYS_ANSWERED = new Set(["/healthz", "/readyz", "/metrics"]);
@@ -146,6 +147,22 @@ export function drainOf(app: object): Drain {
   if (!drain) throw new Error("this app has no drain gate: make it with createApp");
   return drain;
 }
+
+/** What `/readyz` answers (its RouteSpecs document it with this schema). */
+export const readinessAnswerSchema = z.object({
+  status: z.enum(["ready", "draining", "unavailable"]),
+  role: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+/** The `/readyz` answers, for the coordinator's and the participants' RouteSpecs. */
+export const READINESS_RESPONSES = {
+  200: { description: "healthy and taking requests", schema: readinessAnswerSchema },
+  503: {
+    description: "stopping (drain: send no new requests) or a store is unreachable",
+    schema: readinessAnswerSchema,
+  },
+} as const;
 
 /** The body of `/readyz`: ready is healthy and not draining. */
 export function readiness(

@@ -1,4 +1,5 @@
 /** The participant framework's routes, who may call each, and their schemas (shared/routes.ts). */
+import { READINESS_RESPONSES } from "../../shared/drain.js";
 import { z } from "zod";
 import { NDJSON } from "../../shared/http-client.js";
 import {
@@ -68,6 +69,7 @@ export const PARTICIPANT_ROUTES = {
     path: "/readyz",
     callers: ["public"],
     summary: "200 when healthy and taking requests; 503 while stopping (drain) or a store is down",
+    responses: READINESS_RESPONSES,
   },
   prepare: {
     method: "POST",
