@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from "../shared/errors.js";
 import { parseWith } from "../shared/http-server.js";
+import { monotonicMs } from "../shared/clock.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import {
@@ -248,10 +249,13 @@ async function runTransaction(
     }
     idempotency = { scopedKey, key: idempotencyKey, requestHash, firstTxid };
   }
+  const observer = deps.engine.io.observer;
+  const startedAt = monotonicMs();
   let result: SeriesResult;
+  observer?.requestStarted();
   try {
     result = await runSeries(
-      { engine: deps.engine, log: deps.log, logger: deps.logger, hotKeys: deps.hotKeys },
+      { engine: deps.engine, log: deps.log, logger: deps.logger, hotKeys: deps.hotKeys, observer },
       {
         participants: body.participants,
         keys: body.participants.flatMap((p) => {
@@ -268,14 +272,21 @@ async function runTransaction(
     );
   } catch (err) {
     if (err instanceof TxExistsError) throw new TransactionExistsError(err.txid, err.message);
+    observer?.storeError("begin");
     throw new UnavailableError(
       `the decision log is unreachable; nothing was done (${(err as Error).message})`,
     );
+  } finally {
+    observer?.requestLeft();
   }
+  observer?.phaseEnded("end_to_end", (monotonicMs() - startedAt) / 1000);
+  observer?.requestEnded(result);
   sendResult(res, result);
 }
 
 function sendResult(res: Response, result: SeriesResult): void {
+  // The access-log line names the transaction (shared/http-observe.ts).
+  (res.locals as { txid?: string }).txid = result.txid;
   const body = {
     txid: result.txid,
     outcome: result.outcome,

@@ -31,7 +31,13 @@ export interface CoordinatorMetrics extends ServiceMetrics {
   serializationFailures: Counter<"participant">;
 }
 
-export function createCoordinatorMetrics(): CoordinatorMetrics {
+/**
+ * `activeCounts` (DurableLog.activeCounts) is read when scraped, for the in-doubt gauge; a failed
+ * read leaves the gauge as it was and counts as a store error.
+ */
+export function createCoordinatorMetrics(
+  activeCounts?: () => Promise<{ undecided: number; unacked: number }>,
+): CoordinatorMetrics {
   const base = createServiceMetrics("coordinator");
   const registers = [base.registry];
   return {
@@ -71,6 +77,16 @@ export function createCoordinatorMetrics(): CoordinatorMetrics {
       help: "transactions the log holds as not finished, by index (undecided, unacked)",
       labelNames: ["index"],
       registers,
+      async collect() {
+        if (!activeCounts) return;
+        try {
+          const counts = await activeCounts();
+          this.set({ index: "undecided" }, counts.undecided);
+          this.set({ index: "unacked" }, counts.unacked);
+        } catch {
+          base.storeErrors.inc({ store: "redis", operation: "active-counts" });
+        }
+      },
     }),
     recoveryActions: new Counter({
       name: "concord_recovery_actions_total",

@@ -26,6 +26,11 @@ import { ParticipantClient } from "./participant-client.js";
 import { Recovery } from "./recovery.js";
 import { OperationCatalog } from "./operation-catalog.js";
 import { ParticipantDirectory } from "../shared/participant-directory.js";
+// --- metrics (issue 13) ---
+import { mountMetricsRoute } from "../shared/metrics-route.js";
+import { createCoordinatorMetrics } from "./coordinator-metrics.js";
+import { metricsObserver } from "./coordinator-observer.js";
+// --- end metrics ---
 
 type CoordinatorConfig = ReturnType<typeof loadConfig<typeof coordinatorEnvSchema>>;
 
@@ -84,14 +89,19 @@ async function main(): Promise<void> {
     logger.warn({ failpoint: name, spec }, "failpoint fired");
   });
   failpoints.configure(config.CONCORD_FAILPOINTS);
-  const io = { log, participants, logger, failpoints };
+  // --- metrics (issue 13) ---
+  const metrics = createCoordinatorMetrics(() => log.activeCounts());
+  redis.on("error", () => metrics.storeErrors.inc({ store: "redis", operation: "connection" }));
+  const observer = metricsObserver(metrics, logger);
+  // --- end metrics ---
+  const io = { log, participants, logger, failpoints, observer };
   const engine = new Engine(io, {
     ...DEFAULT_ENGINE_OPTIONS,
     clientFaultStatus: (name, reason) => catalog.clientFaultStatus(name, reason),
   });
   const recovery = new Recovery(io, (txid) => engine.active.has(txid));
 
-  const app = createApp();
+  const app = createApp({ logger, metrics });
   const auth = new Authenticator({
     audience: "coordinator",
     apiKeys: config.CONCORD_API_KEYS,
@@ -105,6 +115,7 @@ async function main(): Promise<void> {
     ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
     rateBurst: config.CONCORD_CLIENT_RATE_BURST,
   });
+  mountMetricsRoute(app, auth, metrics.registry);
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, () => recovery.passes);
   mountApi(app, {

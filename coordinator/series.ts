@@ -13,6 +13,7 @@ import type { DurableLog } from "../shared/durable-log.js";
 import { newTxid, txidAt, txidTimeMs } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import type { Engine, TransactionResult } from "./engine.js";
+import type { CoordinatorObserver } from "./coordinator-observer.js";
 import type { HotKeys } from "./hot-keys.js";
 import { nextAttempt } from "./retry-policy.js";
 
@@ -94,6 +95,7 @@ export async function runSeries(deps: SeriesDeps, input: SeriesInput): Promise<S
     }
     const cause = result.abortCause;
     deps.logger.debug({ txid, series: first, attempt, cause, delayMs: next.delayMs }, "retrying");
+    deps.observer?.retried(cause?.reason);
     last = result;
     if (cause?.reason === "conflict") {
       ordered = true;
@@ -109,6 +111,8 @@ interface SeriesDeps {
   logger: Logger;
   hotKeys?: HotKeys;
   random?: () => number;
+  /** Told of each retry, for metrics (coordinator-observer.ts). */
+  observer?: CoordinatorObserver | undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../shared/admin-routes.js";
+import { METRICS_ROUTES } from "../shared/metrics-route.js";
 import type { CallerKind } from "../shared/auth.js";
 import type { RouteSpec } from "../shared/routes.js";
 import { COORDINATOR_ROUTES } from "../coordinator/routes.js";
@@ -22,11 +23,15 @@ const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
     service: "coordinator",
     routes: [
       ...Object.values(COORDINATOR_ROUTES),
+      ...Object.values(METRICS_ROUTES),
       ...Object.values(ADMIN_ROUTES),
       ...Object.values(ADMIN_RECOVERY_ROUTES),
     ],
   },
-  { service: "participant", routes: Object.values(PARTICIPANT_ROUTES) },
+  {
+    service: "participant",
+    routes: [...Object.values(PARTICIPANT_ROUTES), ...Object.values(METRICS_ROUTES)],
+  },
   {
     service: "bank participant",
     routes: [

@@ -28,12 +28,17 @@ export interface HttpClient {
     timeoutMs: number,
     sign?: Signer,
   ): Promise<HttpReply<T>>;
-  /** POST a body that is JSON text already (serialized once by the caller, sent as is). */
+  /**
+   * POST a body that is JSON text already (serialized once by the caller, sent as is).
+   * `headers`: extra headers outside the signature (the request id and the Idempotency-Key
+   * forwarded for the logs).
+   */
   postJson<T = unknown>(
     url: string,
     json: string,
     timeoutMs: number,
     sign?: Signer,
+    headers?: Record<string, string>,
   ): Promise<HttpReply<T>>;
   get<T = unknown>(url: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
   /**
@@ -47,6 +52,7 @@ export interface HttpClient {
     timeoutMs: number,
     sign: Signer | undefined,
     onLine: (line: unknown) => void,
+    headers?: Record<string, string>,
   ): Promise<HttpReply<T>>;
   close(): Promise<void>;
 }
@@ -88,6 +94,7 @@ export function createHttpClient(
     timeoutMs: number,
     sign: Signer | undefined,
     onLine?: (line: unknown) => void,
+    extra: Record<string, string> = {},
   ): Promise<HttpReply<T>> => {
     let reply;
     try {
@@ -98,7 +105,7 @@ export function createHttpClient(
       reply = await request(url, {
         method,
         dispatcher: agent,
-        headers: { ...headers, ...signed },
+        headers: { ...extra, ...headers, ...signed },
         ...(body !== undefined ? { body } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -128,8 +135,13 @@ export function createHttpClient(
   return {
     post: <T>(url: string, body: unknown, timeoutMs: number, sign?: Signer) =>
       send<T>(url, "POST", JSON.stringify(body), timeoutMs, sign),
-    postJson: <T>(url: string, json: string, timeoutMs: number, sign?: Signer) =>
-      send<T>(url, "POST", json, timeoutMs, sign),
+    postJson: <T>(
+      url: string,
+      json: string,
+      timeoutMs: number,
+      sign?: Signer,
+      headers?: Record<string, string>,
+    ) => send<T>(url, "POST", json, timeoutMs, sign, undefined, headers),
     get: <T>(url: string, timeoutMs: number, sign?: Signer) =>
       send<T>(url, "GET", undefined, timeoutMs, sign),
     postLines: <T>(
@@ -138,7 +150,8 @@ export function createHttpClient(
       timeoutMs: number,
       sign: Signer | undefined,
       onLine: (line: unknown) => void,
-    ) => send<T>(url, "POST", json, timeoutMs, sign, onLine),
+      headers?: Record<string, string>,
+    ) => send<T>(url, "POST", json, timeoutMs, sign, onLine, headers),
     close: () => agent.close(),
   };
 }

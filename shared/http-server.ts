@@ -11,12 +11,17 @@ import {
   ValidationError,
 } from "./errors.js";
 import type { RawBodyRequest } from "./auth.js";
+import { observeRequests, requestContext, type HttpObservers } from "./http-observe.js";
 import type { Logger } from "./logger.js";
 import { LIMITS } from "./messages.js";
 import { assertNoForbiddenKeys } from "./safe-json.js";
 
-/** An express app with the routing and JSON body rules every Concord service shares. */
-export function createApp(): Express {
+/**
+ * An express app with the routing and JSON body rules every Concord service shares. With
+ * `observers`, every request gets an access-log line, HTTP metrics and its log context
+ * (http-observe.ts).
+ */
+export function createApp(observers?: HttpObservers): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -26,6 +31,7 @@ export function createApp(): Express {
   // `use`, which creates the router with these settings.
   app.set("case sensitive routing", true);
   app.set("strict routing", true);
+  if (observers) app.use(...observeRequests(observers));
   app.use((req, _res, next) => {
     // A body that is not JSON is refused rather than parsed as nothing: the client must learn
     // that its request was not understood.
@@ -62,6 +68,7 @@ export function createApp(): Express {
       },
     }),
   );
+  if (observers) app.use(requestContext());
   return app;
 }
 

@@ -41,6 +41,15 @@ import { schemaLosses } from "./schema-losses.js";
 import type { ParticipantObserver } from "./participant-events.js";
 import { startRecovery } from "./start-recovery.js";
 import { ParticipantDirectory } from "../../shared/participant-directory.js";
+// --- metrics (issue 13) ---
+import { mountMetricsRoute } from "../../shared/metrics-route.js";
+import {
+  createParticipantMetrics,
+  metricsObserver,
+  preparedCounter,
+  type ParticipantMetrics,
+} from "./participant-metrics.js";
+// --- end metrics ---
 
 export interface StartParticipantOptions<Ops> {
   application: Application<Ops>;
@@ -160,12 +169,13 @@ async function serveHttp<Ops>(
     failpoints: Failpoints;
     logger: Logger;
     peers: ParticipantDirectory;
+    metrics: ParticipantMetrics;
   },
   recoveryPasses: () => number,
 ): Promise<Server> {
-  const { stores, participant, application, failpoints, logger } = parts;
+  const { stores, participant, application, failpoints, logger, metrics } = parts;
   const name = config.CONCORD_PARTICIPANT_NAME;
-  const app = createApp();
+  const app = createApp({ logger, metrics });
   // The coordinator signs with the secret it shares with us alone; each peer with the secret of
   // its pair with us, so no participant can sign as another.
   const auth = new Authenticator({
@@ -178,6 +188,7 @@ async function serveHttp<Ops>(
   const { pool, decisionPool, journal } = stores;
   mountDescriptorRoutes(app, auth, { name, application, pool, logger });
   mountTwoPhaseRoutes(app, auth, participant, { pool: decisionPool, journal, logger });
+  mountMetricsRoute(app, auth, metrics.registry);
   application.mountRoutes?.(app, { pool, logger, auth });
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, recoveryPasses);
@@ -191,6 +202,33 @@ async function serveHttp<Ops>(
     "participant listening",
   );
   return server;
+}
+
+/**
+ * Every observer is told each event, each on its own: one that throws (logged) neither stops the
+ * others nor changes the answer.
+ */
+function observers(
+  metrics: ParticipantObserver,
+  user: ParticipantObserver | undefined,
+  logger: Logger,
+): ParticipantObserver {
+  return (event) => {
+    for (const observe of user ? [metrics, user] : [metrics]) {
+      try {
+        observe(event);
+      } catch (err) {
+        logger.warn({ txid: event.txid, err: String(err) }, "participant observer failed");
+      }
+    }
+  };
+}
+
+/** A store connection that fails (Redis reconnecting, an idle PostgreSQL client dropped). */
+function countStoreErrors(stores: Stores, metrics: ParticipantMetrics): void {
+  stores.redis.on("error", () => metrics.storeErrors.inc({ store: "redis", operation: "connection" }));
+  for (const pool of [stores.pool, stores.decisionPool])
+    pool.on("error", () => metrics.storeErrors.inc({ store: "postgres", operation: "connection" }));
 }
 
 /** On SIGTERM or SIGINT: stop, then exit. */
@@ -239,22 +277,24 @@ export async function startParticipant<Ops>(
       "the operations schema refines or transforms where JSON Schema cannot say it: the coordinator lets such operations through and this participant refuses them only after the transaction is logged; say it with patterns and bounds instead",
     );
   const failpoints = configureFailpoints(config, logger);
-  const participant = createParticipant(
-    config,
-    stores,
-    application,
-    logger,
-    failpoints,
-    options.onEvent,
-  );
+  // --- metrics (issue 13): always observed; the application's onEvent is told as well ---
+  const metrics = createParticipantMetrics(name, preparedCounter(stores.pool, name));
+  countStoreErrors(stores, metrics);
+  const observe = observers(metricsObserver(metrics), options.onEvent, logger);
+  // --- end metrics ---
+  const participant = createParticipant(config, stores, application, logger, failpoints, observe);
   const peers =
     config.CONCORD_PEERS_FILE === undefined
       ? ParticipantDirectory.fromMaps(config.CONCORD_PEERS, config.CONCORD_PEER_SECRETS)
       : ParticipantDirectory.watching(config.CONCORD_PEERS_FILE, "peers", logger);
-  const parts = { stores, participant, application, failpoints, logger, peers };
+  const parts = { stores, participant, application, failpoints, logger, peers, metrics };
   const server = await serveHttp(config, parts, () => recovery.passes);
   // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
-  const recovery = startRecovery(config, { ...parts, journal: stores.journal });
+  const recovery = startRecovery(config, {
+    ...parts,
+    journal: stores.journal,
+    onAction: (action, source) => metrics.recoveryActions.inc({ action, source }),
+  });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {

@@ -5,6 +5,7 @@ import { PARTICIPANT_ROUTES } from "../../participant/framework/routes.js";
 import { BANK_ROUTES } from "../../participant/bank/bank-routes.js";
 import { INVENTORY_ROUTES } from "../../participant/inventory/inventory-routes.js";
 import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../../shared/admin-routes.js";
+import { METRICS_ROUTES } from "../../shared/metrics-route.js";
 import {
   adminSecretOf,
   participantOf,
@@ -211,6 +212,7 @@ describe("route authorization: every route, credential and spelling", function (
       "DELETE /v1/admin/failpoints/:name": ["admin"],
     });
     expect(callers(ADMIN_RECOVERY_ROUTES)).to.deep.equal({ "GET /v1/admin/recovery": ["admin"] });
+    expect(callers(METRICS_ROUTES)).to.deep.equal({ "GET /metrics": ["operator"] });
   });
 
   it("the coordinator: only the exact path with a credential the route takes reaches a handler", async function () {
@@ -226,7 +228,7 @@ describe("route authorization: every route, credential and spelling", function (
         get: { params: txid, handlerStatuses: [404] },
         // A fresh txid is presumed aborted: a record of an abort nobody began.
         decision: { params: txid, handlerStatuses: [200] },
-      }),
+      }).concat(probesFor(METRICS_ROUTES, { metrics: { handlerStatuses: [200] } })),
     });
     expect(result.mismatches, report(result)).to.deep.equal([]);
   });
@@ -258,6 +260,7 @@ describe("route authorization: every route, credential and spelling", function (
           openAccount: { body: {}, handlerStatuses: [400] },
           ledger: { handlerStatuses: [200] },
         }),
+        ...probesFor(METRICS_ROUTES, { metrics: { handlerStatuses: [200] } }),
       ],
     });
     expect(result.mismatches, report(result)).to.deep.equal([]);
