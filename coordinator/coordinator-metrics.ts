@@ -35,6 +35,29 @@ export interface CoordinatorMetrics extends ServiceMetrics {
  * `activeCounts` (DurableLog.activeCounts) is read when scraped, for the in-doubt gauge; a failed
  * read leaves the gauge as it was and counts as a store error.
  */
+/** The log's active indexes, read when scraped. */
+function inDoubtGauge(
+  base: ServiceMetrics,
+  activeCounts: (() => Promise<{ undecided: number; unacked: number }>) | undefined,
+): Gauge<"index"> {
+  return new Gauge({
+    name: "concord_transactions_in_doubt",
+    help: "transactions the log holds as not finished, by index (undecided, unacked)",
+    labelNames: ["index"],
+    registers: [base.registry],
+    async collect() {
+      if (!activeCounts) return;
+      try {
+        const counts = await activeCounts();
+        this.set({ index: "undecided" }, counts.undecided);
+        this.set({ index: "unacked" }, counts.unacked);
+      } catch {
+        base.storeErrors.inc({ store: "redis", operation: "active-counts" });
+      }
+    },
+  });
+}
+
 export function createCoordinatorMetrics(
   activeCounts?: () => Promise<{ undecided: number; unacked: number }>,
 ): CoordinatorMetrics {
@@ -72,22 +95,7 @@ export function createCoordinatorMetrics(
       help: "client transaction requests being run now",
       registers,
     }),
-    inDoubt: new Gauge({
-      name: "concord_transactions_in_doubt",
-      help: "transactions the log holds as not finished, by index (undecided, unacked)",
-      labelNames: ["index"],
-      registers,
-      async collect() {
-        if (!activeCounts) return;
-        try {
-          const counts = await activeCounts();
-          this.set({ index: "undecided" }, counts.undecided);
-          this.set({ index: "unacked" }, counts.unacked);
-        } catch {
-          base.storeErrors.inc({ store: "redis", operation: "active-counts" });
-        }
-      },
-    }),
+    inDoubt: inDoubtGauge(base, activeCounts),
     recoveryActions: new Counter({
       name: "concord_recovery_actions_total",
       help: "what recovery and operators did to finish transactions, by action",

@@ -45,13 +45,24 @@ function reasonOf(result: TransactionResult, reasons: BoundedLabel): string {
 export function metricsObserver(metrics: CoordinatorMetrics, logger: Logger): CoordinatorObserver {
   const reasons = new BoundedLabel();
   const observer: CoordinatorObserver = {
-    attemptEnded: (r) => metrics.attempts.inc({ outcome: r.outcome, reason: reasonOf(r, reasons) }),
-    requestEnded: (r) =>
-      metrics.transactions.inc({ outcome: r.outcome, reason: reasonOf(r, reasons) }),
-    requestStarted: () => metrics.inFlight.inc(),
-    requestLeft: () => metrics.inFlight.dec(),
-    retried: (reason) => metrics.retries.inc({ reason: reasons.of(reason, "unspecified") }),
-    phaseEnded: (phase, seconds) => metrics.phaseDuration.observe({ phase }, seconds),
+    attemptEnded: (r) => {
+      metrics.attempts.inc({ outcome: r.outcome, reason: reasonOf(r, reasons) });
+    },
+    requestEnded: (r) => {
+      metrics.transactions.inc({ outcome: r.outcome, reason: reasonOf(r, reasons) });
+    },
+    requestStarted: () => {
+      metrics.inFlight.inc();
+    },
+    requestLeft: () => {
+      metrics.inFlight.dec();
+    },
+    retried: (reason) => {
+      metrics.retries.inc({ reason: reasons.of(reason, "unspecified") });
+    },
+    phaseEnded: (phase, seconds) => {
+      metrics.phaseDuration.observe({ phase }, seconds);
+    },
     votedNo: (participant, reason) => {
       const contention = contentionOf(reason);
       if (contention === "lock-conflict")
@@ -60,8 +71,12 @@ export function metricsObserver(metrics: CoordinatorMetrics, logger: Logger): Co
       else if (contention === "serialization-failure")
         metrics.serializationFailures.inc({ participant });
     },
-    recovered: (action) => metrics.recoveryActions.inc({ action }),
-    storeError: (operation) => metrics.storeErrors.inc({ store: "redis", operation }),
+    recovered: (action) => {
+      metrics.recoveryActions.inc({ action });
+    },
+    storeError: (operation) => {
+      metrics.storeErrors.inc({ store: "redis", operation });
+    },
   };
   return guarded(observer, logger);
 }

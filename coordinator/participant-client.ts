@@ -190,7 +190,14 @@ export class ParticipantClient {
       // Assembled from the bodies' JSON text: txid and action are from fixed alphabets.
       const json = `{"messages":[${batch.map((m) => `{"txid":"${m.txid}","action":"${m.action}","body":${m.json}}`).join(",")}]}`;
       const headers = contextHeaders(sharedContext(batch));
-      const res = await this.http.postLines(url, json, timeoutMs, this.signer(name), onLine, headers);
+      const res = await this.http.postLines(
+        url,
+        json,
+        timeoutMs,
+        this.signer(name),
+        onLine,
+        headers,
+      );
       this.onOperationsHash?.(name, res.operationsHash);
       // The batch as a whole was refused (unavailable, too large): every message hears that
       // answer, as if it had been sent alone and refused. A 200 that left a message unanswered

@@ -1,4 +1,4 @@
-import { Agent, request } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import type { Signer } from "./auth.js";
 import { StringDecoder } from "node:string_decoder";
 import { parseJsonSafely } from "./safe-json.js";
@@ -113,23 +113,7 @@ export function createHttpClient(
     } catch (err) {
       throw new TransportError(url, err);
     }
-    const type = String(reply.headers["content-type"] ?? "");
-    let text: string;
-    try {
-      text = await readBounded(
-        reply.body,
-        maxReplyBytes,
-        onLine && type.startsWith(NDJSON) ? onLine : undefined,
-      );
-    } catch (err) {
-      throw new TransportError(url, err);
-    }
-    const hash = reply.headers[DESCRIPTOR_HASH_HEADER];
-    return {
-      status: reply.statusCode,
-      data: parseBody(text, reply.headers["content-type"]) as T,
-      ...(typeof hash === "string" ? { operationsHash: hash } : {}),
-    };
+    return readReply<T>(url, reply, maxReplyBytes, onLine);
   };
 
   return {
@@ -153,6 +137,32 @@ export function createHttpClient(
       headers?: Record<string, string>,
     ) => send<T>(url, "POST", json, timeoutMs, sign, onLine, headers),
     close: () => agent.close(),
+  };
+}
+
+/** The reply's body, read within the bound (NDJSON line by line to `onLine`), and its status. */
+async function readReply<T>(
+  url: string,
+  reply: Dispatcher.ResponseData,
+  maxReplyBytes: number,
+  onLine: ((line: unknown) => void) | undefined,
+): Promise<HttpReply<T>> {
+  const type = String(reply.headers["content-type"] ?? "");
+  let text: string;
+  try {
+    text = await readBounded(
+      reply.body,
+      maxReplyBytes,
+      onLine && type.startsWith(NDJSON) ? onLine : undefined,
+    );
+  } catch (err) {
+    throw new TransportError(url, err);
+  }
+  const hash = reply.headers[DESCRIPTOR_HASH_HEADER];
+  return {
+    status: reply.statusCode,
+    data: parseBody(text, reply.headers["content-type"]) as T,
+    ...(typeof hash === "string" ? { operationsHash: hash } : {}),
   };
 }
 

@@ -77,7 +77,7 @@ function accessLog(logger: Logger): RequestHandler {
       accessLine(req, res, val.responseTime ?? 0),
     customErrorObject: (req, res, _err, val: { responseTime?: number }) =>
       accessLine(req, res, val.responseTime ?? 0),
-  }) as unknown as RequestHandler;
+  });
 }
 
 /** Requests by method, route pattern and status, and their durations. */

@@ -226,9 +226,13 @@ function observers(
 
 /** A store connection that fails (Redis reconnecting, an idle PostgreSQL client dropped). */
 function countStoreErrors(stores: Stores, metrics: ParticipantMetrics): void {
-  stores.redis.on("error", () => metrics.storeErrors.inc({ store: "redis", operation: "connection" }));
+  stores.redis.on("error", () => {
+    metrics.storeErrors.inc({ store: "redis", operation: "connection" });
+  });
   for (const pool of [stores.pool, stores.decisionPool])
-    pool.on("error", () => metrics.storeErrors.inc({ store: "postgres", operation: "connection" }));
+    pool.on("error", () => {
+      metrics.storeErrors.inc({ store: "postgres", operation: "connection" });
+    });
 }
 
 /** On SIGTERM or SIGINT: stop, then exit. */
@@ -293,7 +297,9 @@ export async function startParticipant<Ops>(
   const recovery = startRecovery(config, {
     ...parts,
     journal: stores.journal,
-    onAction: (action, source) => metrics.recoveryActions.inc({ action, source }),
+    onAction: (action, source) => {
+      metrics.recoveryActions.inc({ action, source });
+    },
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>

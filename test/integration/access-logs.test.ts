@@ -84,7 +84,9 @@ describe("access logs: request ids, txids and Idempotency-Keys on every line, ac
     await settled(cluster);
 
     for (const service of ["coordinator", "bank-a", "bank-b"]) {
-      const about = logLines(cluster, service).lines.filter((l) => JSON.stringify(l).includes(txid));
+      const about = logLines(cluster, service).lines.filter((l) =>
+        JSON.stringify(l).includes(txid),
+      );
       expect(about.length, `${service}: lines about ${txid}`).to.be.greaterThan(0);
       for (const line of about)
         expect(
@@ -106,7 +108,7 @@ describe("access logs: request ids, txids and Idempotency-Keys on every line, ac
   });
 
   it("a request id that is not sane is replaced by a new one, echoed and logged", async function () {
-    for (const sent of ["has space", "x".repeat(200), "quote\"and{brace}"]) {
+    for (const sent of ["has space", "x".repeat(200), 'quote"and{brace}']) {
       const res = await http.get(`${cluster.coordinator.url}/healthz`, {
         headers: { "x-request-id": sent },
       });

@@ -23,7 +23,7 @@ async function scrape(cluster: ClusterFile, service: string, url: string): Promi
     headers: { authorization: `Bearer ${operatorSecretOf(cluster, service)}` },
     responseType: "text",
   });
-  expect(res.status, `${service}: ${String(res.data)}`).to.equal(200);
+  expect(res.status, `${service}: ${res.data}`).to.equal(200);
   return parseMetrics(res.data);
 }
 
@@ -54,7 +54,8 @@ describe("metrics: /metrics on every service", function () {
       expect(res.status, name).to.equal(200);
       expect(String(res.headers["content-type"])).to.match(/^text\/plain; version=0\.0\.4/);
       // Every series carries its service's name.
-      for (const s of parseMetrics(res.data).samples) expect(s.labels.service, s.name).to.equal(name);
+      for (const s of parseMetrics(res.data).samples)
+        expect(s.labels.service, s.name).to.equal(name);
     }
   });
 
@@ -93,7 +94,9 @@ describe("metrics: /metrics on every service", function () {
     const noFunds = { vote: "no", reason: "insufficient-funds" };
     expect(delta(a0, a1, "concord_participant_votes_total", noFunds)).to.equal(1);
     const prepares = { message: "prepare" };
-    expect(delta(a0, a1, "concord_participant_message_duration_seconds_count", prepares)).to.equal(2);
+    expect(delta(a0, a1, "concord_participant_message_duration_seconds_count", prepares)).to.equal(
+      2,
+    );
     expect(total(a1, "concord_participant_prepared_transactions")).to.be.a("number");
   });
 
@@ -108,8 +111,14 @@ describe("metrics: /metrics on every service", function () {
     const move = (forward: boolean) =>
       http.post<RunAnswer>(`${cluster.coordinator.url}/v1/transactions`, {
         participants: [
-          { name: "bank-a", operations: [{ op: forward ? "debit" : "credit", account: a, amount: "1" }] },
-          { name: "bank-b", operations: [{ op: forward ? "credit" : "debit", account: b, amount: "1" }] },
+          {
+            name: "bank-a",
+            operations: [{ op: forward ? "debit" : "credit", account: a, amount: "1" }],
+          },
+          {
+            name: "bank-b",
+            operations: [{ op: forward ? "credit" : "debit", account: b, amount: "1" }],
+          },
         ],
       });
     // Both directions at once over one pair of rows: wait-die refuses the younger ("conflict")
@@ -119,7 +128,9 @@ describe("metrics: /metrics on every service", function () {
       const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => move(i % 2 === 0)));
       for (const r of replies) {
         expect(r.data.outcome).to.equal("committed");
-        conflicts += (r.data.attempts ?? []).filter((x) => /: conflict$/.test(x.reason ?? "")).length;
+        conflicts += (r.data.attempts ?? []).filter((x) =>
+          /: conflict$/.test(x.reason ?? ""),
+        ).length;
       }
     }
     expect(conflicts, "no conflict provoked in 20 rounds").to.be.greaterThan(0);

@@ -6,7 +6,9 @@ import { usePairPerTest } from "../support/cluster-fixture.js";
 
 /** What the bank's PostgreSQL wrote to its log since `offset` bytes. */
 function logSince(dir: string, bank: string, offset: number): string {
-  return readFileSync(join(dir, "logs", `postgres-${bank}.log`)).subarray(offset).toString("utf8");
+  return readFileSync(join(dir, "logs", `postgres-${bank}.log`))
+    .subarray(offset)
+    .toString("utf8");
 }
 
 describe("PostgreSQL logs a refusal in one line, without the statement batch", function () {
@@ -28,8 +30,14 @@ describe("PostgreSQL logs a refusal in one line, without the statement batch", f
     const written = logSince(cluster.dir, "bank-a", offset);
     const lines = written.split("\n").filter(Boolean);
     expect(lines.filter((l) => l.includes("ERROR:")).length, written).to.equal(3);
-    expect(lines.filter((l) => /STATEMENT:|DETAIL:/.test(l)), written).to.deep.equal([]);
+    expect(
+      lines.filter((l) => /STATEMENT:|DETAIL:/.test(l)),
+      written,
+    ).to.deep.equal([]);
     // One line per refusal: no continuation lines of a statement either.
-    expect(lines.filter((l) => /^\s/.test(l)), written).to.deep.equal([]);
+    expect(
+      lines.filter((l) => /^\s/.test(l)),
+      written,
+    ).to.deep.equal([]);
   });
 });

@@ -27,10 +27,7 @@ import {
 } from "../../shared/redis-acl.js";
 import { bankNames, inventoryNames } from "../../scripts/cluster/cluster.js";
 import { APPLICATIONS } from "../../scripts/cluster/cluster-plan.js";
-import {
-  participantDatabaseName,
-  POSTGRES_LOG_SETTINGS,
-} from "../../scripts/cluster/postgres.js";
+import { participantDatabaseName, POSTGRES_LOG_SETTINGS } from "../../scripts/cluster/postgres.js";
 
 const ROOT = process.cwd();
 // The containers describe the same topology as the local cluster's default: three banks and an
