@@ -28,11 +28,15 @@ export function routeOf(req: IncomingMessage): string {
   return typeof route?.path === "string" ? route.path : "unmatched";
 }
 
-/** The Idempotency-Key this request carries: the client's, or the one the coordinator forwards. */
+/**
+ * The Idempotency-Key this request carries: the client's (at the coordinator), or the one the
+ * coordinator forwards (at a participant). The client's comes first: a client cannot make the
+ * coordinator's lines name another key than the one its request is run under.
+ */
 function idempotencyKeyOf(req: IncomingMessage): string | undefined {
   return (
-    saneHeaderValue(req.headers[IDEMPOTENCY_KEY_HEADER]) ??
-    saneHeaderValue(req.headers["idempotency-key"])
+    saneHeaderValue(req.headers["idempotency-key"]) ??
+    saneHeaderValue(req.headers[IDEMPOTENCY_KEY_HEADER])
   );
 }
 
