@@ -19,6 +19,7 @@ import {
 } from "../shared/errors.js";
 import { parseWith } from "../shared/http-server.js";
 import { drainOf, readiness } from "../shared/drain.js";
+import { monotonicMs } from "../shared/clock.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import type { transactionRequestSchema } from "../shared/messages.js";
@@ -193,6 +194,37 @@ async function checkRequest(
   return timeoutMs;
 }
 
+/**
+ * Claims a client's Idempotency-Key for this request, or answers the earlier result when the key
+ * was already run with the same body ("replayed").
+ */
+async function claimKey(
+  deps: ApiDeps,
+  res: Response,
+  client: string | undefined,
+  body: z.infer<typeof transactionRequestSchema>,
+  timeoutMs: number,
+  idempotencyKey: string,
+): Promise<SeriesInput["idempotency"] | "replayed"> {
+  // Keys are scoped by API key id: one client can neither read nor block another's. A key
+  // covers the whole series of attempts: it follows the latest, and is "done" with the last.
+  const scopedKey = `${client ?? "admin"}/${idempotencyKey}`;
+  const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 32);
+  const firstTxid = newTxid();
+  const claim = await withRedis(() =>
+    deps.log.claimIdempotencyKey(scopedKey, firstTxid, requestHash),
+  );
+  if (!claim.claimed) {
+    if (claim.requestHash !== requestHash)
+      throw new IdempotencyKeyReusedError(idempotencyKey, claim.txid);
+    const earlier = await seriesResultOf(deps.engine, scopedKey, timeoutMs);
+    res.setHeader("Idempotent-Replayed", "true");
+    sendResult(res, earlier);
+    return "replayed";
+  }
+  return { scopedKey, key: idempotencyKey, requestHash, firstTxid };
+}
+
 /** One transaction as GET shows it: the record, its attempts' links and its events. */
 function transactionDetail(record: TxRecord, events: LogEvent[]) {
   return {
@@ -228,28 +260,14 @@ async function runTransaction(
   const client = caller.kind === "client" ? caller.id : undefined;
   let idempotency: SeriesInput["idempotency"];
   if (idempotencyKey !== undefined) {
-    // Keys are scoped by API key id: one client can neither read nor block another's. A key
-    // covers the whole series of attempts: it follows the latest, and is "done" with the last.
-    const scopedKey = `${client ?? "admin"}/${idempotencyKey}`;
-    const requestHash = createHash("sha256")
-      .update(JSON.stringify(body))
-      .digest("hex")
-      .slice(0, 32);
-    const firstTxid = newTxid();
-    const claim = await withRedis(() =>
-      deps.log.claimIdempotencyKey(scopedKey, firstTxid, requestHash),
-    );
-    if (!claim.claimed) {
-      if (claim.requestHash !== requestHash)
-        throw new IdempotencyKeyReusedError(idempotencyKey, claim.txid);
-      const earlier = await seriesResultOf(deps.engine, scopedKey, timeoutMs);
-      res.setHeader("Idempotent-Replayed", "true");
-      sendResult(res, earlier);
-      return;
-    }
-    idempotency = { scopedKey, key: idempotencyKey, requestHash, firstTxid };
+    const claim = await claimKey(deps, res, client, body, timeoutMs, idempotencyKey);
+    if (claim === "replayed") return;
+    idempotency = claim;
   }
+  const observer = deps.engine.io.observer;
+  const startedAt = monotonicMs();
   let result: SeriesResult;
+  observer?.requestStarted();
   try {
     result = await runSeries(
       {
@@ -258,6 +276,7 @@ async function runTransaction(
         logger: deps.logger,
         hotKeys: deps.hotKeys,
         draining: () => drainOf(res.app).draining,
+        observer,
       },
       {
         participants: body.participants,
@@ -275,14 +294,21 @@ async function runTransaction(
     );
   } catch (err) {
     if (err instanceof TxExistsError) throw new TransactionExistsError(err.txid, err.message);
+    observer?.storeError("begin");
     throw new UnavailableError(
       `the decision log is unreachable; nothing was done (${(err as Error).message})`,
     );
+  } finally {
+    observer?.requestLeft();
   }
+  observer?.phaseEnded("end_to_end", (monotonicMs() - startedAt) / 1000);
+  observer?.requestEnded(result);
   sendResult(res, result);
 }
 
 function sendResult(res: Response, result: SeriesResult): void {
+  // The access-log line names the transaction (shared/http-observe.ts).
+  (res.locals as { txid?: string }).txid = result.txid;
   const body = {
     txid: result.txid,
     outcome: result.outcome,

@@ -31,7 +31,36 @@ export interface CoordinatorMetrics extends ServiceMetrics {
   serializationFailures: Counter<"participant">;
 }
 
-export function createCoordinatorMetrics(): CoordinatorMetrics {
+/**
+ * `activeCounts` (DurableLog.activeCounts) is read when scraped, for the in-doubt gauge; a failed
+ * read leaves the gauge as it was and counts as a store error.
+ */
+/** The log's active indexes, read when scraped. */
+function inDoubtGauge(
+  base: ServiceMetrics,
+  activeCounts: (() => Promise<{ undecided: number; unacked: number }>) | undefined,
+): Gauge<"index"> {
+  return new Gauge({
+    name: "concord_transactions_in_doubt",
+    help: "transactions the log holds as not finished, by index (undecided, unacked)",
+    labelNames: ["index"],
+    registers: [base.registry],
+    async collect() {
+      if (!activeCounts) return;
+      try {
+        const counts = await activeCounts();
+        this.set({ index: "undecided" }, counts.undecided);
+        this.set({ index: "unacked" }, counts.unacked);
+      } catch {
+        base.storeErrors.inc({ store: "redis", operation: "active-counts" });
+      }
+    },
+  });
+}
+
+export function createCoordinatorMetrics(
+  activeCounts?: () => Promise<{ undecided: number; unacked: number }>,
+): CoordinatorMetrics {
   const base = createServiceMetrics("coordinator");
   const registers = [base.registry];
   return {
@@ -66,12 +95,7 @@ export function createCoordinatorMetrics(): CoordinatorMetrics {
       help: "client transaction requests being run now",
       registers,
     }),
-    inDoubt: new Gauge({
-      name: "concord_transactions_in_doubt",
-      help: "transactions the log holds as not finished, by index (undecided, unacked)",
-      labelNames: ["index"],
-      registers,
-    }),
+    inDoubt: inDoubtGauge(base, activeCounts),
     recoveryActions: new Counter({
       name: "concord_recovery_actions_total",
       help: "what recovery and operators did to finish transactions, by action",

@@ -11,6 +11,7 @@ import { OnePhaseUndecidedError, type DurableLog } from "../shared/durable-log.j
 import type { Failpoints } from "../shared/failpoints.js";
 import type { Logger } from "../shared/logger.js";
 import type { Decision, Vote } from "../shared/messages.js";
+import type { CoordinatorObserver } from "./coordinator-observer.js";
 import type { ParticipantClient } from "./participant-client.js";
 import { decisionReplyEvent, isNoAnswer, settleReplyEvent } from "./participant-replies.js";
 import {
@@ -27,6 +28,8 @@ export interface DriverIo {
   participants: ParticipantClient;
   logger: Logger;
   failpoints: Failpoints;
+  /** Told what happens, for metrics (coordinator-observer.ts); it changes nothing. */
+  observer?: CoordinatorObserver | undefined;
 }
 
 /** What one kind of holder does with the effects that are not the same for all. */
@@ -163,6 +166,7 @@ export class TransactionDriver {
           this.dispatch({ type: "decision-not-written", why: "one-phase" });
           return;
         }
+        this.io.observer?.storeError("decide");
         if (attempt < 2) {
           await sleep(backoffDelayMs(attempt));
           continue;
@@ -244,6 +248,7 @@ export class TransactionDriver {
     } catch (err) {
       // Every participant has applied the decision; only the bookkeeping is missing. Recovery
       // resends the (idempotent) decision and writes the end record.
+      this.io.observer?.storeError("end");
       this.io.logger.warn(
         { txid, err: String(err) },
         "end record not written; recovery will finish it",
@@ -268,6 +273,7 @@ export class TransactionDriver {
     try {
       await this.io.log.ack(txid, acked, this.role.handOffDelayMs());
     } catch (err) {
+      this.io.observer?.storeError("ack");
       this.io.logger.warn(
         { txid, err: String(err) },
         "acknowledgements not recorded; recovery resends all",

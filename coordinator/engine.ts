@@ -101,6 +101,10 @@ class EngineRun {
   private resolveReply!: (r: TransactionResult) => void;
   private readonly reply = new Promise<TransactionResult>((r) => (this.resolveReply = r));
   private readonly startedAt = monotonicMs();
+  /** When the votes were in (the decision asked for) and when the decision was stored. */
+  private preparedAt: number | undefined;
+  private decidedAt: number | undefined;
+  private phase2Timed = false;
   // The failpoint "between prepares" needs a first PREPARE that is known to have been answered
   // while the others are not sent yet.
   private preparesStarted = 0;
@@ -130,6 +134,7 @@ class EngineRun {
       },
       afterStep: (s) => {
         this.keepTimers(s);
+        this.notePhases(s);
       },
     });
   }
@@ -161,6 +166,32 @@ class EngineRun {
     }
   }
 
+  /**
+   * The phases' durations for metrics, from the states the core steps through: prepare ends
+   * when a decision is asked for, decide when the register's answer is in, phase 2 when every
+   * target acknowledged (a phase 2 handed to recovery is not timed here).
+   */
+  private notePhases(state: CoreState): void {
+    const observer = this.engine.io.observer;
+    if (!observer) return;
+    const now = monotonicMs();
+    if (this.preparedAt === undefined && state.phase !== "preparing") {
+      this.preparedAt = now;
+      observer.phaseEnded("prepare", (now - this.startedAt) / 1000);
+    }
+    if (this.decidedAt === undefined && state.decision !== undefined) {
+      this.decidedAt = now;
+      observer.phaseEnded("decide", (now - (this.preparedAt ?? this.startedAt)) / 1000);
+      // Nobody to tell (one phase, or every participant voted NO or read-only): no phase 2.
+      if (state.phase2Targets.length === 0) this.phase2Timed = true;
+    }
+    const ended = state.phase === "committed" || state.phase === "aborted";
+    if (this.decidedAt !== undefined && ended && !this.phase2Timed) {
+      this.phase2Timed = true;
+      observer.phaseEnded("phase2", (now - this.decidedAt) / 1000);
+    }
+  }
+
   /** Time left until the deadline: a PREPARE sent late must not hold locks past it. */
   private remainingMs(): number {
     return Math.max(1, Math.floor(this.input.timeoutMs - (monotonicMs() - this.startedAt)));
@@ -184,6 +215,7 @@ class EngineRun {
       const vote = parsedVote(reply);
       if (vote) {
         this.noteDetails(name, vote.vote === "no", vote);
+        if (vote.vote === "no") this.engine.io.observer?.votedNo(name, vote.reason);
         this.logger.debug(
           { txid, participant: name, vote: vote.vote, reason: vote.reason },
           "vote",
@@ -213,6 +245,7 @@ class EngineRun {
       if (result) {
         const { outcome, reason } = result;
         this.noteDetails(name, outcome === "aborted", result);
+        if (outcome === "aborted") this.engine.io.observer?.votedNo(name, reason);
         this.logger.info({ txid, participant: name, outcome, reason }, "one-phase result");
         const refusal = reason ? { reason: `${name}: ${reason}`, refusal: reason } : {};
         return { type: "one-phase-result", outcome, ...refusal };
@@ -274,6 +307,7 @@ class EngineRun {
       const key = this.details.get(state.abortCause.participant)?.detail?.key;
       result.abortCause = { ...state.abortCause, ...(typeof key === "string" ? { key } : {}) };
     }
+    this.engine.io.observer?.attemptEnded(result);
     this.resolveReply(result);
   }
 

@@ -29,6 +29,11 @@ import { ParticipantClient } from "./participant-client.js";
 import { Recovery } from "./recovery.js";
 import { OperationCatalog } from "./operation-catalog.js";
 import { ParticipantDirectory } from "../shared/participant-directory.js";
+// --- metrics (issue 13) ---
+import { mountMetricsRoute } from "../shared/metrics-route.js";
+import { createCoordinatorMetrics } from "./coordinator-metrics.js";
+import { metricsObserver } from "./coordinator-observer.js";
+// --- end metrics ---
 
 type CoordinatorConfig = ReturnType<typeof loadConfig<typeof coordinatorEnvSchema>>;
 
@@ -76,6 +81,17 @@ function openParticipants(config: CoordinatorConfig, logger: Logger) {
   return { directory, participants, catalog };
 }
 
+// --- metrics (issue 13) ---
+/** The coordinator's metrics, and the observer the engine, recovery and the API tell. */
+function openMetrics(log: DurableLog, logger: Logger) {
+  const metrics = createCoordinatorMetrics(() => log.activeCounts());
+  log.redis.on("error", () => {
+    metrics.storeErrors.inc({ store: "redis", operation: "connection" });
+  });
+  return { metrics, observer: metricsObserver(metrics, logger) };
+}
+// --- end metrics ---
+
 async function main(): Promise<void> {
   const config = loadConfig(coordinatorEnvSchema, process.env, missingParticipantsSource);
   checkParticipantSecrets(config);
@@ -87,14 +103,14 @@ async function main(): Promise<void> {
     logger.warn({ failpoint: name, spec }, "failpoint fired");
   });
   failpoints.configure(config.CONCORD_FAILPOINTS);
-  const io = { log, participants, logger, failpoints };
+  const io = { log, participants, logger, failpoints, ...openMetrics(log, logger) }; // + metrics
   const engine = new Engine(io, {
     ...DEFAULT_ENGINE_OPTIONS,
     clientFaultStatus: (name, reason) => catalog.clientFaultStatus(name, reason),
   });
   const recovery = new Recovery(io, (txid) => engine.active.has(txid));
 
-  const app = createApp();
+  const app = createApp({ logger, metrics: io.metrics });
   const auth = new Authenticator({
     audience: "coordinator",
     apiKeys: config.CONCORD_API_KEYS,
@@ -108,6 +124,7 @@ async function main(): Promise<void> {
     ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
     rateBurst: config.CONCORD_CLIENT_RATE_BURST,
   });
+  mountMetricsRoute(app, auth, io.metrics.registry);
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, () => recovery.passes);
   mountApi(app, {

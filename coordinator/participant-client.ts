@@ -1,4 +1,5 @@
 import { signerFor, type Signer } from "../shared/auth.js";
+import { contextHeaders, currentLogContext, type LogContext } from "../shared/log-context.js";
 import type { ParticipantDirectory } from "../shared/participant-directory.js";
 import { TransportError, type HttpClient, type HttpReply } from "../shared/http-client.js";
 import {
@@ -15,6 +16,8 @@ interface Pending {
   /** The body as JSON text, serialized once: its length keeps a batch under the body limit. */
   json: string;
   timeoutMs: number;
+  /** The request it is sent for (its id and Idempotency-Key), forwarded for the logs. */
+  context: LogContext | undefined;
   resolve: (reply: HttpReply) => void;
   reject: (err: unknown) => void;
 }
@@ -132,7 +135,8 @@ export class ParticipantClient {
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(name) ?? [];
       this.queues.set(name, queue);
-      queue.push({ txid, action, json: JSON.stringify(body), timeoutMs, resolve, reject });
+      const json = JSON.stringify(body);
+      queue.push({ txid, action, json, timeoutMs, context: currentLogContext(), resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => {
@@ -161,6 +165,7 @@ export class ParticipantClient {
           only.json,
           only.timeoutMs,
           this.signer(name),
+          contextHeaders(only.context),
         )
         .then((reply) => {
           this.onOperationsHash?.(name, reply.operationsHash);
@@ -184,7 +189,15 @@ export class ParticipantClient {
     try {
       // Assembled from the bodies' JSON text: txid and action are from fixed alphabets.
       const json = `{"messages":[${batch.map((m) => `{"txid":"${m.txid}","action":"${m.action}","body":${m.json}}`).join(",")}]}`;
-      const res = await this.http.postLines(url, json, timeoutMs, this.signer(name), onLine);
+      const headers = contextHeaders(sharedContext(batch));
+      const res = await this.http.postLines(
+        url,
+        json,
+        timeoutMs,
+        this.signer(name),
+        onLine,
+        headers,
+      );
       this.onOperationsHash?.(name, res.operationsHash);
       // The batch as a whole was refused (unavailable, too large): every message hears that
       // answer, as if it had been sent alone and refused. A 200 that left a message unanswered
@@ -209,6 +222,19 @@ export class ParticipantClient {
         m.reject(err instanceof TransportError ? err : new TransportError(url, err));
     }
   }
+}
+
+/**
+ * The context of a batch whose messages all serve one request; a batch mixing requests has one
+ * header for many, so it forwards none (the participant's lines then carry the batch's own
+ * request id, and each message's txid).
+ */
+function sharedContext(batch: Pending[]): LogContext | undefined {
+  const [first] = batch;
+  const id = first?.context?.requestId;
+  return id !== undefined && batch.every((m) => m.context?.requestId === id)
+    ? first?.context
+    : undefined;
 }
 
 /** Consecutive runs of messages within the count and size limits of one batch. */

@@ -10,7 +10,8 @@ import type { DurableLog } from "../shared/durable-log.js";
 import { txidTimeMs } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { TransactionDriver, type DriverIo } from "./driver.js";
-import { fromLog } from "./protocol.js";
+import type { RecoveryAction } from "./coordinator-observer.js";
+import { fromLog, type CoreState } from "./protocol.js";
 
 export interface RecoveryOptions {
   batchSize: number;
@@ -146,6 +147,7 @@ export class Recovery {
     await driver.done;
     const { phase } = driver.state;
     if (phase === "committed" || phase === "aborted") this.attempts.delete(txid);
+    this.io.observer?.recovered(recoveryAction(index, driver.state));
   }
 
   /** Backs off from a transaction that cannot be finished yet: each pass waits longer. */
@@ -159,3 +161,15 @@ export class Recovery {
 }
 
 type RecoveryIndex = "undecided" | "unacked";
+
+/**
+ * What a recovery of one transaction did, for metrics: an undecided one past its deadline is
+ * aborted through the register (`presumed-abort`); a decided one
+ * had phase 2 resent to the end (`commit`/`abort`); anything left for later is `postponed`.
+ */
+function recoveryAction(index: RecoveryIndex, state: CoreState): RecoveryAction {
+  const ended = state.phase === "committed" || state.phase === "aborted";
+  if (index === "undecided" && state.decision === "abort") return "presumed-abort";
+  if (!ended) return "postponed";
+  return state.decision === "commit" ? "commit" : "abort";
+}

@@ -13,6 +13,7 @@ import type { DurableLog } from "../shared/durable-log.js";
 import { newTxid, txidAt, txidTimeMs } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import type { Engine, TransactionResult } from "./engine.js";
+import type { CoordinatorObserver } from "./coordinator-observer.js";
 import type { HotKeys } from "./hot-keys.js";
 import { nextAttempt } from "./retry-policy.js";
 
@@ -101,6 +102,7 @@ export async function runSeries(deps: SeriesDeps, input: SeriesInput): Promise<S
     // Stopping (drain): no new attempt, before the pause nor after it.
     if (deps.draining?.() !== true) {
       deps.logger.debug({ txid, series: first, attempt, cause, delayMs: next.delayMs }, "retrying");
+      deps.observer?.retried(cause?.reason);
       await sleep(next.delayMs);
     }
     if (deps.draining?.() === true) {
@@ -132,6 +134,8 @@ interface SeriesDeps {
   random?: () => number;
   /** True once the coordinator is stopping: a series then makes no new attempt (shared/drain.ts). */
   draining?: () => boolean;
+  /** Told of each retry, for metrics (coordinator-observer.ts). */
+  observer?: CoordinatorObserver | undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../shared/admin-routes.js";
+import { METRICS_ROUTES } from "../shared/metrics-route.js";
 import type { CallerKind } from "../shared/auth.js";
 import { OPENAPI_ROUTES } from "../shared/openapi.js";
 import type { RouteSpec } from "../shared/routes.js";
@@ -24,6 +25,7 @@ export const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
     service: "coordinator",
     routes: [
       ...Object.values(COORDINATOR_ROUTES),
+      ...Object.values(METRICS_ROUTES),
       ...Object.values(ADMIN_ROUTES),
       ...Object.values(ADMIN_RECOVERY_ROUTES),
       ...Object.values(OPENAPI_ROUTES),
@@ -31,7 +33,11 @@ export const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
   },
   {
     service: "participant",
-    routes: [...Object.values(PARTICIPANT_ROUTES), ...Object.values(OPENAPI_ROUTES)],
+    routes: [
+      ...Object.values(PARTICIPANT_ROUTES),
+      ...Object.values(METRICS_ROUTES),
+      ...Object.values(OPENAPI_ROUTES),
+    ],
   },
   {
     service: "bank participant",

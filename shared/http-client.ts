@@ -1,4 +1,4 @@
-import { Agent, request } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import type { Signer } from "./auth.js";
 import { StringDecoder } from "node:string_decoder";
 import { parseJsonSafely } from "./safe-json.js";
@@ -28,12 +28,17 @@ export interface HttpClient {
     timeoutMs: number,
     sign?: Signer,
   ): Promise<HttpReply<T>>;
-  /** POST a body that is JSON text already (serialized once by the caller, sent as is). */
+  /**
+   * POST a body that is JSON text already (serialized once by the caller, sent as is).
+   * `headers`: extra headers outside the signature (the request id and the Idempotency-Key
+   * forwarded for the logs).
+   */
   postJson<T = unknown>(
     url: string,
     json: string,
     timeoutMs: number,
     sign?: Signer,
+    headers?: Record<string, string>,
   ): Promise<HttpReply<T>>;
   get<T = unknown>(url: string, timeoutMs: number, sign?: Signer): Promise<HttpReply<T>>;
   /**
@@ -47,6 +52,7 @@ export interface HttpClient {
     timeoutMs: number,
     sign: Signer | undefined,
     onLine: (line: unknown) => void,
+    headers?: Record<string, string>,
   ): Promise<HttpReply<T>>;
   close(): Promise<void>;
 }
@@ -88,6 +94,7 @@ export function createHttpClient(
     timeoutMs: number,
     sign: Signer | undefined,
     onLine?: (line: unknown) => void,
+    extra: Record<string, string> = {},
   ): Promise<HttpReply<T>> => {
     let reply;
     try {
@@ -98,7 +105,7 @@ export function createHttpClient(
       reply = await request(url, {
         method,
         dispatcher: agent,
-        headers: { ...headers, ...signed },
+        headers: { ...extra, ...headers, ...signed },
         ...(body !== undefined ? { body } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -106,30 +113,19 @@ export function createHttpClient(
     } catch (err) {
       throw new TransportError(url, err);
     }
-    const type = String(reply.headers["content-type"] ?? "");
-    let text: string;
-    try {
-      text = await readBounded(
-        reply.body,
-        maxReplyBytes,
-        onLine && type.startsWith(NDJSON) ? onLine : undefined,
-      );
-    } catch (err) {
-      throw new TransportError(url, err);
-    }
-    const hash = reply.headers[DESCRIPTOR_HASH_HEADER];
-    return {
-      status: reply.statusCode,
-      data: parseBody(text, reply.headers["content-type"]) as T,
-      ...(typeof hash === "string" ? { operationsHash: hash } : {}),
-    };
+    return readReply<T>(url, reply, maxReplyBytes, onLine);
   };
 
   return {
     post: <T>(url: string, body: unknown, timeoutMs: number, sign?: Signer) =>
       send<T>(url, "POST", JSON.stringify(body), timeoutMs, sign),
-    postJson: <T>(url: string, json: string, timeoutMs: number, sign?: Signer) =>
-      send<T>(url, "POST", json, timeoutMs, sign),
+    postJson: <T>(
+      url: string,
+      json: string,
+      timeoutMs: number,
+      sign?: Signer,
+      headers?: Record<string, string>,
+    ) => send<T>(url, "POST", json, timeoutMs, sign, undefined, headers),
     get: <T>(url: string, timeoutMs: number, sign?: Signer) =>
       send<T>(url, "GET", undefined, timeoutMs, sign),
     postLines: <T>(
@@ -138,8 +134,35 @@ export function createHttpClient(
       timeoutMs: number,
       sign: Signer | undefined,
       onLine: (line: unknown) => void,
-    ) => send<T>(url, "POST", json, timeoutMs, sign, onLine),
+      headers?: Record<string, string>,
+    ) => send<T>(url, "POST", json, timeoutMs, sign, onLine, headers),
     close: () => agent.close(),
+  };
+}
+
+/** The reply's body, read within the bound (NDJSON line by line to `onLine`), and its status. */
+async function readReply<T>(
+  url: string,
+  reply: Dispatcher.ResponseData,
+  maxReplyBytes: number,
+  onLine: ((line: unknown) => void) | undefined,
+): Promise<HttpReply<T>> {
+  const type = String(reply.headers["content-type"] ?? "");
+  let text: string;
+  try {
+    text = await readBounded(
+      reply.body,
+      maxReplyBytes,
+      onLine && type.startsWith(NDJSON) ? onLine : undefined,
+    );
+  } catch (err) {
+    throw new TransportError(url, err);
+  }
+  const hash = reply.headers[DESCRIPTOR_HASH_HEADER];
+  return {
+    status: reply.statusCode,
+    data: parseBody(text, reply.headers["content-type"]) as T,
+    ...(typeof hash === "string" ? { operationsHash: hash } : {}),
   };
 }
 

@@ -11,13 +11,18 @@ import {
   ValidationError,
 } from "./errors.js";
 import type { RawBodyRequest } from "./auth.js";
+import { observeRequests, requestContext, type HttpObservers } from "./http-observe.js";
 import type { Logger } from "./logger.js";
 import { LIMITS } from "./messages.js";
 import { assertNoForbiddenKeys } from "./safe-json.js";
 import { installDrain } from "./drain.js";
 
-/** An express app with the routing and JSON body rules every Concord service shares. */
-export function createApp(): Express {
+/**
+ * An express app with the routing and JSON body rules every Concord service shares. With
+ * `observers`, every request gets an access-log line, HTTP metrics and its log context
+ * (http-observe.ts).
+ */
+export function createApp(observers?: HttpObservers): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -27,7 +32,9 @@ export function createApp(): Express {
   // `use`, which creates the router with these settings.
   app.set("case sensitive routing", true);
   app.set("strict routing", true);
-  // First of all: once the service is stopping, new requests are refused before anything runs.
+  // The access log and HTTP metrics see every request, those refused while draining included.
+  if (observers) app.use(...observeRequests(observers));
+  // Then, before anything else runs: once the service is stopping, new requests are refused.
   installDrain(app);
   app.use((req, _res, next) => {
     // A body that is not JSON is refused rather than parsed as nothing: the client must learn
@@ -65,6 +72,7 @@ export function createApp(): Express {
       },
     }),
   );
+  if (observers) app.use(requestContext());
   return app;
 }
 

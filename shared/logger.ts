@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { currentLogContext } from "./log-context.js";
 
 export type { Logger };
 
@@ -13,6 +14,8 @@ export function createLogger(
   return pino({
     name,
     level,
+    // The request being served, if any: its id and Idempotency-Key on every line (log-context.ts).
+    mixin: () => currentLogContext() ?? {},
     redact: {
       paths: [
         "secret",

@@ -51,3 +51,42 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     }),
   };
 }
+
+/** Distinct values one label may take before the rest are counted as `other`. */
+const MAX_LABEL_VALUES = 64;
+
+/**
+ * Keeps a label's values a bounded set: reason codes are short kebab-case words from a fixed
+ * vocabulary (the framework's and the application's), but an application may say anything, and a
+ * series per free-form message would grow without end. Anything else, and any value past the
+ * first MAX_LABEL_VALUES, is `other`.
+ */
+export class BoundedLabel {
+  private readonly seen = new Set<string>();
+
+  of(value: string | undefined, none = "none"): string {
+    if (value === undefined || value === "") return none;
+    if (!/^[a-z0-9][a-z0-9_-]{0,47}$/.test(value)) return "other";
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= MAX_LABEL_VALUES) return "other";
+    this.seen.add(value);
+    return value;
+  }
+}
+
+/** What a NO vote's reason says about contention (the participant framework's reason codes). */
+export type ContentionKind = "lock-conflict" | "deadlock" | "serialization-failure";
+
+export function contentionOf(reason: string | undefined): ContentionKind | undefined {
+  switch (reason) {
+    case "conflict": // wait-die met an older (or ordered) transaction on a row
+    case "lock-timeout": // 55P03
+      return "lock-conflict";
+    case "deadlock": // 40P01
+      return "deadlock";
+    case "serialization-failure": // 40001
+      return "serialization-failure";
+    default:
+      return undefined;
+  }
+}

@@ -26,6 +26,11 @@ export interface ParticipantRecoveryOptions {
   signForPeer: (peer: string) => Signer | undefined;
   minAgeMs: number;
   requestTimeoutMs: number;
+  /**
+   * Told what recovery did with a prepared transaction (metrics): `commit` or `abort` and where
+   * the decision came from, or `wait` when nobody knows it yet. It cannot change what is done.
+   */
+  onAction?: (action: "commit" | "abort" | "wait", source: Source | "none") => void;
 }
 
 type Source = "journal" | "coordinator" | "peer";
@@ -106,6 +111,7 @@ export class ParticipantRecovery<Ops> {
         { txid },
         "in doubt: neither the journal, the coordinator nor any peer knows the decision; waiting",
       );
+      this.tell("wait", "none");
       return false;
     }
     await this.failpoints.hit("participant.recovery-before-resolve");
@@ -115,7 +121,16 @@ export class ParticipantRecovery<Ops> {
       { txid, decision: found.decision, source: found.source },
       "recovered prepared transaction",
     );
+    this.tell(found.decision, found.source);
     return true;
+  }
+
+  private tell(action: "commit" | "abort" | "wait", source: Source | "none"): void {
+    try {
+      this.options.onAction?.(action, source);
+    } catch (err) {
+      this.logger.warn({ err: String(err) }, "recovery observer failed");
+    }
   }
 
   private async findDecision(

@@ -7,7 +7,7 @@ import { COORDINATOR_KEY_ID, signerFor } from "../../shared/auth.js";
 import { createHttpClient } from "../../shared/http-client.js";
 import type { Participant } from "./participant.js";
 import type { ParticipantDirectory } from "../../shared/participant-directory.js";
-import { ParticipantRecovery } from "./recovery.js";
+import { ParticipantRecovery, type ParticipantRecoveryOptions } from "./recovery.js";
 
 /** Resolves the transactions left in doubt, asking the coordinator and then the peers. */
 export function startRecovery<Ops>(
@@ -18,6 +18,8 @@ export function startRecovery<Ops>(
     logger: Logger;
     failpoints: Failpoints;
     peers: ParticipantDirectory;
+    /** Told what recovery did with each prepared transaction (metrics). */
+    onAction?: ParticipantRecoveryOptions["onAction"];
   },
 ): ParticipantRecovery<Ops> {
   const name = config.CONCORD_PARTICIPANT_NAME;
@@ -45,6 +47,7 @@ export function startRecovery<Ops>(
       },
       minAgeMs: config.CONCORD_RECOVERY_MIN_AGE_MS,
       requestTimeoutMs: 2000,
+      ...(parts.onAction ? { onAction: parts.onAction } : {}),
     },
   );
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);

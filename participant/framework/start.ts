@@ -44,6 +44,15 @@ import { schemaLosses } from "./schema-losses.js";
 import type { ParticipantObserver } from "./participant-events.js";
 import { startRecovery } from "./start-recovery.js";
 import { ParticipantDirectory } from "../../shared/participant-directory.js";
+// --- metrics (issue 13) ---
+import { mountMetricsRoute } from "../../shared/metrics-route.js";
+import {
+  createParticipantMetrics,
+  metricsObserver,
+  preparedCounter,
+  type ParticipantMetrics,
+} from "./participant-metrics.js";
+// --- end metrics ---
 
 export interface StartParticipantOptions<Ops> {
   application: Application<Ops>;
@@ -166,12 +175,13 @@ async function serveHttp<Ops>(
     failpoints: Failpoints;
     logger: Logger;
     peers: ParticipantDirectory;
+    metrics: ParticipantMetrics;
   },
   recoveryPasses: () => number,
 ): Promise<{ server: Server; app: Express }> {
-  const { stores, participant, application, failpoints, logger } = parts;
+  const { stores, participant, application, failpoints, logger, metrics } = parts;
   const name = config.CONCORD_PARTICIPANT_NAME;
-  const app = createApp();
+  const app = createApp({ logger, metrics });
   // The coordinator signs with the secret it shares with us alone; each peer with the secret of
   // its pair with us, so no participant can sign as another.
   const auth = new Authenticator({
@@ -184,6 +194,7 @@ async function serveHttp<Ops>(
   const { pool, decisionPool, journal } = stores;
   mountDescriptorRoutes(app, auth, { name, application, pool, logger });
   mountTwoPhaseRoutes(app, auth, participant, { pool: decisionPool, journal, logger });
+  mountMetricsRoute(app, auth, metrics.registry);
   application.mountRoutes?.(app, { pool, logger, auth });
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, recoveryPasses);
@@ -199,6 +210,37 @@ async function serveHttp<Ops>(
     "participant listening",
   );
   return { server, app };
+}
+
+/**
+ * Every observer is told each event, each on its own: one that throws (logged) neither stops the
+ * others nor changes the answer.
+ */
+function observers(
+  metrics: ParticipantObserver,
+  user: ParticipantObserver | undefined,
+  logger: Logger,
+): ParticipantObserver {
+  return (event) => {
+    for (const observe of user ? [metrics, user] : [metrics]) {
+      try {
+        observe(event);
+      } catch (err) {
+        logger.warn({ txid: event.txid, err: String(err) }, "participant observer failed");
+      }
+    }
+  };
+}
+
+/** A store connection that fails (Redis reconnecting, an idle PostgreSQL client dropped). */
+function countStoreErrors(stores: Stores, metrics: ParticipantMetrics): void {
+  stores.redis.on("error", () => {
+    metrics.storeErrors.inc({ store: "redis", operation: "connection" });
+  });
+  for (const pool of [stores.pool, stores.decisionPool])
+    pool.on("error", () => {
+      metrics.storeErrors.inc({ store: "postgres", operation: "connection" });
+    });
 }
 
 /**
@@ -232,22 +274,26 @@ export async function startParticipant<Ops>(
       "the operations schema refines or transforms where JSON Schema cannot say it: the coordinator lets such operations through and this participant refuses them only after the transaction is logged; say it with patterns and bounds instead",
     );
   const failpoints = configureFailpoints(config, logger);
-  const participant = createParticipant(
-    config,
-    stores,
-    application,
-    logger,
-    failpoints,
-    options.onEvent,
-  );
+  // --- metrics (issue 13): always observed; the application's onEvent is told as well ---
+  const metrics = createParticipantMetrics(name, preparedCounter(stores.pool, name));
+  countStoreErrors(stores, metrics);
+  const observe = observers(metricsObserver(metrics), options.onEvent, logger);
+  // --- end metrics ---
+  const participant = createParticipant(config, stores, application, logger, failpoints, observe);
   const peers =
     config.CONCORD_PEERS_FILE === undefined
       ? ParticipantDirectory.fromMaps(config.CONCORD_PEERS, config.CONCORD_PEER_SECRETS)
       : ParticipantDirectory.watching(config.CONCORD_PEERS_FILE, "peers", logger);
-  const parts = { stores, participant, application, failpoints, logger, peers };
+  const parts = { stores, participant, application, failpoints, logger, peers, metrics };
   const { server, app } = await serveHttp(config, parts, () => recovery.passes);
   // Recovery starts once we listen: peers in doubt may need our answers to finish theirs.
-  const recovery = startRecovery(config, { ...parts, journal: stores.journal });
+  const recovery = startRecovery(config, {
+    ...parts,
+    journal: stores.journal,
+    onAction: (action, source) => {
+      metrics.recoveryActions.inc({ action, source });
+    },
+  });
   // ---- drain (shared/drain.ts): stop() and SIGTERM/SIGINT ----
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>

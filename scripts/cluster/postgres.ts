@@ -162,6 +162,10 @@ export function postgresSpec(p: {
       "synchronous_commit=on",
       "-c",
       "log_min_messages=warning",
+      // A business refusal (a CHECK violation, a lock timeout, concord_refuse) is an ERROR by design:
+      // it stops the participant's one-round-trip statement batch before PREPARE. One line each,
+      // then, without the batch (~20 lines) or the failing row (DETAIL): README "Metrics and logs".
+      ...POSTGRES_LOG_SETTINGS.flatMap((setting) => ["-c", setting]),
     ],
     env: {},
     ...(p.user ? { uid: p.user.uid, gid: p.user.gid } : {}),
@@ -171,6 +175,12 @@ export function postgresSpec(p: {
     stopSignal: "SIGINT",
   };
 }
+
+/**
+ * How every Concord PostgreSQL logs errors (the local cluster's and docker-compose.yml's): the
+ * error's one line, not the statement that raised it nor its details.
+ */
+export const POSTGRES_LOG_SETTINGS = ["log_min_error_statement=panic", "log_error_verbosity=terse"];
 
 /** A database URL; the user defaults to the server's superuser, `postgres`. */
 export function databaseUrl(

@@ -6,6 +6,7 @@ import { BANK_ROUTES } from "../../participant/bank/bank-routes.js";
 import { INVENTORY_ROUTES } from "../../participant/inventory/inventory-routes.js";
 import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../../shared/admin-routes.js";
 import { OPENAPI_ROUTES } from "../../shared/openapi.js";
+import { METRICS_ROUTES } from "../../shared/metrics-route.js";
 import {
   adminSecretOf,
   participantOf,
@@ -180,8 +181,8 @@ describe("route authorization: every route, credential and spelling", function (
       "GET /healthz": ["public"],
       "GET /readyz": ["public"],
       "POST /v1/transactions": ["admin", "client"],
-      "GET /v1/transactions": ["admin", "client"],
-      "GET /v1/transactions/:txid": ["admin", "client"],
+      "GET /v1/transactions": ["admin", "client", "operator"],
+      "GET /v1/transactions/:txid": ["admin", "client", "operator"],
       "GET /v1/transactions/:txid/decision": ["participant"],
     });
     expect(callers(PARTICIPANT_ROUTES)).to.deep.equal({
@@ -215,6 +216,7 @@ describe("route authorization: every route, credential and spelling", function (
     });
     expect(callers(ADMIN_RECOVERY_ROUTES)).to.deep.equal({ "GET /v1/admin/recovery": ["admin"] });
     expect(callers(OPENAPI_ROUTES)).to.deep.equal({ "GET /openapi.json": ["public"] });
+    expect(callers(METRICS_ROUTES)).to.deep.equal({ "GET /metrics": ["operator"] });
   });
 
   it("the coordinator: only the exact path with a credential the route takes reaches a handler", async function () {
@@ -231,7 +233,7 @@ describe("route authorization: every route, credential and spelling", function (
         get: { params: txid, handlerStatuses: [404] },
         // A fresh txid is presumed aborted: a record of an abort nobody began.
         decision: { params: txid, handlerStatuses: [200] },
-      }),
+      }).concat(probesFor(METRICS_ROUTES, { metrics: { handlerStatuses: [200] } })),
     });
     expect(result.mismatches, report(result)).to.deep.equal([]);
   });
@@ -264,6 +266,7 @@ describe("route authorization: every route, credential and spelling", function (
           openAccount: { body: {}, handlerStatuses: [400] },
           ledger: { handlerStatuses: [200] },
         }),
+        ...probesFor(METRICS_ROUTES, { metrics: { handlerStatuses: [200] } }),
       ],
     });
     expect(result.mismatches, report(result)).to.deep.equal([]);

@@ -27,7 +27,7 @@ import {
 } from "../../shared/redis-acl.js";
 import { bankNames, inventoryNames } from "../../scripts/cluster/cluster.js";
 import { APPLICATIONS } from "../../scripts/cluster/cluster-plan.js";
-import { participantDatabaseName } from "../../scripts/cluster/postgres.js";
+import { participantDatabaseName, POSTGRES_LOG_SETTINGS } from "../../scripts/cluster/postgres.js";
 
 const ROOT = process.cwd();
 // The containers describe the same topology as the local cluster's default: three banks and an
@@ -534,6 +534,18 @@ describe("docker-compose.yml", () => {
         Number(settingIn(commandOf(service(name)), "max_prepared_transactions")),
         name,
       ).to.be.greaterThan(0);
+  });
+
+  it("starts every PostgreSQL logging errors as the local cluster does: one line, no statement", () => {
+    const postgres = servicesWithImage("postgres");
+    expect(postgres).to.include.members(PARTICIPANTS.map(postgresOf));
+    for (const name of postgres) {
+      const command = commandOf(service(name));
+      for (const setting of POSTGRES_LOG_SETTINGS) {
+        const [key, value] = setting.split("=") as [string, string];
+        expect(settingIn(command, key), `${name}: ${key}`).to.equal(value);
+      }
+    }
   });
 
   it("starts every Redis with appendonly yes and appendfsync always, as the durable log requires", () => {
