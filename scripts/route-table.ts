@@ -8,6 +8,8 @@ import { ADMIN_RECOVERY_ROUTES, ADMIN_ROUTES } from "../shared/admin-routes.js";
 import type { CallerKind } from "../shared/auth.js";
 import type { RouteSpec } from "../shared/routes.js";
 import { COORDINATOR_ROUTES } from "../coordinator/routes.js";
+import { CONSOLE_ROUTES } from "../coordinator/console/routes.js";
+import { OPERATOR_ROUTES } from "../coordinator/operator-routes.js";
 import { BANK_ROUTES } from "../participant/bank/bank-routes.js";
 import { INVENTORY_ROUTES } from "../participant/inventory/inventory-routes.js";
 import { PARTICIPANT_ROUTES } from "../participant/framework/routes.js";
@@ -22,6 +24,7 @@ const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
     service: "coordinator",
     routes: [
       ...Object.values(COORDINATOR_ROUTES),
+      ...Object.values(OPERATOR_ROUTES),
       ...Object.values(ADMIN_ROUTES),
       ...Object.values(ADMIN_RECOVERY_ROUTES),
     ],

@@ -1,6 +1,9 @@
 /** The participant framework's routes and who may call each (shared/routes.ts). */
 import type { RouteSpec } from "../../shared/routes.js";
 
+// The answer of `prepared` (GET /v1/prepared), for the coordinator's operator API and OpenAPI.
+export { preparedAnswerSchema } from "../../shared/prepared-messages.js";
+
 export const PARTICIPANT_ROUTES = {
   health: {
     method: "GET",
@@ -56,6 +59,13 @@ export const PARTICIPANT_ROUTES = {
     callers: ["coordinator", "admin"],
     summary:
       "the application's operations as JSON Schema with their rules (lock keys, conserved quantities, operator-only kinds)",
+  },
+  prepared: {
+    method: "GET",
+    path: "/v1/prepared",
+    callers: ["coordinator", "operator"],
+    summary:
+      "the transactions prepared here (pg_prepared_xacts, Concord's own gids), oldest first, with what the journal says of each",
   },
   invariants: {
     method: "GET",
