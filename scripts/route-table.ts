@@ -25,6 +25,7 @@ const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
     routes: [
       ...Object.values(COORDINATOR_ROUTES),
       ...Object.values(OPERATOR_ROUTES),
+      ...Object.values(CONSOLE_ROUTES),
       ...Object.values(ADMIN_ROUTES),
       ...Object.values(ADMIN_RECOVERY_ROUTES),
     ],
