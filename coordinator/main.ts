@@ -1,4 +1,5 @@
 /** Coordinator process: configuration, the durable-log check, recovery, then the HTTP API. */
+import type { Express } from "express";
 import {
   checkParticipantSecrets,
   coordinatorEnvSchema,
@@ -21,8 +22,7 @@ import { Authenticator } from "../shared/auth.js";
 import { HotKeys } from "./hot-keys.js";
 import { ClientLimits } from "./client-limits.js";
 import { mountApi } from "./api.js";
-import { mountConsole } from "./console/mount.js";
-import { mountOperatorApi } from "./operator-api.js";
+import { mountOperatorApi, type OperatorApiDeps } from "./operator-api.js";
 import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
 import { Recovery } from "./recovery.js";
@@ -75,6 +75,21 @@ function openParticipants(config: CoordinatorConfig, logger: Logger) {
   return { directory, participants, catalog };
 }
 
+/**
+ * Operators (issue 13): the in-doubt view, abort and retry, stats. The metrics object is optional
+ * (give it once the coordinator keeps one; without it the stats are zeros).
+ */
+function mountOperators(
+  app: Express,
+  config: CoordinatorConfig,
+  deps: Omit<OperatorApiDeps, "fanOutTimeoutMs">,
+): void {
+  mountOperatorApi(app, {
+    ...deps,
+    fanOutTimeoutMs: Math.min(config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS, 5000),
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(coordinatorEnvSchema, process.env, missingParticipantsSource);
   checkParticipantSecrets(config);
@@ -122,17 +137,7 @@ async function main(): Promise<void> {
     maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
   });
-  // Operators (issue 13): in-doubt view, abort and retry, stats. The metrics object is optional
-  // here (pass it once the coordinator keeps one; without it the stats are zeros).
-  mountOperatorApi(app, {
-    auth,
-    log,
-    participants,
-    recovery,
-    fanOutTimeoutMs: Math.min(config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS, 5000),
-  });
-  // The web console for operators (coordinator/console/): its page, assets and login.
-  mountConsole(app, auth, config.CONCORD_OPERATOR_SECRET);
+  mountOperators(app, config, { auth, log, participants, recovery });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,

@@ -22,7 +22,7 @@ interface Readable {
 }
 
 const PHASES: readonly Phase[] = ["prepare", "decide", "phase2", "end_to_end"];
-const OUTCOMES = ["committed", "aborted", "unknown"] as const;
+type Outcome = "committed" | "aborted" | "unknown";
 
 async function valuesOf(metric: Readable | undefined): Promise<MetricValue[]> {
   return metric ? (await metric.get()).values : [];
@@ -37,7 +37,7 @@ function sumBy(values: MetricValue[], name: string): Record<string, number> {
   return out;
 }
 
-function byOutcome(values: MetricValue[]): Record<(typeof OUTCOMES)[number], number> {
+function byOutcome(values: MetricValue[]): Record<Outcome, number> {
   const sums = sumBy(values, "outcome");
   return { committed: sums.committed ?? 0, aborted: sums.aborted ?? 0, unknown: sums.unknown ?? 0 };
 }

@@ -41,6 +41,7 @@ export async function callApi(
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     throw new Error(
       `cannot reach the coordinator at ${connection.url}: ${cause ?? (err as Error).message}`,
+      { cause: err },
     );
   }
   const text = await res.text();

@@ -8,7 +8,7 @@ import { txidSchema } from "../../shared/messages.js";
 import { UsageError } from "../cli-args.js";
 import { callApi } from "./api-client.js";
 import type { Connection } from "./connection.js";
-import { LIST_FLAGS, listQuery, type ListFlag } from "./list-query.js";
+import { LIST_FLAGS, listQuery } from "./list-query.js";
 import { renderAction, renderDetail, renderInDoubt, renderList, renderStats } from "./render.js";
 
 export type Flags = Record<string, string | number | boolean>;
@@ -49,11 +49,7 @@ export const COMMANDS: readonly Command[] = [
     args: [],
     flags: Object.keys(LIST_FLAGS),
     run: async (c, _args, flags) => {
-      const answer = await callApi(
-        c,
-        "GET",
-        `/v1/transactions${listQuery(flags as Partial<Record<ListFlag, string>>)}`,
-      );
+      const answer = await callApi(c, "GET", `/v1/transactions${listQuery(flags)}`);
       return { answer, text: renderList(answer) };
     },
   },

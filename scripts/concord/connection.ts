@@ -3,9 +3,14 @@
  * local cluster's coordinator (its state folder, `--dir`, default .concord/cluster); the secret
  * from CONCORD_OPERATOR_SECRET, else the local cluster's file. Nothing is guessed beyond that.
  */
-import { DEFAULT_CLUSTER_DIR } from "../cluster/cluster.js";
 import { operatorSecretOf, readClusterFile } from "../cluster/cluster-file.js";
 import { UsageError } from "../cli-args.js";
+
+/**
+ * scripts/cluster/cluster.ts DEFAULT_CLUSTER_DIR (a test keeps them equal), not imported from
+ * there: that module loads the whole cluster machinery, seconds of start-up for a CLI.
+ */
+export const DEFAULT_CLUSTER_DIR = ".concord/cluster";
 
 export interface Connection {
   url: string;
