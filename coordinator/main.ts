@@ -22,6 +22,7 @@ import { Authenticator } from "../shared/auth.js";
 import { HotKeys } from "./hot-keys.js";
 import { ClientLimits } from "./client-limits.js";
 import { mountApi } from "./api.js";
+import { mountConsole } from "./console/mount.js";
 import { mountOperatorApi, type OperatorApiDeps } from "./operator-api.js";
 import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
@@ -138,6 +139,8 @@ async function main(): Promise<void> {
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
   });
   mountOperators(app, config, { auth, log, participants, recovery });
+  // The web console for operators (coordinator/console/): its page, assets and login.
+  mountConsole(app, auth, config.CONCORD_OPERATOR_SECRET);
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,

@@ -58,7 +58,7 @@ export function ageText(ms: number): string {
   return `${Math.floor(hours / 24)} d`;
 }
 
-/** A time as ISO-8601 with its age beside it ("… 12 s ago"); "—" when there is none. */
+/** A time as ISO-8601 with its age beside it ("… 12 s ago", "… in 40 s"); "—" when there is none. */
 export function timeCell(iso: string | null | undefined, nowMs = Date.now()): Node {
   if (iso === null || iso === undefined || iso === "") return h("span", { class: "muted" }, "—");
   const ms = Date.parse(iso);
@@ -66,7 +66,15 @@ export function timeCell(iso: string | null | undefined, nowMs = Date.now()): No
     "span",
     { class: "mono", title: iso },
     iso,
-    h("span", { class: "age" }, Number.isNaN(ms) ? "" : `${ageText(nowMs - ms)} ago`),
+    h(
+      "span",
+      { class: "age" },
+      Number.isNaN(ms)
+        ? ""
+        : ms > nowMs
+          ? `in ${ageText(ms - nowMs)}`
+          : `${ageText(nowMs - ms)} ago`,
+    ),
   );
 }
 
