@@ -179,8 +179,8 @@ describe("route authorization: every route, credential and spelling", function (
     expect(callers(COORDINATOR_ROUTES)).to.deep.equal({
       "GET /healthz": ["public"],
       "POST /v1/transactions": ["admin", "client"],
-      "GET /v1/transactions": ["admin", "client"],
-      "GET /v1/transactions/:txid": ["admin", "client"],
+      "GET /v1/transactions": ["admin", "client", "operator"],
+      "GET /v1/transactions/:txid": ["admin", "client", "operator"],
       "GET /v1/transactions/:txid/decision": ["participant"],
     });
     expect(callers(PARTICIPANT_ROUTES)).to.deep.equal({
