@@ -64,7 +64,7 @@ async function photograph(cluster: ClusterFile, page: Page, out: string): Promis
   // Live charts first: they need a couple of minutes of snapshots while the traffic runs.
   await page.goto(`${base}#/charts`);
   await sleep(100_000);
-  await page.screenshot({ path: join(out, "console-charts.png") });
+  await page.screenshot({ path: join(out, "console-charts.png"), fullPage: true });
   process.stdout.write(`wrote ${join(out, "console-charts.png")}\n`);
   await shoot(
     page,

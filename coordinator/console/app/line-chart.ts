@@ -22,9 +22,10 @@ export function niceMax(v: number): number {
 }
 
 function yLabel(v: number, unit: string): string {
-  if (unit === "s")
-    return v >= 1 ? `${v.toFixed(1)} s` : `${(v * 1000).toFixed(v < 0.01 ? 1 : 0)} ms`;
-  return `${Number.isInteger(v) ? v : v.toFixed(1)}${unit}`;
+  // At most two decimals, trailing zeros dropped: 0.25/s, 1.5, 2 ms.
+  const short = (x: number) => String(Number(x.toFixed(2)));
+  if (unit === "s") return v >= 1 ? `${short(v)} s` : `${short(v * 1000)} ms`;
+  return `${short(v)}${unit}`;
 }
 
 /** The chart, its title and legend, for the window ending at `endMs`. */

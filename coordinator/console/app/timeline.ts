@@ -26,7 +26,7 @@ const COLOURS: Record<string, string> = {
 };
 
 const LEFT = 130;
-const RIGHT = 40;
+const RIGHT = 100;
 const LANE = 54;
 const TOP = 28;
 
