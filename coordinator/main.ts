@@ -77,8 +77,9 @@ function openParticipants(config: CoordinatorConfig, logger: Logger) {
 }
 
 /**
- * Operators (issue 13): the in-doubt view, abort and retry, stats. The metrics object is optional
- * (give it once the coordinator keeps one; without it the stats are zeros).
+ * Operators (issue 13): the in-doubt view, abort and retry, stats, then the web console. The
+ * metrics object is optional (give it once the coordinator keeps one; without it the stats are
+ * zeros).
  */
 function mountOperators(
   app: Express,
@@ -89,6 +90,8 @@ function mountOperators(
     ...deps,
     fanOutTimeoutMs: Math.min(config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS, 5000),
   });
+  // The web console for operators (coordinator/console/): its page, assets and login.
+  mountConsole(app, deps.auth, config.CONCORD_OPERATOR_SECRET);
 }
 
 async function main(): Promise<void> {
@@ -139,8 +142,6 @@ async function main(): Promise<void> {
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
   });
   mountOperators(app, config, { auth, log, participants, recovery });
-  // The web console for operators (coordinator/console/): its page, assets and login.
-  mountConsole(app, auth, config.CONCORD_OPERATOR_SECRET);
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,
