@@ -50,6 +50,8 @@ export interface DriverRole {
   sendOnePhase?: (participant: string) => Promise<Event>;
   reply?: (outcome: "committed" | "aborted" | "unknown", reason: string | undefined) => void;
   answer?: (answer: Answer) => void;
+  /** A send of the decision got no acknowledgement, and why (an operator's retry shows it). */
+  onDecisionFailed?: (participant: string, why: string) => void;
   /** After each step: a role keeps its timers in line with the state. */
   afterStep?: (state: CoreState) => void;
 }
@@ -235,6 +237,7 @@ export class TransactionDriver {
         { txid, participant: name, decision, attempt, why: event.reason },
         "decision not acknowledged",
       );
+      this.role.onDecisionFailed?.(name, event.reason);
     }
     this.dispatch(event);
   }

@@ -1,4 +1,5 @@
 /** Coordinator process: configuration, the durable-log check, recovery, then the HTTP API. */
+import type { Express } from "express";
 import {
   checkParticipantSecrets,
   coordinatorEnvSchema,
@@ -24,6 +25,8 @@ import { Authenticator } from "../shared/auth.js";
 import { HotKeys } from "./hot-keys.js";
 import { ClientLimits } from "./client-limits.js";
 import { mountApi } from "./api.js";
+import { mountConsole } from "./console/mount.js";
+import { mountOperatorApi, type OperatorApiDeps } from "./operator-api.js";
 import { DEFAULT_ENGINE_OPTIONS, Engine } from "./engine.js";
 import { ParticipantClient } from "./participant-client.js";
 import { Recovery } from "./recovery.js";
@@ -91,6 +94,23 @@ function openMetrics(log: DurableLog, logger: Logger) {
   return { metrics, observer: metricsObserver(metrics, logger) };
 }
 // --- end metrics ---
+/**
+ * Operators (issue 13): the in-doubt view, abort and retry, stats, then the web console. The
+ * metrics object is optional (give it once the coordinator keeps one; without it the stats are
+ * zeros).
+ */
+function mountOperators(
+  app: Express,
+  config: CoordinatorConfig,
+  deps: Omit<OperatorApiDeps, "fanOutTimeoutMs">,
+): void {
+  mountOperatorApi(app, {
+    ...deps,
+    fanOutTimeoutMs: Math.min(config.CONCORD_PARTICIPANT_REQUEST_TIMEOUT_MS, 5000),
+  });
+  // The web console for operators (coordinator/console/): its page, assets and login.
+  mountConsole(app, deps.auth, config.CONCORD_OPERATOR_SECRET);
+}
 
 async function main(): Promise<void> {
   const config = loadConfig(coordinatorEnvSchema, process.env, missingParticipantsSource);
@@ -142,6 +162,7 @@ async function main(): Promise<void> {
   });
   // OpenAPI: after every other route (it is built per request, so later ones are in it too).
   mountOpenApi(app, auth, { title: "Concord coordinator" });
+  mountOperators(app, config, { auth, log, participants, recovery, metrics: io.metrics });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
     maxConnections: config.CONCORD_MAX_CONNECTIONS,

@@ -81,6 +81,11 @@ export class ParticipantClient {
     );
   }
 
+  /** What the participant holds prepared (GET /v1/prepared), for the operators' in-doubt view. */
+  listPrepared(name: string, timeoutMs: number): Promise<HttpReply> {
+    return this.http.get(`${this.base(name)}/v1/prepared`, timeoutMs, this.signer(name));
+  }
+
   prepare(
     name: string,
     txid: string,

@@ -6,7 +6,7 @@
  * local engine is driving are left to the engine.
  */
 import { backoffDelayMs } from "../shared/backoff.js";
-import type { DurableLog } from "../shared/durable-log.js";
+import type { DurableLog, TxRecord } from "../shared/durable-log.js";
 import { txidTimeMs } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import { TransactionDriver, type DriverIo } from "./driver.js";
@@ -136,18 +136,44 @@ export class Recovery {
   private async recover(txid: string, index: RecoveryIndex): Promise<void> {
     const record = await this.log.get(txid);
     if (!record) return;
+    await this.drive(record, index);
+  }
+
+  /**
+   * Phase 2 of one decided transaction, now, whether due or not (the operators' retry, and the
+   * abort an operator wrote): what a pass does for it, on demand. Returns the state the driver
+   * left it in, and why each send of the decision that failed did. An undecided or ended one
+   * is left as it is.
+   */
+  async finish(record: TxRecord): Promise<{ state: CoreState; failures: Map<string, string> }> {
+    const failures = new Map<string, string>();
+    const state = await this.drive(record, "unacked", (participant, why) => {
+      failures.set(participant, why);
+    });
+    return { state, failures };
+  }
+
+  private async drive(
+    record: TxRecord,
+    index: RecoveryIndex,
+    onSendFailed?: (participant: string, why: string) => void,
+  ): Promise<CoreState> {
+    const { txid } = record;
     const driver = new TransactionDriver(fromLog(record, "recovery"), this.io, {
       decisionRetryDelayMs: 0,
       firstSendFailpoint: "coordinator.recovery-after-first-send",
       handOffDelayMs: () => this.nextDelayMs(txid),
       letGo: (at) => this.log.postpone(txid, at, this.nextDelayMs(txid)),
+      ...(onSendFailed ? { onDecisionFailed: onSendFailed } : {}),
     });
     // A transaction with nothing to do now (not yet due, or ended) produces no effect at all.
-    if (driver.dispatch({ type: "recovered", deadlinePassed: index === "undecided" }) === 0) return;
+    if (driver.dispatch({ type: "recovered", deadlinePassed: index === "undecided" }) === 0)
+      return driver.state;
     await driver.done;
     const { phase } = driver.state;
     if (phase === "committed" || phase === "aborted") this.attempts.delete(txid);
     this.io.observer?.recovered(recoveryAction(index, driver.state));
+    return driver.state;
   }
 
   /** Backs off from a transaction that cannot be finished yet: each pass waits longer. */

@@ -10,6 +10,8 @@ import type { CallerKind } from "../shared/auth.js";
 import { OPENAPI_ROUTES } from "../shared/openapi.js";
 import type { RouteSpec } from "../shared/routes.js";
 import { COORDINATOR_ROUTES } from "../coordinator/routes.js";
+import { CONSOLE_ROUTES } from "../coordinator/console/routes.js";
+import { OPERATOR_ROUTES } from "../coordinator/operator-routes.js";
 import { BANK_ROUTES } from "../participant/bank/bank-routes.js";
 import { INVENTORY_ROUTES } from "../participant/inventory/inventory-routes.js";
 import { PARTICIPANT_ROUTES } from "../participant/framework/routes.js";
@@ -26,6 +28,8 @@ export const SERVICES: { service: string; routes: readonly RouteSpec[] }[] = [
     routes: [
       ...Object.values(COORDINATOR_ROUTES),
       ...Object.values(METRICS_ROUTES),
+      ...Object.values(OPERATOR_ROUTES),
+      ...Object.values(CONSOLE_ROUTES),
       ...Object.values(ADMIN_ROUTES),
       ...Object.values(ADMIN_RECOVERY_ROUTES),
       ...Object.values(OPENAPI_ROUTES),

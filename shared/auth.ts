@@ -22,6 +22,12 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Request } from "express";
 import { ForbiddenError, UnauthorizedError } from "./errors.js";
 import { ReplayGuard, SIGNATURE_HEADER, signRequest, verifyRequest } from "./request-signing.js";
+import {
+  CONSOLE_COOKIE,
+  CONSOLE_HEADER,
+  cookieValue,
+  validConsoleSession,
+} from "./console-session.js";
 
 export type CallerKind =
   "public" | "client" | "admin" | "operator" | "coordinator" | "participant" | "peer";
@@ -104,6 +110,8 @@ export class Authenticator {
     if (signature !== undefined) return this.signed(req, signature, allowed);
     const token = bearerOf(req);
     if (token !== "") return this.bearer(token, allowed);
+    const session = this.consoleSession(req, allowed);
+    if (session) return session;
     throw new UnauthorizedError(
       `this route is for ${allowed.map((k) => WHO[k]).join(" or ")}; no credential was presented`,
     );
@@ -130,6 +138,30 @@ export class Authenticator {
       );
     return found;
   }
+
+  // --- web console session (shared/console-session.ts) ---
+  /**
+   * The console's session cookie counts as the operator secret ONLY with the `Concord-Console`
+   * header beside it. That is the CSRF defence: a browser sends the cookie with any request to
+   * this origin, also one a hostile page makes, but a cross-site page can add a custom header
+   * only after a CORS preflight, and no Concord service answers preflights. (SameSite=Strict is
+   * a second fence, not the only one.) Without the header the cookie is ignored.
+   */
+  private consoleSession(req: Request, allowed: readonly CallerKind[]): Caller | undefined {
+    if (req.header(CONSOLE_HEADER) === undefined) return undefined;
+    const token = cookieValue(req.header("cookie"), CONSOLE_COOKIE);
+    if (token === "") return undefined;
+    if (!validConsoleSession(token, this.credentials.operatorSecret))
+      throw new UnauthorizedError(
+        "the console session has expired or is not valid here; log in again at /console",
+      );
+    if (!allowed.includes("operator"))
+      throw new ForbiddenError(
+        `a console session cannot call this route; it is for ${allowed.map((k) => WHO[k]).join(" or ")}`,
+      );
+    return { kind: "operator", id: "operator" };
+  }
+  // --- end web console session ---
 
   private signed(req: Request, header: string, allowed: readonly CallerKind[]): Caller {
     let kind: CallerKind | undefined;

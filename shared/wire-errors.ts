@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   "idempotency-key-reused": "an Idempotency-Key sent again with a different request",
   "transaction-exists": "a transaction with this txid already has a record",
   "bad-batch-reply": "a participant's batch reply left a message unanswered",
+  // The coordinator's operator actions (coordinator/operator-api.ts); each changes nothing.
+  undecided: "retry of a transaction the register holds no decision for: abort it, or wait",
+  "already-finished": "retry of a transaction that has ended: there is nothing to send",
+  "one-phase": "abort of an undecided one-phase transaction: only its participant decides it",
   // A participant, about one transaction.
   "already-committed": "the transaction committed here: ABORT (or another PREPARE) is refused",
   "already-aborted": "the transaction aborted here: COMMIT is refused",

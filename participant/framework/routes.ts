@@ -53,6 +53,9 @@ const invariantsAnswerSchema = z.object({
   ),
 });
 
+// The answer of `prepared` (GET /v1/prepared), for the coordinator's operator API and OpenAPI.
+export { preparedAnswerSchema } from "../../shared/prepared-messages.js";
+
 export const PARTICIPANT_ROUTES = {
   health: {
     method: "GET",
@@ -154,6 +157,13 @@ export const PARTICIPANT_ROUTES = {
     summary:
       "the application's operations as JSON Schema with their rules (lock keys, conserved quantities, operator-only kinds)",
     responses: { 200: { description: "the descriptor", schema: participantDescriptorSchema } },
+  },
+  prepared: {
+    method: "GET",
+    path: "/v1/prepared",
+    callers: ["coordinator", "operator"],
+    summary:
+      "the transactions prepared here (pg_prepared_xacts, Concord's own gids), oldest first, with what the journal says of each",
   },
   invariants: {
     method: "GET",

@@ -31,6 +31,7 @@ import { Failpoints, PARTICIPANT_FAILPOINTS } from "../../shared/failpoints.js";
 import { Authenticator } from "../../shared/auth.js";
 import type { Application } from "./application.js";
 import { mountTwoPhaseRoutes } from "./http.js";
+import { mountPreparedRoute } from "./prepared-route.js";
 import { Participant } from "./participant.js";
 import {
   createPool,
@@ -195,6 +196,8 @@ async function serveHttp<Ops>(
   mountDescriptorRoutes(app, auth, { name, application, pool, logger });
   mountTwoPhaseRoutes(app, auth, participant, { pool: decisionPool, journal, logger });
   mountMetricsRoute(app, auth, metrics.registry);
+  // Operators (issue 13): what is prepared here, for the coordinator's in-doubt view.
+  mountPreparedRoute(app, auth, name, { pool: decisionPool, journal });
   application.mountRoutes?.(app, { pool, logger, auth });
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, recoveryPasses);

@@ -110,4 +110,19 @@ describe("the README's examples, run as written", function () {
     expect((await account(cluster, "bank-b", "ivan-try")).balance).to.equal(400n);
     await expectDocumented(calls);
   });
+  it("the operator walk-through: in doubt, stats, and an abort of an unknown txid refused (404)", function () {
+    this.timeout(60_000);
+    const run = runReadmeExample("operator", clusterFilePath(cluster.dir));
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [inDoubt, stats, unknown] = lines;
+    const names = (inDoubt?.participants as { name: string }[]).map((p) => p.name);
+    expect(names).to.include.members(["bank-a", "bank-b"]);
+    expect(inDoubt?.counts).to.have.keys("undecided", "unacked");
+    expect(stats?.latency).to.have.keys("prepare", "decide", "phase2", "end_to_end");
+    expect((unknown?.error as { code: string }).code).to.equal("not-found");
+  });
 });

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import pg from "pg";
 import { COORDINATOR_ROUTES } from "../../coordinator/routes.js";
+import { OPERATOR_ROUTES } from "../../coordinator/operator-routes.js";
 import { PARTICIPANT_ROUTES } from "../../participant/framework/routes.js";
 import { BANK_ROUTES } from "../../participant/bank/bank-routes.js";
 import { INVENTORY_ROUTES } from "../../participant/inventory/inventory-routes.js";
@@ -197,6 +198,13 @@ describe("route authorization: every route, credential and spelling", function (
       "GET /v1/2pc/:txid": ["admin", "coordinator", "peer"],
       "GET /v1/descriptor": ["admin", "coordinator"],
       "GET /v1/invariants": ["admin"],
+      "GET /v1/prepared": ["coordinator", "operator"],
+    });
+    expect(callers(OPERATOR_ROUTES)).to.deep.equal({
+      "GET /v1/operator/in-doubt": ["operator"],
+      "POST /v1/operator/transactions/:txid/abort": ["operator"],
+      "POST /v1/operator/transactions/:txid/retry": ["operator"],
+      "GET /v1/operator/stats": ["operator"],
     });
     expect(callers(BANK_ROUTES)).to.deep.equal({
       "GET /v1/accounts": ["admin"],
@@ -233,7 +241,17 @@ describe("route authorization: every route, credential and spelling", function (
         get: { params: txid, handlerStatuses: [404] },
         // A fresh txid is presumed aborted: a record of an abort nobody began.
         decision: { params: txid, handlerStatuses: [200] },
-      }).concat(probesFor(METRICS_ROUTES, { metrics: { handlerStatuses: [200] } })),
+      })
+        .concat(probesFor(METRICS_ROUTES, { metrics: { handlerStatuses: [200] } }))
+        .concat(
+          probesFor(OPERATOR_ROUTES, {
+            inDoubt: { handlerStatuses: [200] },
+            // A fresh txid: the handler's own 404, and nothing is written for it.
+            abort: { params: txid, body: {}, handlerStatuses: [404] },
+            retry: { params: txid, body: {}, handlerStatuses: [404] },
+            stats: { handlerStatuses: [200] },
+          }),
+        ),
     });
     expect(result.mismatches, report(result)).to.deep.equal([]);
   });
@@ -258,6 +276,7 @@ describe("route authorization: every route, credential and spelling", function (
           status: { params: txid, handlerStatuses: [200] },
           descriptor: { handlerStatuses: [200] },
           invariants: { handlerStatuses: [200] },
+          prepared: { handlerStatuses: [200] },
         }),
         ...probesFor(BANK_ROUTES, {
           listAccounts: { handlerStatuses: [200] },
@@ -290,6 +309,7 @@ describe("route authorization: every route, credential and spelling", function (
           status: { params: txid, handlerStatuses: [200] },
           descriptor: { handlerStatuses: [200] },
           invariants: { handlerStatuses: [200] },
+          prepared: { handlerStatuses: [200] },
         }),
         ...probesFor(INVENTORY_ROUTES, {
           listItems: { handlerStatuses: [200] },
