@@ -10,6 +10,12 @@ export const METRICS_ROUTES = {
     path: "/metrics",
     callers: ["operator"],
     summary: "Prometheus metrics of this service (text exposition format)",
+    responses: {
+      200: {
+        description: "every metric of this service, in Prometheus's text exposition format",
+        contentType: "text/plain; version=0.0.4",
+      },
+    },
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -1,4 +1,5 @@
 /** The participant framework's routes, who may call each, and their schemas (shared/routes.ts). */
+import { preparedAnswerSchema } from "../../shared/prepared-messages.js";
 import { READINESS_RESPONSES } from "../../shared/drain.js";
 import { z } from "zod";
 import { NDJSON } from "../../shared/http-client.js";
@@ -54,7 +55,7 @@ const invariantsAnswerSchema = z.object({
 });
 
 // The answer of `prepared` (GET /v1/prepared), for the coordinator's operator API and OpenAPI.
-export { preparedAnswerSchema } from "../../shared/prepared-messages.js";
+export { preparedAnswerSchema };
 
 export const PARTICIPANT_ROUTES = {
   health: {
@@ -164,6 +165,9 @@ export const PARTICIPANT_ROUTES = {
     callers: ["coordinator", "operator"],
     summary:
       "the transactions prepared here (pg_prepared_xacts, Concord's own gids), oldest first, with what the journal says of each",
+    responses: {
+      200: { description: "the prepared transactions, oldest first", schema: preparedAnswerSchema },
+    },
   },
   invariants: {
     method: "GET",

@@ -72,7 +72,9 @@ describe("each service's OpenAPI document (/openapi.json)", function () {
           .replace("{txid}", "0190a6d2-6b1e-7c3a-9f00-2c5e1a7b8d90")
           .replace(/\{[^}]+\}/g, "no-such-thing");
         const res = await fetch(`${s.url}${path}`, { method });
-        const body = (await res.json()) as { error?: { message?: string } };
+        // Not every answer is JSON (the console's page is HTML): only a JSON 404 can say "no route".
+        const json = (res.headers.get("content-type") ?? "").includes("json");
+        const body = (json ? await res.json() : {}) as { error?: { message?: string } };
         expect(
           res.status === 404 && /^no route for/.test(body.error?.message ?? ""),
           `${s.name}: ${method} ${path} found no route`,
