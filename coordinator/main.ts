@@ -26,8 +26,33 @@ import { ParticipantClient } from "./participant-client.js";
 import { Recovery } from "./recovery.js";
 import { OperationCatalog } from "./operation-catalog.js";
 import { ParticipantDirectory } from "../shared/participant-directory.js";
+import { ArchiveStore } from "./archive-store.js";
+import { Archiver } from "./archiver.js";
 
 type CoordinatorConfig = ReturnType<typeof loadConfig<typeof coordinatorEnvSchema>>;
+
+/**
+ * The archive, when configured: finished transactions move there after their window in Redis,
+ * and every read that may need them (listings, GET, inquiries, replays) looks there too. It is
+ * not waited for: a PostgreSQL that is down delays archiving, never the coordinator's start.
+ */
+function openArchive(config: CoordinatorConfig, log: DurableLog, logger: Logger) {
+  const url = config.CONCORD_ARCHIVE_DATABASE_URL;
+  if (url === undefined) return undefined;
+  const store = ArchiveStore.open(url, logger);
+  log.archive = store;
+  const archiver = new Archiver(
+    log,
+    store,
+    {
+      afterMs: config.CONCORD_ARCHIVE_AFTER_SECONDS * 1000,
+      intervalMs: config.CONCORD_ARCHIVE_INTERVAL_MS,
+      batchSize: config.CONCORD_ARCHIVE_BATCH_SIZE,
+    },
+    logger,
+  );
+  return { store, archiver };
+}
 
 /** The decision log, on a Redis that is checked to keep what it is told (fsync on write). */
 async function openLog(config: CoordinatorConfig, logger: Logger): Promise<DurableLog> {
@@ -90,6 +115,7 @@ async function main(): Promise<void> {
     clientFaultStatus: (name, reason) => catalog.clientFaultStatus(name, reason),
   });
   const recovery = new Recovery(io, (txid) => engine.active.has(txid));
+  const archive = openArchive(config, log, logger);
 
   const app = createApp();
   const auth = new Authenticator({
@@ -119,6 +145,7 @@ async function main(): Promise<void> {
     defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS,
     maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
+    archive: archive?.store,
   });
   finishApp(app, logger);
   const server = await listen(app, config.CONCORD_HOST, config.CONCORD_PORT, {
@@ -127,17 +154,21 @@ async function main(): Promise<void> {
   });
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);
   catalog.start(config.CONCORD_DESCRIPTOR_REFRESH_MS);
+  archive?.archiver.start();
   logger.info(
     {
       host: config.CONCORD_HOST,
       port: config.CONCORD_PORT,
       participants: participants.names(),
+      archive: archive ? `after ${config.CONCORD_ARCHIVE_AFTER_SECONDS} s` : "off",
     },
     "coordinator listening",
   );
 
   stopOnSignals(logger, () => {
     recovery.stop();
+    archive?.archiver.stop();
+    void archive?.store.close();
     catalog.stop();
     directory.stop();
     server.close();

@@ -46,7 +46,7 @@ import {
  * The benchmark is one client pushing as hard as it can: the per-client limits, which exist to
  * keep one client from starving others, would measure themselves instead of Concord.
  */
-const BENCH_ENV: Record<string, string> = {
+export const BENCH_ENV: Record<string, string> = {
   CONCORD_CLIENT_MAX_IN_FLIGHT: "100000",
   CONCORD_CLIENT_MAX_HELD_MS: "86400000",
   CONCORD_CLIENT_RATE_PER_SECOND: "1000000",
