@@ -20,11 +20,7 @@ import {
 import { parseWith } from "../shared/http-server.js";
 import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
-import {
-  idempotencyKeySchema,
-  transactionRequestSchema,
-  txidSchema,
-} from "../shared/messages.js";
+import { idempotencyKeySchema, transactionRequestSchema, txidSchema } from "../shared/messages.js";
 import { mountRoute } from "../shared/routes.js";
 import type { ClientLimits } from "./client-limits.js";
 import type { HotKeys } from "./hot-keys.js";

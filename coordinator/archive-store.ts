@@ -196,6 +196,5 @@ function recordOf(row: RecordRow): TxRecord {
 
 /** The begin token only recognises a resent begin: it means nothing once the record is archived. */
 function withoutToken(fields: Record<string, string>): Record<string, string> {
-  const { beginToken: _unused, ...rest } = fields;
-  return rest;
+  return Object.fromEntries(Object.entries(fields).filter(([field]) => field !== "beginToken"));
 }

@@ -5,7 +5,13 @@
  * walk goes on would otherwise shift the offsets and make it skip others.
  */
 import type { DurableLog, TxRecord } from "../shared/durable-log.js";
-import { isAfter, matches, positionOf, type HistoryFilter, type Position } from "./history-query.js";
+import {
+  isAfter,
+  matches,
+  positionOf,
+  type HistoryFilter,
+  type Position,
+} from "./history-query.js";
 
 const CHUNK = 200;
 
@@ -32,7 +38,15 @@ export async function walkShard(
   for (;;) {
     const count = Math.min(CHUNK, budget);
     if (count === 0) return last ? { found, floor: last } : { found };
-    const flat = await log.redis.zrevrangebyscore(key, max, min, "WITHSCORES", "LIMIT", ties, count);
+    const flat = await log.redis.zrevrangebyscore(
+      key,
+      max,
+      min,
+      "WITHSCORES",
+      "LIMIT",
+      ties,
+      count,
+    );
     const pairs: Position[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2)
       pairs.push({ txid: flat[i] as string, atMs: Number(flat[i + 1]) });
@@ -42,7 +56,10 @@ export async function walkShard(
       if (isAfter(positionOf(r), cursor) && matches(r, filter)) found.push(r);
     if (found.length >= want || pairs.length < count) return { found };
     const tail = pairs.at(-1) as Position;
-    ties = String(tail.atMs) === max ? ties + pairs.length : pairs.filter((p) => p.atMs === tail.atMs).length;
+    ties =
+      String(tail.atMs) === max
+        ? ties + pairs.length
+        : pairs.filter((p) => p.atMs === tail.atMs).length;
     max = String(tail.atMs);
     last = tail;
   }

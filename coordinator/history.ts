@@ -68,7 +68,11 @@ export async function listTransactions(
   const records = all.slice(0, limit);
   const last = records.at(-1);
   const nextCursor =
-    all.length > limit && last ? encodeCursor(positionOf(last)) : floor ? encodeCursor(floor) : null;
+    all.length > limit && last
+      ? encodeCursor(positionOf(last))
+      : floor
+        ? encodeCursor(floor)
+        : null;
   return { records, nextCursor };
 }
 

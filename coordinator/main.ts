@@ -98,6 +98,23 @@ function openParticipants(config: CoordinatorConfig, logger: Logger) {
   return { directory, participants, catalog };
 }
 
+function clientLimits(config: CoordinatorConfig): ClientLimits {
+  return new ClientLimits({
+    maxInFlight: config.CONCORD_CLIENT_MAX_IN_FLIGHT,
+    maxHeldMs: config.CONCORD_CLIENT_MAX_HELD_MS,
+    ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
+    rateBurst: config.CONCORD_CLIENT_RATE_BURST,
+  });
+}
+
+function openFailpoints(config: CoordinatorConfig, logger: Logger): Failpoints {
+  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => {
+    logger.warn({ failpoint: name, spec }, "failpoint fired");
+  });
+  failpoints.configure(config.CONCORD_FAILPOINTS);
+  return failpoints;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(coordinatorEnvSchema, process.env, missingParticipantsSource);
   checkParticipantSecrets(config);
@@ -105,10 +122,7 @@ async function main(): Promise<void> {
   const log = await openLog(config, logger);
   const redis = log.redis;
   const { directory, participants, catalog } = openParticipants(config, logger);
-  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => {
-    logger.warn({ failpoint: name, spec }, "failpoint fired");
-  });
-  failpoints.configure(config.CONCORD_FAILPOINTS);
+  const failpoints = openFailpoints(config, logger);
   const io = { log, participants, logger, failpoints };
   const engine = new Engine(io, {
     ...DEFAULT_ENGINE_OPTIONS,
@@ -125,12 +139,7 @@ async function main(): Promise<void> {
     operatorSecret: config.CONCORD_OPERATOR_SECRET,
     participantSecrets: directory.secrets,
   });
-  const limits = new ClientLimits({
-    maxInFlight: config.CONCORD_CLIENT_MAX_IN_FLIGHT,
-    maxHeldMs: config.CONCORD_CLIENT_MAX_HELD_MS,
-    ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
-    rateBurst: config.CONCORD_CLIENT_RATE_BURST,
-  });
+  const limits = clientLimits(config);
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, () => recovery.passes);
   mountApi(app, {

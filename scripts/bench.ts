@@ -27,7 +27,8 @@ const USAGE = `usage: npm run bench [-- --quick] [--rows ${[...ROWS, ...SECTIONS
   --out     where latest.json, latest.md and latest.svg are written
   --memory-million  only Redis memory over 1,000,000 transactions with the archive on, and
             bytes per in-flight transaction (about 10-20 minutes); writes memory-million.json
-            and .md in --out. --transactions N changes the count`;
+            and .md in --out. --transactions N changes the count; SIGUSR2 to the bench
+            process ends the run early and reports what ran`;
 
 async function main(): Promise<number> {
   const { positional, flags } = parseArgs(process.argv.slice(2), {

@@ -52,29 +52,11 @@ export async function runMemoryMillion(o: MemoryMillionOptions): Promise<MemoryM
   removeOutsideData(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "logs"), { recursive: true });
-  const window = String(o.archiveAfterSeconds);
   const extras: Extra[] = [];
   const http = new KeepAliveJson(o.concurrency + 4);
   let redis: Redis | undefined;
   try {
-    o.log(`starting a 2-bank cluster in ${dir} (archive after ${window} s)`);
-    const env = { ...BENCH_ENV, CONCORD_ARCHIVE_AFTER_SECONDS: window };
-    const cluster = await startCluster({ dir, banks: 2, env });
-    // Only the bench's coordinator runs: it alone archives and is measured.
-    const main = cluster.processes.find((p) => p.role === "coordinator");
-    if (main) await stopProcess(main.pid, main.marker, main.stopSignal);
-    const names = cluster.banks.map((b) => b.name);
-    const routes = await startNoopParticipants(
-      names,
-      dir,
-      extras,
-      cluster.secrets.participantSecrets,
-    );
-    const coordinator = await coordinatorControl(cluster, routes, dir, extras).start({
-      ...env,
-      // One log line per transaction would be a million lines: warnings only.
-      CONCORD_LOG_LEVEL: "warn",
-    });
+    const { cluster, coordinator, names } = await startProcesses(o, dir, extras);
     redis = new Redis(cluster.coordinator.adminRedisUrl, { maxRetriesPerRequest: 1 });
     const inFlight = await measureInFlightMemory(redis, 20_000);
     o.log(
@@ -91,6 +73,12 @@ export async function runMemoryMillion(o: MemoryMillionOptions): Promise<MemoryM
       redis,
       retentionSeconds: 60,
       maxTransactions: o.transactions,
+      stop: stopEarly(o.log),
+      onSample: (s) => {
+        o.log(
+          `  ${s.seconds} s: ${s.transactions} transactions, Redis ${s.redisUsedMiB} MiB, ${s.redisKeys} keys, coordinator RSS ${s.coordinatorRssMiB} MiB`,
+        );
+      },
     });
     const runSeconds = (monotonicMs() - runStarted) / 1000;
     const archivedRows = await countArchived(cluster.coordinator.adminArchiveDatabaseUrl);
@@ -117,6 +105,42 @@ export async function runMemoryMillion(o: MemoryMillionOptions): Promise<MemoryM
     await Promise.all(extras.map((e) => stopProcess(e.pid, e.spec.marker, e.spec.stopSignal)));
     await stopCluster(dir);
   }
+}
+
+/**
+ * A 2-bank cluster whose own coordinator is stopped, and no-op participants behind a coordinator
+ * of the bench's, which alone archives (with the window asked for) and is measured.
+ */
+async function startProcesses(o: MemoryMillionOptions, dir: string, extras: Extra[]) {
+  const window = String(o.archiveAfterSeconds);
+  o.log(`starting a 2-bank cluster in ${dir} (archive after ${window} s)`);
+  const env = { ...BENCH_ENV, CONCORD_ARCHIVE_AFTER_SECONDS: window };
+  const cluster = await startCluster({ dir, banks: 2, env });
+  const main = cluster.processes.find((p) => p.role === "coordinator");
+  if (main) await stopProcess(main.pid, main.marker, main.stopSignal);
+  const names = cluster.banks.map((b) => b.name);
+  const routes = await startNoopParticipants(
+    names,
+    dir,
+    extras,
+    cluster.secrets.participantSecrets,
+  );
+  const coordinator = await coordinatorControl(cluster, routes, dir, extras).start({
+    ...env,
+    // One log line per transaction would be a million lines: warnings only.
+    CONCORD_LOG_LEVEL: "warn",
+  });
+  return { cluster, coordinator, names };
+}
+
+/** SIGUSR2 ends the run early: what ran so far is measured and written as usual. */
+function stopEarly(log: (line: string) => void): AbortSignal {
+  const stop = new AbortController();
+  process.once("SIGUSR2", () => {
+    log("SIGUSR2: finishing with the transactions run so far");
+    stop.abort();
+  });
+  return stop.signal;
 }
 
 async function countArchived(url: string | undefined): Promise<number> {

@@ -48,20 +48,27 @@ export async function measureMemory(p: {
   retentionSeconds: number;
   /** Stop after this many transactions (the duration still bounds the run). */
   maxTransactions?: number;
+  /** Stop early when this fires (the run so far is still reported). */
+  stop?: AbortSignal;
+  /** Told of each sample as it is taken: a long run's progress is readable while it goes. */
+  onSample?: (s: MemorySample) => void;
 }): Promise<MemoryResult> {
   const samples: MemorySample[] = [];
   let transactions = 0;
   let begun = 0;
   const started = monotonicMs();
   const until = started + p.durationMs;
-  const sample = async () =>
-    samples.push({
+  const sample = async () => {
+    const s = {
       seconds: Math.round((monotonicMs() - started) / 100) / 10,
       transactions,
       coordinatorRssMiB: rssMiB(p.coordinatorPid),
       redisUsedMiB: await redisUsedMiB(p.redis),
       redisKeys: await p.redis.dbsize(),
-    });
+    };
+    samples.push(s);
+    p.onSample?.(s);
+  };
   await sample();
   // An AbortController, not a local flag: TypeScript would take a flag read inside the loop below
   // for the constant it was set to.
@@ -75,7 +82,11 @@ export async function measureMemory(p: {
   })();
   await Promise.all(
     Array.from({ length: p.concurrency }, async (_, w) => {
-      while (monotonicMs() < until && begun < (p.maxTransactions ?? Infinity)) {
+      while (
+        monotonicMs() < until &&
+        begun < (p.maxTransactions ?? Infinity) &&
+        p.stop?.aborted !== true
+      ) {
         begun++;
         // Failures are counted by the throughput cells; here only the volume matters.
         await p.transfer(w).then(

@@ -99,7 +99,8 @@ describe("history: finished transactions move to the archive, and the API reads 
   const archived = async (txids: string[]) => {
     for (let i = 0; i < 1200; i++) {
       const left = [];
-      for (const txid of txids) if ((await inRedis(txid)) || !(await inArchive(txid))) left.push(txid);
+      for (const txid of txids)
+        if ((await inRedis(txid)) || !(await inArchive(txid))) left.push(txid);
       if (left.length === 0) return;
       await sleep(100);
     }
@@ -127,9 +128,9 @@ describe("history: finished transactions move to the archive, and the API reads 
     // Every index entry went too: nothing in Redis grows with history.
     const shard = shardOf(committed);
     expect(await redis.zscore(`{concord:coordinator:${shard}}:finished`, committed)).to.equal(null);
-    expect(await redis.zscore(`{concord:coordinator:${shard}}:client:client-1`, committed)).to.equal(
-      null,
-    );
+    expect(
+      await redis.zscore(`{concord:coordinator:${shard}}:client:client-1`, committed),
+    ).to.equal(null);
     const events = await db.query<{ type: string }>(
       "SELECT type FROM archived_events WHERE txid = $1 ORDER BY seq",
       [committed],
