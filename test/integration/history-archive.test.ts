@@ -199,6 +199,24 @@ describe("history: finished transactions move to the archive, and the API reads 
     expect(shape(again.data)).to.deep.equal(shape(first.data));
   });
 
+  it("the coordinator reaches its archive as its own role: no superuser, no role or database creation", async function () {
+    const client = new pg.Client({ connectionString: cluster.coordinator.archiveDatabaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<Record<string, unknown>>(
+        "SELECT current_user AS name, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user",
+      );
+      expect(rows[0]).to.deep.equal({
+        name: "coordinator",
+        rolsuper: false,
+        rolcreaterole: false,
+        rolcreatedb: false,
+      });
+    } finally {
+      await client.end();
+    }
+  });
+
   it("refuses bad filters with a 400 naming the field", async function () {
     for (const [query, field] of [
       ["since=yesterday", "query.since"],
