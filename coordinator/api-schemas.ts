@@ -7,20 +7,13 @@ import { z } from "zod";
 import {
   decisionSchema,
   participantNameSchema,
-  queryInt,
   txidSchema,
   voteSchema,
 } from "../shared/messages.js";
 import { wireErrorSchema } from "../shared/wire-errors.js";
 
-export const listQuerySchema = z
-  .object({
-    state: z
-      .enum(["preparing", "committing", "aborting", "committed", "aborted", "active", "finished"])
-      .optional(),
-    limit: queryInt(1, 500, 50),
-  })
-  .strict();
+/** The list's filters and paging (history-query.ts, which reads them across Redis and the archive). */
+export { listQuerySchema } from "./history-query.js";
 
 const isoTime = z.string().datetime();
 const txStateSchema = z.enum([
@@ -79,7 +72,11 @@ const transactionSummarySchema = z.object({
   createdAt: isoTime.optional(),
 });
 
-export const transactionListSchema = z.object({ transactions: z.array(transactionSummarySchema) });
+export const transactionListSchema = z.object({
+  transactions: z.array(transactionSummarySchema),
+  /** The next page: pass it as `cursor`; null when this page is the last. */
+  nextCursor: z.string().nullable(),
+});
 
 export const transactionDetailSchema = transactionSummarySchema.extend({
   timeoutMs: z.number().int().optional(),

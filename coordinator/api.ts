@@ -34,6 +34,8 @@ import { withRedis } from "./redis-errors.js";
 import type { OperationCatalog } from "./operation-catalog.js";
 import { lockKeysOf, transactionRefusal } from "../shared/operation-rules.js";
 import { COORDINATOR_ROUTES as R } from "./routes.js";
+import type { ArchiveStore } from "./archive-store.js";
+import { findTransaction, listTransactions } from "./history.js";
 
 export interface ApiDeps {
   engine: Engine;
@@ -49,6 +51,8 @@ export interface ApiDeps {
   maxTimeoutMs: number;
   /** Attempts a request gets when it does not say (`retry.maxAttempts`). */
   defaultMaxAttempts: number;
+  /** Where finished transactions go after their window in Redis (none: they expire). */
+  archive?: ArchiveStore | undefined;
 }
 
 /** What a client (by its API key id) may see: its own transactions. Operators see all. */
@@ -109,24 +113,24 @@ export function mountApi(app: Express, deps: ApiDeps): void {
 
   mountRoute(app, deps.auth, R.list, async (req, res, caller) => {
     deps.limits.admitRequest(caller);
-    const q = parseWith(R.list.query, req.query, "query");
-    const records = await withRedis(() =>
-      caller.kind === "client"
-        ? listClientTransactions(deps.log, caller.id, q.state, q.limit)
-        : listTransactions(deps.log, q.state, q.limit),
-    );
-    res.json({ transactions: records.map(summary) });
+    const { cursor, limit, since, until, ...filters } = parseWith(R.list.query, req.query, "query");
+    const filter = {
+      ...filters,
+      sinceMs: since,
+      untilMs: until,
+      ...(caller.kind === "client" ? { client: caller.id } : {}),
+    };
+    const page = await listTransactions(deps.log, deps.archive, filter, cursor, limit);
+    res.json({ transactions: page.records.map(summary), nextCursor: page.nextCursor });
   });
 
   mountRoute(app, deps.auth, R.get, async (req, res, caller) => {
     deps.limits.admitRequest(caller);
     const txid = parseWith(R.get.params.txid, req.params.txid, "params.txid");
-    const [record, events] = await withRedis(() =>
-      Promise.all([deps.log.get(txid), deps.log.events(txid)]),
-    );
+    const found = await findTransaction(deps.log, deps.archive, txid);
     // Another client's transaction is answered exactly as a missing one: its existence is not ours to tell.
-    if (!record || !visibleTo(caller, record)) throw notFound(txid);
-    res.json(transactionDetail(record, events));
+    if (!found || !visibleTo(caller, found.record)) throw notFound(txid);
+    res.json(transactionDetail(found.record, found.events));
   });
 
   // A participant in doubt asks here. An unknown txid is presumed aborted, and that answer is
@@ -331,54 +335,6 @@ function sendResult(res: Response, result: SeriesResult): void {
     return;
   }
   res.json(body);
-}
-
-/**
- * One client's most recent transactions. With a state filter, the newest of its recent
- * transactions in that state: the index is read up to a bound, never the whole history.
- */
-async function listClientTransactions(
-  log: DurableLog,
-  client: string,
-  state: string | undefined,
-  limit: number,
-): Promise<TxRecord[]> {
-  const candidates = state === undefined ? limit : Math.min(limit * 8, 2000);
-  const records = await log.getMany(await log.listClient(client, candidates));
-  const wanted = records.filter((r) => r.client === client && matchesState(r, state));
-  return wanted.slice(0, limit);
-}
-
-function matchesState(r: TxRecord, state: string | undefined): boolean {
-  if (state === undefined) return true;
-  const finished = r.state === "committed" || r.state === "aborted" || r.endedAtMs !== undefined;
-  if (state === "active") return !finished;
-  if (state === "finished") return finished;
-  return r.state === state;
-}
-
-async function listTransactions(
-  log: DurableLog,
-  state: string | undefined,
-  limit: number,
-): Promise<TxRecord[]> {
-  const indexes: ("undecided" | "unacked" | "finished")[] =
-    state === "preparing"
-      ? ["undecided"]
-      : state === "committing" || state === "aborting"
-        ? ["unacked"]
-        : state === "committed" || state === "aborted" || state === "finished"
-          ? ["finished"]
-          : state === "active"
-            ? ["undecided", "unacked"]
-            : ["undecided", "unacked", "finished"];
-  const txids = (await Promise.all(indexes.map((i) => log.listIndex(i, limit)))).flat();
-  const records = await log.getMany([...new Set(txids)].sort().reverse());
-  const wanted =
-    state === undefined || state === "active" || state === "finished"
-      ? records
-      : records.filter((r) => r.state === state);
-  return wanted.slice(0, limit);
 }
 
 function summary(r: TxRecord) {

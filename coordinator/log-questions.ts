@@ -27,7 +27,8 @@ export async function decisionFor(
   asker: string,
 ): Promise<"commit" | "abort" | "pending"> {
   const { log } = engine.io;
-  const record = await log.get(txid);
+  // An archived transaction's decision is answered from the archive, never presumed anew.
+  const record = await log.find(txid);
   const drivenHere = engine.active.has(txid);
   const undecided = record !== undefined && record.decision === undefined && !drivenHere;
   const deadlinePassed = !undecided || (record.deadlineAtMs ?? 0) <= (await log.nowMs());
@@ -59,7 +60,7 @@ export async function seriesResultOf(
     // waited for past the request's own deadline.
     const pastDeadline = monotonicMs() > waitUntil - 5000 && !engine.active.has(key.txid);
     const latest = key.txid;
-    if (pastDeadline && !(await withRedis(() => log.get(latest)))) break;
+    if (pastDeadline && !(await withRedis(() => log.find(latest)))) break;
     await sleep(50);
     key = await withRedis(() => log.idempotencyState(scopedKey));
   }
@@ -77,7 +78,7 @@ async function replayResult(
   waitUntil: number,
 ): Promise<TransactionResult> {
   for (;;) {
-    const record = await withRedis(() => engine.io.log.get(txid));
+    const record = await withRedis(() => engine.io.log.find(txid));
     const gone = monotonicMs() > waitUntil || (!record && !engine.active.has(txid));
     const answered = await askReplay(engine.io, record, txid, gone);
     if (answered) return answered;
@@ -109,7 +110,7 @@ async function attemptsUpTo(log: DurableLog, lastTxid: string): Promise<AttemptS
   let txid: string | undefined = lastTxid;
   for (let i = 0; txid !== undefined && i < LIMITS.maxAttempts; i++) {
     const id: string = txid;
-    const record = await withRedis(() => log.get(id));
+    const record = await withRedis(() => log.find(id));
     const decision = record?.decision;
     const outcome =
       decision === "commit" ? "committed" : decision === "abort" ? "aborted" : "unknown";

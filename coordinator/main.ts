@@ -34,11 +34,42 @@ import { OperationCatalog } from "./operation-catalog.js";
 import { ParticipantDirectory } from "../shared/participant-directory.js";
 // --- metrics (issue 13) ---
 import { mountMetricsRoute } from "../shared/metrics-route.js";
-import { createCoordinatorMetrics } from "./coordinator-metrics.js";
+import { createCoordinatorMetrics, type CoordinatorMetrics } from "./coordinator-metrics.js";
 import { metricsObserver } from "./coordinator-observer.js";
 // --- end metrics ---
+import { ArchiveStore } from "./archive-store.js";
+import { Archiver } from "./archiver.js";
 
 type CoordinatorConfig = ReturnType<typeof loadConfig<typeof coordinatorEnvSchema>>;
+
+/**
+ * The archive, when configured: finished transactions move there after their window in Redis,
+ * and every read that may need them (listings, GET, inquiries, replays) looks there too. It is
+ * not waited for: a PostgreSQL that is down delays archiving, never the coordinator's start.
+ */
+function openArchive(
+  config: CoordinatorConfig,
+  log: DurableLog,
+  logger: Logger,
+  metrics: Pick<CoordinatorMetrics, "storeErrors">,
+) {
+  const url = config.CONCORD_ARCHIVE_DATABASE_URL;
+  if (url === undefined) return undefined;
+  const store = ArchiveStore.open(url, logger);
+  log.archive = store;
+  const archiver = new Archiver(
+    log,
+    store,
+    {
+      afterMs: config.CONCORD_ARCHIVE_AFTER_SECONDS * 1000,
+      intervalMs: config.CONCORD_ARCHIVE_INTERVAL_MS,
+      batchSize: config.CONCORD_ARCHIVE_BATCH_SIZE,
+    },
+    logger,
+    metrics,
+  );
+  return { store, archiver };
+}
 
 /** The decision log, on a Redis that is checked to keep what it is told (fsync on write). */
 async function openLog(config: CoordinatorConfig, logger: Logger): Promise<DurableLog> {
@@ -112,6 +143,23 @@ function mountOperators(
   mountConsole(app, deps.auth, config.CONCORD_OPERATOR_SECRET);
 }
 
+function clientLimits(config: CoordinatorConfig): ClientLimits {
+  return new ClientLimits({
+    maxInFlight: config.CONCORD_CLIENT_MAX_IN_FLIGHT,
+    maxHeldMs: config.CONCORD_CLIENT_MAX_HELD_MS,
+    ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
+    rateBurst: config.CONCORD_CLIENT_RATE_BURST,
+  });
+}
+
+function openFailpoints(config: CoordinatorConfig, logger: Logger): Failpoints {
+  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => {
+    logger.warn({ failpoint: name, spec }, "failpoint fired");
+  });
+  failpoints.configure(config.CONCORD_FAILPOINTS);
+  return failpoints;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(coordinatorEnvSchema, process.env, missingParticipantsSource);
   checkParticipantSecrets(config);
@@ -119,16 +167,14 @@ async function main(): Promise<void> {
   const log = await openLog(config, logger);
   const redis = log.redis;
   const { directory, participants, catalog } = openParticipants(config, logger);
-  const failpoints = new Failpoints(COORDINATOR_FAILPOINTS, (name, spec) => {
-    logger.warn({ failpoint: name, spec }, "failpoint fired");
-  });
-  failpoints.configure(config.CONCORD_FAILPOINTS);
-  const io = { log, participants, logger, failpoints, ...openMetrics(log, logger) }; // + metrics
+  const failpoints = openFailpoints(config, logger);
+  const io = { log, participants, logger, failpoints, ...openMetrics(log, logger) };
   const engine = new Engine(io, {
     ...DEFAULT_ENGINE_OPTIONS,
     clientFaultStatus: (name, reason) => catalog.clientFaultStatus(name, reason),
   });
   const recovery = new Recovery(io, (txid) => engine.active.has(txid));
+  const archive = openArchive(config, log, logger, io.metrics);
 
   const app = createApp({ logger, metrics: io.metrics });
   const auth = new Authenticator({
@@ -138,12 +184,7 @@ async function main(): Promise<void> {
     operatorSecret: config.CONCORD_OPERATOR_SECRET,
     participantSecrets: directory.secrets,
   });
-  const limits = new ClientLimits({
-    maxInFlight: config.CONCORD_CLIENT_MAX_IN_FLIGHT,
-    maxHeldMs: config.CONCORD_CLIENT_MAX_HELD_MS,
-    ratePerSecond: config.CONCORD_CLIENT_RATE_PER_SECOND,
-    rateBurst: config.CONCORD_CLIENT_RATE_BURST,
-  });
+  const limits = clientLimits(config);
   mountMetricsRoute(app, auth, io.metrics.registry);
   if (config.CONCORD_ADMIN_ENDPOINTS)
     mountAdminRoutes(app, auth, failpoints, config.CONCORD_ADMIN_SECRET, () => recovery.passes);
@@ -159,6 +200,7 @@ async function main(): Promise<void> {
     defaultTimeoutMs: config.CONCORD_DEFAULT_TIMEOUT_MS,
     maxTimeoutMs: config.CONCORD_MAX_TIMEOUT_MS,
     defaultMaxAttempts: config.CONCORD_RETRY_MAX_ATTEMPTS,
+    archive: archive?.store,
   });
   // OpenAPI: after every other route (it is built per request, so later ones are in it too).
   mountOpenApi(app, auth, { title: "Concord coordinator" });
@@ -170,19 +212,22 @@ async function main(): Promise<void> {
   });
   recovery.start(config.CONCORD_RECOVERY_INTERVAL_MS);
   catalog.start(config.CONCORD_DESCRIPTOR_REFRESH_MS);
+  archive?.archiver.start();
   logger.info(
     {
       host: config.CONCORD_HOST,
       port: config.CONCORD_PORT,
       participants: participants.names(),
+      archive: archive ? `after ${config.CONCORD_ARCHIVE_AFTER_SECONDS} s` : "off",
     },
     "coordinator listening",
   );
 
   // ---- drain on SIGTERM/SIGINT (shared/drain.ts) ----
-  const background = [recovery, catalog, directory];
+  const background = [recovery, catalog, directory, ...(archive ? [archive.archiver] : [])];
+  const stores = { redis, archive: archive?.store };
   drainOnSignals(logger, () =>
-    drainAndClose(drainPlan(config, { app, server, logger, engine, redis }, background)),
+    drainAndClose(drainPlan(config, { app, server, logger, engine, stores }, background)),
   );
   // ---- end drain ----
 }
@@ -194,7 +239,10 @@ async function main(): Promise<void> {
  */
 function drainPlan(
   config: CoordinatorConfig,
-  parts: Pick<DrainPlan, "app" | "server" | "logger"> & { engine: Engine; redis: Redis },
+  parts: Pick<DrainPlan, "app" | "server" | "logger"> & {
+    engine: Engine;
+    stores: { redis: Redis; archive: ArchiveStore | undefined };
+  },
   background: { stop(): void }[],
 ): DrainPlan {
   return {
@@ -208,7 +256,10 @@ function drainPlan(
     busy: () => [...parts.engine.active],
     leftTo:
       "recovery (they are in the decision log: another coordinator on it, or the next start, finishes them)",
-    closeStores: () => parts.redis.quit().then(() => undefined),
+    closeStores: async () => {
+      await parts.stores.archive?.close();
+      await parts.stores.redis.quit();
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { benchMarkdown } from "./bench/report.js";
 import { DEFAULT_BENCH_DIR, runBench } from "./bench/runner.js";
 import { benchSvg } from "./bench/svg.js";
 import type { RowKind } from "./bench/drivers.js";
+import { memoryMillionMarkdown, runMemoryMillion } from "./bench/memory-million.js";
 
 const ROWS: RowKind[] = ["ceiling", "floor", "concord", "coordination"];
 /** Groups that are not rows of the matrix but can be chosen with --rows like them. */
@@ -23,7 +24,11 @@ const USAGE = `usage: npm run bench [-- --quick] [--rows ${[...ROWS, ...SECTIONS
   --no-extras  skip the memory run and the recovery measurement (1,000 and 10,000
             unacknowledged transactions), which follow the coordination-only row
   --dir     the cluster's state folder; it is stopped and wiped first
-  --out     where latest.json, latest.md and latest.svg are written`;
+  --out     where latest.json, latest.md and latest.svg are written
+  --memory-million  only Redis memory over 1,000,000 transactions with the archive on, and
+            bytes per in-flight transaction (about 10-20 minutes); writes memory-million.json
+            and .md in --out. --transactions N changes the count; SIGUSR2 to the bench
+            process ends the run early and reports what ran`;
 
 async function main(): Promise<number> {
   const { positional, flags } = parseArgs(process.argv.slice(2), {
@@ -32,8 +37,12 @@ async function main(): Promise<number> {
     dir: "string",
     out: "string",
     "no-extras": "boolean",
+    "memory-million": "boolean",
+    transactions: "number",
   });
   if (positional.length > 0) throw new UsageError(`unexpected argument ${positional[0]}`);
+  const out = resolve(typeof flags.out === "string" ? flags.out : join("bench", "results"));
+  if (flags["memory-million"] === true) return memoryMillion(flags, out);
   const known = [...ROWS, ...SECTIONS] as string[];
   const chosen =
     typeof flags.rows === "string" ? flags.rows.split(",").map((r) => r.trim()) : known;
@@ -41,7 +50,6 @@ async function main(): Promise<number> {
     if (!known.includes(r))
       throw new UsageError(`--rows: unknown row ${r}; known: ${known.join(", ")}`);
   const rows = chosen.filter((r): r is RowKind => ROWS.includes(r as RowKind));
-  const out = resolve(typeof flags.out === "string" ? flags.out : join("bench", "results"));
   const report = await runBench({
     quick: flags.quick === true,
     dir: typeof flags.dir === "string" ? flags.dir : DEFAULT_BENCH_DIR,
@@ -59,6 +67,28 @@ async function main(): Promise<number> {
     `\n${markdown}\nwrote ${join(out, "latest.json")}, latest.md and latest.svg in ${report.wallSeconds.toFixed(0)} s\n`,
   );
   return report.cells.some((c) => c.transactions === 0) ? 1 : 0;
+}
+
+async function memoryMillion(
+  flags: Record<string, string | number | boolean>,
+  out: string,
+): Promise<number> {
+  const count = typeof flags.transactions === "number" ? flags.transactions : 1_000_000;
+  if (!Number.isInteger(count) || count < 1000)
+    throw new UsageError("--transactions must be a whole number from 1000");
+  const report = await runMemoryMillion({
+    dir: typeof flags.dir === "string" ? flags.dir : DEFAULT_BENCH_DIR,
+    transactions: count,
+    concurrency: 32,
+    archiveAfterSeconds: 10,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "memory-million.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = memoryMillionMarkdown(report);
+  writeFileSync(join(out, "memory-million.md"), markdown);
+  process.stdout.write(`\n${markdown}\nwrote ${join(out, "memory-million.json")} and .md\n`);
+  return report.transactions >= count ? 0 : 1;
 }
 
 runCli("bench", USAGE, main);

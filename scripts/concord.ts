@@ -12,8 +12,10 @@ import { resolveConnection } from "./concord/connection.js";
 const USAGE = `usage: npm run concord -- <command> [options]
 
 commands:
-  tx list [--state S] [--participant P] [--reason R] [--limit N] [--cursor C]
-                      transactions, newest first (GET /v1/transactions; filters passed through)
+  tx list [--state S] [--participant P] [--reason R] [--since T] [--until T] [--limit N]
+          [--cursor C]
+                      transactions, newest first, from Redis's window and the archive
+                      (GET /v1/transactions); --since/--until are ISO times of creation
   tx show <txid>      one transaction: its record, participants' votes and acks, its events
   tx abort <txid>     abort an undecided transaction through the decision register, then tell
                       its participants; refused (409) if the register says commit
@@ -43,8 +45,8 @@ runCli("concord", USAGE, async () => {
     reason: "string",
     limit: "number",
     cursor: "string",
-    "older-than": "string",
-    "newer-than": "string",
+    since: "string",
+    until: "string",
   });
   if (flags.help === true) {
     process.stdout.write(`${USAGE}\n`);

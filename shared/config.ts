@@ -183,6 +183,25 @@ export const coordinatorEnvSchema = z.object({
     .max(365 * 86400)
     .default(7 * 86400),
   CONCORD_RECOVERY_INTERVAL_MS: ms(50, 600_000, 1000),
+  /**
+   * The archive (PostgreSQL) finished transactions move to after CONCORD_ARCHIVE_AFTER_SECONDS
+   * (coordinator/archiver.ts). Without it nothing is archived and Redis keeps them for
+   * CONCORD_RETENTION_SECONDS.
+   */
+  CONCORD_ARCHIVE_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  /** How long a finished transaction stays in Redis before it moves to the archive. */
+  CONCORD_ARCHIVE_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 86400)
+    .default(300),
+  /** How often the archiver looks for transactions to move, and how many it moves per statement. */
+  CONCORD_ARCHIVE_INTERVAL_MS: ms(50, 600_000, 1000),
+  CONCORD_ARCHIVE_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   CONCORD_ADMIN_SECRET: z.string().optional(),
   /** The operators' secret: console, operator CLI, metrics, operator actions (operatorSecretProblems). */
   CONCORD_OPERATOR_SECRET: secret.optional(),

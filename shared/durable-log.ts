@@ -175,6 +175,7 @@ const SCRIPT_FILES = {
   concordDue: "due-1.lua",
   concordPostpone: "postpone-1.lua",
   concordLinkNext: "link-next-1.lua",
+  concordForget: "forget-4.lua",
 } as const;
 type ScriptName = keyof typeof SCRIPT_FILES;
 type ScriptArg = string | number;
@@ -269,6 +270,23 @@ export function shardOf(txid: string): number {
   return hash % SHARD_COUNT;
 }
 
+/**
+ * Where finished transactions go once they leave Redis (coordinator/archive-store.ts). Set on the
+ * coordinator's log when archiving is on: reads that must know a transaction's fate (an inquiry,
+ * an idempotent replay, an attempt link) look there when Redis has no record.
+ */
+export interface ArchiveLookup {
+  get(txid: string): Promise<TxRecord | undefined>;
+  linkNext(previous: string, next: string): Promise<void>;
+}
+
+/** A transaction as Redis stores it, for copying elsewhere: the hash and the stream, unparsed. */
+export interface RawTransaction {
+  txid: string;
+  fields: Record<string, string>;
+  events: { id: string; type: string; atMs: number; data: string | undefined }[];
+}
+
 export interface DurableLogOptions {
   /** Key-space name: "coordinator" for the decision log, "participant:<name>" for a journal. */
   namespace: string;
@@ -276,6 +294,8 @@ export interface DurableLogOptions {
 }
 
 export class DurableLog {
+  archive: ArchiveLookup | undefined;
+
   constructor(
     readonly redis: Redis,
     private readonly options: DurableLogOptions,
@@ -550,7 +570,73 @@ export class DurableLog {
    * `previous` field is the link that always holds; this one is for reading forwards.
    */
   async linkNextAttempt(previous: string, next: string): Promise<void> {
-    await this.run<number>("concordLinkNext", [this.txKey(previous)], [next]);
+    const linked = await this.run<number>("concordLinkNext", [this.txKey(previous)], [next]);
+    // No record in Redis: the earlier attempt may have been archived already.
+    if (linked === 0 && this.archive) await this.archive.linkNext(previous, next);
+  }
+
+  /** The record in Redis, else in the archive (when there is one): where a finished one went. */
+  async find(txid: string): Promise<TxRecord | undefined> {
+    return (await this.get(txid)) ?? (await this.archive?.get(txid));
+  }
+
+  /** Key of an index shard, for readers that page through it (coordinator/history.ts). */
+  indexKeyOf(shard: number, index: "undecided" | "unacked" | "finished"): string {
+    return this.indexKey(shard, index);
+  }
+  clientIndexKeyOf(shard: number, client: string): string {
+    return this.clientKey(shard, client);
+  }
+
+  /** Hashes and streams of some transactions, as stored (the archiver copies them). */
+  async raw(txids: string[]): Promise<RawTransaction[]> {
+    const pipeline = this.redis.pipeline();
+    for (const txid of txids) {
+      pipeline.hgetall(this.txKey(txid));
+      pipeline.xrange(this.eventsKey(txid), "-", "+", "COUNT", MAX_EVENTS);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return txids.map((txid, i) => {
+      const [hashErr, fields] = replies[2 * i] ?? [];
+      const [streamErr, entries] = replies[2 * i + 1] ?? [];
+      if (hashErr) throw hashErr;
+      if (streamErr) throw streamErr;
+      return {
+        txid,
+        fields: (fields ?? {}) as Record<string, string>,
+        events: ((entries ?? []) as [string, string[]][]).map(([id, flat]) => {
+          const f = fieldsToObject(flat);
+          return { id, type: f.type ?? "", atMs: Number(f.at), data: f.data };
+        }),
+      };
+    });
+  }
+
+  /**
+   * Removes archived transactions from Redis (forget-4.lua), each only if still finished and
+   * with the `next` link the archive got. Returns each one's code (1 forgotten).
+   */
+  async forget(items: { txid: string; client: string | undefined; next: string }[]) {
+    const pipeline = this.redis.pipeline();
+    for (const { txid, client, next } of items) {
+      const shard = shardOf(txid);
+      const keys = [
+        this.txKey(txid),
+        this.eventsKey(txid),
+        this.indexKey(shard, "finished"),
+        this.clientKey(shard, client ?? "-"),
+      ];
+      (pipeline as unknown as Record<ScriptName, (...a: ScriptArg[]) => unknown>).concordForget(
+        ...keys,
+        txid,
+        next,
+      );
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, code]) => {
+      if (err) throw err;
+      return Number(code);
+    });
   }
 
   private idempotencyKey(key: string): string {
@@ -612,7 +698,7 @@ function fieldsToObject(fields: string[]): Record<string, string> {
   return out;
 }
 
-function safeJson(text: string): unknown {
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

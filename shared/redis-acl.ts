@@ -29,6 +29,8 @@ export const SERVICE_REDIS_COMMANDS = [
   "zrevrange",
   "set",
   "get",
+  // The archiver and the listings (coordinator/archiver.ts, coordinator/history-walk.ts).
+  "zrevrangebyscore",
   // Inside the Lua scripts.
   "exists",
   "expire",
@@ -41,6 +43,7 @@ export const SERVICE_REDIS_COMMANDS = [
   "zrangebyscore",
   "zrem",
   "zremrangebyscore",
+  "del",
 ] as const;
 
 /** The key namespace of a durable log (durable-log.ts): "coordinator" or "participant:<name>". */

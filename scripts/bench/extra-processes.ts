@@ -29,6 +29,9 @@ export interface Extra {
 /** Finished transactions of the coordination-only coordinator expire after this (the minimum). */
 export const BENCH_RETENTION_SECONDS = 60;
 
+/** Finished transactions of the coordination-only coordinator move to the archive after this. */
+export const BENCH_ARCHIVE_AFTER_SECONDS = 10;
+
 /** Starts one no-op participant per name, each its own node process; returns name=url routes. */
 export async function startNoopParticipants(
   names: string[],
@@ -101,6 +104,9 @@ export function coordinatorControl(
           CONCORD_PARTICIPANTS: routes,
           CONCORD_PARTICIPANT_SECRETS: secrets,
           CONCORD_RETENTION_SECONDS: String(BENCH_RETENTION_SECONDS),
+          // With the archive on (the cluster gives the coordinator one), finished transactions
+          // leave Redis after this window instead of the retention.
+          CONCORD_ARCHIVE_AFTER_SECONDS: String(BENCH_ARCHIVE_AFTER_SECONDS),
           ...env,
         },
         port,

@@ -29,10 +29,13 @@ export function rssMiB(pid: number): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
-async function redisUsedMiB(redis: Redis): Promise<number> {
+export async function redisUsedBytes(redis: Redis): Promise<number> {
   const info = await redis.info("memory");
-  const bytes = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
-  return Math.round((bytes / 2 ** 20) * 10) / 10;
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+}
+
+async function redisUsedMiB(redis: Redis): Promise<number> {
+  return Math.round(((await redisUsedBytes(redis)) / 2 ** 20) * 10) / 10;
 }
 
 export async function measureMemory(p: {
@@ -43,19 +46,29 @@ export async function measureMemory(p: {
   coordinatorPid: number;
   redis: Redis;
   retentionSeconds: number;
+  /** Stop after this many transactions (the duration still bounds the run). */
+  maxTransactions?: number;
+  /** Stop early when this fires (the run so far is still reported). */
+  stop?: AbortSignal;
+  /** Told of each sample as it is taken: a long run's progress is readable while it goes. */
+  onSample?: (s: MemorySample) => void;
 }): Promise<MemoryResult> {
   const samples: MemorySample[] = [];
   let transactions = 0;
+  let begun = 0;
   const started = monotonicMs();
   const until = started + p.durationMs;
-  const sample = async () =>
-    samples.push({
+  const sample = async () => {
+    const s = {
       seconds: Math.round((monotonicMs() - started) / 100) / 10,
       transactions,
       coordinatorRssMiB: rssMiB(p.coordinatorPid),
       redisUsedMiB: await redisUsedMiB(p.redis),
       redisKeys: await p.redis.dbsize(),
-    });
+    };
+    samples.push(s);
+    p.onSample?.(s);
+  };
   await sample();
   // An AbortController, not a local flag: TypeScript would take a flag read inside the loop below
   // for the constant it was set to.
@@ -69,7 +82,12 @@ export async function measureMemory(p: {
   })();
   await Promise.all(
     Array.from({ length: p.concurrency }, async (_, w) => {
-      while (monotonicMs() < until) {
+      while (
+        monotonicMs() < until &&
+        begun < (p.maxTransactions ?? Infinity) &&
+        p.stop?.aborted !== true
+      ) {
+        begun++;
         // Failures are counted by the throughput cells; here only the volume matters.
         await p.transfer(w).then(
           () => transactions++,

@@ -25,6 +25,7 @@ import {
   type Transfer,
 } from "./drivers.js";
 import {
+  BENCH_ARCHIVE_AFTER_SECONDS,
   BENCH_RETENTION_SECONDS,
   coordinatorControl,
   startNoopParticipants,
@@ -46,7 +47,10 @@ import {
  * The benchmark is one client pushing as hard as it can: the per-client limits, which exist to
  * keep one client from starving others, would measure themselves instead of Concord.
  */
-const BENCH_ENV: Record<string, string> = {
+export const BENCH_ENV: Record<string, string> = {
+  // The cluster's coordinator shares the log with the coordination-only one: the same window,
+  // whichever of the two holds the archiver's lease.
+  CONCORD_ARCHIVE_AFTER_SECONDS: "10",
   CONCORD_CLIENT_MAX_IN_FLIGHT: "100000",
   CONCORD_CLIENT_MAX_HELD_MS: "86400000",
   CONCORD_CLIENT_RATE_PER_SECOND: "1000000",
@@ -374,7 +378,7 @@ async function measureMemoryUnderLoad(
 ): Promise<MemoryResult> {
   const { o, matrix, cluster } = run;
   o.log(
-    `memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (retention ${BENCH_RETENTION_SECONDS} s)`,
+    `memory: coordination only, 2 participants, concurrency 32, for ${matrix.memoryRunMs / 1000} s (archive after ${BENCH_ARCHIVE_AFTER_SECONDS} s, else retention ${BENCH_RETENTION_SECONDS} s)`,
   );
   const memory = await measureMemory({
     transfer: httpTransfer(t.http, t.coordinator.url, t.names.slice(0, 2), cluster.secrets.apiKey),

@@ -43,6 +43,11 @@ export interface ClusterFile {
     redisUrl: string;
     /** The decision log as its operators' user. */
     adminRedisUrl: string;
+    /** The archive of finished transactions, as the coordinator's role (absent before it existed). */
+    archiveDatabaseUrl?: string;
+    /** The archive as its server's superuser, for operators and tests. */
+    adminArchiveDatabaseUrl?: string;
+    archivePostgresPort?: number;
   };
   /** Every participant, whatever its application, in start order. */
   participants: ParticipantEntry[];

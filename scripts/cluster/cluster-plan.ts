@@ -60,7 +60,20 @@ export interface ClusterPlan {
   participants: ParticipantEntry[];
   coordinatorUrl: string;
   coordinatorRedisPort: number;
+  archive: ArchivePlan;
 }
+
+/** The coordinator's own PostgreSQL, holding its archive of finished transactions. */
+export interface ArchivePlan {
+  port: number;
+  database: string;
+  role: string;
+  url: string;
+  adminUrl: string;
+}
+
+export const ARCHIVE_DATABASE = "concord_coordinator";
+export const ARCHIVE_ROLE = "coordinator";
 
 const pwOf = (input: PlanInput) => (store: string, storeUser: string) =>
   passwordOf(input.secrets, store, storeUser);
@@ -81,11 +94,44 @@ export async function planCluster(input: PlanInput): Promise<ClusterPlan> {
     participants.push(planned.entry);
     specs.push(...planned.specs);
   }
+  // Asked for after the participants': a cluster started before the archive keeps its ports.
+  const archive = archivePlan(input, await input.portFor("postgres-coordinator"));
   specs.push(
-    coordinatorSpec(input, { port: coordinatorPort, url: coordinatorUrl, coordinatorRedisPort }),
+    postgresSpec({
+      name: "postgres-coordinator",
+      dataDir: join(pgRoot, "coordinator"),
+      port: archive.port,
+      log: logOf(input, "postgres-coordinator"),
+      user: input.user,
+      maxPrepared: 0,
+    }),
+  );
+  specs.push(
+    coordinatorSpec(input, {
+      port: coordinatorPort,
+      url: coordinatorUrl,
+      coordinatorRedisPort,
+      archiveUrl: archive.url,
+    }),
   );
   uniqueMarkers(specs, dir);
-  return { specs, participants, coordinatorUrl, coordinatorRedisPort };
+  return { specs, participants, coordinatorUrl, coordinatorRedisPort, archive };
+}
+
+function archivePlan(input: PlanInput, port: number): ArchivePlan {
+  const pw = pwOf(input);
+  return {
+    port,
+    database: ARCHIVE_DATABASE,
+    role: ARCHIVE_ROLE,
+    url: databaseUrl(
+      port,
+      pw("postgres-coordinator", "coordinator"),
+      ARCHIVE_DATABASE,
+      ARCHIVE_ROLE,
+    ),
+    adminUrl: databaseUrl(port, pw("postgres-coordinator", "admin"), ARCHIVE_DATABASE),
+  };
 }
 
 /** Participants and the coordinator share a marker prefix; make each unique by its name. */
@@ -133,6 +179,9 @@ export function describeCluster(input: PlanInput, plan: ClusterPlan): ClusterFil
         ADMIN_REDIS_USER,
         pw("redis-coordinator", "admin"),
       ),
+      archiveDatabaseUrl: plan.archive.url,
+      adminArchiveDatabaseUrl: plan.archive.adminUrl,
+      archivePostgresPort: plan.archive.port,
     },
     participants: plan.participants,
     banks: plan.participants.filter(isBank),
@@ -264,7 +313,7 @@ function participantSpec(
 
 function coordinatorSpec(
   input: PlanInput,
-  at: { port: number; url: string; coordinatorRedisPort: number },
+  at: { port: number; url: string; coordinatorRedisPort: number; archiveUrl: string },
 ): ProcessSpec {
   const { dir, secrets } = input;
   return {
@@ -291,6 +340,7 @@ function coordinatorSpec(
         .join(","),
       CONCORD_ADMIN_SECRET: secrets.adminSecrets.coordinator as string,
       CONCORD_OPERATOR_SECRET: secrets.operatorSecrets.coordinator as string,
+      CONCORD_ARCHIVE_DATABASE_URL: at.archiveUrl,
       ...input.env,
     },
     port: at.port,

@@ -26,6 +26,8 @@ export function storeUsers(
 ): Record<string, readonly string[]> {
   const users: Record<string, readonly string[]> = {
     "redis-coordinator": ["admin", "coordinator"],
+    // The coordinator's archive of finished transactions (coordinator/archive-store.ts).
+    "postgres-coordinator": ["admin", "coordinator"],
   };
   for (const { name, application } of participants) {
     users[`postgres-${name}`] = ["admin", application];

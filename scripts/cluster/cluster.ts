@@ -190,6 +190,14 @@ export async function startCluster(options: StartOptions): Promise<ClusterFile> 
     plan.participants.filter((p) => !running.has(`postgres-${p.name}`)),
     secrets,
   );
+  if (!running.has("postgres-coordinator"))
+    ensureParticipantDatabase({
+      port: plan.archive.port,
+      adminPassword: passwordOf(secrets, "postgres-coordinator", "admin"),
+      database: plan.archive.database,
+      role: plan.archive.role,
+      rolePassword: passwordOf(secrets, "postgres-coordinator", "coordinator"),
+    });
   await Promise.all(services.map((s) => ensureRunning(s, running.get(s.name), file, record)));
   return readClusterFile(dir) as ClusterFile;
 }

@@ -1,7 +1,8 @@
 /**
  * The query of `tx list`: its flags as GET /v1/transactions query parameters, passed through as
  * given (the coordinator checks them and refuses what it does not know, naming it). Kept apart
- * so the names can follow the API's list filters as they grow (participant, reason, age, cursor).
+ * so the names follow the API's list filters: state, participant, reason (part of the text),
+ * since and until (ISO times of creation), limit, and the cursor of the page before.
  */
 export const LIST_FLAGS = {
   state: "state",
@@ -9,8 +10,8 @@ export const LIST_FLAGS = {
   reason: "reason",
   limit: "limit",
   cursor: "cursor",
-  "older-than": "olderThan",
-  "newer-than": "newerThan",
+  since: "since",
+  until: "until",
 } as const;
 
 export type ListFlag = keyof typeof LIST_FLAGS;

@@ -5,7 +5,9 @@
   KEYS[1] tx hash          {ns:shard}:tx:<txid>
   KEYS[2] event stream     {ns:shard}:ev:<txid>
   KEYS[3] unacked index    {ns:shard}:unacked
-  KEYS[4] finished index   {ns:shard}:finished    (zset txid -> end time, Redis clock ms)
+  KEYS[4] finished index   {ns:shard}:finished    (zset txid -> creation time, Redis clock ms:
+                           the order listings page in, coordinator/history.ts; the archiver
+                           reads the end time from the record)
 
   ARGV[1] txid
   ARGV[2] acked            JSON array of participant names acknowledged in this call
@@ -33,7 +35,7 @@ for _, name in ipairs(cjson.decode(ARGV[2])) do
 end
 redis.call('HSET', KEYS[1], 'state', final, 'endedAt', now)
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], now, ARGV[1])
+redis.call('ZADD', KEYS[4], tonumber(redis.call('HGET', KEYS[1], 'createdAt') or now), ARGV[1])
 -- Trimming here keeps the finished index proportional to the retention window, not to history.
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[3]) * 1000)
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'type', 'end', 'at', now,

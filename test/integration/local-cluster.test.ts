@@ -33,6 +33,7 @@ describe("the local cluster", function () {
       "postgres-bank-a",
       "postgres-bank-b",
       "postgres-bank-c",
+      "postgres-coordinator",
       "postgres-inventory",
       "redis-bank-a",
       "redis-bank-b",
@@ -61,6 +62,15 @@ describe("the local cluster", function () {
       expect(new URL(b.databaseUrl).pathname).to.equal(`/${db}`);
       expect(new URL(b.adminDatabaseUrl).username).to.equal("postgres");
     }
+    // The coordinator's archive: its own role and database on its own server, not a superuser's.
+    const archive = new URL(cluster.coordinator.archiveDatabaseUrl ?? "");
+    expect([archive.username, archive.pathname]).to.deep.equal([
+      "coordinator",
+      "/concord_coordinator",
+    ]);
+    expect(Number(archive.port)).to.equal(
+      cluster.processes.find((p) => p.name === "postgres-coordinator")?.port,
+    );
     for (const s of ["coordinator", ...cluster.participants.map((b) => b.name)])
       expect(adminSecretOf(cluster, s)).to.have.length.greaterThan(20);
   });

@@ -59,6 +59,24 @@ describe("the README's examples, run as written", function () {
     await expectDocumented(calls);
   });
 
+  it("the history walk-through: filtered pages with a cursor, a client's aborted transactions", function () {
+    this.timeout(60_000);
+    // Something to list: the API walk-through's transfer may not have run before this one.
+    runReadmeExample("api", clusterFilePath(cluster.dir));
+    const run = runReadmeExample("history", clusterFilePath(cluster.dir));
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const pages = run.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as { transactions: { state: string }[]; nextCursor: unknown });
+    expect(pages.length).to.be.within(2, 3);
+    for (const page of pages) expect(page).to.have.all.keys("transactions", "nextCursor");
+    const first = pages[0];
+    expect(first?.transactions.length).to.be.within(1, 2);
+    for (const t of first?.transactions ?? []) expect(t.state).to.equal("committed");
+  });
+
   it("the inventory walk-through: create an item (409 again), an order over two banks and the inventory, one out of stock, the item", async function () {
     this.timeout(60_000);
     const { run, calls } = runRecorded("inventory");

@@ -61,10 +61,15 @@ const SECRETS_OF: Record<string, readonly string[]> = {
     "CONCORD_COORDINATOR_ADMIN_SECRET",
     "CONCORD_COORDINATOR_OPERATOR_SECRET",
     "CONCORD_REDIS_COORDINATOR_PASSWORD",
+    "CONCORD_POSTGRES_COORDINATOR_PASSWORD",
     "CONCORD_SECRET_BANK_A",
     "CONCORD_SECRET_BANK_B",
     "CONCORD_SECRET_BANK_C",
     "CONCORD_SECRET_INVENTORY",
+  ],
+  "postgres-coordinator": [
+    "CONCORD_POSTGRES_COORDINATOR_PASSWORD",
+    "CONCORD_POSTGRES_COORDINATOR_ADMIN_PASSWORD",
   ],
   "postgres-bank-a": ["CONCORD_POSTGRES_BANK_A_PASSWORD", "CONCORD_POSTGRES_BANK_A_ADMIN_PASSWORD"],
   "redis-bank-a": ["CONCORD_REDIS_BANK_A_PASSWORD", "CONCORD_REDIS_BANK_A_ADMIN_PASSWORD"],
@@ -526,10 +531,11 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("starts every PostgreSQL with max_prepared_transactions > 0, as PREPARE TRANSACTION needs", () => {
+  it("starts every participant's PostgreSQL with max_prepared_transactions > 0, as PREPARE TRANSACTION needs", () => {
     const postgres = servicesWithImage("postgres");
     expect(postgres).to.include.members(PARTICIPANTS.map(postgresOf));
-    for (const name of postgres)
+    // The coordinator's (its archive) prepares nothing.
+    for (const name of PARTICIPANTS.map(postgresOf))
       expect(
         Number(settingIn(commandOf(service(name)), "max_prepared_transactions")),
         name,

@@ -1,9 +1,9 @@
 /**
  * The transaction list's filters and how they become a request: all in `transactionsQuery`, so
- * the names the server takes can be changed in one place. `GET /v1/transactions` takes `state`
- * and `limit` (and refuses unknown parameters); the participant, reason and age filters are
- * applied to the page the server sent until the server takes them too — then add their names
- * to SERVER_FILTERS.
+ * the names the server takes can be changed in one place. `GET /v1/transactions` takes `state`,
+ * `participant`, `reason` (part of the text, any case), `until` (an ISO time: the age filter),
+ * `limit` and `cursor`, over Redis's window and the archive alike, and refuses unknown
+ * parameters. A filter not in SERVER_FILTERS would be applied to the page the server sent.
  */
 export interface TxFilters {
   state: string;
@@ -26,7 +26,14 @@ export interface TxSummary {
 }
 
 /** The query parameters the server understands today. */
-export const SERVER_FILTERS: ReadonlySet<string> = new Set(["state", "limit", "cursor"]);
+export const SERVER_FILTERS: ReadonlySet<string> = new Set([
+  "state",
+  "participant",
+  "reason",
+  "until",
+  "limit",
+  "cursor",
+]);
 
 export const DEFAULT_FILTERS: TxFilters = {
   state: "",
@@ -45,7 +52,8 @@ export function transactionsQuery(
     state: f.state,
     participant: f.participant.trim(),
     reason: f.reason.trim(),
-    olderThanSeconds: f.olderThanSeconds > 0 ? String(f.olderThanSeconds) : "",
+    // Older than N seconds: created until N seconds before now.
+    until: f.olderThanSeconds > 0 ? new Date(nowMs - f.olderThanSeconds * 1000).toISOString() : "",
     limit: String(f.limit),
     cursor: f.cursor ?? "",
   };
@@ -55,10 +63,10 @@ export function transactionsQuery(
   const local = (name: string) => wanted[name] !== "" && !SERVER_FILTERS.has(name);
   const keep = (tx: TxSummary): boolean =>
     (!local("participant") || tx.participants.includes(wanted.participant ?? "")) &&
-    (!local("reason") || (tx.reason ?? "").includes(wanted.reason ?? "")) &&
-    (!local("olderThanSeconds") ||
-      (tx.createdAt !== undefined &&
-        nowMs - Date.parse(tx.createdAt) >= f.olderThanSeconds * 1000));
+    (!local("reason") ||
+      (tx.reason ?? "").toLowerCase().includes((wanted.reason ?? "").toLowerCase())) &&
+    (!local("until") ||
+      (tx.createdAt !== undefined && Date.parse(tx.createdAt) <= Date.parse(wanted.until ?? "")));
   const query = params.toString();
   return { path: `/v1/transactions${query === "" ? "" : `?${query}`}`, keep };
 }
