@@ -6,17 +6,10 @@
 import { z } from "zod";
 import type { TxRecord } from "../shared/durable-log.js";
 import { participantNameSchema, queryInt, txidSchema } from "../shared/messages.js";
+import { LIST_STATES, type ListState } from "../shared/client/answers.js";
 
-export const LIST_STATES = [
-  "preparing",
-  "committing",
-  "aborting",
-  "committed",
-  "aborted",
-  "active",
-  "finished",
-] as const;
-export type ListState = (typeof LIST_STATES)[number];
+// The states the list filters on: the same list the client library checks answers with.
+export { LIST_STATES, type ListState };
 
 /** A place in the listing order. */
 export interface Position {
