@@ -24,6 +24,7 @@ import { newTxid } from "../shared/ids.js";
 import type { Logger } from "../shared/logger.js";
 import type { transactionRequestSchema } from "../shared/messages.js";
 import { mountRoute } from "../shared/routes.js";
+import { logContextOfResponse } from "../shared/http-observe.js";
 import type { ClientLimits } from "./client-limits.js";
 import type { HotKeys } from "./hot-keys.js";
 import type { Engine } from "./engine.js";
@@ -294,6 +295,7 @@ async function runTransaction(
         maxAttempts: body.retry?.maxAttempts ?? deps.defaultMaxAttempts,
         ...(client ? { client } : {}),
         ...(idempotency ? { idempotency } : {}),
+        logContext: logContextOfResponse(res),
       },
     );
   } catch (err) {

@@ -1,5 +1,5 @@
 import { signerFor, type Signer } from "../shared/auth.js";
-import { contextHeaders, currentLogContext, type LogContext } from "../shared/log-context.js";
+import { contextHeaders, logContextOf, type LogContext } from "../shared/log-context.js";
 import type { ParticipantDirectory } from "../shared/participant-directory.js";
 import { TransportError, type HttpClient, type HttpReply } from "../shared/http-client.js";
 import {
@@ -141,7 +141,7 @@ export class ParticipantClient {
       const queue = this.queues.get(name) ?? [];
       this.queues.set(name, queue);
       const json = JSON.stringify(body);
-      queue.push({ txid, action, json, timeoutMs, context: currentLogContext(), resolve, reject });
+      queue.push({ txid, action, json, timeoutMs, context: logContextOf(txid), resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => {

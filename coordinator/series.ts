@@ -11,6 +11,7 @@
 import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog } from "../shared/durable-log.js";
 import { newTxid, txidAt, txidTimeMs } from "../shared/ids.js";
+import { bindLogContext, type LogContext } from "../shared/log-context.js";
 import type { Logger } from "../shared/logger.js";
 import type { Engine, TransactionResult } from "./engine.js";
 import type { CoordinatorObserver } from "./coordinator-observer.js";
@@ -38,6 +39,8 @@ export interface SeriesInput {
   keys?: { participant: string; key: string }[];
   /** The client's key (scoped by client), and the request's hash: the key follows the latest attempt. */
   idempotency?: { scopedKey: string; key: string; requestHash: string; firstTxid: string };
+  /** The request's id and Idempotency-Key, for every log line about each attempt's txid. */
+  logContext?: LogContext | undefined;
 }
 
 function summary(r: TransactionResult): AttemptSummary {
@@ -66,6 +69,7 @@ export async function runSeries(deps: SeriesDeps, input: SeriesInput): Promise<S
     deps.hotKeys.anyHot(input.keys, startedAt);
   for (let attempt = 1; ; attempt++) {
     const txid = attempt === 1 ? first : txidAt(txidTimeMs(first));
+    bindLogContext(txid, input.logContext);
     const timeoutMs = Math.max(1, Math.floor(leftMs()));
     let result: TransactionResult;
     try {

@@ -11,7 +11,8 @@ import {
   IDEMPOTENCY_KEY_HEADER,
   REQUEST_ID_HEADER,
   requestIdFor,
-  runWithLogContext,
+  bindLogContext,
+  type LogContext,
   saneHeaderValue,
 } from "./log-context.js";
 import type { Logger } from "./logger.js";
@@ -107,20 +108,40 @@ export function observeRequests(observers: HttpObservers): RequestHandler[] {
   return [accessLog(observers.logger), countRequests(observers.metrics)];
 }
 
+/** The request id and Idempotency-Key of the request `res` answers (requestContext). */
+export function logContextOfResponse(res: Response): LogContext | undefined {
+  return (res.locals as { logContext?: LogContext }).logContext;
+}
+
+/** The txids a participant's 2PC request is about: its path's, or each message's of a batch. */
+function twoPhaseTxids(req: Request): string[] {
+  const single = /^\/v1\/2pc\/([^/]+)\/(prepare|one-phase|commit|abort|inquiry)$/.exec(req.path);
+  if (single?.[1] !== undefined) return [single[1]];
+  if (req.path !== "/v1/2pc/batch") return [];
+  const messages = (req.body as { messages?: unknown } | undefined)?.messages;
+  if (!Array.isArray(messages)) return [];
+  return messages
+    .slice(0, 64)
+    .map((m) => (m as { txid?: unknown } | null)?.txid)
+    .filter((t): t is string => saneHeaderValue(t) !== undefined);
+}
+
 /**
- * After the body is read: the rest of the request runs with its log context, so every line
- * written for it carries the request id and the Idempotency-Key.
+ * After the body is read: the request's log context (its id and Idempotency-Key) is kept for the
+ * handler, and bound to the txids a participant's 2PC message names, so every line written about
+ * them carries it (log-context.ts). The coordinator binds each attempt's txid as it begins
+ * (series.ts).
  */
 export function requestContext(): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     const requestId = (req as { id?: unknown }).id;
     const idempotencyKey = idempotencyKeyOf(req);
-    runWithLogContext(
-      {
-        requestId: typeof requestId === "string" ? requestId : requestIdFor(undefined),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      },
-      next,
-    );
+    const context: LogContext = {
+      requestId: typeof requestId === "string" ? requestId : requestIdFor(undefined),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    };
+    (res.locals as { logContext?: LogContext }).logContext = context;
+    for (const txid of twoPhaseTxids(req)) bindLogContext(txid, context);
+    next();
   };
 }

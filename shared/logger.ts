@@ -1,5 +1,5 @@
 import { pino, type Logger } from "pino";
-import { currentLogContext } from "./log-context.js";
+import { logContextFields } from "./log-context.js";
 
 export type { Logger };
 
@@ -14,8 +14,9 @@ export function createLogger(
   return pino({
     name,
     level,
-    // The request being served, if any: its id and Idempotency-Key on every line (log-context.ts).
-    mixin: () => currentLogContext() ?? {},
+    // A line about a txid carries the request id and Idempotency-Key of the request it serves
+    // (log-context.ts).
+    mixin: (line) => logContextFields(line),
     redact: {
       paths: [
         "secret",
