@@ -10,22 +10,13 @@ import {
   txidSchema,
   voteSchema,
 } from "../shared/messages.js";
+import { txStateSchema } from "../shared/durable-log.js";
 import { wireErrorSchema } from "../shared/wire-errors.js";
 
 /** The list's filters and paging (history-query.ts, which reads them across Redis and the archive). */
 export { listQuerySchema } from "./history-query.js";
 
 const isoTime = z.string().datetime();
-const txStateSchema = z.enum([
-  "preparing",
-  "prepared",
-  "committing",
-  "aborting",
-  "committed",
-  "aborted",
-  "read-only",
-]);
-
 export const healthAnswerSchema = z.object({
   status: z.literal("ok"),
   role: z.literal("coordinator"),

@@ -28,7 +28,8 @@ export const SHARD_COUNT = 16;
 const MAX_EVENTS = 1000;
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), "lua");
 
-const txStateSchema = z.enum([
+/** A record's state (also the state the coordinator's API answers with). */
+export const txStateSchema = z.enum([
   "preparing",
   "prepared",
   "committing",

@@ -21,14 +21,16 @@ export const REQUEST_ID_HEADER = "x-request-id";
 /** The coordinator forwards the client's Idempotency-Key to participants under this header. */
 export const IDEMPOTENCY_KEY_HEADER = "concord-idempotency-key";
 
-/** How long a txid keeps its context after it was bound: past any deadline and phase 2. */
-const BOUND_FOR_MS = 120_000;
-/** A bound on the map, whatever the rate: the oldest bindings go first. */
-const MAX_BOUND = 200_000;
+/**
+ * How many txids keep their context: the most recently bound ones (a Map keeps insertion order,
+ * so the oldest binding is the first key). No timer per binding: at a few thousand bindings a
+ * second this still covers minutes, past any deadline and phase 2.
+ */
+const MAX_BOUND = 100_000;
 
 const byTxid = new Map<string, LogContext>();
 
-/** The lines about `txid` carry `context` from now on (for a while: BOUND_FOR_MS). */
+/** The lines about `txid` carry `context` from now on (until MAX_BOUND newer bindings). */
 export function bindLogContext(txid: string, context: LogContext | undefined): void {
   if (!context) return;
   byTxid.delete(txid);
@@ -37,9 +39,6 @@ export function bindLogContext(txid: string, context: LogContext | undefined): v
     const oldest = byTxid.keys().next();
     if (oldest.done !== true) byTxid.delete(oldest.value);
   }
-  setTimeout(() => {
-    if (byTxid.get(txid) === context) byTxid.delete(txid);
-  }, BOUND_FOR_MS).unref();
 }
 
 /** The context bound to `txid`, if any. */

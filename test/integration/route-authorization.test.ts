@@ -170,6 +170,25 @@ describe("route authorization: every route, credential and spelling", function (
   const report = (r: WalkResult) =>
     `${r.mismatches.length} of ${r.sent} requests broke the model:\n${r.mismatches.join("\n")}`;
   const txid = () => ({ txid: newTxid() });
+  // The participant framework's routes, walked alike at every participant.
+  const frameworkProbes = () =>
+    probesFor(PARTICIPANT_ROUTES, {
+      health: { handlerStatuses: [200] },
+      ready: { handlerStatuses: [200] },
+      // Empty bodies lack the operations: 400 before anything executes.
+      prepare: { params: txid, body: {}, handlerStatuses: [400] },
+      onePhase: { params: txid, body: {}, handlerStatuses: [400] },
+      // Nothing prepared under a fresh txid: 409, and no decision is journaled for it.
+      commit: { params: txid, body: {}, handlerStatuses: [409] },
+      // A tombstone for a txid nobody will use.
+      abort: { params: txid, body: {}, handlerStatuses: [200] },
+      batch: { body: {}, handlerStatuses: [400] },
+      inquiry: { params: txid, body: {}, handlerStatuses: [200] },
+      status: { params: txid, handlerStatuses: [200] },
+      descriptor: { handlerStatuses: [200] },
+      invariants: { handlerStatuses: [200] },
+      prepared: { handlerStatuses: [200] },
+    });
 
   // The walk takes each route's declared callers as the model, so a caller added to a declaration
   // would be walked as allowed. Pinned here, so widening who may call a route is a visible change.
@@ -261,23 +280,7 @@ describe("route authorization: every route, credential and spelling", function (
       service: "bank-a",
       baseUrl: bankUrl(cluster, "bank-a"),
       probes: [
-        ...probesFor(PARTICIPANT_ROUTES, {
-          health: { handlerStatuses: [200] },
-          ready: { handlerStatuses: [200] },
-          // Empty bodies lack the operations: 400 before anything executes.
-          prepare: { params: txid, body: {}, handlerStatuses: [400] },
-          onePhase: { params: txid, body: {}, handlerStatuses: [400] },
-          // Nothing prepared under a fresh txid: 409, and no decision is journaled for it.
-          commit: { params: txid, body: {}, handlerStatuses: [409] },
-          // A tombstone for a txid nobody will use.
-          abort: { params: txid, body: {}, handlerStatuses: [200] },
-          batch: { body: {}, handlerStatuses: [400] },
-          inquiry: { params: txid, body: {}, handlerStatuses: [200] },
-          status: { params: txid, handlerStatuses: [200] },
-          descriptor: { handlerStatuses: [200] },
-          invariants: { handlerStatuses: [200] },
-          prepared: { handlerStatuses: [200] },
-        }),
+        ...frameworkProbes(),
         ...probesFor(BANK_ROUTES, {
           listAccounts: { handlerStatuses: [200] },
           getAccount: { params: () => ({ id: account }), handlerStatuses: [200] },
@@ -297,20 +300,7 @@ describe("route authorization: every route, credential and spelling", function (
       baseUrl: participantOf(cluster, "inventory").participantUrl,
       probes: [
         // The framework's routes, answered as at bank-a: the same inputs, the same statuses.
-        ...probesFor(PARTICIPANT_ROUTES, {
-          health: { handlerStatuses: [200] },
-          ready: { handlerStatuses: [200] },
-          prepare: { params: txid, body: {}, handlerStatuses: [400] },
-          onePhase: { params: txid, body: {}, handlerStatuses: [400] },
-          commit: { params: txid, body: {}, handlerStatuses: [409] },
-          abort: { params: txid, body: {}, handlerStatuses: [200] },
-          batch: { body: {}, handlerStatuses: [400] },
-          inquiry: { params: txid, body: {}, handlerStatuses: [200] },
-          status: { params: txid, handlerStatuses: [200] },
-          descriptor: { handlerStatuses: [200] },
-          invariants: { handlerStatuses: [200] },
-          prepared: { handlerStatuses: [200] },
-        }),
+        ...frameworkProbes(),
         ...probesFor(INVENTORY_ROUTES, {
           listItems: { handlerStatuses: [200] },
           getItem: { params: () => ({ id: item }), handlerStatuses: [200] },

@@ -62,14 +62,17 @@ describe("build-if-changed: builds only when a source changed", function () {
   });
 
   it("builds when a source file, an asset or the configuration changed", function () {
-    for (const f of [
+    const base = Date.now();
+    for (const [i, f] of [
       "coordinator/main.ts",
       "shared/lua/begin-4.lua",
       "tsconfig.json",
       "package.json",
-    ]) {
+    ].entries()) {
       m.writeStamp(root, m.fingerprint(root));
-      const later = new Date(Date.now() + 5_000);
+      // Each change later than the one before, by whole seconds: two iterations can fall in the
+      // same millisecond, and a time equal to the stamp's newest is no change.
+      const later = new Date(base + 5_000 * (i + 1));
       utimesSync(join(root, f), later, later);
       const decision = m.buildDecision(root);
       expect(decision, f).to.deep.equal({ build: true, why: "a source file changed" });
