@@ -11,6 +11,7 @@ import {
   voteSchema,
 } from "../shared/messages.js";
 import { txStateSchema } from "../shared/durable-log.js";
+import { isolationSchema } from "../shared/isolation.js";
 import { wireErrorSchema } from "../shared/wire-errors.js";
 
 /** The list's filters and paging (history-query.ts, which reads them across Redis and the archive). */
@@ -41,6 +42,8 @@ export const transactionResultSchema = z.object({
       reason: z.string().optional(),
       detail: z.record(z.string(), z.unknown()).optional(),
       results: z.array(z.unknown()).optional(),
+      /** The level this participant's part ran at. */
+      isolation: isolationSchema.optional(),
     }),
   ),
   attempts: z.array(

@@ -21,6 +21,7 @@ import { parseWith } from "../shared/http-server.js";
 import { drainOf, readiness } from "../shared/drain.js";
 import { monotonicMs } from "../shared/clock.js";
 import { newTxid } from "../shared/ids.js";
+import { allows, belowFloorMessage, type IsolationPolicy } from "../shared/isolation.js";
 import type { Logger } from "../shared/logger.js";
 import type { transactionRequestSchema } from "../shared/messages.js";
 import { mountRoute } from "../shared/routes.js";
@@ -181,6 +182,7 @@ async function checkRequest(
   // begin record, so the log holds nothing for it.
   for (const [i, p] of body.participants.entries())
     await deps.catalog.check(p.name, p.operations, `body.participants.${i}.operations`);
+  checkIsolation(body, (name) => deps.catalog.isolation(name));
   const refusal = transactionRefusal(
     body.participants,
     (name) => deps.catalog.rules(name),
@@ -197,6 +199,36 @@ async function checkRequest(
       "body.timeoutMs",
     );
   return timeoutMs;
+}
+
+/**
+ * Every level asked for is one its participant runs (its floor, from its descriptor): refused
+ * here, before the begin record, so a participant never sees a level it would refuse.
+ */
+function checkIsolation(
+  body: z.infer<typeof transactionRequestSchema>,
+  policyOf: (name: string) => IsolationPolicy | undefined,
+): void {
+  for (const [i, p] of body.participants.entries()) {
+    const level = p.isolation ?? body.isolation;
+    const policy = policyOf(p.name);
+    if (level === undefined || policy === undefined || allows(policy.floor, level)) continue;
+    const field =
+      p.isolation !== undefined ? `body.participants.${i}.isolation` : "body.isolation";
+    throw new UnprocessableError(
+      `${field}: ${belowFloorMessage(p.name, level, policy.floor)}`,
+      "isolation-below-floor",
+      field,
+    );
+  }
+}
+
+/** The participants as the engine runs them: each with the level it was asked for, if any. */
+function withLevels(body: z.infer<typeof transactionRequestSchema>): SeriesInput["participants"] {
+  return body.participants.map((p) => {
+    const isolation = p.isolation ?? body.isolation;
+    return { name: p.name, operations: p.operations, ...(isolation ? { isolation } : {}) };
+  });
 }
 
 /**
@@ -284,7 +316,7 @@ async function runTransaction(
         observer,
       },
       {
-        participants: body.participants,
+        participants: withLevels(body),
         keys: body.participants.flatMap((p) => {
           const rules = deps.catalog.rules(p.name);
           return rules

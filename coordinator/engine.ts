@@ -6,6 +6,7 @@
  * Redis) before any COMMIT is sent.
  */
 import { monotonicMs } from "../shared/clock.js";
+import type { IsolationLevel } from "../shared/isolation.js";
 import type { Logger } from "../shared/logger.js";
 import { deferred, TransactionDriver, type DriverIo } from "./driver.js";
 import { isNoAnswer, parsedOnePhase, parsedVote, refusalOf } from "./participant-replies.js";
@@ -51,7 +52,8 @@ export interface AttemptLink {
 
 export interface TransactionInput {
   txid: string;
-  participants: { name: string; operations: unknown[] }[];
+  /** Each with the isolation level it was asked for; its own default when none. */
+  participants: { name: string; operations: unknown[]; isolation?: IsolationLevel }[];
   timeoutMs: number;
   idempotencyKey?: string;
   /** The API key id of the client that asked; undefined for an operator. */
@@ -94,6 +96,7 @@ export class Engine {
 class EngineRun {
   private readonly driver: TransactionDriver;
   private readonly operations: Map<string, unknown[]>;
+  private readonly levels: Map<string, IsolationLevel | undefined>;
   private readonly details = new Map<string, ParticipantDetails>();
   private clientFault: ClientFault | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -120,6 +123,7 @@ class EngineRun {
       phase2Budget: engine.options.phase2Attempts,
     });
     this.operations = new Map(input.participants.map((p) => [p.name, p.operations]));
+    this.levels = new Map(input.participants.map((p) => [p.name, p.isolation]));
     this.driver = new TransactionDriver(state, engine.io, {
       decisionRetryDelayMs: engine.options.recoveryHandoffMs,
       beforeDecisionFailpoint: "coordinator.after-votes",
@@ -208,7 +212,12 @@ class EngineRun {
       const { participants: names, ordered } = this.driver.state;
       const operations = this.operations.get(name) ?? [];
       const reply = await participants
-        .prepare(name, txid, operations, this.remainingMs(), names, ordered)
+        .prepare(name, txid, operations, {
+          timeoutMs: this.remainingMs(),
+          participants: names,
+          ordered,
+          isolation: this.levels.get(name),
+        })
         .finally(() => {
           this.firstPrepare.resolve();
         });
@@ -240,7 +249,13 @@ class EngineRun {
     const { txid, timeoutMs } = this.input;
     try {
       const operations = this.operations.get(name) ?? [];
-      const reply = await this.engine.io.participants.onePhase(name, txid, operations, timeoutMs);
+      const reply = await this.engine.io.participants.onePhase(
+        name,
+        txid,
+        operations,
+        timeoutMs,
+        this.levels.get(name),
+      );
       const result = parsedOnePhase(reply);
       if (result) {
         const { outcome, reason } = result;
@@ -267,11 +282,12 @@ class EngineRun {
     refused: boolean,
     said: { [K in keyof ParticipantDetails]?: ParticipantDetails[K] | undefined },
   ): void {
-    const { reason, detail, results } = said;
+    const { reason, detail, results, isolation } = said;
     this.details.set(name, {
       ...(reason ? { reason } : {}),
       ...(detail ? { detail } : {}),
       ...(results ? { results } : {}),
+      ...(isolation ? { isolation } : {}),
     });
     // Which NO-vote reasons are the client's fault is each participant's to say (its descriptor).
     const status = reason ? this.engine.options.clientFaultStatus?.(name, reason) : undefined;

@@ -12,6 +12,7 @@ import type { ValidateFunction } from "ajv";
 import { UnavailableError, ValidationError } from "../shared/errors.js";
 import type { HttpReply } from "../shared/http-client.js";
 import type { Logger } from "../shared/logger.js";
+import type { IsolationPolicy } from "../shared/isolation.js";
 import type { OperationRules } from "../shared/operation-rules.js";
 import {
   participantDescriptorSchema,
@@ -59,6 +60,15 @@ export class OperationCatalog {
   /** The rules a participant published, or undefined (none, or not known yet). */
   rules(name: string): OperationRules | undefined {
     return this.entries.get(name)?.descriptor.rules;
+  }
+
+  /**
+   * The isolation levels a participant runs (its default, its floor), or undefined when its
+   * descriptor names none: a participant from before isolation levels runs its database's
+   * default and checks nothing.
+   */
+  isolation(name: string): IsolationPolicy | undefined {
+    return this.entries.get(name)?.descriptor.isolation;
   }
 
   /** The HTTP status a NO vote's reason means when it is the client's fault, if it is. */

@@ -1,6 +1,7 @@
 import { signerFor, type Signer } from "../shared/auth.js";
 import { contextHeaders, logContextOf, type LogContext } from "../shared/log-context.js";
 import type { ParticipantDirectory } from "../shared/participant-directory.js";
+import type { IsolationLevel } from "../shared/isolation.js";
 import { TransportError, type HttpClient, type HttpReply } from "../shared/http-client.js";
 import {
   batchReplyLineSchema,
@@ -90,15 +91,25 @@ export class ParticipantClient {
     name: string,
     txid: string,
     operations: unknown[],
-    timeoutMs: number,
-    participants: readonly string[],
-    ordered = false,
+    how: {
+      timeoutMs: number;
+      participants: readonly string[];
+      ordered?: boolean;
+      isolation?: IsolationLevel | undefined;
+    },
   ): Promise<HttpReply> {
+    const { timeoutMs, participants, ordered, isolation } = how;
     return this.send(
       name,
       txid,
       "prepare",
-      { operations, timeoutMs, participants, ...(ordered ? { ordered } : {}) },
+      {
+        operations,
+        timeoutMs,
+        participants,
+        ...(ordered ? { ordered } : {}),
+        ...(isolation ? { isolation } : {}),
+      },
       Math.min(timeoutMs, this.requestTimeoutMs),
     );
   }
@@ -108,12 +119,13 @@ export class ParticipantClient {
     txid: string,
     operations: unknown[],
     timeoutMs: number,
+    isolation?: IsolationLevel,
   ): Promise<HttpReply> {
     return this.send(
       name,
       txid,
       "one-phase",
-      { operations, timeoutMs },
+      { operations, timeoutMs, ...(isolation ? { isolation } : {}) },
       Math.max(timeoutMs, this.requestTimeoutMs),
     );
   }

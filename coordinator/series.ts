@@ -11,6 +11,7 @@
 import { monotonicMs, sleep } from "../shared/clock.js";
 import type { DurableLog } from "../shared/durable-log.js";
 import { newTxid, txidAt, txidTimeMs } from "../shared/ids.js";
+import type { IsolationLevel } from "../shared/isolation.js";
 import { bindLogContext, type LogContext } from "../shared/log-context.js";
 import type { Logger } from "../shared/logger.js";
 import type { Engine, TransactionResult } from "./engine.js";
@@ -30,7 +31,8 @@ export interface SeriesResult extends TransactionResult {
 }
 
 export interface SeriesInput {
-  participants: { name: string; operations: unknown[] }[];
+  /** Each with the isolation level it was asked for; its own default when none. */
+  participants: { name: string; operations: unknown[]; isolation?: IsolationLevel }[];
   /** The deadline of the whole request, every attempt included. */
   timeoutMs: number;
   maxAttempts: number;

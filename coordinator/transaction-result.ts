@@ -2,6 +2,7 @@
  * What a client is told about one transaction: its outcome and each participant's part, built
  * from the core's state (the engine's live copy, or the log's for a repeated request).
  */
+import type { IsolationLevel } from "../shared/isolation.js";
 import type { Vote } from "../shared/messages.js";
 import { participantStates, type CoreState } from "./protocol.js";
 
@@ -12,6 +13,8 @@ export interface ParticipantReport {
   reason?: string;
   detail?: Record<string, unknown>;
   results?: unknown[];
+  /** The level its local transaction ran at, as it said. */
+  isolation?: IsolationLevel;
 }
 
 /** A participant's refusal that is the client's fault (bad operation, unknown account). */
@@ -40,6 +43,7 @@ export interface ParticipantDetails {
   reason?: string;
   detail?: Record<string, unknown>;
   results?: unknown[];
+  isolation?: IsolationLevel;
 }
 
 export function resultFromState(

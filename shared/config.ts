@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { isParticipantName } from "./ids.js";
+import { allows, DEFAULT_ISOLATION, isolationSchema, type IsolationLevel } from "./isolation.js";
 
 /**
  * Every setting of every process comes from the environment, defined once here. The README's
@@ -352,9 +353,28 @@ export const participantEnvSchema = z.object({
    * max_prepared_transactions minus this many, instead of failing on a full table.
    */
   CONCORD_PREPARED_RESERVE: z.coerce.number().int().min(0).max(10_000).default(4),
+  /** The isolation level of a request that names none (docs/isolation.md). */
+  CONCORD_ISOLATION_DEFAULT: isolationSchema.default(DEFAULT_ISOLATION),
+  /**
+   * The weakest level this participant runs: a request asking for less is refused before the
+   * coordinator logs it (a bank whose rules need REPEATABLE READ or stronger, say).
+   */
+  CONCORD_ISOLATION_FLOOR: isolationSchema.default(DEFAULT_ISOLATION),
   ...serverLimits,
 });
 export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
+
+/** A default below the floor would refuse the requests that name no level: told at start. */
+export function isolationProblems(c: {
+  CONCORD_ISOLATION_DEFAULT: IsolationLevel;
+  CONCORD_ISOLATION_FLOOR: IsolationLevel;
+}): string[] {
+  return allows(c.CONCORD_ISOLATION_FLOOR, c.CONCORD_ISOLATION_DEFAULT)
+    ? []
+    : [
+        `CONCORD_ISOLATION_DEFAULT: ${c.CONCORD_ISOLATION_DEFAULT} is below CONCORD_ISOLATION_FLOOR (${c.CONCORD_ISOLATION_FLOOR}); raise the default or lower the floor`,
+      ];
+}
 
 /** Parses the environment or explains, variable by variable, what to fix. */
 export function loadConfig<S extends z.ZodTypeAny>(

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PARTICIPANT_NAME_PATTERN, TXID_PATTERN } from "./ids.js";
+import { isolationSchema } from "./isolation.js";
 
 /**
  * Wire messages, defined once: each schema is the validator and the source of its TypeScript
@@ -53,9 +54,23 @@ export type Decision = z.infer<typeof decisionSchema>;
 export const transactionRequestSchema = z
   .object({
     participants: z
-      .array(z.object({ name: participantNameSchema, operations: operationsSchema }).strict())
+      .array(
+        z
+          .object({
+            name: participantNameSchema,
+            operations: operationsSchema,
+            /** This participant's level, over the transaction's `isolation`. */
+            isolation: isolationSchema.optional(),
+          })
+          .strict(),
+      )
       .min(1)
       .max(LIMITS.maxParticipantsPerTransaction),
+    /**
+     * The level every participant runs its part at, unless its entry names one; without either,
+     * each participant's own default (docs/isolation.md says what each level guarantees).
+     */
+    isolation: isolationSchema.optional(),
     timeoutMs: z.number().int().min(LIMITS.minTimeoutMs).optional(),
     /**
      * How many attempts the coordinator may make when an attempt aborts for a transient reason
@@ -87,6 +102,8 @@ export const prepareRequestSchema = z
       .optional(),
     /** The coordinator prepares this transaction one participant after the other, in name order. */
     ordered: z.boolean().optional(),
+    /** The local transaction's isolation level; the participant's default when absent. */
+    isolation: isolationSchema.optional(),
   })
   .strict();
 export type PrepareRequest = z.infer<typeof prepareRequestSchema>;
@@ -99,6 +116,8 @@ export const prepareResponseSchema = z.object({
   reason: reasonSchema.optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
   results: z.array(z.unknown()).optional(),
+  /** The level the local transaction ran at (a participant that names none ran its database's). */
+  isolation: isolationSchema.optional(),
 });
 export type PrepareResponse = z.infer<typeof prepareResponseSchema>;
 
@@ -107,6 +126,7 @@ export const onePhaseResponseSchema = z.object({
   reason: reasonSchema.optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
   results: z.array(z.unknown()).optional(),
+  isolation: isolationSchema.optional(),
 });
 export type OnePhaseResponse = z.infer<typeof onePhaseResponseSchema>;
 

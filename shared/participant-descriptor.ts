@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { isolationPolicySchema, type IsolationPolicy } from "./isolation.js";
 import { operationRulesSchema, type OperationRules } from "./operation-rules.js";
 
 /** The header on every 2PC answer that names the participant's descriptor. */
@@ -22,6 +23,11 @@ export const participantDescriptorSchema = z
     /** JSON Schema (draft 2020-12) of the `operations` array of a PREPARE. */
     operationsSchema: z.record(z.unknown()),
     rules: operationRulesSchema.optional(),
+    /**
+     * The isolation level the participant runs when a request names none, and the weakest it
+     * accepts: the coordinator refuses a weaker one before it logs anything.
+     */
+    isolation: isolationPolicySchema.optional(),
     hash: z.string().regex(/^[0-9a-f]{64}$/),
   })
   .strict();
@@ -44,6 +50,7 @@ export function describeParticipant(input: {
   application: string;
   operationsSchema: Record<string, unknown>;
   rules?: OperationRules | undefined;
+  isolation?: IsolationPolicy | undefined;
 }): ParticipantDescriptor {
   const content = {
     protocol: 1 as const,
@@ -51,6 +58,7 @@ export function describeParticipant(input: {
     application: input.application,
     operationsSchema: input.operationsSchema,
     ...(input.rules ? { rules: input.rules } : {}),
+    ...(input.isolation ? { isolation: input.isolation } : {}),
   };
   const hash = createHash("sha256").update(canonicalJson(content)).digest("hex");
   return { ...content, hash };

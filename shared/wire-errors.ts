@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   internal: "a bug; see the service's log",
   // A business rule refused the request before anything was logged (422; the code names it).
   unbalanced: "a transaction's debits and credits differ",
+  "isolation-below-floor": "an isolation level weaker than a participant allows (its floor)",
   // The coordinator.
   "outcome-unknown": "the decision could not be recorded; recovery will finish the transaction",
   "idempotency-key-reused": "an Idempotency-Key sent again with a different request",
@@ -41,7 +42,7 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** The codes of the rules a request can break before anything runs (422). */
-export type BusinessRule = Extract<ErrorCode, "unbalanced">;
+export type BusinessRule = Extract<ErrorCode, "unbalanced" | "isolation-below-floor">;
 
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);

@@ -12,6 +12,7 @@ import {
   DESCRIPTOR_HASH_HEADER,
   type ParticipantDescriptor,
 } from "../../shared/participant-descriptor.js";
+import type { IsolationPolicy } from "../../shared/isolation.js";
 import { mountRoute } from "../../shared/routes.js";
 import type { OpenApiOptions } from "../../shared/openapi.js";
 import { PARTICIPANT_ROUTES } from "./routes.js";
@@ -22,6 +23,7 @@ import { runInvariants } from "./invariant-checks.js";
 export function descriptorOf<Ops>(
   name: string,
   application: Application<Ops>,
+  isolation?: IsolationPolicy,
 ): ParticipantDescriptor {
   const schema = zodToJsonSchema(application.operations, {
     target: "jsonSchema2019-09",
@@ -35,6 +37,7 @@ export function descriptorOf<Ops>(
     application: application.name,
     operationsSchema: schema,
     rules: application.rules,
+    isolation,
   });
 }
 
@@ -49,9 +52,15 @@ export function openApiOptions<Ops>(name: string, application: Application<Ops>)
 export function mountDescriptorRoutes<Ops>(
   app: Express,
   auth: Authenticator,
-  ctx: { name: string; application: Application<Ops>; pool: Pool; logger: Logger },
+  ctx: {
+    name: string;
+    application: Application<Ops>;
+    pool: Pool;
+    logger: Logger;
+    isolation: IsolationPolicy;
+  },
 ): void {
-  const descriptor = descriptorOf(ctx.name, ctx.application);
+  const descriptor = descriptorOf(ctx.name, ctx.application, ctx.isolation);
   // Every answer names the descriptor, so the coordinator notices a new one at the next message.
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.setHeader(DESCRIPTOR_HASH_HEADER, descriptor.hash);

@@ -38,11 +38,12 @@ async function handleTwoPhase<Ops>(
         body.timeoutMs,
         body.participants,
         body.ordered ?? false,
+        body.isolation,
       );
     }
     case "one-phase": {
       const body = parseWith(prepareRequestSchema, rawBody, where);
-      return participant.onePhase(txid, body.operations, body.timeoutMs);
+      return participant.onePhase(txid, body.operations, body.timeoutMs, body.isolation);
     }
     case "commit":
       parseWith(emptyBodySchema, rawBody, where);

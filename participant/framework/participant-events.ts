@@ -4,6 +4,7 @@
  * action done; an observer that throws is logged and otherwise ignored, so it can never change
  * what the protocol does.
  */
+import type { IsolationLevel } from "../../shared/isolation.js";
 import type { Decision } from "../../shared/messages.js";
 
 export type ParticipantMessage = "prepare" | "one-phase" | "commit" | "abort" | "peer-inquiry";
@@ -14,6 +15,8 @@ export interface ParticipantEvent {
   message: ParticipantMessage;
   /** From the message's arrival (after validation) to its answer. */
   durationMs: number;
+  /** The level the local transaction ran at (PREPARE and one-phase). */
+  isolation?: IsolationLevel;
   /** What was answered, or why the message was refused (an HTTP error). */
   result:
     | { kind: "vote"; vote: "yes" | "no" | "read-only"; reason?: string }

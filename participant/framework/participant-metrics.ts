@@ -24,9 +24,9 @@ export interface ParticipantMetrics extends ServiceMetrics {
   /** NO because a row was held by an older transaction (`conflict`) or a lock wait timed out. */
   lockConflicts: Counter<"reason">;
   /** NO because PostgreSQL found a deadlock (40P01). */
-  deadlocks: Counter;
+  deadlocks: Counter<"isolation">;
   /** NO because of a serialization failure (40001). */
-  serializationFailures: Counter;
+  serializationFailures: Counter<"isolation">;
   /** What recovery did with a prepared transaction: `commit`/`abort` (by source) or `wait`. */
   recoveryActions: Counter<"action" | "source">;
   /** Transactions prepared in this participant's database now (set when scraped). */
@@ -72,12 +72,14 @@ export function createParticipantMetrics(
     }),
     deadlocks: new Counter({
       name: "concord_participant_deadlocks_total",
-      help: "NO votes because PostgreSQL found a deadlock (40P01)",
+      help: "NO votes because PostgreSQL found a deadlock (40P01), by the level the transaction ran at",
+      labelNames: ["isolation"],
       registers,
     }),
     serializationFailures: new Counter({
       name: "concord_participant_serialization_failures_total",
-      help: "NO votes because of a serialization failure (40001)",
+      help: "NO votes because of a serialization failure (40001), by the level the transaction ran at",
+      labelNames: ["isolation"],
       registers,
     }),
     recoveryActions: new Counter({
@@ -131,8 +133,10 @@ export function metricsObserver(metrics: ParticipantMetrics): (event: Participan
     const contention = contentionOf(result.reason);
     if (contention === "lock-conflict")
       metrics.lockConflicts.inc({ reason: reasons.of(result.reason) });
-    else if (contention === "deadlock") metrics.deadlocks.inc();
-    else if (contention === "serialization-failure") metrics.serializationFailures.inc();
+    const isolation = event.isolation ?? "unknown";
+    if (contention === "deadlock") metrics.deadlocks.inc({ isolation });
+    else if (contention === "serialization-failure")
+      metrics.serializationFailures.inc({ isolation });
   };
 }
 

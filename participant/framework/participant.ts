@@ -18,8 +18,16 @@ import {
   AlreadyPreparedError,
   NotPreparedError,
   UnavailableError,
+  UnprocessableError,
 } from "../../shared/errors.js";
 import { gidFor } from "../../shared/ids.js";
+import {
+  allows,
+  beginAt,
+  belowFloorMessage,
+  type IsolationLevel,
+  type IsolationPolicy,
+} from "../../shared/isolation.js";
 import type { Failpoints } from "../../shared/failpoints.js";
 import type { Logger } from "../../shared/logger.js";
 import type {
@@ -62,6 +70,8 @@ export interface ParticipantOptions {
   preparedLimit: number;
   /** PREPAREs that may wait for a lock at once: fewer than the PREPARE pool holds (see concord_lock_keys). */
   maxWaiters: number;
+  /** The level of a request that names none, and the weakest this participant runs. */
+  isolation: IsolationPolicy;
   /** Told of every message handled (participant-events.ts): metrics, audit. */
   observe?: ParticipantObserver | undefined;
 }
@@ -112,11 +122,13 @@ export class Participant<Ops> {
     timeoutMs: number | undefined,
     participants: readonly string[] = [],
     ordered = false,
+    isolation?: IsolationLevel,
   ): Promise<PrepareResponse> {
     // The coordinator's deadline runs from now: time spent queued counts against it.
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     // Validation happens before anything is written: a malformed request changes nothing.
     const ops = parseWith(this.app.operations, rawOperations, "body.operations");
+    const level = this.levelOf(isolation);
     // Before the per-txid lock: a PREPARE held here is one still on its way, which an ABORT
     // sent later by the coordinator can overtake.
     // Awaited only when armed: otherwise messages of one batch reach the mutex in the order sent.
@@ -126,9 +138,16 @@ export class Participant<Ops> {
     // Nothing written and no lock to keep: a read-only outcome releases everything.
     const end = `PREPARE TRANSACTION '${this.gid(txid)}'`;
     return this.mutex.run(txid, async () => {
-      const runLocal = () => this.runLocal(txid, ops, deadlineAt, end, "ROLLBACK", ordered);
-      const done = await this.drive({ txid, message: "prepare", runLocal, participants });
-      const vote = prepareResponse(txid, done);
+      const local = { level, deadlineAt, end, readOnlyEnd: "ROLLBACK", ordered };
+      const runLocal = () => this.runLocal(txid, ops, local);
+      const done = await this.drive({
+        txid,
+        message: "prepare",
+        runLocal,
+        participants,
+        isolation: level,
+      });
+      const vote = { ...prepareResponse(txid, done), isolation: level };
       if (vote.vote === "yes") await this.failpoints.hit("participant.after-prepare");
       return vote;
     });
@@ -139,15 +158,36 @@ export class Participant<Ops> {
     txid: string,
     rawOperations: unknown[],
     timeoutMs: number | undefined,
+    isolation?: IsolationLevel,
   ): Promise<OnePhaseResponse> {
     const deadlineAt = monotonicMs() + (timeoutMs ?? this.options.statementTimeoutMs);
     const ops = parseWith(this.app.operations, rawOperations, "body.operations");
+    const level = this.levelOf(isolation);
     return this.mutex.run(txid, async () => {
       // One participant only: its waits are all here, taken in key order, so it can never close
       // a cycle and may wait like an ordered transaction.
-      const runLocal = () => this.runLocal(txid, ops, deadlineAt, "COMMIT", "COMMIT", true);
-      return onePhaseResponse(txid, await this.drive({ txid, message: "one-phase", runLocal }));
+      const local = { level, deadlineAt, end: "COMMIT", readOnlyEnd: "COMMIT", ordered: true };
+      const runLocal = () => this.runLocal(txid, ops, local);
+      const done = await this.drive({ txid, message: "one-phase", runLocal, isolation: level });
+      return { ...onePhaseResponse(txid, done), isolation: level };
     });
+  }
+
+  /**
+   * The level a message runs at: the one it names, else this participant's default. One below
+   * the floor is refused before anything runs (the coordinator refuses it earlier still, from
+   * the descriptor; this holds for any caller).
+   */
+  private levelOf(asked: IsolationLevel | undefined): IsolationLevel {
+    const { floor, default: dflt } = this.options.isolation;
+    const level = asked ?? dflt;
+    if (!allows(floor, level))
+      throw new UnprocessableError(
+        belowFloorMessage(this.name, level, floor),
+        "isolation-below-floor",
+        "body.isolation",
+      );
+    return level;
   }
 
   async commit(txid: string): Promise<DecisionAck> {
@@ -211,6 +251,7 @@ export class Participant<Ops> {
         txid: d.txid,
         message: d.message,
         durationMs: monotonicMs() - startedAt,
+        ...(d.isolation ? { isolation: d.isolation } : {}),
         result,
       });
     } catch (err) {
@@ -266,17 +307,10 @@ export class Participant<Ops> {
   }
 
   /** The local transaction of a PREPARE or a one-phase request, as the core's fact. */
-  private async runLocal(
-    txid: string,
-    ops: Ops,
-    deadlineAt: number,
-    end: string,
-    readOnlyEnd: string,
-    ordered: boolean,
-  ): Promise<LocalRunResult> {
+  private async runLocal(txid: string, ops: Ops, local: LocalPlan): Promise<LocalRunResult> {
     // The connection is back in the pool before any follow-up query: holding it while asking
     // for another could exhaust the pool under load.
-    const run = await this.inTransaction(txid, ops, deadlineAt, end, readOnlyEnd, ordered);
+    const run = await this.inTransaction(txid, ops, local);
     if (run.ok)
       return {
         run: { kind: "executed", readOnly: run.value.readOnly },
@@ -381,32 +415,39 @@ export class Participant<Ops> {
   private async inTransaction(
     txid: string,
     ops: Ops,
-    deadlineAt: number,
-    end: string,
-    readOnlyEnd: string,
-    ordered: boolean,
+    local: LocalPlan,
   ): Promise<
     { ok: true; value: { readOnly: boolean; results?: unknown[] } } | { ok: false; error: unknown }
   > {
+    const { level, end, readOnlyEnd } = local;
     const client = await this.connect();
     let broken: Error | undefined;
     const pid = (client as unknown as { processID?: number }).processID;
     if (pid !== undefined) this.running.set(txid, pid);
+    const keys = this.lockKeys(ops);
+    // A snapshot level waits for its keys before it begins (see concord_lock_keys `session`).
+    const waitFirst = level !== "read-committed" && keys.length > 0;
     try {
-      // A PREPARE that waited past the coordinator's deadline for a connection would only
-      // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
-      const remainingMs = Math.floor(deadlineAt - monotonicMs());
-      if (remainingMs < 1) throw new VoteNoError("deadline-passed");
-      const head = this.beginStatements(
-        txid,
-        remainingMs,
-        end.startsWith("PREPARE"),
-        this.lockKeys(ops),
-        ordered,
-      );
+      if (waitFirst) await client.query(this.waitBeforeBegin(txid, keys, local).join(";\n"));
+      const head = [
+        ...this.beginStatements(txid, {
+          level,
+          // A PREPARE that waited past the coordinator's deadline for a connection would only
+          // prepare a transaction that is certainly aborted: refuse it before it takes any lock.
+          remainingMs: remainingOrRefuse(local.deadlineAt),
+          preparing: end.startsWith("PREPARE"),
+          lockKeys: keys,
+          ordered: local.ordered,
+        }),
+        // Held as the transaction's now: the session's go, or PREPARE would refuse to hold both.
+        ...(waitFirst ? ["SELECT pg_advisory_unlock_all()"] : []),
+      ];
+      // The session's name found it while it waited; the connection goes back to the pool.
+      const tail = waitFirst ? ["RESET application_name"] : [];
       const plan = this.app.statements?.(txid, ops, escapeLiteral);
       if (plan) {
-        const reply = (await client.query([...head, ...plan.sql, end].join(";\n"))) as unknown as
+        const sql = [...head, ...plan.sql, end, ...tail];
+        const reply = (await client.query(sql.join(";\n"))) as unknown as
           pg.QueryResult | pg.QueryResult[];
         const results = Array.isArray(reply) ? reply : [reply];
         return {
@@ -419,12 +460,18 @@ export class Participant<Ops> {
       }
       await client.query(head.join("; "));
       const outcome = await this.app.execute(client, txid, ops);
-      await client.query(outcome.readOnly ? readOnlyEnd : end);
+      await client.query([outcome.readOnly ? readOnlyEnd : end, ...tail].join("; "));
       return { ok: true, value: outcome };
     } catch (error) {
       await client
-        .query("ROLLBACK")
+        // Whatever the session took while waiting goes too: the connection is reused.
+        .query(
+          waitFirst
+            ? "ROLLBACK; SELECT pg_advisory_unlock_all(); RESET application_name"
+            : "ROLLBACK",
+        )
         .catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      this.logContention(txid, level, error);
       const refusal = refusalFromSql(error);
       return {
         ok: false,
@@ -438,6 +485,28 @@ export class Participant<Ops> {
       if (this.running.get(txid) === pid) this.running.delete(txid);
       client.release(broken);
     }
+  }
+
+  /**
+   * A serialization failure or a deadlock ends the local transaction as a NO vote that the
+   * coordinator retries; the line keeps what PostgreSQL said of it (for a deadlock, which
+   * processes waited for which locks), which the vote's reason alone does not.
+   */
+  private logContention(txid: string, level: IsolationLevel, error: unknown): void {
+    const code = pgCode(error);
+    if (code !== PG.serializationFailure && code !== PG.deadlockDetected) return;
+    const { message, detail } = error as { message?: unknown; detail?: unknown };
+    this.logger.warn(
+      {
+        txid,
+        participant: this.name,
+        isolation: level,
+        sqlstate: code,
+        pgMessage: typeof message === "string" ? message : undefined,
+        pgDetail: typeof detail === "string" ? detail : undefined,
+      },
+      code === PG.deadlockDetected ? "deadlock" : "serialization failure",
+    );
   }
 
   /**
@@ -544,10 +613,19 @@ export class Participant<Ops> {
    */
   private beginStatements(
     txid: string,
-    remainingMs: number,
-    preparing: boolean,
-    lockKeys: readonly LockKey[],
-    ordered: boolean,
+    {
+      level,
+      remainingMs,
+      preparing,
+      lockKeys,
+      ordered,
+    }: {
+      level: IsolationLevel;
+      remainingMs: number;
+      preparing: boolean;
+      lockKeys: readonly LockKey[];
+      ordered: boolean;
+    },
   ): string[] {
     // Locks are bounded by the coordinator's deadline as well as our own limit: a transfer and a
     // consistent read can wait on each other across databases, where no single PostgreSQL sees
@@ -567,7 +645,7 @@ export class Participant<Ops> {
       ? ` OR count(*) >= ${Math.max(1, Math.floor(this.options.preparedLimit))}`
       : "";
     return [
-      "BEGIN",
+      beginAt(level),
       `SET LOCAL statement_timeout = ${statementMs}`,
       `SET LOCAL lock_timeout = ${lockMs}`,
       // Others find this transaction by its session while it runs (concord_lock_holders).
@@ -577,13 +655,30 @@ export class Participant<Ops> {
       `INSERT INTO concord_txn (txid, state) VALUES (${escapeLiteral(txid)}, 'committed')`,
       // The wait ends a little before the deadline, so the coordinator hears a NO vote
       // (lock-timeout) rather than no answer at all.
-      ...lockStatements(
-        txid,
-        lockKeys,
-        remainingMs - Math.min(200, Math.floor(remainingMs / 10)),
+      ...lockStatements(txid, lockKeys, {
+        remainingMs: remainingMs - Math.min(200, Math.floor(remainingMs / 10)),
         ordered,
-        this.options.maxWaiters,
-      ),
+        maxWaiters: this.options.maxWaiters,
+        session: false,
+      }),
+    ];
+  }
+
+  /**
+   * The wait for the keys of a REPEATABLE READ or SERIALIZABLE transaction, before it begins:
+   * as the session's locks, with the session named after the txid so that others find the
+   * holder (concord_lock_holders) and an ABORT can cancel the wait (cancelRunning).
+   */
+  private waitBeforeBegin(txid: string, keys: readonly LockKey[], local: LocalPlan): string[] {
+    const remainingMs = remainingOrRefuse(local.deadlineAt);
+    return [
+      `SET application_name = ${escapeLiteral(`concord:${txid}`)}`,
+      ...lockStatements(txid, keys, {
+        remainingMs: remainingMs - Math.min(200, Math.floor(remainingMs / 10)),
+        ordered: local.ordered,
+        maxWaiters: this.options.maxWaiters,
+        session: true,
+      }),
     ];
   }
 
@@ -612,21 +707,26 @@ export class Participant<Ops> {
 function lockStatements(
   txid: string,
   keys: readonly LockKey[],
-  remainingMs: number,
-  ordered: boolean,
-  maxWaiters: number,
+  how: { remainingMs: number; ordered: boolean; maxWaiters: number; session: boolean },
 ): string[] {
+  const { remainingMs, ordered, maxWaiters, session } = how;
   if (keys.length === 0) return [];
   const merged = new Map<string, boolean>();
   for (const k of keys) merged.set(k.key, (merged.get(k.key) ?? false) || k.exclusive);
   const sorted = [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const array = (items: string[]) => `ARRAY[${items.join(",")}]`;
   return [
-    `SELECT concord_lock_keys(${array(sorted.map(([k]) => escapeLiteral(k)))}::text[], ${array(sorted.map(([, x]) => String(x)))}::boolean[], ${escapeLiteral(txid)}, ${ordered}, ${Math.max(1, Math.floor(remainingMs))}, ${Math.max(1, Math.floor(maxWaiters))})`,
+    `SELECT concord_lock_keys(${array(sorted.map(([k]) => escapeLiteral(k)))}::text[], ${array(sorted.map(([, x]) => String(x)))}::boolean[], ${escapeLiteral(txid)}, ${ordered}, ${Math.max(1, Math.floor(remainingMs))}, ${Math.max(1, Math.floor(maxWaiters))}, ${session})`,
   ];
 }
 
-/** One message as the shell drives it through the core. */
+/** Time left until the deadline, or a NO vote (`deadline-passed`) when none is. */
+function remainingOrRefuse(deadlineAt: number): number {
+  const remainingMs = Math.floor(deadlineAt - monotonicMs());
+  if (remainingMs < 1) throw new VoteNoError("deadline-passed");
+  return remainingMs;
+}
+
 /** An answer as the observer hears it (participant-events.ts): no operation results. */
 function eventResult(answer: Answer): ParticipantEvent["result"] {
   switch (answer.kind) {
@@ -656,6 +756,8 @@ interface Drive {
   runLocal?: () => Promise<LocalRunResult>;
   /** Every participant of the transaction, journaled with our vote (PREPARE only). */
   participants?: readonly string[];
+  /** The level of the local transaction (PREPARE and one-phase only). */
+  isolation?: IsolationLevel;
 }
 
 /** What the shell keeps beside the facts: the operations' results and the last error met. */
@@ -748,6 +850,17 @@ function onePhaseResponse(txid: string, { answer, results }: Done): OnePhaseResp
 function decisionAck(txid: string, { answer }: Done): DecisionAck {
   if (answer.kind !== "ack") throw unexpected(txid, answer);
   return { txid, state: answer.state };
+}
+
+/** How one local transaction runs: its level, its deadline, and how it ends. */
+interface LocalPlan {
+  level: IsolationLevel;
+  deadlineAt: number;
+  /** PREPARE TRANSACTION, or COMMIT for a one-phase request. */
+  end: string;
+  /** The end when nothing was written. */
+  readOnlyEnd: string;
+  ordered: boolean;
 }
 
 /** The local transaction's end as a fact, with what the shell keeps of it. */

@@ -82,9 +82,16 @@ export const FRAMEWORK_MIGRATIONS: Migration[] = [
     // waiters, the lock holder's next step could wait for a connection behind them, a cycle
     // the lock manager cannot see. So at most max_waiters PREPAREs wait here at once (fewer
     // than the pool holds); one more gives up at once with the refusal "busy".
-    relation: "concord_lock_keys(text[],boolean[],text,boolean,integer,integer)",
+    //   `session`: the locks are the session's, not the transaction's. A REPEATABLE READ or
+    // SERIALIZABLE transaction sees the rows as of its first query, so a wait for a key inside
+    // it would end on rows changed since, and in a serialization failure (40001) each time a
+    // hot row changes hands. Such a transaction waits for its keys before it begins, as the
+    // session's, takes them again as the transaction's at once (a session never waits for
+    // itself) and then lets the session's go: the keys are held without a gap, and the
+    // snapshot is taken after the wait (participant.ts).
+    relation: "concord_lock_keys(text[],boolean[],text,boolean,integer,integer,boolean)",
     kind: "function",
-    sql: `CREATE OR REPLACE FUNCTION concord_lock_keys(keys text[], exclusive boolean[], me text, me_ordered boolean, wait_ms integer, max_waiters integer)
+    sql: `CREATE OR REPLACE FUNCTION concord_lock_keys(keys text[], exclusive boolean[], me text, me_ordered boolean, wait_ms integer, max_waiters integer, session boolean)
           RETURNS void LANGUAGE plpgsql AS $$
           DECLARE
             i integer;
@@ -94,13 +101,18 @@ export const FRAMEWORK_MIGRATIONS: Migration[] = [
             until timestamptz := clock_timestamp() + make_interval(secs => wait_ms / 1000.0);
             saved text := current_setting('lock_timeout');
           BEGIN
-            IF me_ordered THEN
+            IF me_ordered AND session THEN
+              PERFORM pg_advisory_lock_shared(${ORDERED_MARK});
+            ELSIF me_ordered THEN
               PERFORM pg_advisory_xact_lock_shared(${ORDERED_MARK});
             END IF;
             FOR i IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
               h := hashtextextended(keys[i], 0);
               LOOP
-                got := CASE WHEN exclusive[i] THEN pg_try_advisory_xact_lock(h) ELSE pg_try_advisory_xact_lock_shared(h) END;
+                got := CASE WHEN session AND exclusive[i] THEN pg_try_advisory_lock(h)
+                            WHEN session THEN pg_try_advisory_lock_shared(h)
+                            WHEN exclusive[i] THEN pg_try_advisory_xact_lock(h)
+                            ELSE pg_try_advisory_xact_lock_shared(h) END;
                 EXIT WHEN got;
                 -- pg_stat_activity is read once per transaction and then cached: without this, a
                 -- holder that began after the first look has no application_name here.
@@ -120,7 +132,10 @@ export const FRAMEWORK_MIGRATIONS: Migration[] = [
                 END IF;
                 BEGIN
                   PERFORM set_config('lock_timeout', greatest(1, least(100, ceil(extract(epoch FROM until - clock_timestamp()) * 1000)))::int || 'ms', true);
-                  IF exclusive[i] THEN PERFORM pg_advisory_xact_lock(h); ELSE PERFORM pg_advisory_xact_lock_shared(h); END IF;
+                  IF session AND exclusive[i] THEN PERFORM pg_advisory_lock(h);
+                  ELSIF session THEN PERFORM pg_advisory_lock_shared(h);
+                  ELSIF exclusive[i] THEN PERFORM pg_advisory_xact_lock(h);
+                  ELSE PERFORM pg_advisory_xact_lock_shared(h); END IF;
                   got := true;
                 EXCEPTION WHEN lock_not_available THEN
                   got := false;

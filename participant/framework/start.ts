@@ -13,11 +13,13 @@ import type { Redis } from "ioredis";
 import type pg from "pg";
 import {
   checkPeerSecrets,
+  isolationProblems,
   loadConfig,
   participantEnvSchema,
   type ParticipantConfig,
 } from "../../shared/config.js";
 import { DurableLog } from "../../shared/durable-log.js";
+import type { IsolationPolicy } from "../../shared/isolation.js";
 import { createApp, finishApp, listen } from "../../shared/http-server.js";
 import { drainAndClose, drainOnSignals } from "../../shared/drain.js";
 import { createLogger, type Logger } from "../../shared/logger.js";
@@ -131,6 +133,10 @@ async function closeStores(stores: Stores): Promise<void> {
   await Promise.allSettled([stores.pool.end(), stores.decisionPool.end()]);
 }
 
+function isolationPolicyOf(config: ParticipantConfig): IsolationPolicy {
+  return { default: config.CONCORD_ISOLATION_DEFAULT, floor: config.CONCORD_ISOLATION_FLOOR };
+}
+
 function configureFailpoints(config: ParticipantConfig, logger: Logger): Failpoints {
   const failpoints = new Failpoints(PARTICIPANT_FAILPOINTS, (fp, spec) => {
     logger.warn({ failpoint: fp, spec }, "failpoint fired");
@@ -155,6 +161,7 @@ function createParticipant<Ops>(
       preparedLimit: Math.max(1, stores.maxPrepared - config.CONCORD_PREPARED_RESERVE),
       // A few connections of the pool stay for PREPAREs that do not wait (see concord_lock_keys).
       maxWaiters: Math.max(1, config.CONCORD_PG_POOL_SIZE - 4),
+      isolation: isolationPolicyOf(config),
       observe,
     },
     stores.pool,
@@ -193,7 +200,13 @@ async function serveHttp<Ops>(
     operatorSecret: config.CONCORD_OPERATOR_SECRET,
   });
   const { pool, decisionPool, journal } = stores;
-  mountDescriptorRoutes(app, auth, { name, application, pool, logger });
+  mountDescriptorRoutes(app, auth, {
+    name,
+    application,
+    pool,
+    logger,
+    isolation: isolationPolicyOf(config),
+  });
   mountTwoPhaseRoutes(app, auth, participant, { pool: decisionPool, journal, logger });
   mountMetricsRoute(app, auth, metrics.registry);
   // Operators (issue 13): what is prepared here, for the coordinator's in-doubt view.
@@ -261,6 +274,9 @@ export async function startParticipant<Ops>(
     ...(options.config ?? {}),
   });
   checkPeerSecrets(config);
+  const isolationIssues = isolationProblems(config);
+  if (isolationIssues.length > 0)
+    throw new Error(`invalid configuration:\n  ${isolationIssues.join("\n  ")}`);
   const name = config.CONCORD_PARTICIPANT_NAME;
   const logger = createLogger(`participant:${name}`, config.CONCORD_LOG_LEVEL);
   const stores = await openStores(config, name, logger);
