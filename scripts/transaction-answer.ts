@@ -9,7 +9,7 @@ export type TransactionAnswer =
       outcome?: string;
       reason?: string;
       error?: { code?: string };
-      participants?: { reason?: string; results?: { balance: string }[] }[];
+      participants?: { reason?: string; isolation?: string; results?: { balance: string }[] }[];
       attempts?: unknown[];
     }
   | undefined;

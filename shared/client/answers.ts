@@ -18,6 +18,8 @@ export const participantPartSchema = z.object({
   detail: z.record(z.string(), z.unknown()).optional(),
   /** What its operations returned (a bank's reads: `{balance}`); only when committed. */
   results: z.array(z.unknown()).optional(),
+  /** The isolation level its part ran at. */
+  isolation: z.string().optional(),
 });
 export type ParticipantPart = z.infer<typeof participantPartSchema>;
 

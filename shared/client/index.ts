@@ -25,3 +25,4 @@ export {
 } from "./answers.js";
 export { ERROR_CODES, type ErrorCode } from "../wire-errors.js";
 export type { BackoffPolicy } from "../backoff.js";
+export { ISOLATION_LEVELS, type IsolationLevel } from "../isolation.js";
