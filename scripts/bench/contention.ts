@@ -17,6 +17,7 @@ import {
   type RunResult,
 } from "../../shared/client/index.js";
 import { monotonicMs } from "../../shared/clock.js";
+import type { IsolationLevel } from "../../shared/isolation.js";
 import type { KeepAliveJson } from "./http-json.js";
 import { summarize, type LatencySummaryMs } from "./stats.js";
 
@@ -24,6 +25,8 @@ export type ContentionLoad = "hot-pair" | "zipf";
 
 export interface ContentionResult {
   load: ContentionLoad;
+  /** The level every transfer ran at (docs/isolation.md). */
+  isolation: IsolationLevel;
   concurrency: number;
   seconds: number;
   sent: number;
@@ -126,6 +129,7 @@ export async function runContentionCell(p: {
   apiKey: string;
   banks: readonly [string, string];
   load: ContentionLoad;
+  isolation: IsolationLevel;
   concurrency: number;
   durationMs: number;
   maxTransfers: number;
@@ -142,7 +146,7 @@ export async function runContentionCell(p: {
       const { from, to } = pick(p.load, p.banks, zipf);
       const s = monotonicMs();
       const ended = await client
-        .run({ participants: transferOf(from, to), idempotent: false })
+        .run({ participants: transferOf(from, to), idempotent: false, isolation: p.isolation })
         .then(outcomeOf, outcomeOfError);
       outcomes.push({ ...ended, latencyMs: monotonicMs() - s });
     }
@@ -155,6 +159,7 @@ export async function runContentionCell(p: {
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   return {
     load: p.load,
+    isolation: p.isolation,
     concurrency: p.concurrency,
     seconds: round(seconds, 3),
     sent: outcomes.length,
@@ -177,8 +182,8 @@ export function contentionMarkdown(results: readonly ContentionResult[]): string
     "",
     "hot pair: every worker moves 1 unit between one account at bank-a and one at bank-b, both directions at random. zipf: 100 accounts per bank, picked with Zipf (s = 1). Through the coordinator's API, as a client; latency is of committed transfers, from the client's first send to its answer (every attempt included).",
     "",
-    "| load | concurrency | sent | committed | committed tx/s | committed share | attempts per commit | p50 ms | p99 ms | aborts by reason |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| load | isolation | concurrency | sent | committed | committed tx/s | committed share | attempts per commit | p50 ms | p99 ms | aborts by reason |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   for (const r of results) {
     const aborts =
@@ -187,11 +192,12 @@ export function contentionMarkdown(results: readonly ContentionResult[]): string
         .map(([k, v]) => `${k} ${v}`)
         .join(", ") || "none";
     lines.push(
-      `| ${r.load} | ${r.concurrency} | ${r.sent} | ${r.committed} | ${r.committedPerSecond} | ${(r.committedShare * 100).toFixed(1)} % | ${r.attemptsPerCommit} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${aborts} |`,
+      `| ${r.load} | ${r.isolation ?? "read-committed"} | ${r.concurrency} | ${r.sent} | ${r.committed} | ${r.committedPerSecond} | ${(r.committedShare * 100).toFixed(1)} % | ${r.attemptsPerCommit} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${aborts} |`,
     );
   }
-  const hot1 = results.find((r) => r.load === "hot-pair" && r.concurrency === 1);
-  const hot8 = results.find((r) => r.load === "hot-pair" && r.concurrency === 8);
+  const rc = (r: ContentionResult) => (r.isolation ?? "read-committed") === "read-committed";
+  const hot1 = results.find((r) => r.load === "hot-pair" && r.concurrency === 1 && rc(r));
+  const hot8 = results.find((r) => r.load === "hot-pair" && r.concurrency === 8 && rc(r));
   if (hot1 && hot8 && hot1.committedPerSecond > 0) {
     lines.push(
       "",

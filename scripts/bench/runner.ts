@@ -11,6 +11,7 @@ import pg from "pg";
 import { monotonicMs } from "../../shared/clock.js";
 import { DurableLog } from "../../shared/durable-log.js";
 import { startCluster, stopCluster } from "../cluster/cluster.js";
+import type { IsolationLevel } from "../../shared/isolation.js";
 import { adminSecretOf, type ClusterFile } from "../cluster/cluster-file.js";
 import { removeOutsideData } from "../cluster/postgres.js";
 import { stopProcess } from "../cluster/processes.js";
@@ -287,6 +288,21 @@ async function runConcordRow(run: Run): Promise<void> {
     );
 }
 
+/**
+ * The contention cells of one load: every concurrency up to 32 at read-committed (the
+ * default), then the cost of the stronger levels at concurrency 8 and 32 (docs/isolation.md).
+ */
+function contentionCells(concurrencies: readonly number[]): [IsolationLevel, number][] {
+  const upTo32 = concurrencies.filter((c) => c <= 32);
+  const stronger = upTo32.filter((c) => c === 8 || c === 32);
+  return [
+    ...upTo32.map((c): [IsolationLevel, number] => ["read-committed", c]),
+    ...(["repeatable-read", "serializable"] as const).flatMap((level) =>
+      stronger.map((c): [IsolationLevel, number] => [level, c]),
+    ),
+  ];
+}
+
 /** The contention section on the real cluster: a hot pair, then Zipf-ranked accounts. */
 async function runContentionSection(run: Run): Promise<ContentionResult[]> {
   const { cluster, matrix } = run;
@@ -299,13 +315,14 @@ async function runContentionSection(run: Run): Promise<ContentionResult[]> {
   run.held.clients.push(http);
   const contention: ContentionResult[] = [];
   for (const load of ["hot-pair", "zipf"] as const) {
-    for (const concurrency of matrix.concurrencies.filter((c) => c <= 32)) {
+    for (const [isolation, concurrency] of contentionCells(matrix.concurrencies)) {
       const r = await runContentionCell({
         http,
         coordinatorUrl: cluster.coordinator.url,
         apiKey: cluster.secrets.apiKey,
         banks,
         load,
+        isolation,
         concurrency,
         durationMs: matrix.contentionMs,
         maxTransfers: MAX_TRANSACTIONS_PER_CELL,
@@ -316,7 +333,7 @@ async function runContentionSection(run: Run): Promise<ContentionResult[]> {
           .map(([k, v]) => `${k} ${v}`)
           .join(", ") || "none";
       run.o.log(
-        `  ${load.padEnd(12)} c=${String(concurrency).padStart(2)}: ${r.committedPerSecond.toFixed(1).padStart(7)} committed/s  ${(r.committedShare * 100).toFixed(1)} % of ${r.sent}  attempts/commit ${r.attemptsPerCommit}  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  aborts: ${aborts}`,
+        `  ${load.padEnd(9)} ${isolation.padEnd(15)} c=${String(concurrency).padStart(2)}: ${r.committedPerSecond.toFixed(1).padStart(7)} committed/s  ${(r.committedShare * 100).toFixed(1)} % of ${r.sent}  attempts/commit ${r.attemptsPerCommit}  p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms  aborts: ${aborts}`,
       );
     }
   }
