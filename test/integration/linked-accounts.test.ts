@@ -5,8 +5,8 @@
  * (other suites on the shared cluster check that no balance is negative).
  */
 import { expect } from "chai";
-import type { ClusterFile } from "../../scripts/cluster/cluster-file.js";
-import { adminSecretOf } from "../../scripts/cluster/cluster-file.js";
+import pg from "pg";
+import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import {
   account,
   bankUrl,
@@ -23,7 +23,11 @@ import {
   type CustomerAnswer,
   type RunAnswer,
 } from "../support/answers.js";
-import { usePairPerTest } from "../support/cluster-fixture.js";
+import { sharedCluster, usePairPerTest } from "../support/cluster-fixture.js";
+import { createScratchDatabase } from "../support/scratch-database.js";
+import { FRAMEWORK_MIGRATIONS, migrate } from "../../participant/framework/pg-store.js";
+import { BANK_MIGRATIONS } from "../../participant/bank/schema.js";
+import { CUSTOMER_TOTAL_MIGRATION } from "../../participant/bank/customer-total.js";
 
 /** A customer with a checking and a savings account at bank-a; the ids sort checking first. */
 interface Customer {
@@ -302,5 +306,63 @@ describe("linked accounts: a customer's accounts cover each other's overdraft", 
     );
     expect(bad.status).to.equal(400);
     expect(bad.data.error?.field).to.equal("params.customer");
+  });
+});
+
+describe("linked accounts on a database made before them", function () {
+  // The steps linked accounts added; the others are the schema as it was.
+  const added = new Set(["accounts_customer", CUSTOMER_TOTAL_MIGRATION.relation]);
+  const before = [
+    ...FRAMEWORK_MIGRATIONS,
+    ...BANK_MIGRATIONS.filter((m) => !added.has(m.relation)),
+  ];
+  const now = [...FRAMEWORK_MIGRATIONS, ...BANK_MIGRATIONS];
+
+  it("start-up migrates it once: accounts kept (of no customer), the new CHECK and trigger in place, migrating again changes nothing", async function () {
+    this.timeout(120_000);
+    const cluster = await sharedCluster();
+    const server = present(cluster.banks[0], "bank-a");
+    const scratch = await createScratchDatabase(
+      server.adminDatabaseUrl,
+      `concord_linked_${process.pid}`,
+    );
+    const pool = new pg.Pool({ connectionString: scratch.adminUrl, max: 2 });
+    try {
+      await migrate(pool, before);
+      await pool.query("INSERT INTO accounts (id, balance) VALUES ('old-a', 10), ('old-b', 0)");
+      await migrate(pool, now);
+      await migrate(pool, now);
+      const { rows } = await pool.query<{ id: string; balance: string; customer: string | null }>(
+        "SELECT id, balance::text AS balance, customer FROM accounts ORDER BY id",
+      );
+      expect(rows).to.deep.equal([
+        { id: "old-a", balance: "10", customer: null },
+        { id: "old-b", balance: "0", customer: null },
+      ]);
+      const checks = await pool.query<{ name: string; def: string }>(
+        "SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND contype = 'c'",
+      );
+      expect(checks.rows).to.deep.equal([
+        {
+          name: "accounts_balance_check",
+          def: "CHECK (((balance >= 0) OR (customer IS NOT NULL)))",
+        },
+      ]);
+      const triggers = await pool.query<{ name: string }>(
+        "SELECT tgname AS name FROM pg_trigger WHERE tgrelid = 'accounts'::regclass AND NOT tgisinternal",
+      );
+      expect(triggers.rows).to.deep.equal([{ name: "accounts_customer_total" }]);
+      // An old account is of no customer: it still cannot go below zero.
+      const overdraw = await pool
+        .query("UPDATE accounts SET balance = balance - 11 WHERE id = 'old-a'")
+        .then(
+          () => undefined,
+          (err: unknown) => (err as { code?: string }).code,
+        );
+      expect(overdraw).to.equal("23514");
+    } finally {
+      await pool.end();
+      await scratch.drop();
+    }
   });
 });
