@@ -55,6 +55,9 @@ export const bankApplication: Application<BankOperation[]> = {
     };
   },
 
+  // A linked account's customer going below zero is refused inside PostgreSQL, through
+  // concord_refuse at the end of the transaction (customer-total.ts): the framework reads that
+  // refusal itself, on both paths, before asking here. Here: the CHECK of an unlinked account.
   refusalFor(err, ops) {
     if (pgCode(err) === PG.numericValueOutOfRange) return balanceOutOfRange();
     if (pgCode(err) !== PG.checkViolation) return undefined;

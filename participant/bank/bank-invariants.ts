@@ -1,7 +1,9 @@
 /**
  * The bank's invariants over its database at rest (GET /v1/invariants, npm run verify): no
- * balance is negative, every balance is its opening plus its transfers, and the bank's money
- * totals, which summed over every bank must balance (money moves between banks, never made).
+ * unlinked account is below zero, no customer's accounts total below zero (a linked account
+ * alone may be: customer-total.ts), every balance is its opening plus its transfers, and the
+ * bank's money totals, which summed over every bank must balance (money moves between banks,
+ * never made).
  */
 import type { PoolClient } from "pg";
 import type { InvariantCheck } from "../framework/application.js";
@@ -10,21 +12,45 @@ import { verdict } from "../framework/invariant-checks.js";
 /** In the framework's one read-only snapshot, so balances and the ledger agree (invariant-checks.ts). */
 export async function bankInvariants(client: PoolClient): Promise<InvariantCheck[]> {
   return [
-    await noNegativeBalance(client),
+    await noUnlinkedAccountBelowZero(client),
+    await noCustomerBelowZero(client),
     await ledgerExplainsBalances(client),
     await moneyTotals(client),
   ];
 }
 
-async function noNegativeBalance(client: PoolClient): Promise<InvariantCheck> {
+/** What the CHECK guards: an account that belongs to no customer is never below zero. */
+async function noUnlinkedAccountBelowZero(client: PoolClient): Promise<InvariantCheck> {
   const { rows } = await client.query<{ id: string; balance: string }>(
-    "SELECT id, balance::text AS balance FROM accounts WHERE balance < 0 ORDER BY id",
+    "SELECT id, balance::text AS balance FROM accounts WHERE balance < 0 AND customer IS NULL ORDER BY id",
   );
-  const count = await client.query<{ n: string }>("SELECT count(*)::text AS n FROM accounts");
+  const count = await client.query<{ n: string }>(
+    "SELECT count(*)::text AS n FROM accounts WHERE customer IS NULL",
+  );
   return verdict(
-    "no negative balance",
-    `${count.rows[0]?.n ?? "0"} accounts`,
+    "no unlinked account below zero",
+    `${count.rows[0]?.n ?? "0"} accounts of no customer`,
     rows.map((r) => `account ${r.id}: balance ${r.balance}`),
+  );
+}
+
+/**
+ * What the customer-total trigger guards, and what write skew breaks at READ COMMITTED: two
+ * debits of one customer's accounts that each saw the other's account before it changed.
+ */
+async function noCustomerBelowZero(client: PoolClient): Promise<InvariantCheck> {
+  const { rows } = await client.query<{ customer: string; total: string; accounts: string }>(
+    `SELECT customer, sum(balance)::text AS total, string_agg(id || ' ' || balance, ', ' ORDER BY id) AS accounts
+       FROM accounts WHERE customer IS NOT NULL
+      GROUP BY customer HAVING sum(balance) < 0 ORDER BY customer`,
+  );
+  const count = await client.query<{ n: string }>(
+    "SELECT count(DISTINCT customer)::text AS n FROM accounts WHERE customer IS NOT NULL",
+  );
+  return verdict(
+    "no customer below zero",
+    `${count.rows[0]?.n ?? "0"} customers`,
+    rows.map((r) => `customer ${r.customer}: total ${r.total} (${r.accounts})`),
   );
 }
 

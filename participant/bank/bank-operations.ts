@@ -47,14 +47,28 @@ export type BankOperation = z.infer<typeof bankOperationSchema>;
 
 export const bankOperationsSchema = z.array(bankOperationSchema).min(1).max(64);
 
+/** A customer an account may belong to (customer-total.ts): ids as account ids are. */
+export const customerIdSchema = z
+  .string()
+  .regex(ACCOUNT_ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -");
+
 export const openAccountSchema = z
-  .object({ id: accountIdSchema, balance: z.union([z.literal("0"), amountSchema]) })
+  .object({
+    id: accountIdSchema,
+    balance: z.union([z.literal("0"), amountSchema]),
+    customer: customerIdSchema.optional(),
+  })
   .strict();
 
 /**
  * The rules of the bank's operation kinds (shared/operation-rules.ts), published to the
  * coordinator with the schema:
- * - each kind locks its account: written by a debit or credit, read (shared) by a read;
+ * - each kind locks its account: written by a debit or credit, read (shared) by a read. Only
+ *   that account: a debit of a linked account is also judged by its customer's total over the
+ *   customer's other accounts (customer-total.ts), but those are rows the request does not
+ *   name, and locking every account of the customer for each debit would serialize all of a
+ *   customer's traffic to protect one predicate. The transaction's isolation level is what
+ *   protects it: SERIALIZABLE refuses the write skew that READ COMMITTED lets through;
  * - money moves, it is never made: over a whole transaction, at every bank, the debits equal the
  *   credits. Money enters only through a bank's own account opening (its admin secret);
  * - balances are the banks' business: a `read` through a transaction needs the coordinator's

@@ -20,6 +20,8 @@ export const CLIENT_OUTCOMES: readonly ClientOutcome[] = [
 export interface AccountFact {
   id: string;
   balance: bigint;
+  /** The customer a linked account belongs to: it may be below zero, its customer's total not. */
+  customer?: string | null;
 }
 
 export interface LedgerFact {

@@ -81,16 +81,20 @@ async function gatherParticipant(
 
 /** A bank's own tables: accounts and the ledger. */
 async function readBank(client: pg.Client): Promise<Pick<BankFacts, "accounts" | "ledger">> {
-  const accounts = await rows<{ id: string; balance: string }>(
+  const accounts = await rows<{ id: string; balance: string; customer: string | null }>(
     client,
-    "SELECT id, balance::text AS balance FROM accounts ORDER BY id",
+    "SELECT id, balance::text AS balance, customer FROM accounts ORDER BY id",
   );
   const ledger = await rows<{ txid: string | null; account: string; delta: string; kind: string }>(
     client,
     "SELECT txid::text AS txid, account, delta::text AS delta, kind FROM ledger ORDER BY id",
   );
   return {
-    accounts: accounts.map((a) => ({ id: a.id, balance: BigInt(a.balance) })),
+    accounts: accounts.map((a) => ({
+      id: a.id,
+      balance: BigInt(a.balance),
+      customer: a.customer,
+    })),
     ledger: ledger.map(toLedgerFact),
   };
 }

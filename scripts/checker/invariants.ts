@@ -243,11 +243,20 @@ function checkTransfersNetZero(banks: readonly BankFacts[], out: Violations): vo
 
 // ---- I3 no overdraft ----------------------------------------------------------------------------
 
+/**
+ * An account of no customer is never negative; a linked one may be, as long as its customer's
+ * accounts at that bank total at least zero (participant/bank/customer-total.ts).
+ */
 function checkNoOverdraft(input: CheckInput, _index: FactIndex, out: Violations) {
   for (const bank of input.banks) {
-    for (const a of bank.accounts)
-      if (a.balance < 0n)
+    const totals = new Map<string, bigint>();
+    for (const a of bank.accounts) {
+      if (a.customer) totals.set(a.customer, (totals.get(a.customer) ?? 0n) + a.balance);
+      else if (a.balance < 0n)
         out.add(`${bank.name}: account ${a.id} has a negative balance ${a.balance}`);
+    }
+    for (const [customer, total] of totals)
+      if (total < 0n) out.add(`${bank.name}: the accounts of customer ${customer} total ${total}`);
   }
   return { checked: input.banks.reduce((n, b) => n + b.accounts.length, 0), subject: "accounts" };
 }

@@ -11,7 +11,7 @@ import { SIGNATURE_HEADER } from "../../shared/request-signing.js";
 import { adminSecretOf, type ClusterFile } from "./cluster-file.js";
 
 /** A participant's routes that only read, for its operators (its own admin secret). */
-const ADMIN_READS = ["/v1/accounts", "/v1/ledger", "/v1/items", "/v1/invariants"];
+const ADMIN_READS = ["/v1/accounts", "/v1/customers", "/v1/ledger", "/v1/items", "/v1/invariants"];
 
 export function apiKeyHeader(cluster: ClusterFile): Record<string, string> {
   return { authorization: `Bearer ${cluster.secrets.apiKey}` };

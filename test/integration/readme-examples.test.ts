@@ -104,6 +104,45 @@ describe("the README's examples, run as written", function () {
     await expectDocumented(calls);
   });
 
+  it("the linked accounts walk-through: a customer's two accounts, checking overdrawn and covered, a debit past the total refused, the overdraft paid back", async function () {
+    this.timeout(60_000);
+    const { run, calls } = runRecorded("linked");
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [checking, savings, payee, moved, customer, refused, paidBack] = lines;
+    expect(checking).to.deep.equal({
+      id: "kim-checking",
+      balance: "100",
+      version: 0,
+      customer: "kim-try",
+    });
+    expect(savings).to.deep.include({ id: "kim-savings", customer: "kim-try" });
+    expect(payee).to.deep.include({ id: "lee-try", customer: null });
+    expect(moved).to.deep.include({ outcome: "committed" });
+    expect(customer).to.deep.equal({
+      customer: "kim-try",
+      accounts: [
+        { id: "kim-checking", balance: "-200", version: 1 },
+        { id: "kim-savings", balance: "500", version: 0 },
+      ],
+      total: "300",
+    });
+    expect(refused).to.deep.include({ outcome: "aborted" });
+    const refusal = (
+      refused?.participants as { name: string; reason?: string; detail?: object }[]
+    ).find((p) => p.name === "bank-a");
+    expect(refusal?.reason).to.equal("insufficient-funds");
+    expect(refusal?.detail).to.deep.include({ customer: "kim-try", total: "-100" });
+    expect(paidBack).to.deep.include({ outcome: "committed" });
+    // Nothing left below zero on the shared cluster.
+    expect((await account(cluster, "bank-a", "kim-checking")).balance).to.equal(0n);
+    expect((await account(cluster, "bank-a", "kim-savings")).balance).to.equal(300n);
+    await expectDocumented(calls);
+  });
+
   it("the client library walk-through: a committed run, its record, a refusal with its reason, a 400 naming the field", async function () {
     this.timeout(60_000);
     const { run, calls } = runRecorded("client");

@@ -135,6 +135,7 @@ describe("route authorization: every route, credential and spelling", function (
   this.timeout(600_000);
   let cluster: ClusterFile;
   let account: string;
+  let customer: string;
   let item: string;
   let atStart: Awaited<ReturnType<typeof snapshot>>;
   let inventoryAtStart: InventoryState;
@@ -143,7 +144,9 @@ describe("route authorization: every route, credential and spelling", function (
     cluster = await sharedCluster();
     // An account that exists, so that GET /v1/accounts/:id answers 200 from its handler.
     account = uniqueAccount("walk");
-    await openAccount(cluster, "bank-a", account, 1);
+    // Of a customer, so that GET /v1/customers/:customer answers 200 from its handler too.
+    customer = uniqueAccount("walk-customer");
+    await openAccount(cluster, "bank-a", account, 1, customer);
     // And an item, so that GET /v1/items/:id answers 200 from its handler.
     item = uniqueAccount("walk-item");
     const created = await http.post(
@@ -228,6 +231,7 @@ describe("route authorization: every route, credential and spelling", function (
     expect(callers(BANK_ROUTES)).to.deep.equal({
       "GET /v1/accounts": ["admin"],
       "GET /v1/accounts/:id": ["admin"],
+      "GET /v1/customers/:customer": ["admin"],
       "POST /v1/accounts": ["admin"],
       "GET /v1/ledger": ["admin"],
     });
@@ -284,6 +288,7 @@ describe("route authorization: every route, credential and spelling", function (
         ...probesFor(BANK_ROUTES, {
           listAccounts: { handlerStatuses: [200] },
           getAccount: { params: () => ({ id: account }), handlerStatuses: [200] },
+          getCustomer: { params: () => ({ customer }), handlerStatuses: [200] },
           // No id, no balance: 400, no account opened and no money created.
           openAccount: { body: {}, handlerStatuses: [400] },
           ledger: { handlerStatuses: [200] },

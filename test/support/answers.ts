@@ -103,6 +103,14 @@ export interface AccountAnswer extends Refusable {
   id?: string;
   balance?: string;
   version?: number;
+  customer?: string | null;
+}
+
+/** GET /v1/customers/:customer: a customer's accounts at one bank and their total. */
+export interface CustomerAnswer extends Refusable {
+  customer?: string;
+  accounts?: { id: string; balance: string; version: number }[];
+  total?: string;
 }
 
 /** GET /v1/admin/failpoints. */

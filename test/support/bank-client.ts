@@ -40,15 +40,17 @@ export function bankUrl(cluster: ClusterFile, name: string): string {
   return bank.participantUrl;
 }
 
+/** Opens and funds an account, of `customer` when one is given (a linked account). */
 export async function openAccount(
   cluster: ClusterFile,
   bank: string,
   id: string,
   balance: bigint | number,
+  customer?: string,
 ): Promise<void> {
   const res = await http.post(
     `${bankUrl(cluster, bank)}/v1/accounts`,
-    { id, balance: String(balance) },
+    { id, balance: String(balance), ...(customer !== undefined ? { customer } : {}) },
     { headers: { authorization: `Bearer ${adminSecretOf(cluster, bank)}` } },
   );
   if (res.status !== 201)

@@ -260,6 +260,29 @@ describe("checker invariants", () => {
     );
   });
 
+  it("I3: a linked account may be overdrawn while its customer's total at the bank is not", () => {
+    const input = consistent();
+    const a = bank(input, "bank-a");
+    for (const acc of a.accounts) acc.customer = "alice-co";
+    apply(input, "bank-a", "carol", -300n);
+    apply(input, "bank-a", "alice", 300n);
+    a.outcomes.set(TX, "committed");
+    input.records.set(TX, record(["bank-a"], "commit"));
+    // carol is at -100, alice at 1000: the customer's total, 900, covers it.
+    expect(failing(checkInvariants(input))).to.deep.equal([]);
+    // Money out of the customer's accounts (to bob at bank-b) takes the total below zero.
+    apply(input, "bank-a", "alice", -1000n);
+    apply(input, "bank-b", "bob", 1000n);
+    bank(input, "bank-b").outcomes.set(TX, "committed");
+    input.records.set(TX, record(["bank-a", "bank-b"], "commit"));
+    const report = checkInvariants(input);
+    expect(failing(report)).to.deep.equal(["I3"]);
+    expect(violationsOf(report, "I3")).to.contain(
+      "bank-a: the accounts of customer alice-co total -100",
+    );
+    expect(violationsOf(report, "I3")).not.to.contain("negative balance");
+  });
+
   it("I4: a txid the client heard committed that is missing at a bank breaks durability", () => {
     const input = consistent();
     apply(input, "bank-a", "alice", -10n);
