@@ -213,8 +213,7 @@ function checkIsolation(
     const level = p.isolation ?? body.isolation;
     const policy = policyOf(p.name);
     if (level === undefined || policy === undefined || allows(policy.floor, level)) continue;
-    const field =
-      p.isolation !== undefined ? `body.participants.${i}.isolation` : "body.isolation";
+    const field = p.isolation !== undefined ? `body.participants.${i}.isolation` : "body.isolation";
     throw new UnprocessableError(
       `${field}: ${belowFloorMessage(p.name, level, policy.floor)}`,
       "isolation-below-floor",

@@ -260,8 +260,27 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): 
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
+    throw await explainBlockedMigration(client, err);
   } finally {
     client.release();
   }
+}
+
+/**
+ * A schema step that changes a table waits for every transaction holding a lock on it, and a
+ * prepared transaction holds its locks until it is committed or rolled back, which this
+ * participant's recovery does only once it runs. Said plainly, rather than as a lock timeout.
+ */
+async function explainBlockedMigration(client: pg.PoolClient, err: unknown): Promise<unknown> {
+  if ((err as { code?: unknown }).code !== "55P03") return err;
+  const { rows } = await client
+    .query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM pg_prepared_xacts WHERE database = current_database()",
+    )
+    .catch(() => ({ rows: [] as { n: string }[] }));
+  const prepared = Number(rows[0]?.n ?? 0);
+  if (prepared === 0) return err;
+  return new Error(
+    `the schema change waits for ${prepared} prepared transaction(s) in this database, which hold locks on the tables it changes: start the previous release until its recovery has finished them (GET /v1/prepared lists none), then start this one (${(err as Error).message})`,
+  );
 }

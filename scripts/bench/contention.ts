@@ -192,10 +192,10 @@ export function contentionMarkdown(results: readonly ContentionResult[]): string
         .map(([k, v]) => `${k} ${v}`)
         .join(", ") || "none";
     lines.push(
-      `| ${r.load} | ${r.isolation ?? "read-committed"} | ${r.concurrency} | ${r.sent} | ${r.committed} | ${r.committedPerSecond} | ${(r.committedShare * 100).toFixed(1)} % | ${r.attemptsPerCommit} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${aborts} |`,
+      `| ${r.load} | ${r.isolation} | ${r.concurrency} | ${r.sent} | ${r.committed} | ${r.committedPerSecond} | ${(r.committedShare * 100).toFixed(1)} % | ${r.attemptsPerCommit} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${aborts} |`,
     );
   }
-  const rc = (r: ContentionResult) => (r.isolation ?? "read-committed") === "read-committed";
+  const rc = (r: ContentionResult) => r.isolation === "read-committed";
   const hot1 = results.find((r) => r.load === "hot-pair" && r.concurrency === 1 && rc(r));
   const hot8 = results.find((r) => r.load === "hot-pair" && r.concurrency === 8 && rc(r));
   if (hot1 && hot8 && hot1.committedPerSecond > 0) {

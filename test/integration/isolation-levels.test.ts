@@ -99,9 +99,12 @@ describe("isolation levels: per transaction, per participant, with each particip
   });
 
   it("a participant publishes its default and its floor in its descriptor", async function () {
-    const res = await http.get(`${bankUrl(cluster, "bank-c")}/v1/descriptor`, {
-      headers: { authorization: `Bearer ${adminSecretOf(cluster, "bank-c")}` },
-    });
+    const res = await http.get<{ isolation?: unknown }>(
+      `${bankUrl(cluster, "bank-c")}/v1/descriptor`,
+      {
+        headers: { authorization: `Bearer ${adminSecretOf(cluster, "bank-c")}` },
+      },
+    );
     expect(res.status).to.equal(200);
     expect(res.data.isolation).to.deep.equal({ default: "serializable", floor: "repeatable-read" });
   });
@@ -148,14 +151,19 @@ describe("isolation levels: per transaction, per participant, with each particip
   it("a participant refuses a PREPARE below its floor whoever sends it, and prepares nothing", async function () {
     this.timeout(60_000);
     const txid = newTxid();
-    const res = await http.post(`${bankUrl(cluster, "bank-c")}/v1/2pc/${txid}/prepare`, {
-      operations: [{ op: "credit", account: toC, amount: "1" }],
-      isolation: "read-committed",
-    });
+    const res = await http.post<{ error: { code: string; field?: string } }>(
+      `${bankUrl(cluster, "bank-c")}/v1/2pc/${txid}/prepare`,
+      {
+        operations: [{ op: "credit", account: toC, amount: "1" }],
+        isolation: "read-committed",
+      },
+    );
     expect(res.status, JSON.stringify(res.data)).to.equal(422);
     expect(res.data.error.code).to.equal("isolation-below-floor");
     expect(res.data.error.field).to.equal("body.isolation");
-    const state = await http.get(`${bankUrl(cluster, "bank-c")}/v1/2pc/${txid}`);
+    const state = await http.get<{ prepared: boolean }>(
+      `${bankUrl(cluster, "bank-c")}/v1/2pc/${txid}`,
+    );
     expect(state.data.prepared).to.equal(false);
   });
 

@@ -93,7 +93,9 @@ describe("write skew: an overdraft across a customer's accounts", function () {
     for (let i = 0; i < ROUNDS && skewed === 0; i++) {
       const r = await round("read-committed");
       // Each round is consistent with itself: both committed exactly when the total is -100.
-      expect(r.committed === 2, `round ${i}: ${JSON.stringify(r)}`).to.equal(BigInt(r.total) === -100n);
+      expect(r.committed === 2, `round ${i}: ${JSON.stringify(r)}`).to.equal(
+        BigInt(r.total) === -100n,
+      );
       if (r.committed === 2) skewed++;
     }
     expect(skewed, `write skew never seen in ${ROUNDS} rounds`).to.be.greaterThan(0);
@@ -106,8 +108,10 @@ describe("write skew: an overdraft across a customer's accounts", function () {
     let retried = 0;
     for (let i = 0; i < ROUNDS; i++) {
       const r = await round("serializable");
-      expect(BigInt(r.total) >= 0n, `round ${i}: the customer went below zero: ${JSON.stringify(r)}`).to.be
-        .true;
+      expect(
+        BigInt(r.total) >= 0n,
+        `round ${i}: the customer went below zero: ${JSON.stringify(r)}`,
+      ).to.equal(true);
       expect(r.committed, `round ${i}`).to.be.at.most(1);
       if (r.attempts.some((a) => /serialization-failure/.test(String(a.reason)))) retried++;
     }
