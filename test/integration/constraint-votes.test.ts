@@ -208,10 +208,14 @@ describe("constraint violations are NO votes that name the constraint (real Post
         { op: kind as Kind, id: `b-${txid}` },
       ]);
       expect(res.status, JSON.stringify(res.data)).to.equal(200);
-      expect(res.data).to.deep.equal({ vote: "no", ...want });
+      expect(res.data).to.deep.equal({ isolation: "read-committed", vote: "no", ...want });
       // The tombstone makes it permanent: a repeated PREPARE gets the NO, and nothing was written.
       const again = await prepare(txid, [{ op: "ok", id: `c-${txid}` }]);
-      expect(again.data).to.deep.equal({ vote: "no", reason: "already-aborted" });
+      expect(again.data).to.deep.equal({
+        isolation: "read-committed",
+        vote: "no",
+        reason: "already-aborted",
+      });
       const rows = await inDb(
         async (db) =>
           (await db.query("SELECT 1 FROM cv_items WHERE id LIKE $1", [`%-${txid}`])).rowCount,
@@ -223,21 +227,27 @@ describe("constraint violations are NO votes that name the constraint (real Post
       const txid = newTxid();
       const res = await onePhase(txid, [{ op: kind as Kind, id: `a-${txid}` }]);
       expect(res.status, JSON.stringify(res.data)).to.equal(200);
-      expect(res.data).to.deep.equal({ outcome: "aborted", ...want });
+      expect(res.data).to.deep.equal({ isolation: "read-committed", outcome: "aborted", ...want });
     });
   }
 
   it("a violation raised by the application's SQL text (statements) is a NO vote too", async function () {
     const res = await prepare(newTxid(), [{ op: "sql-check", id: `s-${process.pid}` }]);
     expect(res.status, JSON.stringify(res.data)).to.equal(200);
-    expect(res.data).to.deep.equal({ vote: "no", ...expected.check });
+    expect(res.data).to.deep.equal({ isolation: "read-committed", vote: "no", ...expected.check });
   });
 
   it("the application's own refusalFor names the refusal first", async function () {
     const res = await prepare(newTxid(), [{ op: "too-many", id: `m-${process.pid}` }]);
-    expect(res.data).to.deep.equal({ vote: "no", reason: "too-many", detail: { max: 100 } });
+    expect(res.data).to.deep.equal({
+      isolation: "read-committed",
+      vote: "no",
+      reason: "too-many",
+      detail: { max: 100 },
+    });
     const one = await onePhase(newTxid(), [{ op: "too-many", id: `n-${process.pid}` }]);
     expect(one.data).to.deep.equal({
+      isolation: "read-committed",
       outcome: "aborted",
       reason: "too-many",
       detail: { max: 100 },
@@ -247,15 +257,15 @@ describe("constraint violations are NO votes that name the constraint (real Post
   it("the framework's own outcome row still means seen before: a one-phase commit repeated is committed", async function () {
     const txid = newTxid();
     const first = await onePhase(txid, [{ op: "ok", id: `o-${txid}` }]);
-    expect(first.data).to.deep.equal({ outcome: "committed" });
+    expect(first.data).to.deep.equal({ isolation: "read-committed", outcome: "committed" });
     const again = await onePhase(txid, [{ op: "ok", id: `o-${txid}` }]);
-    expect(again.data).to.deep.equal({ outcome: "committed" });
+    expect(again.data).to.deep.equal({ isolation: "read-committed", outcome: "committed" });
   });
 
   it("operations that break nothing vote YES and abort cleanly", async function () {
     const txid = newTxid();
     const res = await prepare(txid, [{ op: "ok", id: `y-${txid}` }]);
-    expect(res.data).to.deep.equal({ vote: "yes" });
+    expect(res.data).to.deep.equal({ isolation: "read-committed", vote: "yes" });
     expect((await abort(txid)).data).to.deep.include({ state: "aborted" });
   });
 

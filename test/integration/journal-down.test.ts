@@ -212,7 +212,11 @@ describe("the journal's Redis down: 503, and nothing was done (real PostgreSQL a
     expect(await rowsOf(txid)).to.equal(0);
     await journalBack();
     // Its tombstone makes the refusal permanent, whatever the coordinator makes of the 503.
-    expect((await prepare(txid)).data).to.deep.equal({ vote: "no", reason: "already-aborted" });
+    expect((await prepare(txid)).data).to.deep.equal({
+      isolation: "read-committed",
+      vote: "no",
+      reason: "already-aborted",
+    });
     expect(await prepared()).to.deep.equal([]);
   });
 
@@ -222,13 +226,16 @@ describe("the journal's Redis down: 503, and nothing was done (real PostgreSQL a
     expectNothingDone(await onePhase(txid));
     expect(await rowsOf(txid)).to.equal(0);
     await journalBack();
-    expect((await onePhase(txid)).data).to.deep.equal({ outcome: "committed" });
+    expect((await onePhase(txid)).data).to.deep.equal({
+      isolation: "read-committed",
+      outcome: "committed",
+    });
     expect(await rowsOf(txid)).to.equal(1);
   });
 
   it("COMMIT: COMMIT PREPARED is not issued; the transaction stays prepared and commits once Redis is back", async function () {
     const txid = newTxid();
-    expect((await prepare(txid)).data).to.deep.equal({ vote: "yes" });
+    expect((await prepare(txid)).data).to.deep.equal({ isolation: "read-committed", vote: "yes" });
     await redis.stop();
     expectNothingDone(await commit(txid));
     expect(await prepared()).to.deep.equal([txid]);
@@ -240,7 +247,7 @@ describe("the journal's Redis down: 503, and nothing was done (real PostgreSQL a
 
   it("ABORT: nothing is rolled back; the transaction stays prepared and aborts once Redis is back", async function () {
     const txid = newTxid();
-    expect((await prepare(txid)).data).to.deep.equal({ vote: "yes" });
+    expect((await prepare(txid)).data).to.deep.equal({ isolation: "read-committed", vote: "yes" });
     await redis.stop();
     expectNothingDone(await abort(txid));
     expect(await prepared()).to.deep.equal([txid]);

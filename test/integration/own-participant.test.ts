@@ -158,7 +158,11 @@ describe("the README's own participant, copied and run as written", function () 
     expect(unsigned.status).to.equal(401);
     const voted = await signed(a, "POST", `/v1/2pc/${txid}/prepare`, prepare);
     expect(voted.status, JSON.stringify(voted.data)).to.equal(200);
-    expect(voted.data).to.deep.equal({ vote: "yes", results: [{ member, points: "100" }] });
+    expect(voted.data).to.deep.equal({
+      isolation: "read-committed",
+      vote: "yes",
+      results: [{ member, points: "100" }],
+    });
     expect(await preparedAt(a)).to.deep.equal([`concord:points-a:${txid}`]);
     expect(await pointsOf(a, member), "not visible before COMMIT").to.equal(undefined);
     // A repeated PREPARE gives the vote already given.
@@ -185,6 +189,7 @@ describe("the README's own participant, copied and run as written", function () 
       operations: [{ op: "earn", member, points: 10 }],
     });
     expect(earned.data).to.deep.equal({
+      isolation: "read-committed",
       outcome: "committed",
       results: [{ member, points: "10" }],
     });
@@ -193,6 +198,7 @@ describe("the README's own participant, copied and run as written", function () 
     const voted = await signed(a, "POST", `/v1/2pc/${txid}/prepare`, prepare);
     expect(voted.status, JSON.stringify(voted.data)).to.equal(200);
     expect(voted.data as Vote).to.deep.equal({
+      isolation: "read-committed",
       vote: "no",
       reason: "not-enough-points",
       detail: { member },
@@ -207,7 +213,11 @@ describe("the README's own participant, copied and run as written", function () 
     const again = await signed(a, "POST", `/v1/2pc/${txid}/prepare`, {
       operations: [{ op: "spend", member, points: 1 }],
     });
-    expect(again.data).to.deep.equal({ vote: "no", reason: "already-aborted" });
+    expect(again.data).to.deep.equal({
+      isolation: "read-committed",
+      vote: "no",
+      reason: "already-aborted",
+    });
     expect(await pointsOf(a, member)).to.equal("10");
     // A malformed operation is a 400 naming the field, before any SQL.
     const bad = await signed(a, "POST", `/v1/2pc/${newTxid()}/prepare`, {
