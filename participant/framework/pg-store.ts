@@ -152,17 +152,26 @@ export function createPool(
   url: string,
   max: number,
   logger: Logger,
-  lockTimeoutMs?: number,
+  session: { lockTimeoutMs?: number; indexScans?: boolean } = {},
 ): pg.Pool {
+  const settings = [
+    // A session-wide lock timeout, for pools whose statements must never wait without bound.
+    ...(session.lockTimeoutMs !== undefined
+      ? [`-c lock_timeout=${Math.floor(session.lockTimeoutMs)}`]
+      : []),
+    // Lookups by key use the key's index even on a table of a few pages, where the planner
+    // would rather scan it all. Under SERIALIZABLE, a scan of the whole table is a lock on all
+    // of it (SSI), which every concurrent writer of any row conflicts with. Set for the
+    // session, not per transaction: a plan is cached with the settings of its first use (the
+    // foreign-key checks' plans, say), and a connection serves transactions at every level.
+    ...(session.indexScans ? ["-c enable_seqscan=off"] : []),
+  ];
   const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
-    // A session-wide lock timeout, for pools whose statements must never wait without bound.
-    ...(lockTimeoutMs !== undefined
-      ? { options: `-c lock_timeout=${Math.floor(lockTimeoutMs)}` }
-      : {}),
+    ...(settings.length > 0 ? { options: settings.join(" ") } : {}),
   });
   // A connection dies when PostgreSQL restarts; the pool replaces it. Without these listeners
   // the error event would crash the process: the pool's covers idle connections, and each

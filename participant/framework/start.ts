@@ -105,13 +105,15 @@ async function openStores(
   name: string,
   logger: Logger,
 ): Promise<Stores> {
-  const pool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_POOL_SIZE, logger);
+  const pool = createPool(config.CONCORD_DATABASE_URL, config.CONCORD_PG_POOL_SIZE, logger, {
+    indexScans: true,
+  });
   // Phase-2 statements must not wait forever on a row lock (a tombstone behind a prepared row).
   const decisionPool = createPool(
     config.CONCORD_DATABASE_URL,
     config.CONCORD_PG_DECISION_POOL_SIZE,
     logger,
-    5000,
+    { lockTimeoutMs: 5000 },
   );
   const maxPrepared = await ensurePreparedTransactions(pool, config.CONCORD_PG_POOL_SIZE, logger);
   const redis = connectRedis(config.CONCORD_REDIS_URL, logger);
