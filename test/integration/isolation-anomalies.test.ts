@@ -4,8 +4,7 @@ import { formatAnomalyReport } from "../../scripts/isolation/anomaly-report.js";
 import { LABELS } from "../../scripts/isolation/documented.js";
 import { runWorkload } from "../../scripts/isolation/workload.js";
 import { ISOLATION_LEVELS } from "../../shared/isolation.js";
-import { preparedLeft, settled } from "../support/bank-client.js";
-import { isolationCluster, releaseIsolationCluster } from "../support/isolation-cluster.js";
+import { onIsolationCluster } from "../support/isolation-cluster.js";
 
 /**
  * The isolation workload at each level (transfers, plain and hold reads across two banks,
@@ -16,14 +15,9 @@ import { isolationCluster, releaseIsolationCluster } from "../support/isolation-
 describe("isolation anomalies: what the checker finds is what the documentation allows", function () {
   let cluster: ClusterFile;
 
-  before(async function () {
-    this.timeout(180_000);
-    cluster = await isolationCluster();
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await releaseIsolationCluster();
+  const started = onIsolationCluster();
+  before(function () {
+    cluster = started();
   });
 
   for (const [i, level] of ISOLATION_LEVELS.entries())
@@ -50,7 +44,5 @@ describe("isolation anomalies: what the checker finds is what the documentation 
           run.requests[label]?.committed ?? 0,
           `${label}: ${JSON.stringify(run.requests)}`,
         ).to.be.greaterThan(0);
-      await settled(cluster);
-      expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
     });
 });

@@ -1,17 +1,9 @@
 import { expect } from "chai";
 import { adminSecretOf, type ClusterFile } from "../../scripts/cluster/cluster-file.js";
 import { newTxid } from "../../shared/ids.js";
-import {
-  bankUrl,
-  http,
-  loggedCount,
-  openAccount,
-  preparedLeft,
-  settled,
-  uniqueAccount,
-} from "../support/bank-client.js";
+import { bankUrl, http, loggedCount, openAccount, uniqueAccount } from "../support/bank-client.js";
 import type { RunAnswer } from "../support/answers.js";
-import { isolationCluster, releaseIsolationCluster } from "../support/isolation-cluster.js";
+import { onIsolationCluster } from "../support/isolation-cluster.js";
 
 /** A transfer of 1 from bank-a to `to`, with the request's extra fields. */
 function transferBody(from: string, to: [string, string], extra: Record<string, unknown> = {}) {
@@ -39,26 +31,16 @@ describe("isolation levels: per transaction, per participant, with each particip
   let toA: string;
   let toC: string;
 
+  const started = onIsolationCluster();
+
   before(async function () {
-    this.timeout(180_000);
-    cluster = await isolationCluster();
+    cluster = started();
     from = uniqueAccount("iso-from");
     toA = uniqueAccount("iso-to");
     toC = uniqueAccount("iso-to");
     await openAccount(cluster, "bank-a", from, 1_000);
     await openAccount(cluster, "bank-b", toA, 0);
     await openAccount(cluster, "bank-c", toC, 0);
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await releaseIsolationCluster();
-  });
-
-  afterEach(async function () {
-    this.timeout(60_000);
-    await settled(cluster);
-    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
   });
 
   const run = (body: unknown) =>

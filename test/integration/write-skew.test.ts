@@ -7,10 +7,10 @@ import {
   type ClusterFile,
 } from "../../scripts/cluster/cluster-file.js";
 import type { IsolationLevel } from "../../shared/isolation.js";
-import { bankUrl, http, preparedLeft, settled, uniqueAccount } from "../support/bank-client.js";
+import { bankUrl, http, uniqueAccount } from "../support/bank-client.js";
 import type { RunAnswer } from "../support/answers.js";
 import { parseMetrics, total } from "../support/metrics-text.js";
-import { isolationCluster, releaseIsolationCluster } from "../support/isolation-cluster.js";
+import { onIsolationCluster } from "../support/isolation-cluster.js";
 
 /** Rounds of two concurrent debits, each on a fresh customer: enough for the race to be met. */
 const ROUNDS = 12;
@@ -25,20 +25,9 @@ const ROUNDS = 12;
 describe("write skew: an overdraft across a customer's accounts", function () {
   let cluster: ClusterFile;
 
-  before(async function () {
-    this.timeout(180_000);
-    cluster = await isolationCluster();
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await releaseIsolationCluster();
-  });
-
-  afterEach(async function () {
-    this.timeout(60_000);
-    await settled(cluster);
-    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
+  const started = onIsolationCluster();
+  before(function () {
+    cluster = started();
   });
 
   const admin = (bank: string) => ({

@@ -12,7 +12,8 @@ import { readClusterFile, type ClusterFile } from "../../scripts/cluster/cluster
 import { restartProcess, startCluster, stopCluster } from "../../scripts/cluster/cluster.js";
 import { removeOutsideData } from "../../scripts/cluster/postgres.js";
 import { stopProcess } from "../../scripts/cluster/processes.js";
-import { registerCluster } from "./bank-client.js";
+import { expect } from "chai";
+import { preparedLeft, registerCluster, settled } from "./bank-client.js";
 import { TEST_ENV } from "./cluster-fixture.js";
 
 export const STRICT_BANK_ENV = {
@@ -54,4 +55,31 @@ export async function releaseIsolationCluster(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   started = undefined;
   dir = undefined;
+}
+
+/**
+ * A suite's hooks around the isolation cluster: started (or shared) before its tests, released
+ * after them, and after each test every transaction settled with nothing left prepared. Returns
+ * the cluster, for use once `before` has run.
+ */
+export function onIsolationCluster(): () => ClusterFile {
+  let cluster: ClusterFile | undefined;
+  before(async function () {
+    this.timeout(180_000);
+    cluster = await isolationCluster();
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await releaseIsolationCluster();
+  });
+  afterEach(async function () {
+    this.timeout(60_000);
+    if (!cluster) return;
+    await settled(cluster);
+    expect(await preparedLeft(cluster), "prepared transactions left behind").to.equal(0);
+  });
+  return () => {
+    if (!cluster) throw new Error("the isolation cluster has not started yet");
+    return cluster;
+  };
 }
