@@ -104,6 +104,30 @@ describe("the README's examples, run as written", function () {
     await expectDocumented(calls);
   });
 
+  it("the isolation walk-through: a level per transaction and per participant, named in the answer", async function () {
+    this.timeout(60_000);
+    const { run, calls } = runRecorded("isolation");
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [from, to, moved] = lines;
+    expect(from).to.deep.include({ id: "ida-try", balance: "1000" });
+    expect(to).to.deep.include({ id: "jon-try", balance: "0" });
+    expect(moved).to.deep.include({ outcome: "committed" });
+    const levels = (moved?.participants as { name: string; isolation?: string }[]).map((p) => [
+      p.name,
+      p.isolation,
+    ]);
+    expect(levels).to.deep.equal([
+      ["bank-a", "serializable"],
+      ["bank-b", "read-committed"],
+    ]);
+    expect((await account(cluster, "bank-b", "jon-try")).balance).to.equal(100n);
+    await expectDocumented(calls);
+  });
+
   it("the linked accounts walk-through: a customer's two accounts, checking overdrawn and covered, a debit past the total refused, the overdraft paid back", async function () {
     this.timeout(60_000);
     const { run, calls } = runRecorded("linked");
