@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { isParticipantName } from "./ids.js";
-import { allows, DEFAULT_ISOLATION, isolationSchema, type IsolationLevel } from "./isolation.js";
+import { allows, DEFAULT_ISOLATION, isolationSchema } from "./isolation.js";
 
 /**
  * Every setting of every process comes from the environment, defined once here. The README's
@@ -364,16 +364,19 @@ export const participantEnvSchema = z.object({
 });
 export type ParticipantConfig = z.infer<typeof participantEnvSchema>;
 
-/** A default below the floor would refuse the requests that name no level: told at start. */
-export function isolationProblems(c: {
-  CONCORD_ISOLATION_DEFAULT: IsolationLevel;
-  CONCORD_ISOLATION_FLOOR: IsolationLevel;
-}): string[] {
-  return allows(c.CONCORD_ISOLATION_FLOOR, c.CONCORD_ISOLATION_DEFAULT)
-    ? []
-    : [
-        `CONCORD_ISOLATION_DEFAULT: ${c.CONCORD_ISOLATION_DEFAULT} is below CONCORD_ISOLATION_FLOOR (${c.CONCORD_ISOLATION_FLOOR}); raise the default or lower the floor`,
-      ];
+/**
+ * A default below the floor would refuse the requests that name no level: told at start, with
+ * the schema's own issues (loadConfig's `moreProblems`). A level that does not parse is the
+ * schema's to tell.
+ */
+export function isolationProblems(env: Readonly<Record<string, string | undefined>>): string[] {
+  const levelOf = (name: string) => isolationSchema.default(DEFAULT_ISOLATION).safeParse(env[name]);
+  const dflt = levelOf("CONCORD_ISOLATION_DEFAULT");
+  const floor = levelOf("CONCORD_ISOLATION_FLOOR");
+  if (!dflt.success || !floor.success || allows(floor.data, dflt.data)) return [];
+  return [
+    `CONCORD_ISOLATION_DEFAULT: ${dflt.data} is below CONCORD_ISOLATION_FLOOR (${floor.data}); raise the default or lower the floor`,
+  ];
 }
 
 /** Parses the environment or explains, variable by variable, what to fix. */

@@ -653,10 +653,8 @@ export class Participant<Ops> {
       `SELECT concord_refuse(CASE WHEN bool_or(gid = ${gid}) THEN '{"reason":"${ALREADY_PREPARED}"}' ELSE '{"reason":"busy"}' END)
          FROM pg_prepared_xacts HAVING bool_or(gid = ${gid})${full}`,
       `INSERT INTO concord_txn (txid, state) VALUES (${escapeLiteral(txid)}, 'committed')`,
-      // The wait ends a little before the deadline, so the coordinator hears a NO vote
-      // (lock-timeout) rather than no answer at all.
       ...lockStatements(txid, lockKeys, {
-        remainingMs: remainingMs - Math.min(200, Math.floor(remainingMs / 10)),
+        remainingMs,
         ordered,
         maxWaiters: this.options.maxWaiters,
         session: false,
@@ -674,7 +672,7 @@ export class Participant<Ops> {
     return [
       `SET application_name = ${escapeLiteral(`concord:${txid}`)}`,
       ...lockStatements(txid, keys, {
-        remainingMs: remainingMs - Math.min(200, Math.floor(remainingMs / 10)),
+        remainingMs,
         ordered: local.ordered,
         maxWaiters: this.options.maxWaiters,
         session: true,
@@ -709,14 +707,17 @@ function lockStatements(
   keys: readonly LockKey[],
   how: { remainingMs: number; ordered: boolean; maxWaiters: number; session: boolean },
 ): string[] {
-  const { remainingMs, ordered, maxWaiters, session } = how;
+  const { ordered, maxWaiters, session } = how;
   if (keys.length === 0) return [];
+  // The wait ends a little before the deadline, so the coordinator hears a NO vote
+  // (lock-timeout) rather than no answer at all.
+  const waitMs = how.remainingMs - Math.min(200, Math.floor(how.remainingMs / 10));
   const merged = new Map<string, boolean>();
   for (const k of keys) merged.set(k.key, (merged.get(k.key) ?? false) || k.exclusive);
   const sorted = [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const array = (items: string[]) => `ARRAY[${items.join(",")}]`;
   return [
-    `SELECT concord_lock_keys(${array(sorted.map(([k]) => escapeLiteral(k)))}::text[], ${array(sorted.map(([, x]) => String(x)))}::boolean[], ${escapeLiteral(txid)}, ${ordered}, ${Math.max(1, Math.floor(remainingMs))}, ${Math.max(1, Math.floor(maxWaiters))}, ${session})`,
+    `SELECT concord_lock_keys(${array(sorted.map(([k]) => escapeLiteral(k)))}::text[], ${array(sorted.map(([, x]) => String(x)))}::boolean[], ${escapeLiteral(txid)}, ${ordered}, ${Math.max(1, Math.floor(waitMs))}, ${Math.max(1, Math.floor(maxWaiters))}, ${session})`,
   ];
 }
 

@@ -271,14 +271,12 @@ export async function startParticipant<Ops>(
   options: StartParticipantOptions<Ops>,
 ): Promise<RunningParticipant> {
   const { application } = options;
-  const config = loadConfig(participantEnvSchema, {
-    ...(options.env ?? process.env),
-    ...(options.config ?? {}),
-  });
+  const config = loadConfig(
+    participantEnvSchema,
+    { ...(options.env ?? process.env), ...(options.config ?? {}) },
+    isolationProblems,
+  );
   checkPeerSecrets(config);
-  const isolationIssues = isolationProblems(config);
-  if (isolationIssues.length > 0)
-    throw new Error(`invalid configuration:\n  ${isolationIssues.join("\n  ")}`);
   const name = config.CONCORD_PARTICIPANT_NAME;
   const logger = createLogger(`participant:${name}`, config.CONCORD_LOG_LEVEL);
   const stores = await openStores(config, name, logger);

@@ -8,7 +8,7 @@
  *   accounts, so that two concurrent debits of one customer do not meet on the merchant's row).
  */
 import type { ClusterFile } from "../cluster/cluster-file.js";
-import { adminSecretOf } from "../cluster/cluster-file.js";
+import { adminSecretOf, participantOf } from "../cluster/cluster-file.js";
 import type { AccountRef, AccountState } from "./history.js";
 
 export interface WorkloadAccounts {
@@ -61,16 +61,10 @@ export function planAccounts(
   return { banks, plain, plainBalance, customers, customerBalance, merchants, initial };
 }
 
-function bankUrlOf(cluster: ClusterFile, bank: string): string {
-  const entry = cluster.banks.find((p) => p.name === bank);
-  if (!entry) throw new Error(`the cluster has no bank ${bank}`);
-  return entry.participantUrl;
-}
-
 /** Opens every account, with its bank's admin secret (how money enters a bank). */
 export async function openAccounts(cluster: ClusterFile, accounts: WorkloadAccounts) {
   for (const s of accounts.initial) {
-    const res = await fetch(`${bankUrlOf(cluster, s.participant)}/v1/accounts`, {
+    const res = await fetch(`${participantOf(cluster, s.participant).participantUrl}/v1/accounts`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${adminSecretOf(cluster, s.participant)}`,
@@ -95,7 +89,7 @@ export async function readAccounts(
   const states: AccountState[] = [];
   for (const s of accounts.initial) {
     const res = await fetch(
-      `${bankUrlOf(cluster, s.participant)}/v1/accounts/${encodeURIComponent(s.account)}`,
+      `${participantOf(cluster, s.participant).participantUrl}/v1/accounts/${encodeURIComponent(s.account)}`,
       { headers: { authorization: `Bearer ${adminSecretOf(cluster, s.participant)}` } },
     );
     if (res.status !== 200)
